@@ -1,0 +1,199 @@
+"""Nodes that hand the caller to someone or something: transfer, enqueue, ai_agent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from flows.checks import is_template, to_e164, url_valid
+from flows.definition import Node
+from flows.issues import Issue, error
+from flows.prompts import add_prompt
+from flows.registry import Field, NodeResult, NodeType, Route, Wait, register
+
+if TYPE_CHECKING:
+    from flows.runtime import Event, Runtime
+
+DIAL_OUTCOMES = {
+    "completed": "answered",
+    "answered": "answered",
+    "no-answer": "no_answer",
+    "busy": "busy",
+    "failed": "failed",
+    "canceled": "failed",
+}
+QUEUE_OUTCOMES = {
+    "bridged": "bridged",
+    "bridging-in-process": "bridged",
+    "hangup": "hangup",
+    "leave": "leave",
+    "redirected": "leave",
+    "queue-full": "error",
+    "error": "error",
+    "system-error": "error",
+}
+DEFAULT_HOLD_MUSIC = "http://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
+DIAL_FIELDS = ("DialCallStatus", "DialCallSid", "DialCallDuration", "DialBridged", "RecordingUrl")
+QUEUE_FIELDS = ("QueueResult", "QueueSid", "QueueTime")
+
+
+@register
+class Transfer(NodeType):
+    """Dial a phone number, or ring the softphones of assigned users that are online."""
+
+    type_name = "transfer"
+    label = "Transfer"
+    icon = "phone-forwarded"
+    category = "Connect"
+    description = "Connect the caller to a number or to users' softphones."
+    fields = (
+        Field("target", "select", "Connect to", default="number", choices=("number", "users")),
+        Field("number", "phone", "Number", default="", help="E.164, may be a template."),
+        Field("users", "users", "Users", default=[], help="Their online softphones ring together."),
+        Field("caller_id", "phone", "Caller ID", default="", help="A number you own; the caller's when empty."),
+        Field("timeout", "number", "Ring for (seconds)", default=30, min=5, max=600),
+        Field("time_limit", "number", "Maximum call length (seconds)", default=14400, min=60, max=14400),
+        Field("record", "bool", "Record the call", default=False),
+        Field("whisper", "prompt", "Say before connecting", default=None),
+    )
+    fixed_outcomes = ("answered", "no_answer", "busy", "failed")
+    waits_for = ("dial",)
+
+    def validate(self, node: Node) -> Iterable[Issue]:
+        target = node.props.get("target", "number")
+        if target == "number" and not node.props.get("number"):
+            yield error("required", "Number is required.", node.id, "number")
+        if target == "users" and not node.props.get("users"):
+            yield error("required", "Pick at least one user.", node.id, "users")
+
+    def run(self, node: Node, rt: Runtime) -> NodeResult:
+        attrs: dict[str, Any] = {
+            "action": rt.url("ivr-continue"),
+            "method": "POST",
+            "timeout": int(self.prop(node, "timeout")),
+            "time_limit": int(self.prop(node, "time_limit")),
+        }
+        caller_id = rt.render(self.prop(node, "caller_id")).strip()
+        if caller_id:
+            attrs["caller_id"] = to_e164(caller_id, rt.settings.region) or caller_id
+        if self.prop(node, "record"):
+            attrs["record"] = "record-from-answer-dual"
+            attrs["recording_status_callback"] = rt.url("recording-status")
+            attrs["recording_status_callback_method"] = "POST"
+        if self.prop(node, "target") == "users":
+            users = [str(u) for u in self.prop(node, "users") or []]
+            clients = list(rt.services.online_clients(users)) if users else []
+            if not clients:
+                rt.set_result(node.id, {"DialCallStatus": "no-answer", "reason": "no_user_online"})
+                return Route("no_answer", {"reason": "no_user_online", "users": len(users)})
+            add_prompt(rt, rt.response, self.prop(node, "whisper"))
+            dial = rt.response.dial(**attrs)
+            for identity in clients:
+                dial.client(identity)
+            return Wait({"clients": len(clients)})
+        raw = rt.render(self.prop(node, "number")).strip()
+        number = to_e164(raw, rt.settings.region) if raw else None
+        if number is None:
+            rt.set_result(node.id, {"DialCallStatus": "failed", "reason": "invalid_number"})
+            return Route("failed", {"reason": "invalid_number"})
+        add_prompt(rt, rt.response, self.prop(node, "whisper"))
+        rt.response.dial(**attrs).number(number)
+        return Wait({"number": number})
+
+    def resume(self, node: Node, rt: Runtime, event: Event) -> NodeResult:
+        result = {k: str(event.params[k]) for k in DIAL_FIELDS if event.params.get(k) not in (None, "")}
+        status = result.get("DialCallStatus", "failed")
+        rt.set_result(node.id, result)
+        return Route(DIAL_OUTCOMES.get(status, "failed"), {"status": status})
+
+
+@register
+class Enqueue(NodeType):
+    """Put the caller in a queue with hold music until an agent picks up."""
+
+    type_name = "enqueue"
+    label = "Queue"
+    icon = "users"
+    category = "Connect"
+    description = "Hold the caller in a named queue; agents dequeue them."
+    fields = (
+        Field("queue", "template", "Queue name", required=True),
+        Field("hold_message", "prompt", "Hold message", default=None),
+        Field("hold_music_url", "url", "Hold music", default=DEFAULT_HOLD_MUSIC),
+        Field("max_queue_size", "number", "Maximum queue size", min=1, max=5000),
+    )
+    fixed_outcomes = ("bridged", "hangup", "leave", "error")
+    waits_for = ("queue",)
+
+    def run(self, node: Node, rt: Runtime) -> NodeResult:
+        name = rt.render(self.prop(node, "queue")).strip()[:64]
+        if not name:
+            rt.set_result(node.id, {"QueueResult": "error", "reason": "no_queue_name"})
+            return Route("error", {"reason": "no_queue_name"})
+        attrs: dict[str, Any] = {
+            "action": rt.url("ivr-continue"),
+            "method": "POST",
+            "wait_url": rt.url("ivr-queue-music"),
+            "wait_url_method": "POST",
+        }
+        if self.prop(node, "max_queue_size"):
+            attrs["max_queue_size"] = int(self.prop(node, "max_queue_size"))
+        rt.response.enqueue(name, **attrs)
+        return Wait({"queue": name})
+
+    def hold(self, node: Node, rt: Runtime) -> None:
+        """The waitUrl document: the hold message then the music (Twilio loops it)."""
+        add_prompt(rt, rt.response, self.prop(node, "hold_message"))
+        url = rt.render(self.prop(node, "hold_music_url")).strip()
+        if url:
+            rt.response.play(url)
+        else:
+            rt.response.pause(length=10)
+
+    def resume(self, node: Node, rt: Runtime, event: Event) -> NodeResult:
+        result = {k: str(event.params[k]) for k in QUEUE_FIELDS if event.params.get(k) not in (None, "")}
+        status = result.get("QueueResult", "error")
+        rt.set_result(node.id, result)
+        return Route(QUEUE_OUTCOMES.get(status, "error"), {"status": status})
+
+
+@register
+class AiAgent(NodeType):
+    """Stream the call to a voice AI gateway over a WebSocket."""
+
+    type_name = "ai_agent"
+    label = "AI agent"
+    icon = "bot"
+    category = "AI"
+    description = "Hand the conversation to a voice AI gateway (<Connect><Stream>), then continue."
+    fields = (
+        Field("gateway_url", "url", "Gateway URL", required=True, help="wss://..."),
+        Field("greeting", "prompt", "Say before connecting", default=None),
+        Field("parameters", "key_values", "Parameters", default={}, help="Sent to the gateway; templates."),
+    )
+    fixed_outcomes = ("next",)
+    waits_for = ("continue",)
+
+    def validate(self, node: Node) -> Iterable[Issue]:
+        url = node.props.get("gateway_url")
+        if isinstance(url, str) and url and not is_template(url) and not url_valid(url, ("wss", "ws")):
+            yield error("invalid_url", "The gateway URL must start with wss://.", node.id, "gateway_url")
+
+    def run(self, node: Node, rt: Runtime) -> NodeResult:
+        url = rt.render(self.prop(node, "gateway_url")).strip()
+        if not url_valid(url, ("wss", "ws")):
+            raise ValueError("the AI gateway URL is not a wss:// URL")
+        add_prompt(rt, rt.response, self.prop(node, "greeting"))
+        connect = rt.response.connect(action=rt.url("ivr-continue"), method="POST")
+        stream = connect.stream(url=url)
+        params = {"call_sid": rt.call.get("sid", ""), "from": rt.call.get("from", ""),
+                  "to": rt.call.get("to", ""), "node": node.id}
+        for key, value in (self.prop(node, "parameters") or {}).items():
+            params[str(key)] = rt.render(value) if isinstance(value, str) else str(value)
+        for key, value in params.items():
+            stream.parameter(name=key, value=value)
+        return Wait({"gateway": url.split("?")[0]})
+
+    def resume(self, node: Node, rt: Runtime, event: Event) -> NodeResult:
+        rt.set_result(node.id, {k: str(v) for k, v in event.params.items() if k in ("CallStatus", "StreamSid")})
+        return Route("next")

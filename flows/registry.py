@@ -1,0 +1,237 @@
+"""The node type registry: adding a node type is one `@register` class.
+
+A node type declares its designer form (`fields`), its outcomes, its own checks, and how it
+runs. `run(node, rt)` is called when the flow enters the node; a node that waits for the
+caller (Gather, Record, Pay, Dial, ...) appends its TwiML to ``rt.response`` and returns
+`Wait()`; the next webhook then calls `resume(node, rt, event)`. Any other node returns
+`Route(outcome)` to continue (or `Finish()` to end the call).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from flows.definition import Node
+from flows.issues import Issue
+
+if TYPE_CHECKING:
+    from flows.runtime import Event, Runtime
+
+FIELD_KINDS: dict[str, str] = {
+    "text": "a plain string",
+    "template": "a Jinja2 template rendered at call time ({{ vars.x }}, {{ call.from }} ...)",
+    "prompt": 'what the caller hears: {"say": template, "voice"?, "language"?, "loop"?} or {"play": url template}',
+    "number": "a number (min/max given on the field)",
+    "bool": "true or false",
+    "select": "one of `choices`",
+    "digits": "keypad keys, e.g. '#' or '1234567890*#'",
+    "regex": "a Python regular expression",
+    "timezone": "an IANA time zone name, e.g. Europe/Paris",
+    "weekly_hours": 'opening hours: {"mon": [["09:00", "17:00"], ...], ..., "sun": []}',
+    "dates": 'holiday dates: ["2025-12-25", ...] or [{"date": "2025-12-25", "label": "Christmas"}]',
+    "options": 'menu options: [{"digit": "1", "label": "Sales", "keywords": ["sales"]}]',
+    "conditions": 'branch conditions: [{"id": "c1", "label": "...", "operator": "equal_to", "value": template}]',
+    "assignments": 'variables to set: [{"name": "x", "value": template}]',
+    "key_values": "an object of name -> template string",
+    "url": "an http(s) or wss URL (may be a template)",
+    "phone": "a phone number in E.164 form (may be a template)",
+    "users": 'user identities whose softphones ring: ["alice@example.com", ...]',
+    "flow_ref": "the id of another published flow",
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One prop of a node type, as the designer renders it."""
+
+    name: str
+    kind: str
+    label: str
+    required: bool = False
+    default: Any = None
+    choices: tuple[str, ...] | None = None
+    help: str = ""
+    min: float | None = None
+    max: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in FIELD_KINDS:
+            raise ValueError(f"unknown field kind {self.kind!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able description for the designer."""
+        data: dict[str, Any] = {
+            "name": self.name,
+            "kind": self.kind,
+            "label": self.label,
+            "required": self.required,
+            "default": self.default,
+            "choices": list(self.choices) if self.choices is not None else None,
+            "help": self.help,
+        }
+        if self.min is not None:
+            data["min"] = self.min
+        if self.max is not None:
+            data["max"] = self.max
+        return data
+
+
+@dataclass
+class Route:
+    """Leave the node through `outcome` (an unwired outcome ends the flow)."""
+
+    outcome: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Wait:
+    """The node appended a waiting verb to the response; the call resumes on a webhook."""
+
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Finish:
+    """The node ended the call (it appended `<Hangup/>` or equivalent itself)."""
+
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EnterSubflow:
+    """Start another flow; when it ends, this node resumes with a `subflow` outcome."""
+
+    flow_id: str
+    definition: Any
+    variables: dict[str, Any]
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+NodeResult = Route | Wait | Finish | EnterSubflow
+
+
+class NodeType:
+    """Base class of node types; subclass it and decorate with `@register`."""
+
+    type_name: ClassVar[str] = ""
+    label: ClassVar[str] = ""
+    icon: ClassVar[str] = ""
+    category: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    fields: ClassVar[tuple[Field, ...]] = ()
+    fixed_outcomes: ClassVar[tuple[str, ...]] = ()
+    # outcomes derived from a list prop: {"field": "options", "key": "digit"}
+    dynamic_outcomes: ClassVar[dict[str, str] | None] = None
+    # event kinds that resume the node after it waited; empty = never waits
+    waits_for: ClassVar[tuple[str, ...]] = ()
+    # True when the flow ending after this node is the normal case (no dead-end warning)
+    ends_call: ClassVar[bool] = False
+
+    _field_map: ClassVar[dict[str, Field]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._field_map = {f.name: f for f in cls.fields}
+
+    def prop(self, node: Node, name: str) -> Any:
+        """The node's prop `name`, or the field default when absent or null."""
+        value = node.props.get(name)
+        if value is None:
+            spec = self._field_map.get(name)
+            return spec.default if spec is not None else None
+        return value
+
+    def outcomes(self, node: Node) -> list[str]:
+        """The outcome names this node can leave through, in designer order."""
+        names: list[str] = []
+        if self.dynamic_outcomes:
+            items = node.props.get(self.dynamic_outcomes["field"]) or []
+            key = self.dynamic_outcomes["key"]
+            if isinstance(items, list):
+                for item in items:
+                    value = item.get(key) if isinstance(item, dict) else None
+                    if isinstance(value, str) and value and value not in names:
+                        names.append(value)
+        names.extend(o for o in self.fixed_outcomes if o not in names)
+        return names
+
+    def validate(self, node: Node) -> Iterable[Issue]:
+        """Checks beyond the generic per-field ones (required, ranges, kinds)."""
+        return ()
+
+    def templates(self, node: Node) -> Iterable[tuple[str, str]]:
+        """(field path, template source) pairs used by the node, for validation."""
+        from flows.checks import field_templates
+
+        return field_templates(self, node)
+
+    def sets_variables(self, node: Node) -> Iterable[str]:
+        """Names of flow variables this node sets (for read-before-set warnings)."""
+        return ()
+
+    def run(self, node: Node, rt: Runtime) -> NodeResult:
+        """Enter the node."""
+        raise NotImplementedError(f"node type {self.type_name} cannot run")
+
+    def resume(self, node: Node, rt: Runtime, event: Event) -> NodeResult:
+        """Continue after the node waited and Twilio posted `event`."""
+        raise NotImplementedError(f"node type {self.type_name} does not wait")
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-able description for the designer's catalog."""
+        return {
+            "type": self.type_name,
+            "label": self.label,
+            "icon": self.icon,
+            "category": self.category,
+            "description": self.description,
+            "fields": [f.to_dict() for f in self.fields],
+            "outcomes": list(self.fixed_outcomes),
+            "dynamic_outcomes": dict(self.dynamic_outcomes) if self.dynamic_outcomes else None,
+            "waits": bool(self.waits_for),
+            "ends_call": self.ends_call,
+        }
+
+
+NODE_TYPES: dict[str, NodeType] = {}
+
+
+def register(cls: type[NodeType]) -> type[NodeType]:
+    """Class decorator: add a node type to `NODE_TYPES` under its `type_name`."""
+    if not cls.type_name:
+        raise ValueError(f"{cls.__name__} has no type_name")
+    if cls.type_name in NODE_TYPES:
+        raise ValueError(f"node type {cls.type_name!r} registered twice")
+    NODE_TYPES[cls.type_name] = cls()
+    return cls
+
+
+def get_node_type(type_name: str) -> NodeType | None:
+    """The registered node type, or None."""
+    return NODE_TYPES.get(type_name)
+
+
+CATEGORY_ORDER = ("Voice", "Input", "Logic", "Connect", "Integrations", "Payments", "AI")
+
+
+def node_type_catalog() -> dict[str, Any]:
+    """Every node type described for the designer's forms, plus field kinds and operators."""
+    import flows.nodes  # noqa: F401  (registers the built-in types)
+    from flows.nodes.logic import OPERATORS
+
+    types = sorted(
+        NODE_TYPES.values(),
+        key=lambda t: (
+            CATEGORY_ORDER.index(t.category) if t.category in CATEGORY_ORDER else 99,
+            t.type_name,
+        ),
+    )
+    return {
+        "field_kinds": dict(FIELD_KINDS),
+        "branch_operators": [{"name": k, "label": v[0], "needs_value": v[1]} for k, v in OPERATORS.items()],
+        "categories": list(CATEGORY_ORDER),
+        "types": [t.describe() for t in types],
+    }
