@@ -1,0 +1,11 @@
+"""`flask --app app ...` commands, one module per area."""
+
+from flask import Flask
+
+
+def register_cli(app: Flask) -> None:
+    """Attach every command group to the app."""
+    from cli import accounts, demo, twilio_fake
+
+    for module in (accounts, demo, twilio_fake):
+        module.register(app)

@@ -1,0 +1,74 @@
+"""Configuration from environment variables, with safe generated defaults for local installs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+log = logging.getLogger("phonetree.config")
+
+
+def _instance_secret(instance_path: Path, name: str, make) -> str:
+    """Read a secret kept in the instance folder, generating it (mode 0600) on first use."""
+    path = instance_path / name
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    value = make()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+    log.warning("Generated %s into %s (mode 0600); set it through the environment in production.", name, path)
+    return value
+
+
+def load_config(instance_path: str, env: dict | None = None) -> dict:
+    """Build the Flask config mapping from environment variables."""
+    env = os.environ if env is None else env
+    inst = Path(instance_path)
+    public_base = (env.get("PUBLIC_BASE_URL") or "").rstrip("/")
+    secure_cookies = env.get("SESSION_COOKIE_SECURE", "").lower() in {"1", "true", "yes"} or public_base.startswith(
+        "https://"
+    )
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{inst / 'phonetree.db'}"
+    secret_key = env.get("SECRET_KEY")
+    keys = env.get("PHONETREE_ENCRYPTION_KEYS")
+    return {
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(database_url),
+        "SECRET_KEY": secret_key or None,
+        "ENCRYPTION_KEYS": [k.strip() for k in keys.split(",") if k.strip()] if keys else None,
+        "PUBLIC_BASE_URL": public_base,
+        "TWILIO_API_BASE_URL": (env.get("TWILIO_API_BASE_URL") or "https://api.twilio.com").rstrip("/"),
+        "TWILIO_TIMEOUT_SECONDS": float(env.get("TWILIO_TIMEOUT_SECONDS", "10")),
+        "VOICE_GATEWAY_URL": env.get("VOICE_GATEWAY_URL", ""),
+        "JWT_TTL_SECONDS": int(env.get("JWT_TTL_SECONDS", str(12 * 3600))),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": secure_cookies,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": secure_cookies,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "WTF_CSRF_SSL_STRICT": secure_cookies,
+        "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
+    }
+
+
+def fill_generated_secrets(config: dict, instance_path: str) -> None:
+    """Generate the secret and encryption keys into the instance folder when none were configured."""
+    inst = Path(instance_path)
+    if not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = _instance_secret(inst, "secret_key", lambda: secrets.token_urlsafe(48))
+    if not config.get("ENCRYPTION_KEYS"):
+        config["ENCRYPTION_KEYS"] = [_instance_secret(inst, "encryption.key", lambda: Fernet.generate_key().decode())]
+
+
+def _engine_options(url: str) -> dict:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 15}}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}

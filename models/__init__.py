@@ -1,0 +1,32 @@
+"""All models, imported here so Alembic and the app see every table."""
+
+from models.accounts import ROLES, Membership, Organization, User, normalize_email
+from models.base import OrgScoped, new_uid, utcnow
+from models.calls import CallSession, CallStep, CallTurn, Message, Payment, Recording
+from models.flows import Flow, FlowRevision, FlowTestCase
+from models.phone import PhoneNumber, SoftphonePresence, phone_number_user
+from models.upstream import UpstreamIntegration
+
+__all__ = [
+    "ROLES",
+    "CallSession",
+    "CallStep",
+    "CallTurn",
+    "Flow",
+    "FlowRevision",
+    "FlowTestCase",
+    "Membership",
+    "Message",
+    "OrgScoped",
+    "Organization",
+    "Payment",
+    "PhoneNumber",
+    "Recording",
+    "SoftphonePresence",
+    "UpstreamIntegration",
+    "User",
+    "new_uid",
+    "normalize_email",
+    "phone_number_user",
+    "utcnow",
+]

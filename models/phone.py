@@ -1,0 +1,51 @@
+"""Phone numbers with their routing, user assignments and softphone presence."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, ForeignKey, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from extensions import db
+from models.base import JSONDict, OrgScoped, TZDateTime, utcnow
+
+phone_number_user = Table(
+    "phone_number_user",
+    db.metadata,
+    Column("phone_number_id", ForeignKey("phone_number.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class PhoneNumber(OrgScoped, db.Model):
+    __table_args__ = (UniqueConstraint("org_id", "phone_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sid: Mapped[str | None] = mapped_column(String(34), index=True)
+    phone_number: Mapped[str] = mapped_column(String(20), index=True)
+    friendly_name: Mapped[str] = mapped_column(String(200), default="")
+    mode: Mapped[str] = mapped_column(String(8), default="ivr")  # ivr | voice
+    flow_id: Mapped[int | None] = mapped_column(ForeignKey("flow.id", ondelete="SET NULL"), index=True)
+    sms_auto_reply: Mapped[str] = mapped_column(Text, default="")
+    # ok | needs_push (Twilio does not have our config yet) | error
+    sync_status: Mapped[str] = mapped_column(String(16), default="ok")
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    capabilities: Mapped[dict] = mapped_column(JSONDict, default=dict)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+    flow = relationship("Flow")
+    assigned_users = relationship("User", secondary=phone_number_user, order_by="User.email")
+
+
+class SoftphonePresence(OrgScoped, db.Model):
+    """A registered browser softphone; online while expires_at is in the future."""
+
+    __table_args__ = (UniqueConstraint("org_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, ForeignKey("user_account.id", ondelete="CASCADE"))
+    identity: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(TZDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)

@@ -1,0 +1,1 @@
+"""Application services shared by views and the CLI."""

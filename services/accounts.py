@@ -1,0 +1,80 @@
+"""Creating users and organisations and managing memberships, shared by the CLI and the pages."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+
+from extensions import db
+from models import ROLES, Membership, Organization, User, normalize_email
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class AccountError(ValueError):
+    """A request that cannot be carried out, with a message to show as it is."""
+
+
+def ensure_org(slug: str, name: str | None = None) -> Organization:
+    """The org with this slug, created when missing."""
+    slug = slug.strip().lower()
+    if not SLUG_RE.match(slug):
+        raise AccountError("An organisation slug is 2-63 lowercase letters, digits or dashes.")
+    org = Organization.by_slug(slug)
+    if org is None:
+        org = Organization(slug=slug, name=name or slug.replace("-", " ").title(), settings={})
+        db.session.add(org)
+        db.session.flush()
+    return org
+
+
+def ensure_user(email: str, password: str | None = None, name: str = "") -> tuple[User, bool]:
+    """The user with this e-mail (created when missing) and whether it was created."""
+    email = normalize_email(email)
+    if not EMAIL_RE.match(email):
+        raise AccountError(f"'{email}' is not an e-mail address.")
+    user = User.by_email(email)
+    created = user is None
+    if created:
+        user = User(email=email, name=name)
+        db.session.add(user)
+    if password:
+        if len(password) < 8:
+            raise AccountError("A password needs at least 8 characters.")
+        user.set_password(password)
+    db.session.flush()
+    return user, created
+
+
+def set_membership(org: Organization, user: User, role: str) -> Membership:
+    """Add the user to the org with this role, or change their role."""
+    if role not in ROLES:
+        raise AccountError(f"Unknown role '{role}'; use one of {', '.join(ROLES)}.")
+    membership = user.membership_in(org.id)
+    if membership is None:
+        membership = Membership(org_id=org.id, user_id=user.id, role=role)
+        db.session.add(membership)
+    else:
+        if membership.role == "admin" and role != "admin":
+            _keep_an_admin(org, membership)
+        membership.role = role
+    db.session.flush()
+    return membership
+
+
+def remove_membership(org: Organization, membership: Membership) -> None:
+    """Remove someone from the org, refusing to remove its last admin."""
+    if membership.role == "admin":
+        _keep_an_admin(org, membership)
+    db.session.delete(membership)
+    db.session.flush()
+
+
+def _keep_an_admin(org: Organization, leaving: Membership) -> None:
+    admins = db.session.scalar(
+        select(func.count()).select_from(Membership).where(Membership.org_id == org.id, Membership.role == "admin")
+    )
+    if admins <= 1:
+        raise AccountError("An organisation needs at least one admin; make someone else admin first.")

@@ -1,0 +1,26 @@
+// Small page-wide behaviour: surface htmx failures that could not be shown in place.
+(function () {
+  "use strict";
+  function toast(message) {
+    var box = document.getElementById("toast");
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "toast";
+      box.className = "toast";
+      box.setAttribute("role", "alert");
+      document.body.appendChild(box);
+    }
+    box.textContent = message;
+    box.classList.add("show");
+    clearTimeout(box._hide);
+    box._hide = setTimeout(function () { box.classList.remove("show"); }, 6000);
+  }
+  window.phonetreeToast = toast;
+  document.addEventListener("htmx:responseError", function (evt) {
+    var status = evt.detail.xhr.status;
+    if (status >= 500) toast("Something went wrong on our side (" + status + "). Nothing was lost; please try again.");
+  });
+  document.addEventListener("htmx:sendError", function () {
+    toast("Phonetree could not be reached. Check your connection; nothing was lost.");
+  });
+})();

@@ -1,0 +1,11 @@
+"""Flask blueprints: pages and the JSON API. Views only orchestrate."""
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    """Attach every blueprint to the app (one line per area)."""
+    from web import api_auth, auth, main, members
+
+    for module in (main, auth, api_auth, members):
+        app.register_blueprint(module.bp)

@@ -1,0 +1,115 @@
+"""JSON API authentication: `POST /auth/token` issues a JWT; `api_auth` guards API views."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import UTC, datetime, timedelta
+from functools import wraps
+
+import jwt
+from flask import Blueprint, current_app, g, jsonify, request
+
+from extensions import csrf, db
+from models import Organization, User
+from models.accounts import ROLE_RANK
+from web.errors import ApiError
+
+bp = Blueprint("api_auth", __name__)
+csrf.exempt(bp)
+
+ISSUER = "phonetree"
+AUDIENCE = "phonetree-api"
+
+
+def _signing_key() -> bytes:
+    secret = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(secret, b"phonetree-jwt-v1", hashlib.sha256).digest()
+
+
+def _password_stamp(user: User) -> str:
+    """Changes when the password changes, so older tokens stop working."""
+    return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:12]
+
+
+def issue_token(user: User) -> tuple[str, datetime]:
+    """A signed JWT for this user and its expiry time."""
+    now = datetime.now(UTC)
+    expires = now + timedelta(seconds=current_app.config["JWT_TTL_SECONDS"])
+    claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": str(user.id),
+        "iat": now,
+        "nbf": now,
+        "exp": expires,
+        "pst": _password_stamp(user),
+    }
+    return jwt.encode(claims, _signing_key(), algorithm="HS256"), expires
+
+
+def user_from_token(token: str) -> User:
+    """The active user a valid token names; raises ApiError(401) otherwise."""
+    try:
+        claims = jwt.decode(
+            token,
+            _signing_key(),
+            algorithms=["HS256"],
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            options={"require": ["exp", "iat", "sub"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise ApiError(401, "token_expired", "Your token has expired. Request a new one from /auth/token.") from None
+    except jwt.InvalidTokenError:
+        raise ApiError(401, "invalid_token", "The bearer token is not valid.") from None
+    user = db.session.get(User, int(claims["sub"])) if str(claims["sub"]).isdigit() else None
+    if user is None or not user.is_active or claims.get("pst") != _password_stamp(user):
+        raise ApiError(401, "invalid_token", "The bearer token is not valid.")
+    return user
+
+
+@bp.post("/auth/token")
+def token():
+    """Exchange an e-mail address and password for a JWT."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not body.get("email") or not body.get("password"):
+        raise ApiError(400, "invalid_request", 'Send JSON {"email": ..., "password": ...}.')
+    user = User.by_email(str(body["email"]))
+    if user is None or not user.is_active or not user.check_password(str(body["password"])):
+        raise ApiError(401, "invalid_credentials", "The e-mail address or password is wrong.")
+    value, expires = issue_token(user)
+    return jsonify({"token": value, "expires_at": expires.isoformat().replace("+00:00", "Z")})
+
+
+def api_auth(role: str | None = None):
+    """Decorator for JSON API views: bearer JWT + `orgid` header + membership (+ minimum role).
+
+    Sets g.user, g.org and g.membership. 401 for a missing or bad token, 403 when the user is no
+    member of the named org (whether or not it exists, so nothing about other orgs leaks) or
+    lacks the role.
+    """
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            header = request.headers.get("Authorization", "")
+            scheme, _, value = header.partition(" ")
+            if scheme.lower() != "bearer" or not value.strip():
+                raise ApiError(401, "missing_token", "Send 'Authorization: Bearer <token>' from POST /auth/token.")
+            user = user_from_token(value.strip())
+            slug = request.headers.get("orgid", "").strip()
+            if not slug:
+                raise ApiError(400, "missing_orgid", "Send the organisation's slug in the 'orgid' header.")
+            org = Organization.by_slug(slug)
+            membership = user.membership_in(org.id) if org else None
+            if membership is None:
+                raise ApiError(403, "forbidden", "You are not a member of that organisation.")
+            if role and ROLE_RANK[membership.role] < ROLE_RANK[role]:
+                raise ApiError(403, "forbidden", f"This needs the {role} role; you are {membership.role}.")
+            g.user, g.org, g.membership = user, org, membership
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator

@@ -1,0 +1,20 @@
+"""Home: sends people to the flows list, the page they live in."""
+
+from flask import Blueprint, redirect, url_for
+
+from web.context import page_auth
+
+bp = Blueprint("main", __name__)
+
+
+@bp.get("/")
+@page_auth("viewer")
+def home():
+    """The landing page after sign-in."""
+    return redirect(url_for("members.index"))
+
+
+@bp.get("/healthz")
+def healthz():
+    """Liveness probe for load balancers."""
+    return {"ok": True}
