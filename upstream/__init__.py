@@ -1,0 +1,1 @@
+"""Vendor providers, secret handling and the Twilio REST stand-in."""
