@@ -13,20 +13,40 @@ from flows.definition import (
     Settings,
     load_definition,
 )
+from flows.interpreter import queue_music_twiml, run_turn
 from flows.issues import Issue
 from flows.registry import NODE_TYPES, Field, NodeType, node_type_catalog, register
+from flows.runtime import EVENT_KINDS, Event, Step, TurnContext, TurnResult
+from flows.services import FakeServices, NullServices, Services
+from flows.twiml import fallback_twiml
+from flows.validation import has_errors, validate
+from flows.webhooks import event_from_webhook
 
 __all__ = [
+    "EVENT_KINDS",
     "NODE_TYPES",
     "SPEC_VERSION",
     "DefinitionError",
+    "Event",
+    "FakeServices",
     "Field",
     "FlowDefinition",
     "Issue",
     "Node",
     "NodeType",
+    "NullServices",
+    "Services",
     "Settings",
+    "Step",
+    "TurnContext",
+    "TurnResult",
+    "event_from_webhook",
+    "fallback_twiml",
+    "has_errors",
     "load_definition",
     "node_type_catalog",
+    "queue_music_twiml",
     "register",
+    "run_turn",
+    "validate",
 ]

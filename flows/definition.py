@@ -140,7 +140,8 @@ def _require(cond: bool, message: str, path: str) -> None:
         raise DefinitionError(message, path)
 
 
-def _load_settings(raw: Any) -> Settings:
+def load_settings(raw: Any) -> Settings:
+    """Settings from their JSON form (None: defaults); raises DefinitionError."""
     if raw is None:
         return Settings()
     _require(isinstance(raw, dict), "settings must be an object", "settings")
@@ -246,7 +247,7 @@ def load_definition(data: Any) -> FlowDefinition:
     return FlowDefinition(
         start=start or None,
         nodes=nodes,
-        settings=_load_settings(data.get("settings")),
+        settings=load_settings(data.get("settings")),
         ui=copy.deepcopy(ui),
         spec=SPEC_VERSION,
         nodes_by_id=by_id,

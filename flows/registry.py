@@ -129,6 +129,8 @@ class NodeType:
     waits_for: ClassVar[tuple[str, ...]] = ()
     # True when the flow ending after this node is the normal case (no dead-end warning)
     ends_call: ClassVar[bool] = False
+    # outcomes after which ending the flow is natural (no dead-end warning when unwired)
+    quiet_outcomes: ClassVar[tuple[str, ...]] = ()
 
     _field_map: ClassVar[dict[str, Field]] = {}
 
@@ -193,6 +195,7 @@ class NodeType:
             "dynamic_outcomes": dict(self.dynamic_outcomes) if self.dynamic_outcomes else None,
             "waits": bool(self.waits_for),
             "ends_call": self.ends_call,
+            "quiet_outcomes": list(self.quiet_outcomes),
         }
 
 

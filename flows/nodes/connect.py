@@ -57,6 +57,7 @@ class Transfer(NodeType):
         Field("whisper", "prompt", "Say before connecting", default=None),
     )
     fixed_outcomes = ("answered", "no_answer", "busy", "failed")
+    quiet_outcomes = ("answered",)
     waits_for = ("dial",)
 
     def validate(self, node: Node) -> Iterable[Issue]:
@@ -123,6 +124,7 @@ class Enqueue(NodeType):
         Field("max_queue_size", "number", "Maximum queue size", min=1, max=5000),
     )
     fixed_outcomes = ("bridged", "hangup", "leave", "error")
+    quiet_outcomes = ("bridged", "hangup")
     waits_for = ("queue",)
 
     def run(self, node: Node, rt: Runtime) -> NodeResult:

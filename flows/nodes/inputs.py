@@ -103,9 +103,6 @@ class Menu(NodeType):
                 not isinstance(keywords, list) or not all(isinstance(k, str) and k.strip() for k in keywords)
             ):
                 yield error("invalid_keywords", "Keywords must be a list of words.", node.id, f"{path}.keywords")
-        for name in node.outcomes:
-            if name != "fallback" and name not in seen and name in DIGIT_KEYS:
-                yield error("unknown_digit", f"Outcome {name} has no menu option.", node.id, f"outcomes.{name}")
 
     def _options(self, node: Node) -> list[dict[str, Any]]:
         return [o for o in self.prop(node, "options") or [] if isinstance(o, dict) and o.get("digit")]

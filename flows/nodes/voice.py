@@ -95,6 +95,7 @@ class Record(NodeType):
         Field("variable", "text", "Store URL in variable", default=""),
     )
     fixed_outcomes = ("recorded", "no_audio", "hangup")
+    quiet_outcomes = ("hangup",)
     waits_for = ("recording", "timeout")
 
     def sets_variables(self, node: Node) -> tuple[str, ...]:

@@ -1,0 +1,189 @@
+"""Validation: errors block publishing, warnings are advice shown in the designer.
+
+Errors: malformed document, no or unknown start node, invalid or duplicate node ids,
+unknown node types, outcomes pointing at missing nodes, missing or invalid props, templates
+that do not parse. Warnings: unreachable nodes, dead ends that do not hang up, loops that
+never wait for the caller, variables read before any node could have set them, outcomes the
+node type does not have.
+
+One `networkx.DiGraph` is built; reachability, strongly connected components and a
+bitset data-flow pass over the condensation keep the whole check close to linear.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import networkx as nx
+
+from flows.checks import check_fields
+from flows.definition import NODE_ID_RE, DefinitionError, FlowDefinition, Node, load_definition
+from flows.issues import Issue, error, warning
+from flows.registry import NODE_TYPES, NodeType
+from flows.templating import analyze
+
+
+def validate(definition: FlowDefinition | dict[str, Any]) -> list[Issue]:
+    """Every issue of a flow, errors first then warnings, each in node order."""
+    if not isinstance(definition, FlowDefinition):
+        try:
+            definition = load_definition(definition)
+        except DefinitionError as exc:
+            return [error("malformed", exc.message, None, exc.path or None)]
+    return _Validator(definition).run()
+
+
+def has_errors(issues: list[Issue]) -> bool:
+    """True when any issue blocks publishing."""
+    return any(i.severity == "error" for i in issues)
+
+
+class _Validator:
+    def __init__(self, definition: FlowDefinition) -> None:
+        self.d = definition
+        self.errors: list[Issue] = []
+        self.warnings: list[Issue] = []
+        self.graph: nx.DiGraph = nx.DiGraph()
+        self.types: dict[str, NodeType] = {}
+        self.sets: dict[str, set[str]] = {}
+        self.reads: dict[str, list[tuple[str, str]]] = {}
+
+    def run(self) -> list[Issue]:
+        self._nodes()
+        self._start()
+        reachable = self._reachability()
+        sccs = list(nx.strongly_connected_components(self.graph))
+        self._spin_loops(sccs)
+        self._read_before_set(sccs, reachable)
+        order = {n.id: n.index for n in self.d.nodes}
+
+        def key(issue: Issue) -> int:
+            return order.get(issue.node_id or "", -1)
+
+        return sorted(self.errors, key=key) + sorted(self.warnings, key=key)
+
+    # -- per node ------------------------------------------------------------------
+    def _nodes(self) -> None:
+        by_id = self.d.nodes_by_id
+        graph = self.graph
+        graph.add_nodes_from(by_id)
+        for node in self.d.nodes:
+            if not NODE_ID_RE.match(node.id):
+                self.errors.append(error("invalid_id", f"Node id {node.id!r} must start with a letter and use "
+                                         "letters, digits, - or _ (64 at most).", node.id, "id"))
+            if by_id[node.id] is not node:
+                self.errors.append(error("duplicate_id", f"Node id {node.id!r} is used more than once.",
+                                         node.id, "id"))
+                continue
+            node_type = NODE_TYPES.get(node.type)
+            if node_type is None:
+                self.errors.append(error("unknown_type", f"Unknown node type {node.type!r}.", node.id, "type"))
+            else:
+                self.types[node.id] = node_type
+                self._node(node, node_type)
+            for outcome, target in node.outcomes.items():
+                if target in by_id:
+                    graph.add_edge(node.id, target)
+                else:
+                    self.errors.append(error("missing_target", f"Outcome {outcome!r} points at node {target!r}, "
+                                             "which does not exist.", node.id, f"outcomes.{outcome}"))
+
+    def _node(self, node: Node, node_type: NodeType) -> None:
+        self.errors.extend(i for i in check_fields(node_type, node) if i.severity == "error")
+        reads: list[tuple[str, str]] = []
+        for field, source in node_type.templates(node):
+            info = analyze(source)
+            if info.error:
+                self.errors.append(error("invalid_template", f"Template does not parse: {info.error}.",
+                                         node.id, field))
+            reads.extend((field, name) for name in info.reads)
+        if reads:
+            self.reads[node.id] = reads
+        sets = set(node_type.sets_variables(node))
+        if sets:
+            self.sets[node.id] = sets
+        outcomes = node_type.outcomes(node)
+        known = set(outcomes)
+        for outcome in node.outcomes:
+            if outcome not in known:
+                self.warnings.append(warning("unknown_outcome", f"{node_type.label} has no outcome {outcome!r}; "
+                                             "it is never taken.", node.id, f"outcomes.{outcome}"))
+        if not node_type.ends_call:
+            for outcome in outcomes:
+                if outcome not in node.outcomes and outcome not in node_type.quiet_outcomes:
+                    self.warnings.append(warning("dead_end", f"Outcome {outcome!r} is not connected: the call "
+                                                 "hangs up there without a goodbye.", node.id, f"outcomes.{outcome}"))
+
+    # -- graph ---------------------------------------------------------------------
+    def _start(self) -> None:
+        start = self.d.start
+        if not start:
+            self.errors.append(error("no_start", "The flow has no start node.", None, "start"))
+        elif start not in self.d.nodes_by_id:
+            self.errors.append(error("unknown_start", f"Start node {start!r} does not exist.", None, "start"))
+
+    def _reachability(self) -> set[str]:
+        start = self.d.start
+        if not start or start not in self.graph:
+            return set(self.graph)
+        reachable = nx.descendants(self.graph, start)
+        reachable.add(start)
+        for node in self.d.nodes:
+            if node.id not in reachable and self.d.nodes_by_id[node.id] is node:
+                self.warnings.append(warning("unreachable", "No path from the start node reaches this node.",
+                                             node.id, None))
+        return reachable
+
+    def _spin_loops(self, sccs: list[set[str]]) -> None:
+        index = {n.id: n.index for n in self.d.nodes}
+        for comp in sccs:
+            if len(comp) == 1:
+                (only,) = comp
+                if not self.graph.has_edge(only, only):
+                    continue
+            if any(self.types.get(n) is not None and self.types[n].waits_for for n in comp):
+                continue
+            first = min(comp, key=lambda n: index.get(n, 0))
+            names = ", ".join(sorted(comp, key=lambda n: index.get(n, 0))[:6])
+            self.warnings.append(warning("loop_without_wait", f"The loop through {names} never waits for the "
+                                         "caller; the loop guard will end the call in the fallback.", first, None))
+
+    def _read_before_set(self, sccs: list[set[str]], reachable: set[str]) -> None:
+        if not self.reads:
+            return
+        names = sorted({name for reads in self.reads.values() for _, name in reads})
+        bit = {name: 1 << i for i, name in enumerate(names)}
+        gen: dict[str, int] = {}
+        for node_id, sets in self.sets.items():
+            mask = 0
+            for name in sets:
+                mask |= bit.get(name, 0)
+            if mask:
+                gen[node_id] = mask
+        graph = self.graph
+        cond = nx.condensation(graph, scc=sccs)
+        comp_in: dict[int, int] = dict.fromkeys(cond, 0)
+        comp_out: dict[int, int] = {}
+        node_in: dict[str, int] = {}
+        for c in nx.topological_sort(cond):
+            nodes = cond.nodes[c]["members"]
+            entry = comp_in[c]
+            cyclic = len(nodes) > 1 or any(graph.has_edge(n, n) for n in nodes)
+            inner = 0
+            for n in nodes:
+                inner |= gen.get(n, 0)
+            for n in nodes:
+                node_in[n] = entry | inner if cyclic else entry
+            out = entry | inner
+            comp_out[c] = out
+            for succ in cond.successors(c):
+                comp_in[succ] |= out
+        for node in self.d.nodes:
+            reads = self.reads.get(node.id)
+            if not reads or node.id not in reachable:
+                continue
+            known = node_in.get(node.id, 0) | gen.get(node.id, 0)
+            for field, name in reads:
+                if not known & bit[name]:
+                    self.warnings.append(warning("read_before_set", f"vars.{name} is read before any node sets it.",
+                                                 node.id, field))
