@@ -11,12 +11,14 @@ regional edge (``https://api.dublin.ie1.twilio.com``) or a local stand-in
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from twilio.base.exceptions import TwilioException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
@@ -106,3 +108,36 @@ def make_twilio_client(
         client.edge = None
         client.region = None
     return client
+
+
+@dataclass(frozen=True)
+class TwilioErrorInfo:
+    """What a failed Twilio call said: HTTP status and Twilio code (``None`` when Twilio never answered)."""
+
+    status: int | None
+    code: int | None
+    message: str
+
+
+def error_info(exc: TwilioException) -> TwilioErrorInfo:
+    """Status, Twilio code and message of any exception the twilio client raises.
+
+    Besides ``TwilioRestException`` (fetch, create, update, delete) twilio-python raises a
+    bare ``TwilioException("Unable to fetch page", response)`` when a list page fails, and
+    this module raises ``TwilioUnreachableError`` when nothing answers.
+    """
+    if isinstance(exc, TwilioRestException):
+        return TwilioErrorInfo(exc.status, exc.code, exc.msg)
+    if isinstance(exc, TwilioUnreachableError):
+        return TwilioErrorInfo(None, None, str(exc))
+    if len(exc.args) == 2 and isinstance(exc.args[1], Response):
+        response = exc.args[1]
+        try:
+            body = json.loads(response.text)
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict):
+            body = {}
+        message = body.get("message") or f"{exc.args[0]} (HTTP {response.status_code})"
+        return TwilioErrorInfo(response.status_code, body.get("code", response.status_code), message)
+    return TwilioErrorInfo(None, None, str(exc))
