@@ -231,12 +231,20 @@ class CallerSimulator(VerbFollower):
     # -- requests -----------------------------------------------------------------
 
     def _locate(self, url: str) -> tuple[str, str]:
-        """(URL to request, URL Twilio signs) for an absolute URL."""
-        if not self.public_base_url:
+        """(URL to request, URL Twilio signs) for an absolute URL.
+
+        With a public base URL, URLs on it are sent to the service's origin and URLs on
+        the service's origin are signed as public ones; other hosts stay as they are.
+        """
+        public = self.public_base_url
+        if not public:
             return url, url
-        local = url
-        if url.startswith(self.public_base_url):
-            local = self._origin + url[len(self.public_base_url) :]
+        if url.startswith(public) and url[len(public) : len(public) + 1] in ("", "/", "?"):
+            local = self._origin + url[len(public) :]
+        elif urlsplit(url).netloc == urlsplit(self._origin).netloc:
+            local = url
+        else:
+            return url, url
         parts = urlsplit(local)
         signed = self.public_base_url + parts.path + (f"?{parts.query}" if parts.query else "")
         return local, signed

@@ -20,8 +20,7 @@ MENU = "Press 1 for sales, 2 to leave a message, 3 to pay, 4 for support, 9 to h
 
 def twiml(body: str) -> Response:
     """A TwiML answer."""
-    return Response(f'<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>', 200,
-                    mimetype="text/xml")
+    return Response(f'<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>', 200, mimetype="text/xml")
 
 
 def make_app(public_base_url: str | None = None) -> Flask:
@@ -40,8 +39,13 @@ def make_app(public_base_url: str | None = None) -> Flask:
         params = request.form.to_dict() if request.method == "POST" else {}
         ok = validator.validate(url, params, request.headers.get("X-Twilio-Signature", ""))
         app.config["SEEN"].append(
-            {"path": request.path, "method": request.method, "args": request.args.to_dict(),
-             "form": request.form.to_dict(), "signature_ok": ok}
+            {
+                "path": request.path,
+                "method": request.method,
+                "args": request.args.to_dict(),
+                "form": request.form.to_dict(),
+                "signature_ok": ok,
+            }
         )
         return None if ok else Response("bad signature", 403)
 
@@ -56,6 +60,10 @@ def make_app(public_base_url: str | None = None) -> Flask:
     @app.post("/voice-absolute")
     def voice_absolute() -> Response:
         return twiml(f'<Gather action="{PUBLIC}/menu" numDigits="1"><Say>{MENU}</Say></Gather>')
+
+    @app.post("/away")
+    def away() -> Response:
+        return twiml("<Redirect>https://other.example.org/menu?x=1</Redirect>")
 
     @app.post("/no-input")
     def no_input() -> Response:

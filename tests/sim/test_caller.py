@@ -199,7 +199,11 @@ def test_pay_failure_posts_the_error(app):
     transcript = simulator(app).run(f"{BASE}/voice", [Press("3"), result])
 
     paid = seen(app, "/paid")[0]["form"]
-    assert (paid["Result"], paid["PaymentError"], paid["ErrorCode"]) == ("too-many-failed-attempts", "Card declined", "64015")
+    assert (paid["Result"], paid["PaymentError"], paid["ErrorCode"]) == (
+        "too-many-failed-attempts",
+        "Card declined",
+        "64015",
+    )
     assert "PaymentConfirmationCode" not in paid
     assert transcript.heard[-1] == "Payment failed: Card declined"
 
@@ -276,3 +280,12 @@ def test_without_public_base_url_the_request_url_is_signed_and_a_public_app_refu
     assert transcript.requests[0].status == 403
     assert transcript.end_reason == "http_error"
     assert "HTTP 403" in transcript.errors[0]
+
+
+def test_with_public_base_url_foreign_hosts_are_requested_and_signed_as_they_are():
+    public_app = make_app(public_base_url=PUBLIC)
+    transcript = simulator(public_app, public_base_url=PUBLIC).run(f"{BASE}/away", [])
+
+    away = transcript.requests[1]
+    assert away.url == away.signed_url == "https://other.example.org/menu?x=1"
+    assert away.status == 403 and transcript.end_reason == "http_error"
