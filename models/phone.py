@@ -8,7 +8,7 @@ from sqlalchemy import Column, ForeignKey, Integer, String, Table, Text, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
-from models.base import JSONDict, OrgScoped, TZDateTime, utcnow
+from models.base import JSONDict, JSONList, OrgScoped, TZDateTime, utcnow
 
 phone_number_user = Table(
     "phone_number_user",
@@ -32,6 +32,9 @@ class PhoneNumber(OrgScoped, db.Model):
     sync_status: Mapped[str] = mapped_column(String(16), default="ok")
     last_error: Mapped[str] = mapped_column(Text, default="")
     capabilities: Mapped[dict] = mapped_column(JSONDict, default=dict)
+    # What the last drift check found: [{"field", "local", "twilio"}]; empty when in sync.
+    drift: Mapped[list] = mapped_column(JSONList, default=list)
+    checked_at: Mapped[datetime | None] = mapped_column(TZDateTime)
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
 
