@@ -101,6 +101,7 @@ class CallerSimulator(VerbFollower):
         self.elapsed = 0.0
         self.waiting: v.Verb | None = None
         self.queue_sid: str | None = None
+        self.pay_sid = ""
         self._verbs: list[v.Verb] = []
         self._pos = 0
         self._doc_url = ""

@@ -17,6 +17,7 @@ from sim.params import (
     dial_fields,
     new_sid,
     pay_fields,
+    pay_status_fields,
     queue_action_fields,
     queue_wait_fields,
     record_action_fields,
@@ -54,8 +55,7 @@ class VerbFollower:
                 self.event("beep")
             return True
         elif isinstance(verb, v.Pay):
-            for prompt in verb.prompts:
-                self.hear(prompt)
+            self.start_pay(verb)
             return True
         elif isinstance(verb, v.Dial):
             return True
@@ -101,6 +101,19 @@ class VerbFollower:
                 loop=prompt.loop,
             )
             self.tick(PLAY_SECONDS * repeats)
+
+    def start_pay(self: CallerSimulator, pay: v.Pay) -> None:
+        """Open a payment session: notify the statusCallback, play custom prompts."""
+        self.pay_sid = new_sid("PK")
+        if pay.status_callback:
+            self.notify(
+                "pay status callback",
+                self.resolve_url(pay.status_callback),
+                pay_status_fields(self.identity, pay, self.pay_sid, self.now),
+                pay.status_callback_method,
+            )
+        for prompt in pay.prompts:
+            self.hear(prompt)
 
     def connect(self: CallerSimulator, verb: v.Connect | v.Start | v.Stop) -> None:
         """<Connect>/<Start>: note the stream; the simulated stream ends at once."""
@@ -159,14 +172,9 @@ class VerbFollower:
         elif isinstance(verb, v.Enqueue):
             self.leave_queue(verb, act.QueueResult("hangup", 0))
         elif isinstance(verb, v.Pay):
-            self.event("caller_hangup")
-            if verb.action:
-                fields = {
-                    **self.call_fields("completed"),
-                    "Result": "caller-hung-up",
-                    "PaymentMethod": verb.payment_method,
-                }
-                self.notify("pay action", self.resolve_url(verb.action), fields, verb.method)
+            self.answer_pay(verb, act.PayResult(success=False, result="caller-hung-up"), hung_up=True)
+        elif isinstance(verb, v.Dial):
+            self.answer_dial(verb, act.DialResult("completed", duration=0), hung_up=True)
         else:
             self.event("caller_hangup")
         self.finish("caller_hangup")
@@ -265,8 +273,8 @@ class VerbFollower:
                 transcription_fields(self.identity, recording_sid, audio),
             )
 
-    def answer_pay(self: CallerSimulator, pay: v.Pay, result: act.PayResult) -> None:
-        """Post Twilio's <Pay> result fields to the action (or go on without one)."""
+    def answer_pay(self: CallerSimulator, pay: v.Pay, result: act.PayResult, hung_up: bool = False) -> None:
+        """Post Twilio's <Pay> result fields to the statusCallback and the action."""
         fields = pay_fields(pay, result)
         detail = fields.get("PaymentError", "")
         if result.success:
@@ -274,31 +282,33 @@ class VerbFollower:
             detail = f"{what}, {result.card_type} {fields['PaymentCardNumber']}"
         self.event("paid", f"{result.outcome} ({detail})", result=result.outcome)
         self.tick(PAY_SECONDS if result.success else pay.timeout)
-        if pay.action:
-            self.load(
-                "pay action",
-                self.resolve_url(pay.action),
-                {**self.call_fields(), **fields},
-                pay.method,
+        if pay.status_callback:
+            self.notify(
+                "pay status callback",
+                self.resolve_url(pay.status_callback),
+                pay_status_fields(self.identity, pay, self.pay_sid, self.now, fields),
+                pay.status_callback_method,
             )
+        self.after_wait("pay action", pay.action, pay.method, fields, hung_up)
 
-    def answer_dial(self: CallerSimulator, dial: v.Dial, result: act.DialResult) -> None:
+    def answer_dial(self: CallerSimulator, dial: v.Dial, result: act.DialResult, hung_up: bool = False) -> None:
         """Post DialCallStatus and friends to the action, or go on with the next verb."""
         fields = dial_fields(result)
-        self.event(
-            "dialed",
-            result.status,
-            target=dial.target,
-            duration=int(fields.get("DialCallDuration", 0)),
-        )
+        self.event("dialed", result.status, target=dial.target, duration=int(fields.get("DialCallDuration", 0)))
         self.tick(result.duration if "DialCallDuration" in fields else dial.timeout)
-        if dial.action:
-            self.load(
-                "dial action",
-                self.resolve_url(dial.action),
-                {**self.call_fields(), **fields},
-                dial.method,
-            )
+        self.after_wait("dial action", dial.action, dial.method, fields, hung_up)
+
+    def after_wait(
+        self: CallerSimulator, label: str, action: str | None, method: str, fields: dict[str, str], hung_up: bool
+    ) -> None:
+        """Request a verb's action and go on with its TwiML; after a hangup, notify and end."""
+        if hung_up:
+            self.event("caller_hangup")
+            if action:
+                self.notify(label, self.resolve_url(action), {**self.call_fields("completed"), **fields}, method)
+            self.finish("caller_hangup")
+        if action:
+            self.load(label, self.resolve_url(action), {**self.call_fields(), **fields}, method)
 
     # -- queues ----------------------------------------------------------------------
 

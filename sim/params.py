@@ -158,6 +158,26 @@ def pay_fields(pay: Pay, result: PayResult) -> dict[str, str]:
     return fields
 
 
+def pay_status_fields(
+    identity: CallIdentity, pay: Pay, pay_sid: str, at: datetime, result: dict[str, str] | None = None
+) -> dict[str, str]:
+    """A <Pay> statusCallback: the session's start, or (with `result`) its outcome."""
+    fields = {
+        "AccountSid": identity.account_sid,
+        "CallSid": identity.call_sid,
+        "Sid": pay_sid,
+        "PaymentConnector": pay.payment_connector,
+        "PaymentMethod": pay.payment_method,
+    }
+    stamp = at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if result is None:
+        fields["DateCreated"] = stamp
+        if pay.is_charge:
+            fields["ChargeAmount"] = pay.charge_amount or ""
+        return fields
+    return {**fields, **result, "DateUpdated": stamp}
+
+
 def dial_fields(result: DialResult) -> dict[str, str]:
     """Fields <Dial> adds to its action request."""
     answered = result.status in ("completed", "answered")

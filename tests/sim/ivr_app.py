@@ -90,7 +90,9 @@ def make_app(public_base_url: str | None = None) -> Flask:
                 "<Say>No message recorded.</Say>"
             )
         if choice == "3":
-            return twiml('<Pay action="/paid" chargeAmount="10.00" paymentConnector="Stripe"/>')
+            return twiml(
+                '<Pay action="/paid" statusCallback="/pay-status" chargeAmount="10.00" paymentConnector="Stripe"/>'
+            )
         if choice == "4":
             return twiml('<Enqueue waitUrl="/hold" action="/queue-done">support</Enqueue>')
         if choice == "9":
@@ -166,6 +168,7 @@ def make_app(public_base_url: str | None = None) -> Flask:
     @app.route("/recording-status", methods=["POST"])
     @app.route("/transcription", methods=["POST"])
     @app.route("/status", methods=["POST"])
+    @app.route("/pay-status", methods=["POST"])
     def callback() -> Response:
         return Response(status=204)
 

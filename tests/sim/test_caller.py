@@ -192,6 +192,12 @@ def test_pay_success_posts_twilios_result_fields(app):
     assert paid["PaymentConfirmationCode"].startswith("ch_")
     assert {"PaymentToken", "ExpirationDate", "PaymentCardPostalCode", "PaymentMethod"} <= paid.keys()
     assert transcript.heard[-1] == f"Payment {paid['PaymentConfirmationCode']} received."
+    opened, closed = (entry["form"] for entry in seen(app, "/pay-status"))
+    assert re.fullmatch(r"PK[0-9a-f]{32}", opened["Sid"]) and closed["Sid"] == opened["Sid"]
+    assert (opened["ChargeAmount"], opened["PaymentConnector"]) == ("10.00", "Stripe")
+    assert opened["DateCreated"].endswith("Z") and "Result" not in opened
+    assert (closed["Result"], closed["PaymentCardNumber"]) == ("success", "xxxx-xxxx-xxxx-1111")
+    assert [entry["path"] for entry in app.config["SEEN"]][-3:] == ["/pay-status", "/pay-status", "/paid"]
 
 
 def test_pay_failure_posts_the_error(app):

@@ -94,6 +94,26 @@ def test_hanging_up_in_the_queue_posts_queue_result_hangup(app):
     assert "Queue result hangup." not in sim.transcript.heard
 
 
+def test_hanging_up_at_pay_and_dial_posts_the_action_and_ignores_its_answer(app):
+    sim = simulator(app)
+    sim.start(f"{BASE}/voice")
+    sim.act(Press("3"))
+    assert sim.act(HangUp()).end_reason == "caller_hangup"
+    paid = seen(app, "/paid")[0]["form"]
+    assert (paid["Result"], paid["CallStatus"]) == ("caller-hung-up", "completed")
+    assert not any(text.startswith("Payment failed") for text in sim.transcript.heard)
+
+    other = make_app()
+    sim = simulator(other)
+    sim.start(f"{BASE}/voice")
+    assert sim.act(Press("1")).accepts == ("DialResult", "HangUp")
+    sim.act(HangUp())
+    dialed = seen(other, "/dial-done")[0]["form"]
+    assert (dialed["DialCallStatus"], dialed["CallStatus"]) == ("completed", "completed")
+    assert sim.transcript.end_reason == "caller_hangup"
+    assert not any(text.startswith("The call ended") for text in sim.transcript.heard)
+
+
 def test_an_action_that_does_not_fit_the_wait_is_a_script_error(app):
     sim = simulator(app)
     with pytest.raises(SimulatorError, match="start"):
