@@ -5,7 +5,7 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint to the app (one line per area)."""
-    from web import api_auth, auth, main, members
+    from web import api_auth, auth, flows_api, main, members
 
-    for module in (main, auth, api_auth, members):
+    for module in (main, auth, api_auth, members, flows_api):
         app.register_blueprint(module.bp)

@@ -136,6 +136,9 @@ def app(databases):
     from app import create_app
     from extensions import db
 
+    from services.flows import clear_caches
+
+    clear_caches()
     app = create_app(base_config(databases.fresh(), databases.instance))
     app.test_client_class = IsolatedClient
     with app.app_context():

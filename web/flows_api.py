@@ -1,0 +1,241 @@
+"""JSON API for flows: list, create, get, update draft, validate, revisions, publish, rollback, import, export."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify, request
+
+from extensions import csrf, db
+from models import Flow, FlowRevision
+from services import flows as svc
+from web.api_auth import api_auth
+from web.errors import ApiError
+
+bp = Blueprint("flows_api", __name__, url_prefix="/api/flows")
+csrf.exempt(bp)
+
+
+def _iso(dt) -> str | None:
+    return dt.isoformat().replace("+00:00", "Z") if dt else None
+
+
+def flow_summary(flow: Flow) -> dict:
+    """A flow's metadata as the API shows it."""
+    rev = flow.published_revision
+    return {
+        "id": flow.id,
+        "name": flow.name,
+        "description": flow.description,
+        "archived": flow.archived,
+        "draft_version": flow.draft_version,
+        "draft_updated_at": _iso(flow.draft_updated_at),
+        "published_revision": rev.number if rev else None,
+        "has_unpublished_changes": rev is None or rev.definition != flow.draft,
+        "test_users": list(flow.test_users or []),
+        "numbers": [n.phone_number for n in svc.numbers_using(g.org, flow)],
+    }
+
+
+def revision_summary(rev: FlowRevision) -> dict:
+    """A revision's metadata (without its definition)."""
+    return {
+        "number": rev.number,
+        "message": rev.message,
+        "author": rev.author.email if rev.author else None,
+        "created_at": _iso(rev.created_at),
+        "warnings": len([i for i in rev.issues or [] if i.get("severity") == "warning"]),
+    }
+
+
+def _body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_request", "Send a JSON object in the request body.")
+    return body
+
+
+def _flow_or_404(flow_id: int) -> Flow:
+    flow = svc.get_flow(g.org, flow_id)
+    if flow is None:
+        raise ApiError(404, "not_found", "There is no such flow in this organisation.")
+    return flow
+
+
+def _fail(err: svc.FlowError):
+    db.session.rollback()
+    extra = {}
+    if isinstance(err, svc.InvalidFlow):
+        return ApiError(422, err.code, err.message, issues=err.issues)
+    if isinstance(err, svc.StaleDraft):
+        return ApiError(409, err.code, err.message, current_version=err.current_version)
+    if err.path:
+        extra["path"] = err.path
+    return ApiError(400, err.code, err.message, **extra)
+
+
+@bp.get("")
+@api_auth("viewer")
+def list_flows():
+    """The org's flows (`?archived=1` includes archived ones)."""
+    flows = svc.list_flows(g.org, include_archived=request.args.get("archived") in ("1", "true"))
+    return jsonify({"flows": [flow_summary(f) for f in flows]})
+
+
+@bp.post("")
+@api_auth("editor")
+def create():
+    """Create a flow: `{"name", "definition"?, "template"?, "description"?}`."""
+    body = _body()
+    try:
+        flow = svc.create_flow(
+            g.org,
+            g.user,
+            body.get("name", ""),
+            body.get("definition"),
+            body.get("template"),
+            body.get("description", ""),
+        )
+        db.session.commit()
+    except svc.FlowError as err:
+        raise _fail(err) from None
+    return jsonify(flow_summary(flow) | {"definition": flow.draft}), 201
+
+
+@bp.get("/<int:flow_id>")
+@api_auth("viewer")
+def get(flow_id: int):
+    """One flow with its draft definition and validation issues."""
+    flow = _flow_or_404(flow_id)
+    return jsonify(flow_summary(flow) | {"definition": flow.draft, "issues": svc.validate_flow(flow.draft)})
+
+
+@bp.put("/<int:flow_id>")
+@api_auth("editor")
+def update(flow_id: int):
+    """Save the draft: `{"definition", "draft_version"}` (409 if someone saved since), and/or rename."""
+    flow = _flow_or_404(flow_id)
+    body = _body()
+    try:
+        if "name" in body or "description" in body:
+            svc.rename(flow, body.get("name", flow.name), body.get("description"))
+        if "test_users" in body:
+            if not isinstance(body["test_users"], list):
+                raise svc.FlowError("test_users must be a list of phone numbers.")
+            svc.set_test_users(flow, body["test_users"])
+        if "definition" in body:
+            if not isinstance(body.get("draft_version"), int):
+                raise svc.FlowError("Send the draft_version you edited, to guard against overwriting others' work.")
+            flow = svc.save_draft(g.org, g.user, flow, body["definition"], body["draft_version"])
+        db.session.commit()
+    except svc.FlowError as err:
+        raise _fail(err) from None
+    return jsonify(flow_summary(flow) | {"definition": flow.draft, "issues": svc.validate_flow(flow.draft)})
+
+
+@bp.post("/<int:flow_id>/validate")
+@api_auth("viewer")
+def validate(flow_id: int):
+    """Validate the draft, or a definition sent in the body: `{"definition"?}`."""
+    flow = _flow_or_404(flow_id)
+    body = request.get_json(silent=True) or {}
+    definition = body.get("definition", flow.draft) if isinstance(body, dict) else flow.draft
+    try:
+        svc.check_definition(definition)
+    except svc.FlowError as err:
+        raise _fail(err) from None
+    issues = svc.validate_flow(definition)
+    return jsonify({"valid": not any(i["severity"] == "error" for i in issues), "issues": issues})
+
+
+@bp.post("/<int:flow_id>/publish")
+@api_auth("editor")
+def publish(flow_id: int):
+    """Publish the draft as a new revision: `{"message"?}` → `{"revision": N}`; 422 with issues if invalid."""
+    flow = _flow_or_404(flow_id)
+    body = request.get_json(silent=True) or {}
+    try:
+        revision = svc.publish(g.org, g.user, flow, str(body.get("message", "")) if isinstance(body, dict) else "")
+        db.session.commit()
+    except svc.FlowError as err:
+        raise _fail(err) from None
+    return jsonify({"revision": revision.number})
+
+
+@bp.get("/<int:flow_id>/revisions")
+@api_auth("viewer")
+def list_revisions(flow_id: int):
+    """The flow's revisions, newest first."""
+    flow = _flow_or_404(flow_id)
+    return jsonify({"revisions": [revision_summary(r) for r in svc.revisions(g.org, flow)]})
+
+
+@bp.get("/<int:flow_id>/revisions/<int:number>")
+@api_auth("viewer")
+def get_revision(flow_id: int, number: int):
+    """One revision with its definition."""
+    flow = _flow_or_404(flow_id)
+    rev = svc.get_revision(g.org, flow, number)
+    if rev is None:
+        raise ApiError(404, "not_found", f"This flow has no revision {number}.")
+    return jsonify(revision_summary(rev) | {"definition": rev.definition, "issues": rev.issues})
+
+
+@bp.post("/<int:flow_id>/rollback")
+@api_auth("editor")
+def rollback(flow_id: int):
+    """Republish an older revision: `{"revision": N}` → `{"revision": new number}`."""
+    flow = _flow_or_404(flow_id)
+    number = _body().get("revision")
+    if not isinstance(number, int):
+        raise ApiError(400, "invalid_request", 'Send {"revision": <number>} naming the revision to roll back to.')
+    try:
+        revision = svc.rollback(g.org, g.user, flow, number)
+        db.session.commit()
+    except svc.FlowError as err:
+        raise _fail(err) from None
+    return jsonify({"revision": revision.number, "rolled_back_to": number})
+
+
+@bp.post("/<int:flow_id>/archive")
+@api_auth("editor")
+def archive(flow_id: int):
+    """Archive a flow (`{"archived": false}` restores it)."""
+    flow = _flow_or_404(flow_id)
+    body = request.get_json(silent=True) or {}
+    try:
+        svc.archive(g.org, flow, bool(body.get("archived", True)) if isinstance(body, dict) else True)
+        db.session.commit()
+    except svc.FlowError as err:
+        raise _fail(err) from None
+    return jsonify(flow_summary(flow))
+
+
+@bp.post("/import")
+@api_auth("editor")
+def import_flow():
+    """Import a Phonetree or Twilio Studio definition (detected automatically); `?name=` names the flow."""
+    data = request.get_json(silent=True)
+    if data is None:
+        raise ApiError(400, "invalid_request", "The body is not JSON: send a flow definition as a JSON object.")
+    try:
+        flow, fmt, report, issues = svc.import_flow(g.org, g.user, data, request.args.get("name"))
+        db.session.commit()
+    except svc.FlowError as err:
+        raise _fail(err) from None
+    return jsonify({"id": flow.id, "name": flow.name, "format": fmt, "report": report, "issues": issues}), 201
+
+
+@bp.get("/<int:flow_id>/export")
+@api_auth("viewer")
+def export(flow_id: int):
+    """The draft (or `?revision=N`) as `?format=phonetree` (default) or `studio`."""
+    flow = _flow_or_404(flow_id)
+    definition = None
+    if request.args.get("revision"):
+        rev = svc.get_revision(g.org, flow, request.args.get("revision", type=int) or -1)
+        if rev is None:
+            raise ApiError(404, "not_found", "This flow has no such revision.")
+        definition = rev.definition
+    try:
+        return jsonify(svc.export_flow(flow, request.args.get("format", "phonetree"), definition))
+    except svc.FlowError as err:
+        raise _fail(err) from None
