@@ -8,7 +8,7 @@ what Twilio posts when a caller hangs up there.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sim import actions as act
@@ -256,7 +256,7 @@ class VerbFollower:
         recording_sid: str,
         duration: int,
         audio: act.RecordAudio,
-        started: object,
+        started: datetime,
     ) -> None:
         """Twilio's asynchronous recording-status and transcription callbacks."""
         if record.recording_status_callback and ("completed" in record.recording_status_callback_event):
@@ -338,19 +338,10 @@ class VerbFollower:
 
     def leave_queue(self: CallerSimulator, enqueue: v.Enqueue, result: act.QueueResult) -> None:
         """Post QueueResult to the action; a hangup ends the call whatever it answers."""
-        queue_sid = self.queue_sid or new_sid("QU")
         self.event("queued", result.result, queue=enqueue.name, wait=result.wait)
         self.tick(result.wait)
-        status = "completed" if result.result == "hangup" else "in-progress"
-        fields = {**self.call_fields(status), **queue_action_fields(queue_sid, result)}
-        url = self.resolve_url(enqueue.action) if enqueue.action else None
-        if result.result == "hangup":
-            self.event("caller_hangup")
-            if url:
-                self.notify("enqueue action", url, fields, enqueue.method)
-            self.finish("caller_hangup")
-        if url:
-            self.load("enqueue action", url, fields, enqueue.method)
+        fields = queue_action_fields(self.queue_sid or new_sid("QU"), result)
+        self.after_wait("enqueue action", enqueue.action, enqueue.method, fields, result.result == "hangup")
 
 
 def _collect_digits(gather: v.Gather, pressed: str) -> tuple[str, str]:

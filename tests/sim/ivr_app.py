@@ -178,3 +178,10 @@ def make_app(public_base_url: str | None = None) -> Flask:
 def seen(app: Flask, path: str) -> list[dict]:
     """The logged requests to `path`."""
     return [entry for entry in app.config["SEEN"] if entry["path"] == path]
+
+
+def add_pages(app: Flask, pages: dict[str, str]) -> Flask:
+    """Serve fixed TwiML bodies (GET and POST) at extra paths of a fresh test app."""
+    for path, body in pages.items():
+        app.add_url_rule(path, path, lambda body=body: twiml(body), methods=["GET", "POST"])
+    return app
