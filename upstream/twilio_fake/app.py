@@ -58,7 +58,7 @@ def _error(exc: TwilioApiError) -> Response:
 
 def create_fake_app(state: FakeTwilioState) -> Flask:
     """A Flask app answering like api.twilio.com's 2010-04-01 API, backed by ``state``."""
-    app = Flask("upstream.twilio_fake")
+    app = Flask("upstream.twilio_fake", static_folder=None)
     views = _Views(state)
     for rule, endpoint, methods in ROUTES:
         app.add_url_rule(rule, endpoint, getattr(views, endpoint, views.available), methods=methods)
