@@ -160,6 +160,9 @@ def test_down_close_drops_connections_with_a_clear_error(twilio_fake):
     assert twilio_fake.url in str(excinfo.value)
     assert "closed without a response" in str(excinfo.value)
     assert isinstance(excinfo.value, TwilioException)
+    (dropped,) = twilio_fake.state.requests
+    assert (dropped.method, dropped.status, dropped.auth_user) == ("GET", 0, twilio_fake.account_sid)
+    assert dropped.path.endswith("/IncomingPhoneNumbers.json") and dropped.headers["Authorization"] == "***"
 
     twilio_fake.state.set_down(False)
     assert client.incoming_phone_numbers.list() == []
@@ -185,6 +188,23 @@ def test_down_hang_honours_the_client_timeout(twilio_fake):
 
     twilio_fake.state.set_down(False)
     assert twilio_fake.client().api.accounts(twilio_fake.account_sid).fetch().status == "active"
+
+
+def test_requests_hanging_across_a_reset_stay_out_of_the_new_state(twilio_fake):
+    twilio_fake.state.set_down(True, mode="hang")
+    answers: list[requests.Response] = []
+    url = _account_path(twilio_fake) + "/IncomingPhoneNumbers.json"
+    auth = (twilio_fake.account_sid, twilio_fake.auth_token)
+    hanging = threading.Thread(
+        target=lambda: answers.append(requests.post(url, data={"AreaCode": "415"}, auth=auth, timeout=5)),
+    )
+    hanging.start()
+    time.sleep(0.2)
+    twilio_fake.state.reset()
+    twilio_fake.provision(twilio_fake.account_sid, twilio_fake.auth_token)
+    hanging.join()
+    assert answers[0].status_code == 503
+    assert twilio_fake.state.numbers == {} and twilio_fake.state.requests == []
 
 
 def test_stopped_server_refuses_connections():

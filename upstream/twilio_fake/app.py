@@ -66,10 +66,11 @@ def create_fake_app(state: FakeTwilioState) -> Flask:
     @app.before_request
     def gate() -> Response | None:
         """Down mode, injected failures, then authentication and account ownership."""
+        g.generation = state.generation
         mode = state.down_mode
         if mode == "hang" and state.wait_until_up(MAX_HANG_SECONDS):
             mode = state.down_mode
-        if mode is not None:
+        if mode is not None or g.generation != state.generation:
             raise TwilioApiError(503, SERVICE_UNAVAILABLE, "Service Unavailable")
         injected = state.take_failure(request.method, request.path)
         if injected is not None:
@@ -94,7 +95,7 @@ def create_fake_app(state: FakeTwilioState) -> Flask:
         params = [*request.args.items(multi=True), *request.form.items(multi=True)]
         state.log_request(
             request.method, request.path, params, dict(request.headers), auth.username if auth else None,
-            response.status_code,
+            response.status_code, g.get("generation"),
         )
         return response
 

@@ -9,7 +9,9 @@ import sys
 import threading
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TextIO
+from urllib.parse import parse_qsl
 
+from werkzeug.datastructures import Authorization
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from .app import create_fake_app
@@ -30,6 +32,10 @@ class _Handler(WSGIRequestHandler):
     def run_wsgi(self) -> None:
         state: FakeTwilioState = self.server.fake_state  # type: ignore[attr-defined]
         if state.down_mode == "close":
+            path, _, query = self.path.partition("?")
+            auth = Authorization.from_header(self.headers.get("Authorization"))
+            headers = dict(self.headers.items())
+            state.log_request(self.command, path, parse_qsl(query), headers, auth and auth.username, 0)
             self.close_connection = True
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)

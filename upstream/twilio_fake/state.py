@@ -60,7 +60,7 @@ class Principal:
 
 @dataclass(frozen=True)
 class LoggedRequest:
-    """One request as the fake saw it; secrets (Authorization, passwords) masked."""
+    """One request as the fake saw it; secrets (Authorization, passwords) masked; status 0 if dropped."""
 
     method: str
     path: str
@@ -92,13 +92,19 @@ class FakeTwilioState:
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
         self._up = threading.Event()
+        self.generation = 0
         self.reset()
 
     # -- lifecycle ---------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Forget everything: accounts, keys, resources, inventory, injected failures, log; back up."""
+        """Forget everything: accounts, keys, resources, inventory, injected failures, log; back up.
+
+        ``generation`` counts resets, so a request that began before one (say, left hanging by
+        ``set_down(mode="hang")``) can tell and stay out of the new state and log.
+        """
         with self.lock:
+            self.generation += 1
             self.rng = random.Random(self.seed)
             self.accounts: dict[str, Account] = {}
             self.api_keys: dict[str, ApiKey] = {}
@@ -319,9 +325,13 @@ class FakeTwilioState:
 
     def log_request(
         self, method: str, path: str, params: Iterable[tuple[str, str]], headers: Mapping[str, str],
-        auth_user: str | None, status: int,
+        auth_user: str | None, status: int, generation: int | None = None,
     ) -> None:
-        """Record a request, masking the Authorization header and password-like parameters."""
+        """Record a request, masking the Authorization header and password-like parameters.
+
+        ``status`` 0 means the connection was dropped unanswered (``set_down(mode="close")``).
+        A request from before the last ``reset()`` (older ``generation``) is not recorded.
+        """
         merged: dict[str, str | list[str]] = {}
         for name, value in params:
             value = MASKED if name in SECRET_PARAMS else value
@@ -332,7 +342,8 @@ class FakeTwilioState:
                 merged[name] = value
         safe_headers = {k: (MASKED if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
         with self.lock:
-            self._log.append(LoggedRequest(method, path, merged, safe_headers, auth_user, status))
+            if generation is None or generation == self.generation:
+                self._log.append(LoggedRequest(method, path, merged, safe_headers, auth_user, status))
 
     @property
     def requests(self) -> list[LoggedRequest]:
