@@ -69,6 +69,15 @@ def test_contains_letters_map_to_the_keypad(client):
     assert sample in {n.phone_number for n in client.available_phone_numbers("US").toll_free.list(contains=wildcard)}
 
 
+def test_search_near_a_point(client):
+    near_boston = client.available_phone_numbers("US").local.list(near_lat_long="42.36,-71.06", distance=10)
+    assert near_boston and {n.locality for n in near_boston} == {"Boston"}
+    assert client.available_phone_numbers("US").local.list(near_lat_long="0,0", distance=50) == []
+    with pytest.raises(TwilioException) as excinfo:
+        client.available_phone_numbers("US").local.list(near_lat_long="Boston")
+    assert _page_error(excinfo) == (400, 20001)
+
+
 def test_toll_free_mobile_and_other_countries(client):
     toll_free = client.available_phone_numbers("US").toll_free.list(limit=3)
     assert all(n.phone_number[2:5] in {"800", "833", "844", "855", "866", "877", "888"} for n in toll_free)

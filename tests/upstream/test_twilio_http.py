@@ -93,3 +93,21 @@ def test_api_key_auth_is_sent_as_the_key_sid(twilio_fake):
     number = client.incoming_phone_numbers.create(area_code="212")
     assert number.account_sid == twilio_fake.account_sid
     assert twilio_fake.state.requests[-1].auth_user == twilio_fake.api_key
+
+
+def test_error_info_reads_every_kind_of_twilio_client_error():
+    from twilio.base.exceptions import TwilioException, TwilioRestException
+    from twilio.http.response import Response
+
+    from upstream.twilio_http import TwilioUnreachableError, error_info
+
+    rest = TwilioRestException(400, "https://api.twilio.com/x", "Unable to create record: nope", 21422, "POST")
+    assert (error_info(rest).status, error_info(rest).code) == (400, 21422)
+    page = TwilioException("Unable to fetch page", Response(429, '{"code": 20429, "message": "Too Many Requests"}'))
+    assert error_info(page) == error_info(page).__class__(429, 20429, "Too Many Requests")
+    html = TwilioException("Unable to fetch page", Response(502, "<html>Bad gateway</html>"))
+    assert (error_info(html).status, error_info(html).code) == (502, 502)
+    assert "HTTP 502" in error_info(html).message
+    down = TwilioUnreachableError("http://127.0.0.1:9", "connection refused", False)
+    assert (error_info(down).status, error_info(down).code) == (None, None)
+    assert error_info(TwilioException("odd")).message == "odd"

@@ -182,7 +182,10 @@ def search(
         raise bad_request(INVALID_AREA_CODE, f"AreaCode '{area_code}' is not a valid area code")
     pattern = contains_pattern(params["Contains"]) if params.get("Contains") else None
     near = params.get("NearLatLong")
-    distance = float(params.get("Distance") or 25)
+    try:
+        distance = float(params.get("Distance") or 25)
+    except ValueError:
+        raise bad_request(INVALID_PARAMETER, "Distance must be a number of miles") from None
     checks = [
         ("InRegion", "region"), ("InLocality", "locality"), ("InPostalCode", "postal_code"),
         ("InRateCenter", "rate_center"), ("InLata", "lata"),
