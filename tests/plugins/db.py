@@ -135,7 +135,6 @@ def app(databases):
     """A Phonetree app on a fresh database (the test runs inside an app context)."""
     from app import create_app
     from extensions import db
-
     from services.flows import clear_caches
 
     clear_caches()
