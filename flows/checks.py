@@ -144,8 +144,12 @@ def check_field(node: Node, spec: Field, value: Any) -> Iterable[Issue]:
 def check_fields(node_type: NodeType, node: Node) -> list[Issue]:
     """Generic issues for every declared field of the node, plus the type's own checks."""
     issues: list[Issue] = []
+    props = node.props
     for spec in node_type.fields:
-        issues.extend(check_field(node, spec, node.props.get(spec.name)))
+        value = props.get(spec.name)
+        if value is None and not spec.required:
+            continue
+        issues.extend(check_field(node, spec, value))
     issues.extend(node_type.validate(node))
     return issues
 

@@ -9,7 +9,6 @@ issues attached to a node, so that a draft with mistakes can still be saved and 
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -102,7 +101,7 @@ class Node:
             "id": self.id,
             "type": self.type,
             "name": self.name,
-            "props": copy.deepcopy(dict(self.props)),
+            "props": copy_json(dict(self.props)),
             "outcomes": dict(self.outcomes),
         }
 
@@ -131,8 +130,18 @@ class FlowDefinition:
             "start": self.start,
             "settings": self.settings.to_dict(),
             "nodes": [n.to_dict() for n in self.nodes],
-            "ui": copy.deepcopy(dict(self.ui)),
+            "ui": copy_json(dict(self.ui)),
         }
+
+
+def copy_json(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (dicts, lists, scalars); several times faster than deepcopy."""
+    kind = type(value)
+    if kind is dict:
+        return {k: copy_json(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [copy_json(v) for v in value]
+    return value
 
 
 def _require(cond: bool, message: str, path: str) -> None:
@@ -208,7 +217,7 @@ def _load_node(raw: Any, index: int) -> Node:
         id=node_id,
         type=node_type,
         name=name or node_id,
-        props=copy.deepcopy(props),
+        props=copy_json(props),
         outcomes=clean,
         index=index,
     )
@@ -248,7 +257,7 @@ def load_definition(data: Any) -> FlowDefinition:
         start=start or None,
         nodes=nodes,
         settings=load_settings(data.get("settings")),
-        ui=copy.deepcopy(ui),
+        ui=copy_json(ui),
         spec=SPEC_VERSION,
         nodes_by_id=by_id,
     )

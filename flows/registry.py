@@ -146,6 +146,11 @@ class NodeType:
             return spec.default if spec is not None else None
         return value
 
+    @property
+    def may_wait(self) -> bool:
+        """True when running the node can wait for the caller (breaks a spinning loop)."""
+        return bool(self.waits_for)
+
     def outcomes(self, node: Node) -> list[str]:
         """The outcome names this node can leave through, in designer order."""
         names: list[str] = []

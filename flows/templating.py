@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import operator
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +59,48 @@ class TemplateInfo:
 
 _NO_READS: frozenset[str] = frozenset()
 
+# Fast path for the common case, templates made of plain `{{ a.b['c'] | filter }}` blocks:
+# their syntax is checked and their reads found without running Jinja's parser.
+_PATH = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[(?:\d+|'[\w .-]*')\])*"
+_SIMPLE_BLOCK = re.compile(r"\{\{-?\s*(" + _PATH + r")((?:\s*\|\s*[A-Za-z_]\w*)*)\s*-?\}\}")
+_TEXT = re.compile(r"(?:[^{]|\{(?![{%#]))*")
+_KEYWORDS = frozenset({"not", "and", "or", "in", "is", "if", "else"})  # these fall back to Jinja
+_READ_RE = re.compile(r"^(?:vars|flow\.variables)(?:\.([A-Za-z_]\w*)|\['([\w .-]*)'\])")
+
+
+def _fast_analyze(source: str) -> TemplateInfo | None:
+    """TemplateInfo for a template of simple blocks only, or None to use the full parser."""
+    reads: set[str] = set()
+    pos, end = 0, len(source)
+    while pos < end:
+        text = _TEXT.match(source, pos)
+        pos = text.end() if text else pos
+        if pos >= end:
+            break
+        block = _SIMPLE_BLOCK.match(source, pos)
+        if block is None:
+            return None
+        path, filters = block.group(1), block.group(2)
+        if path.split(".", 1)[0].split("[", 1)[0] in _KEYWORDS:
+            return None
+        for name in filters.replace("|", " ").split():
+            if name not in ENV.filters:
+                return None
+        read = _READ_RE.match(path)
+        if read:
+            reads.add(read.group(1) or read.group(2))
+        pos = block.end()
+    return TemplateInfo(None, frozenset(reads))
+
+
+def _unknown_names(ast: nodes.Template) -> str | None:
+    for node in ast.find_all((nodes.Filter, nodes.Test)):
+        known = ENV.filters if isinstance(node, nodes.Filter) else ENV.tests
+        if node.name not in known:
+            kind = "filter" if isinstance(node, nodes.Filter) else "test"
+            return f"no {kind} named {node.name!r}"
+    return None
+
 
 def _variable_reads(ast: nodes.Template) -> frozenset[str]:
     reads: set[str] = set()
@@ -79,17 +122,20 @@ def _variable_reads(ast: nodes.Template) -> frozenset[str]:
     return frozenset(reads)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=65536)
 def analyze(source: str) -> TemplateInfo:
-    """Parse a template once: its syntax error (if any) and the flow variables it reads."""
+    """Check a template once: its syntax error (if any) and the flow variables it reads."""
     if not is_template(source):
         return TemplateInfo(None, _NO_READS)
+    fast = _fast_analyze(source)
+    if fast is not None:
+        return fast
     try:
         ast = ENV.parse(source)
     except TemplateError as exc:
         line = getattr(exc, "lineno", None)
         return TemplateInfo(f"{exc.message or exc}" + (f" (line {line})" if line else ""), _NO_READS)
-    return TemplateInfo(None, _variable_reads(ast))
+    return TemplateInfo(_unknown_names(ast), _variable_reads(ast))
 
 
 @functools.lru_cache(maxsize=4096)

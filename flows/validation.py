@@ -6,12 +6,14 @@ that do not parse. Warnings: unreachable nodes, dead ends that do not hang up, l
 never wait for the caller, variables read before any node could have set them, outcomes the
 node type does not have.
 
-One `networkx.DiGraph` is built; reachability, strongly connected components and a
-bitset data-flow pass over the condensation keep the whole check close to linear.
+One `networkx.DiGraph` is built (plus the edges between non-waiting nodes, for loops);
+reachability, strongly connected components and a bitset work-list data-flow pass keep the
+whole check close to linear.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 import networkx as nx
@@ -52,9 +54,8 @@ class _Validator:
         self._nodes()
         self._start()
         reachable = self._reachability()
-        sccs = list(nx.strongly_connected_components(self.graph))
-        self._spin_loops(sccs)
-        self._read_before_set(sccs, reachable)
+        self._spin_loops()
+        self._read_before_set(reachable)
         order = {n.id: n.index for n in self.d.nodes}
 
         def key(issue: Issue) -> int:
@@ -65,8 +66,8 @@ class _Validator:
     # -- per node ------------------------------------------------------------------
     def _nodes(self) -> None:
         by_id = self.d.nodes_by_id
-        graph = self.graph
-        graph.add_nodes_from(by_id)
+        self.graph.add_nodes_from(by_id)
+        edges: list[tuple[str, str]] = []
         for node in self.d.nodes:
             if not NODE_ID_RE.match(node.id):
                 self.errors.append(error("invalid_id", f"Node id {node.id!r} must start with a letter and use "
@@ -83,10 +84,11 @@ class _Validator:
                 self._node(node, node_type)
             for outcome, target in node.outcomes.items():
                 if target in by_id:
-                    graph.add_edge(node.id, target)
+                    edges.append((node.id, target))
                 else:
                     self.errors.append(error("missing_target", f"Outcome {outcome!r} points at node {target!r}, "
                                              "which does not exist.", node.id, f"outcomes.{outcome}"))
+        self.graph.add_edges_from(edges)
 
     def _node(self, node: Node, node_type: NodeType) -> None:
         self.errors.extend(i for i in check_fields(node_type, node) if i.severity == "error")
@@ -134,21 +136,26 @@ class _Validator:
                                              node.id, None))
         return reachable
 
-    def _spin_loops(self, sccs: list[set[str]]) -> None:
+    def _spin_loops(self) -> None:
+        """Cycles made only of nodes that never wait: SCCs of the no-wait part of the graph."""
+        types = self.types
+        calm = {n for n, t in types.items() if not t.may_wait}
+        nowait = nx.DiGraph()
+        nowait.add_edges_from((u, v) for u, v in self.graph.edges if u in calm and v in calm)
         index = {n.id: n.index for n in self.d.nodes}
-        for comp in sccs:
+        for comp in nx.strongly_connected_components(nowait):
             if len(comp) == 1:
                 (only,) = comp
-                if not self.graph.has_edge(only, only):
+                if not nowait.has_edge(only, only):
                     continue
-            if any(self.types.get(n) is not None and self.types[n].waits_for for n in comp):
-                continue
-            first = min(comp, key=lambda n: index.get(n, 0))
-            names = ", ".join(sorted(comp, key=lambda n: index.get(n, 0))[:6])
+            ordered = sorted(comp, key=lambda n: index.get(n, 0))
+            names = ", ".join(ordered[:6]) + (" ..." if len(ordered) > 6 else "")
             self.warnings.append(warning("loop_without_wait", f"The loop through {names} never waits for the "
-                                         "caller; the loop guard will end the call in the fallback.", first, None))
+                                         "caller; the loop guard will end the call in the fallback.",
+                                         ordered[0], None))
 
-    def _read_before_set(self, sccs: list[set[str]], reachable: set[str]) -> None:
+    def _read_before_set(self, reachable: set[str]) -> None:
+        """Forward "maybe set" data flow with one bit per variable read anywhere."""
         if not self.reads:
             return
         names = sorted({name for reads in self.reads.values() for _, name in reads})
@@ -160,29 +167,22 @@ class _Validator:
                 mask |= bit.get(name, 0)
             if mask:
                 gen[node_id] = mask
-        graph = self.graph
-        cond = nx.condensation(graph, scc=sccs)
-        comp_in: dict[int, int] = dict.fromkeys(cond, 0)
-        comp_out: dict[int, int] = {}
-        node_in: dict[str, int] = {}
-        for c in nx.topological_sort(cond):
-            nodes = cond.nodes[c]["members"]
-            entry = comp_in[c]
-            cyclic = len(nodes) > 1 or any(graph.has_edge(n, n) for n in nodes)
-            inner = 0
-            for n in nodes:
-                inner |= gen.get(n, 0)
-            for n in nodes:
-                node_in[n] = entry | inner if cyclic else entry
-            out = entry | inner
-            comp_out[c] = out
-            for succ in cond.successors(c):
-                comp_in[succ] |= out
+        succ = self.graph.succ
+        reach_in: dict[str, int] = {}
+        work = deque(gen)
+        while work:
+            node_id = work.popleft()
+            out = reach_in.get(node_id, 0) | gen.get(node_id, 0)
+            for nxt in succ[node_id]:
+                before = reach_in.get(nxt, 0)
+                if out & ~before:
+                    reach_in[nxt] = before | out
+                    work.append(nxt)
         for node in self.d.nodes:
             reads = self.reads.get(node.id)
             if not reads or node.id not in reachable:
                 continue
-            known = node_in.get(node.id, 0) | gen.get(node.id, 0)
+            known = reach_in.get(node.id, 0) | gen.get(node.id, 0)
             for field, name in reads:
                 if not known & bit[name]:
                     self.warnings.append(warning("read_before_set", f"vars.{name} is read before any node sets it.",

@@ -161,6 +161,11 @@ class Subflow(NodeType):
     )
     fixed_outcomes = ("completed", "failed")
 
+    @property
+    def may_wait(self) -> bool:
+        """The subflow may wait for the caller."""
+        return True
+
     def run(self, node: Node, rt: Runtime) -> NodeResult:
         flow_id = str(self.prop(node, "flow"))
         if rt.depth >= rt.settings.max_subflow_depth:
