@@ -1,0 +1,113 @@
+"""A number's routing (mode, flow, assigned users, SMS auto-reply): validation and applying it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from extensions import db
+from models import Flow, Membership, Organization, PhoneNumber, User, utcnow
+from services.phone_twilio import PhoneError
+
+MODES = ("ivr", "voice")
+MAX_AUTO_REPLY = 1600
+
+
+@dataclass
+class Routing:
+    """Where a number's calls and messages go."""
+
+    mode: str = "voice"
+    flow: Flow | None = None
+    users: list[User] = field(default_factory=list)
+    sms_auto_reply: str = ""
+    friendly_name: str | None = None
+
+
+def parse_routing(org: Organization, data: Mapping[str, Any], current: PhoneNumber | None = None) -> Routing:
+    """Validate routing fields (mode, flowId, assignedUsers, smsAutoReply, friendlyName).
+
+    Fields left out keep the current number's values. The flow must be one of this org's flows,
+    assigned users members of this org, and mode ``ivr`` needs a flow.
+    """
+    routing = Routing(
+        mode=current.mode if current else "voice",
+        flow=current.flow if current else None,
+        users=list(current.assigned_users) if current else [],
+        sms_auto_reply=current.sms_auto_reply if current else "",
+    )
+    if "flowId" in data:
+        routing.flow = _flow(org, data["flowId"])
+    if "mode" in data and data["mode"] not in (None, ""):
+        routing.mode = str(data["mode"])
+    elif current is None:
+        routing.mode = "ivr" if routing.flow else "voice"
+    if routing.mode not in MODES:
+        raise PhoneError(400, "invalid_mode", f"mode must be 'ivr' or 'voice', not '{str(routing.mode)[:20]}'.")
+    if routing.mode == "ivr" and routing.flow is None:
+        raise PhoneError(400, "flow_required", "A number in mode 'ivr' needs a flowId: the flow that answers calls.")
+    if "assignedUsers" in data:
+        routing.users = _members(org, data["assignedUsers"])
+    if "smsAutoReply" in data:
+        text = data["smsAutoReply"] if data["smsAutoReply"] is not None else ""
+        if not isinstance(text, str) or len(text) > MAX_AUTO_REPLY:
+            raise PhoneError(
+                400, "invalid_sms_auto_reply", f"smsAutoReply is text of at most {MAX_AUTO_REPLY} characters."
+            )
+        routing.sms_auto_reply = text.strip()
+    if data.get("friendlyName"):
+        routing.friendly_name = str(data["friendlyName"]).strip()[:64]
+    return routing
+
+
+def _flow(org: Organization, raw: Any) -> Flow | None:
+    if raw in (None, ""):
+        return None
+    flow_id = int(raw) if isinstance(raw, int | str) and str(raw).strip().isdigit() else None
+    flow = Flow.get_for_org(org.id, flow_id) if flow_id is not None else None
+    if flow is None or flow.archived:
+        raise PhoneError(400, "unknown_flow", f"flowId {str(raw)[:20]!r} is not a flow of this organisation.")
+    return flow
+
+
+def _members(org: Organization, raw: Any) -> list[User]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list | tuple):
+        raise PhoneError(400, "invalid_assigned_users", "assignedUsers is a list of member e-mails or user ids.")
+    users: dict[int, User] = {}
+    unknown: list[str] = []
+    for item in raw:
+        user = None
+        if isinstance(item, int) or (isinstance(item, str) and item.strip().isdigit()):
+            user = db.session.get(User, int(item))
+        elif isinstance(item, str):
+            user = User.by_email(item)
+        if user is None or user.membership_in(org.id) is None:
+            unknown.append(str(item)[:80])
+        else:
+            users[user.id] = user
+    if unknown:
+        raise PhoneError(400, "unknown_user", f"Not members of this organisation: {', '.join(unknown)}.")
+    return sorted(users.values(), key=lambda u: u.email)
+
+
+def apply_routing(phone: PhoneNumber, routing: Routing) -> None:
+    """Copy validated routing onto the number (nothing is sent to Twilio here)."""
+    phone.mode = routing.mode
+    phone.flow = routing.flow
+    phone.assigned_users = list(routing.users)
+    phone.sms_auto_reply = routing.sms_auto_reply
+    if routing.friendly_name:
+        phone.friendly_name = routing.friendly_name
+    phone.updated_at = utcnow()
+
+
+def member_choices(org: Organization) -> list[User]:
+    """Members of the org, by e-mail (for pickers)."""
+    return list(
+        db.session.scalars(select(User).join(Membership).where(Membership.org_id == org.id).order_by(User.email))
+    )

@@ -1,0 +1,99 @@
+"""What Phonetree asks of Twilio for a number: webhook settings, provider access, errors, E.164."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+import phonenumbers
+from flask import current_app, has_request_context, request
+
+from models import Organization, PhoneNumber
+from upstream.errors import SecretsUnreadable, UpstreamError
+
+WEBHOOK_METHOD = "POST"
+
+
+class PhoneError(Exception):
+    """A phone operation that cannot be carried out; ``phone`` is the record when one exists."""
+
+    def __init__(self, status: int, code: str, message: str, phone: PhoneNumber | None = None, **extra: Any):
+        super().__init__(message)
+        self.status, self.code, self.message, self.phone, self.extra = status, code, message, phone, extra
+
+
+def provider_for(org: Organization):
+    """The org's Twilio provider; PhoneError(409) when Twilio is not connected yet."""
+    from upstream import registry
+
+    try:
+        provider = registry.get_provider(org)
+    except SecretsUnreadable:
+        raise PhoneError(
+            409, "twilio_credentials_unreadable", "The stored Twilio credentials cannot be read; connect Twilio again."
+        ) from None
+    if provider is None:
+        raise PhoneError(409, "twilio_not_connected", "Connect a Twilio account under Settings (Twilio) first.")
+    return provider
+
+
+def upstream_failure(err: UpstreamError, doing: str, phone: PhoneNumber | None = None) -> PhoneError:
+    """A PhoneError (502) that carries Twilio's code and message."""
+    return PhoneError(502, "upstream_error", f"{doing}: {describe(err)}", phone, upstream=err.to_dict())
+
+
+def describe(err: UpstreamError) -> str:
+    """Twilio's answer in one sentence, with its error code."""
+    return f"Twilio said {err.message.rstrip('.')} (code {err.code})."
+
+
+def field_of(record: Any, name: str, default: Any = None) -> Any:
+    """A field of a Twilio record, whether the provider returned a dict or a resource object."""
+    if isinstance(record, Mapping):
+        return record.get(name, default)
+    return getattr(record, name, default)
+
+
+def to_e164(raw: str, country: str = "US") -> str:
+    """``raw`` as an E.164 number; PhoneError(400) when it is not a possible phone number."""
+    text = (raw or "").strip()
+    try:
+        parsed = phonenumbers.parse(text, None if text.startswith("+") else (country or "US").upper())
+    except phonenumbers.NumberParseException:
+        parsed = None
+    if parsed is None or not phonenumbers.is_possible_number(parsed):
+        raise PhoneError(
+            400, "invalid_phone_number", f"'{text[:40]}' is not a phone number; use E.164 like +14155550100."
+        )
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def public_base_url() -> str:
+    """PUBLIC_BASE_URL, or the URL this request came in on when none is configured."""
+    base = (current_app.config.get("PUBLIC_BASE_URL") or "").rstrip("/")
+    if not base and has_request_context():
+        base = request.host_url.rstrip("/")
+    return base
+
+
+def webhook_config(org: Organization, mode: str) -> dict[str, str | None]:
+    """The settings Twilio must hold for a number of this org in this mode (Twilio's field names)."""
+    base = f"{public_base_url()}/connect/webhook/twilio"
+    query = f"?orgid={quote(org.slug)}"
+    voice = "ivr-menu" if mode == "ivr" else "voice"
+    return {
+        "voice_url": f"{base}/{voice}{query}",
+        "voice_method": WEBHOOK_METHOD,
+        "voice_application_sid": None,
+        "sms_url": f"{base}/sms{query}",
+        "sms_method": WEBHOOK_METHOD,
+        "sms_application_sid": None,
+        "status_callback": f"{base}/status{query}",
+        "status_callback_method": WEBHOOK_METHOD,
+    }
+
+
+def twilio_params(config: dict[str, str | None]) -> dict[str, str]:
+    """Webhook settings as update parameters: an empty string clears a field (an application SID)."""
+    return {name: value or "" for name, value in config.items()}
