@@ -5,7 +5,7 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint to the app (one line per area)."""
-    from web import api_auth, auth, flows_api, main, members
+    from web import api_auth, auth, flows_api, main, members, phone_api
 
-    for module in (main, auth, api_auth, members, flows_api):
+    for module in (main, auth, api_auth, members, flows_api, phone_api):
         app.register_blueprint(module.bp)
