@@ -20,7 +20,6 @@ from models import Organization, PhoneNumber, User, utcnow
 from services.phone_routing import Routing, apply_routing, parse_routing
 from services.phone_twilio import (
     PhoneError,
-    describe,
     field_of,
     provider_for,
     to_e164,
@@ -69,9 +68,10 @@ def push_config(org: Organization, phone: PhoneNumber, provider=None) -> PhoneNu
     try:
         record = provider.update_number(phone.sid, **twilio_params(config))
     except UpstreamError as err:
-        message = f"Twilio did not take the webhook settings: {describe(err)}"
-        _record_status(phone, "error", message)
-        raise upstream_failure(err, "Twilio did not take the webhook settings", phone) from err
+        failure = upstream_failure(err, "Twilio did not take the webhook settings", phone)
+        failure.message += " Push the local config again to repair it."
+        _record_status(phone, "error", failure.message)
+        raise failure from err
     phone.capabilities = dict(field_of(record, "capabilities") or phone.capabilities or {})
     _record_status(phone, "ok", "")
     return phone

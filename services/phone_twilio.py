@@ -40,12 +40,13 @@ def provider_for(org: Organization):
 
 def upstream_failure(err: UpstreamError, doing: str, phone: PhoneNumber | None = None) -> PhoneError:
     """A PhoneError (502) that carries Twilio's code and message."""
-    return PhoneError(502, "upstream_error", f"{doing}: {describe(err)}", phone, upstream=err.to_dict())
+    return PhoneError(502, "upstream_error", f"{doing}. {describe(err)}", phone, upstream=err.to_dict())
 
 
 def describe(err: UpstreamError) -> str:
-    """Twilio's answer in one sentence, with its error code."""
-    return f"Twilio said {err.message.rstrip('.')} (code {err.code})."
+    """Twilio's answer for people: the upstream layer's sentence, which quotes Twilio's code and message."""
+    message = err.message.strip()
+    return message if str(err.code) in message else f"{message} (Twilio error {err.code})"
 
 
 def field_of(record: Any, name: str, default: Any = None) -> Any:

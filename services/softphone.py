@@ -55,7 +55,7 @@ def mint_token(
     try:
         minted = provider.mint_voice_token(identity, ttl)
     except UpstreamError as err:
-        raise PhoneError(502, "upstream_error", f"Could not mint a voice token: {describe(err)}") from err
+        raise PhoneError(502, "upstream_error", f"Could not mint a voice token. {describe(err)}") from err
     except ValueError as err:  # IntegrationConfigError: appSid, apiKey or its secret missing
         raise PhoneError(409, "voice_not_configured", getattr(err, "message", str(err))) from err
     return {"token": minted.token, "identity": minted.identity, "expires_at": _iso(minted.expires_at)}
