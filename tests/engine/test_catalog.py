@@ -1,0 +1,85 @@
+"""The node type registry and the designer's catalog."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from flows import NODE_TYPES, Field, NodeType, load_definition, node_type_catalog, register, validate
+from flows.registry import Route
+from tests.engine.helpers import Call, bye, flow, node
+
+DESIGN_TYPES = {"menu", "collect_input", "record", "pay", "say", "branch", "set_variables", "business_hours",
+                "transfer", "enqueue", "http_request", "send_sms", "subflow", "voicemail", "ai_agent", "hangup"}
+DESIGN_KINDS = {"text", "template", "prompt", "number", "bool", "select", "digits", "regex", "timezone",
+                "weekly_hours", "dates", "options", "conditions", "assignments", "key_values", "url", "phone",
+                "users", "flow_ref"}
+
+
+def test_catalog_describes_every_type() -> None:
+    catalog = node_type_catalog()
+    json.dumps(catalog)
+    assert {t["type"] for t in catalog["types"]} == DESIGN_TYPES == set(NODE_TYPES)
+    assert set(catalog["field_kinds"]) == DESIGN_KINDS
+    assert {o["name"] for o in catalog["branch_operators"]} >= {"equal_to", "regex", "before_time"}
+    for entry in catalog["types"]:
+        assert entry["label"] and entry["icon"] and entry["category"] in catalog["categories"]
+        assert entry["outcomes"] or entry["type"] == "hangup"
+        for field in entry["fields"]:
+            assert set(field) >= {"name", "kind", "label", "required", "default", "choices", "help"}
+            assert field["kind"] in DESIGN_KINDS
+            if field["kind"] == "select":
+                assert field["default"] in field["choices"]
+    used_kinds = {f["kind"] for t in catalog["types"] for f in t["fields"]}
+    assert used_kinds == DESIGN_KINDS
+
+
+def test_derived_outcomes() -> None:
+    catalog = {t["type"]: t for t in node_type_catalog()["types"]}
+    assert catalog["menu"]["dynamic_outcomes"] == {"field": "options", "key": "digit"}
+    assert catalog["branch"]["dynamic_outcomes"] == {"field": "conditions", "key": "id"}
+    loaded = load_definition(flow(
+        node("m", "menu", {"options": [{"digit": "2"}, {"digit": "1"}, {"digit": "2"}]}),
+        node("b", "branch", {"conditions": [{"id": "vip"}, {"id": "late"}]}),
+    ))
+    assert NODE_TYPES["menu"].outcomes(loaded.node("m")) == ["2", "1", "fallback"]
+    assert NODE_TYPES["branch"].outcomes(loaded.node("b")) == ["vip", "late", "no_match"]
+    assert NODE_TYPES["pay"].outcomes(loaded.node("m")) == ["success", "failed"]
+
+
+@pytest.fixture
+def echo_type() -> Iterator[type[NodeType]]:
+    @register
+    class Echo(NodeType):
+        type_name = "echo_test"
+        label = "Echo"
+        icon = "repeat"
+        category = "Voice"
+        fields = (Field("text", "template", "Text", required=True),)
+        fixed_outcomes = ("next",)
+
+        def run(self, node, rt):  # type: ignore[no-untyped-def]
+            rt.response.say(rt.render(self.prop(node, "text")) * 2)
+            return Route("next")
+
+    yield Echo
+    del NODE_TYPES["echo_test"]
+
+
+def test_a_new_type_is_one_class(echo_type: type[NodeType]) -> None:
+    definition = flow(node("e", "echo_test", {"text": "{{ call.to[-1:] }}"}, next="bye"), bye())
+    assert validate(definition) == []
+    result = Call(definition).start()
+    assert "<Say>99</Say>" in result.twiml
+    assert "echo_test" in {t["type"] for t in node_type_catalog()["types"]}
+    missing = validate(flow(node("e", "echo_test", {}, next="bye"), bye()))
+    assert [(i.code, i.field) for i in missing] == [("required", "text")]
+    with pytest.raises(ValueError):
+        register(echo_type)
+
+
+def test_field_kinds_are_checked() -> None:
+    with pytest.raises(ValueError):
+        Field("x", "colour", "X")
