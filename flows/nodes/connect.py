@@ -61,6 +61,7 @@ class Transfer(NodeType):
     waits_for = ("dial",)
 
     def validate(self, node: Node) -> Iterable[Issue]:
+        """A number or users, depending on the target."""
         target = node.props.get("target", "number")
         if target == "number" and not node.props.get("number"):
             yield error("required", "Number is required.", node.id, "number")
@@ -68,6 +69,7 @@ class Transfer(NodeType):
             yield error("required", "Pick at least one user.", node.id, "users")
 
     def run(self, node: Node, rt: Runtime) -> NodeResult:
+        """Dial the number or the online softphones and wait (`no_answer` when nobody is online)."""
         attrs: dict[str, Any] = {
             "action": rt.url("ivr-continue"),
             "method": "POST",
@@ -102,6 +104,7 @@ class Transfer(NodeType):
         return Wait({"number": number})
 
     def resume(self, node: Node, rt: Runtime, event: Event) -> NodeResult:
+        """Route on Twilio's DialCallStatus."""
         result = {k: str(event.params[k]) for k in DIAL_FIELDS if event.params.get(k) not in (None, "")}
         status = result.get("DialCallStatus", "failed")
         rt.set_result(node.id, result)
@@ -128,6 +131,7 @@ class Enqueue(NodeType):
     waits_for = ("queue",)
 
     def run(self, node: Node, rt: Runtime) -> NodeResult:
+        """Enqueue the caller with the hold-music waitUrl and wait."""
         name = rt.render(self.prop(node, "queue")).strip()[:64]
         if not name:
             rt.set_result(node.id, {"QueueResult": "error", "reason": "no_queue_name"})
@@ -153,6 +157,7 @@ class Enqueue(NodeType):
             rt.response.pause(length=10)
 
     def resume(self, node: Node, rt: Runtime, event: Event) -> NodeResult:
+        """Route on Twilio's QueueResult."""
         result = {k: str(event.params[k]) for k in QUEUE_FIELDS if event.params.get(k) not in (None, "")}
         status = result.get("QueueResult", "error")
         rt.set_result(node.id, result)
@@ -177,11 +182,13 @@ class AiAgent(NodeType):
     waits_for = ("continue",)
 
     def validate(self, node: Node) -> Iterable[Issue]:
+        """The gateway must be a wss:// URL."""
         url = node.props.get("gateway_url")
         if isinstance(url, str) and url and not is_template(url) and not url_valid(url, ("wss", "ws")):
             yield error("invalid_url", "The gateway URL must start with wss://.", node.id, "gateway_url")
 
     def run(self, node: Node, rt: Runtime) -> NodeResult:
+        """Connect a media stream to the gateway with the parameters and wait."""
         url = rt.render(self.prop(node, "gateway_url")).strip()
         if not url_valid(url, ("wss", "ws")):
             raise ValueError("the AI gateway URL is not a wss:// URL")
@@ -197,5 +204,6 @@ class AiAgent(NodeType):
         return Wait({"gateway": url.split("?")[0]})
 
     def resume(self, node: Node, rt: Runtime, event: Event) -> NodeResult:
+        """Continue through `next` when the stream ends."""
         rt.set_result(node.id, {k: str(v) for k, v in event.params.items() if k in ("CallStatus", "StreamSid")})
         return Route("next")

@@ -74,6 +74,7 @@ class BusinessHours(NodeType):
     fixed_outcomes = ("open", "closed")
 
     def validate(self, node: Node) -> Iterable[Issue]:
+        """Weekdays, HH:MM ranges and holiday dates."""
         hours = node.props.get("hours")
         if isinstance(hours, dict):
             for day, ranges in hours.items():
@@ -100,6 +101,7 @@ class BusinessHours(NodeType):
                     yield error("invalid_date", f"{text!r} is not a date like 2025-12-25.", node.id, f"holidays[{i}]")
 
     def run(self, node: Node, rt: Runtime) -> NodeResult:
+        """Route `open` or `closed` for the injected clock in the node's or the flow's time zone."""
         tz_name = self.prop(node, "timezone") or rt.settings.timezone
         local = rt.now.astimezone(zoneinfo.ZoneInfo(tz_name))
         hours = self.prop(node, "hours") or {}

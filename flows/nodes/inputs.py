@@ -79,6 +79,7 @@ class Menu(NodeType):
     waits_for = ("input", "timeout")
 
     def validate(self, node: Node) -> Iterable[Issue]:
+        """Options: one key each (0-9, * or #), no key twice, keywords a list of words."""
         options = node.props.get("options")
         if not isinstance(options, list):
             return
@@ -121,6 +122,7 @@ class Menu(NodeType):
         _gather(node, rt, "ivr-menu-input", attrs, prompt)
 
     def run(self, node: Node, rt: Runtime) -> NodeResult:
+        """Say the prompt inside a one-key Gather and wait."""
         rt.set_attempts(node.id, 0)
         self._prompt_gather(node, rt, self.prop(node, "prompt"))
         return Wait({"attempt": 1})
@@ -147,6 +149,7 @@ class Menu(NodeType):
         return None
 
     def resume(self, node: Node, rt: Runtime, event: Event) -> NodeResult:
+        """Route on the chosen key or keyword; otherwise re-prompt, then `fallback` after the retries."""
         digits, speech, confidence = _input_params(event)
         attempts = rt.attempts(node.id) + 1
         result: dict[str, Any] = {"Digits": digits, "SpeechResult": speech, "attempts": attempts}
@@ -205,6 +208,7 @@ class CollectInput(NodeType):
     waits_for = ("input", "timeout")
 
     def validate(self, node: Node) -> Iterable[Issue]:
+        """Variable name, length range and finish key."""
         name = node.props.get("variable")
         if isinstance(name, str) and name and not VAR_NAME_RE.match(name):
             yield error("invalid_variable", f"{name!r} is not a valid variable name.", node.id, "variable")
@@ -216,6 +220,7 @@ class CollectInput(NodeType):
             yield error("invalid_digit", "The finish key is a single key.", node.id, "finish_on_key")
 
     def sets_variables(self, node: Node) -> Iterable[str]:
+        """The variable the value is stored in."""
         name = node.props.get("variable")
         return (name,) if isinstance(name, str) and name else ()
 
@@ -235,6 +240,7 @@ class CollectInput(NodeType):
         _gather(node, rt, "ivr-input", attrs, prompt)
 
     def run(self, node: Node, rt: Runtime) -> NodeResult:
+        """Say the prompt inside a Gather and wait."""
         rt.set_attempts(node.id, 0)
         self._prompt_gather(node, rt, self.prop(node, "prompt"))
         return Wait({"attempt": 1})
@@ -254,6 +260,7 @@ class CollectInput(NodeType):
         return None
 
     def resume(self, node: Node, rt: Runtime, event: Event) -> NodeResult:
+        """Store a valid value (`success`); re-prompt, then `invalid` or `no_input` after the retries."""
         digits, speech, confidence = _input_params(event)
         value = digits or speech
         if self.prop(node, "digits_only") and not digits and speech:

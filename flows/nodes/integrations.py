@@ -58,6 +58,7 @@ class HttpRequest(NodeType):
     fixed_outcomes = ("success", "failed")
 
     def validate(self, node: Node) -> Iterable[Issue]:
+        """Names of the variables to fill."""
         mapping = node.props.get("variables")
         if isinstance(mapping, dict):
             for name in mapping:
@@ -67,13 +68,16 @@ class HttpRequest(NodeType):
 
     def templates(self, node: Node) -> Iterable[tuple[str, str]]:
         # `variables` holds JSON paths, not templates.
+        """Templates of the node, except the JSON paths of `variables`."""
         return [(f, s) for f, s in super().templates(node) if not f.startswith("variables.")]
 
     def sets_variables(self, node: Node) -> Iterable[str]:
+        """The variables filled from the JSON answer."""
         mapping = node.props.get("variables")
         return [str(k) for k in mapping] if isinstance(mapping, dict) else ()
 
     def run(self, node: Node, rt: Runtime) -> NodeResult:
+        """Call the service; `success` on 2xx (JSON parsed, variables set), else `failed`."""
         url = rt.render(self.prop(node, "url")).strip()
         method = str(self.prop(node, "method")).upper()
         if not url_valid(url):
@@ -126,6 +130,7 @@ class SendSms(NodeType):
     fixed_outcomes = ("sent", "failed")
 
     def run(self, node: Node, rt: Runtime) -> NodeResult:
+        """Send the text through the services; `sent` or `failed`."""
         region = rt.settings.region
         to = to_e164(rt.render(self.prop(node, "to")).strip(), region)
         from_ = to_e164(rt.render(self.prop(node, "from")).strip(), region)
@@ -167,6 +172,7 @@ class Subflow(NodeType):
         return True
 
     def run(self, node: Node, rt: Runtime) -> NodeResult:
+        """Load the other flow and enter it (`failed` when missing, invalid or too deep)."""
         flow_id = str(self.prop(node, "flow"))
         if rt.depth >= rt.settings.max_subflow_depth:
             rt.set_result(node.id, {"status": "failed", "error": "too_deep"})

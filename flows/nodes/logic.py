@@ -114,6 +114,7 @@ class Branch(NodeType):
     dynamic_outcomes: ClassVar[dict[str, str] | None] = {"field": "conditions", "key": "id"}
 
     def validate(self, node: Node) -> Iterable[Issue]:
+        """Condition ids, operators, values, regexes and times."""
         conditions = node.props.get("conditions")
         if not isinstance(conditions, list):
             return
@@ -147,6 +148,7 @@ class Branch(NodeType):
                     yield error("invalid_time", f"{value!r} is not a time like 09:30.", node.id, f"{path}.value")
 
     def run(self, node: Node, rt: Runtime) -> NodeResult:
+        """Route through the first condition the rendered input passes, else `no_match`."""
         subject = rt.render(self.prop(node, "input"))
         now_local = rt.local_now()
         for cond in self.prop(node, "conditions") or []:
@@ -174,6 +176,7 @@ class SetVariables(NodeType):
     fixed_outcomes = ("next",)
 
     def validate(self, node: Node) -> Iterable[Issue]:
+        """Variable names and value types."""
         items = node.props.get("assignments")
         if not isinstance(items, list):
             return
@@ -186,12 +189,14 @@ class SetVariables(NodeType):
                 yield error("invalid_type", "The value must be text.", node.id, f"assignments[{i}].value")
 
     def sets_variables(self, node: Node) -> Iterable[str]:
+        """The assigned variable names."""
         items = node.props.get("assignments")
         if not isinstance(items, list):
             return ()
         return [i["name"] for i in items if isinstance(i, dict) and isinstance(i.get("name"), str) and i["name"]]
 
     def run(self, node: Node, rt: Runtime) -> NodeResult:
+        """Render and set each variable in order, then `next`."""
         names: list[str] = []
         for item in self.prop(node, "assignments") or []:
             if not isinstance(item, dict) or not VAR_NAME_RE.match(str(item.get("name", ""))):

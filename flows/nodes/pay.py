@@ -86,6 +86,7 @@ class Pay(NodeType):
     waits_for = ("payment",)
 
     def validate(self, node: Node) -> Iterable[Issue]:
+        """Amount (when not a template), currency and card types."""
         amount = node.props.get("charge_amount")
         if isinstance(amount, (int, float)) and not isinstance(amount, bool):
             amount = str(amount)
@@ -102,6 +103,7 @@ class Pay(NodeType):
                             node.id, "valid_card_types")
 
     def run(self, node: Node, rt: Runtime) -> NodeResult:
+        """Render the amount and wait on `<Pay>` (a bad amount fails at once)."""
         raw = self.prop(node, "charge_amount")
         amount = parse_amount(rt.render(str(raw)) if raw is not None else "")
         if amount is None:
@@ -134,6 +136,7 @@ class Pay(NodeType):
         return Wait({"amount": attrs.get("charge_amount", "0")})
 
     def resume(self, node: Node, rt: Runtime, event: Event) -> NodeResult:
+        """`success` when Twilio's Result is success, else `failed` with the reason kept."""
         params = event.params
         result = {k: str(params[k]) for k in KEPT_FIELDS if params.get(k) not in (None, "")}
         if params.get("PaymentCardNumber"):

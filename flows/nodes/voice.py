@@ -31,6 +31,7 @@ class Say(NodeType):
     fixed_outcomes = ("next",)
 
     def run(self, node: Node, rt: Runtime) -> NodeResult:
+        """Queue the Say/Play (and pause) and continue through `next`."""
         prompt = dict(normalize_prompt(self.prop(node, "prompt")) or {})
         loop = int(self.prop(node, "loop"))
         if loop != 1:
@@ -99,10 +100,12 @@ class Record(NodeType):
     waits_for = ("recording", "timeout")
 
     def sets_variables(self, node: Node) -> tuple[str, ...]:
+        """The optional variable that receives the recording URL."""
         name = node.props.get("variable")
         return (name,) if isinstance(name, str) and name else ()
 
     def run(self, node: Node, rt: Runtime) -> NodeResult:
+        """Say the prompt, then Record and wait."""
         add_prompt(rt, rt.response, self.prop(node, "prompt"))
         _record_verb(
             rt,
@@ -116,6 +119,7 @@ class Record(NodeType):
         return Wait()
 
     def resume(self, node: Node, rt: Runtime, event: Event) -> NodeResult:
+        """`recorded` with audio, `hangup` when the caller hung up, else `no_audio`."""
         result = _recording_result(event)
         rt.set_result(node.id, result)
         if _has_audio(result) and self.prop(node, "variable"):
@@ -150,6 +154,7 @@ class Voicemail(NodeType):
     ends_call = True
 
     def run(self, node: Node, rt: Runtime) -> NodeResult:
+        """Say the greeting, then Record and wait."""
         add_prompt(rt, rt.response, self.prop(node, "prompt"))
         _record_verb(
             rt,
@@ -163,6 +168,7 @@ class Voicemail(NodeType):
         return Wait()
 
     def resume(self, node: Node, rt: Runtime, event: Event) -> NodeResult:
+        """Thank the caller and route `recorded`, or `no_audio`."""
         result = _recording_result(event)
         rt.set_result(node.id, result)
         if _has_audio(result):
@@ -189,6 +195,7 @@ class Hangup(NodeType):
     ends_call = True
 
     def run(self, node: Node, rt: Runtime) -> NodeResult:
+        """Say or play the goodbye and hang up."""
         if self.prop(node, "play"):
             url = rt.render(self.prop(node, "play")).strip()
             if url:
