@@ -5,7 +5,7 @@ from flask import Flask
 
 def register_cli(app: Flask) -> None:
     """Attach every command group to the app."""
-    from cli import accounts, demo, twilio_fake
+    from cli import accounts, demo, twilio_fake, upstream
 
-    for module in (accounts, demo, twilio_fake):
+    for module in (accounts, demo, twilio_fake, upstream):
         module.register(app)
