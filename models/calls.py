@@ -27,6 +27,10 @@ class CallSession(OrgScoped, db.Model):
     current_node: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[dict] = mapped_column(JSON, default=dict)
     turn: Mapped[int] = mapped_column(Integer, default=0)
+    # How many CallStep rows the call has (the next step's seq), kept here to avoid a count per turn.
+    step_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Why the call ended in Phonetree's view: completed | hangup | fallback | caller_hangup | no_flow | ...
+    end_reason: Mapped[str | None] = mapped_column(String(32))
     # The definition a draft (test user) call runs on, frozen at call start.
     draft_definition: Mapped[dict | None] = mapped_column(JSON)
     started_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow, index=True)

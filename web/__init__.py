@@ -9,3 +9,7 @@ def register_blueprints(app: Flask) -> None:
 
     for module in (main, auth, api_auth, members, flows_api, phone_api):
         app.register_blueprint(module.bp)
+    from web import calls, connect
+
+    for module in (connect, calls):
+        app.register_blueprint(module.bp)

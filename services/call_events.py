@@ -1,0 +1,181 @@
+"""Twilio's callbacks (call status, recording status, transcription) and inbound SMS.
+
+Callbacks answer 204. A final call status ends the session (status, duration, end time);
+when the flow was still waiting for the caller, a ``hangup`` step is logged at that node so
+the analytics overlay can show where callers hang up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from twilio.twiml.messaging_response import MessagingResponse
+
+from extensions import db
+from models import CallSession, CallStep, Message, Organization
+from services.call_flow import find_number, upsert_recording
+from services.call_runtime import lock_session
+from services.call_support import TWIML, WebhookAnswer, empty_answer, log, now, parse_turn, scrub
+
+FINAL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
+
+
+def _session(org: Organization, form: Mapping[str, Any], query: Mapping[str, Any]) -> CallSession | None:
+    session = lock_session(org, query.get("session"), form.get("CallSid"))
+    if session is not None and form.get("CallSid") and session.call_sid != form.get("CallSid"):
+        return None
+    return session
+
+
+def call_status(org: Organization, form: Mapping[str, Any], query: Mapping[str, Any]) -> WebhookAnswer:
+    """``status``: record the call's progress; a final status ends the session."""
+    session = _session(org, form, query)
+    if session is None:
+        db.session.rollback()
+        log.info("status callback for org %s: no session for CallSid %r", org.slug, form.get("CallSid"))
+        return empty_answer()
+    status = str(form.get("CallStatus") or "")
+    if status not in FINAL_STATUSES:
+        if session.ended_at is None:
+            session.status = "in_progress"
+        db.session.commit()
+        return empty_answer()
+    if session.ended_at is not None:  # a repeated final callback
+        db.session.rollback()
+        return empty_answer()
+    at = now()
+    duration = str(form.get("CallDuration") or "")
+    session.status = status
+    session.ended_at = at
+    session.duration = int(duration) if duration.isdigit() else None
+    state = dict(session.state or {})
+    waiting = state.get("waiting") or {}
+    if state.get("status") != "done" and waiting.get("node"):
+        node = str(waiting["node"])[:64]
+        node_type = _node_type(session, node)
+        db.session.add(
+            CallStep(
+                org_id=session.org_id,
+                session_id=session.id,
+                seq=session.step_count,
+                turn=session.turn,
+                node_id=node,
+                node_type=node_type,
+                event="hangup",
+                outcome=None,
+                detail={"status": status, "duration": session.duration},
+                at=at,
+            )
+        )
+        session.step_count += 1
+        state.update(status="done", waiting=None, end={"reason": "caller_hangup", "node": node, "turn": session.turn})
+        session.state = state
+        session.end_reason = session.end_reason or "caller_hangup"
+    elif session.end_reason is None:
+        session.end_reason = "ended" if status == "completed" else status
+    session.updated_at = at
+    db.session.commit()
+    return empty_answer()
+
+
+def _node_type(session: CallSession, node_id: str) -> str:
+    return (
+        db.session.scalar(
+            select(CallStep.node_type)
+            .where(CallStep.session_id == session.id, CallStep.node_id == node_id)
+            .order_by(CallStep.seq.desc())
+            .limit(1)
+        )
+        or ""
+    )
+
+
+def _node_of_turn(session: CallSession | None, query: Mapping[str, Any]) -> str | None:
+    """The node that waited in the turn named by the query (the one whose TwiML recorded)."""
+    turn = parse_turn(query)
+    if session is None or turn is None:
+        return None
+    return (
+        db.session.scalar(
+            select(CallStep.node_id)
+            .where(CallStep.session_id == session.id, CallStep.turn == turn)
+            .order_by(CallStep.seq.desc())
+            .limit(1)
+        )
+        or None
+    )
+
+
+def recording_status(org: Organization, form: Mapping[str, Any], query: Mapping[str, Any]) -> WebhookAnswer:
+    """``recording-status``: attach the recording (URL, duration, status) to its call."""
+    params = scrub(dict(form))
+    if not params.get("RecordingSid"):
+        return empty_answer()
+    session = _session(org, form, query)
+    upsert_recording(org.id, session, params, _node_of_turn(session, query))
+    db.session.commit()
+    return empty_answer()
+
+
+def transcription_status(org: Organization, form: Mapping[str, Any], query: Mapping[str, Any]) -> WebhookAnswer:
+    """``transcription-status``: attach the transcript (or its failure) to the recording."""
+    params = scrub(dict(form))
+    if not params.get("RecordingSid"):
+        return empty_answer()
+    session = _session(org, form, query)
+    rec = upsert_recording(
+        org.id, session, {k: v for k, v in params.items() if k != "RecordingStatus"}, _node_of_turn(session, query)
+    )
+    rec.transcription_status = str(params.get("TranscriptionStatus") or "")[:32] or None
+    rec.transcription_text = str(params.get("TranscriptionText") or "") or None
+    db.session.commit()
+    return empty_answer()
+
+
+def inbound_sms(org: Organization, form: Mapping[str, Any], query: Mapping[str, Any]) -> WebhookAnswer:
+    """``sms``: store the message and answer the number's auto-reply as TwiML (once per MessageSid)."""
+    sid = str(form.get("MessageSid") or form.get("SmsSid") or "")[:64]
+    to, from_ = str(form.get("To") or "")[:64], str(form.get("From") or "")[:64]
+    number = find_number(org, to)
+    reply = (number.sms_auto_reply or "").strip() if number is not None else ""
+    seen = sid and db.session.scalar(
+        select(Message.id).where(Message.org_id == org.id, Message.sid == sid, Message.direction == "inbound")
+    )
+    if not seen:
+        at = now()
+        db.session.add(
+            Message(
+                org_id=org.id,
+                phone_number_id=number.id if number else None,
+                direction="inbound",
+                sid=sid or None,
+                from_number=from_,
+                to_number=to,
+                body=scrub(str(form.get("Body") or ""))[:1600],
+                status="received",
+                created_at=at,
+            )
+        )
+        if reply:
+            db.session.add(
+                Message(
+                    org_id=org.id,
+                    phone_number_id=number.id,
+                    direction="outbound",
+                    sid=None,
+                    from_number=to,
+                    to_number=from_,
+                    body=reply,
+                    status="auto-reply",
+                    created_at=at,
+                )
+            )
+        db.session.commit()
+    if number is None:
+        log.warning("sms for org %s to %r, which is not one of its numbers", org.slug, to)
+    response = MessagingResponse()
+    if reply:
+        response.message(reply)
+    return 200, TWIML, str(response)

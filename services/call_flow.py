@@ -1,0 +1,311 @@
+"""IVR calls: start a call on its number's flow, resume it on each ivr-* webhook, hold music.
+
+The flow runs in the engine (`flows.run_turn`); this module finds the definition (the
+published revision, compiled once per process, or the draft frozen into the session for
+test users), builds the turn context and turns the result into a `TurnOutput`.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import defer
+from twilio.twiml.voice_response import VoiceResponse
+
+from extensions import db
+from flows import DefinitionError, Event, FlowDefinition, TurnContext, TurnResult, load_definition, run_turn
+from flows import queue_music_twiml as engine_queue_music
+from flows.nodes.connect import DEFAULT_HOLD_MUSIC
+from flows.webhooks import event_from_webhook
+from models import CallSession, CallStep, Flow, Organization, Payment, PhoneNumber, Recording
+from services.call_runtime import TurnOutput, continue_call, start_call, step
+from services.call_services import CallServices
+from services.call_support import (
+    call_fields,
+    flag,
+    goodbye_twiml,
+    input_summary,
+    log,
+    mask_card,
+    now,
+    org_fallback_twiml,
+    parse_turn,
+    scrub,
+    url_builder,
+)
+
+_COMPILED: dict[int, tuple[dict, FlowDefinition]] = {}
+_COMPILED_MAX = 1024
+THANKS = "Thank you for your message. Goodbye."
+
+
+def compiled(definition: dict, revision_id: int | None) -> FlowDefinition | dict:
+    """A published revision's loaded definition, cached per process (revisions never change)."""
+    if revision_id is None:
+        return definition
+    hit = _COMPILED.get(revision_id)
+    if hit is not None and hit[0] is definition:
+        return hit[1]
+    try:
+        loaded = load_definition(definition)
+    except DefinitionError:
+        return definition  # run_turn answers the fallback for a malformed definition
+    if len(_COMPILED) >= _COMPILED_MAX:
+        _COMPILED.clear()
+    _COMPILED[revision_id] = (definition, loaded)
+    return loaded
+
+
+def find_number(org: Organization, number: str) -> PhoneNumber | None:
+    """The org's phone number record for an E.164 number, or None."""
+    if not number:
+        return None
+    return db.session.scalar(
+        select(PhoneNumber).where(PhoneNumber.org_id == org.id, PhoneNumber.phone_number == number[:20])
+    )
+
+
+def session_definition(session: CallSession) -> FlowDefinition | dict | None:
+    """The definition a call runs on: its frozen draft, or its published revision."""
+    from services.flows import published_definition
+
+    if session.uses_draft:
+        return session.draft_definition
+    if session.revision_id is None:
+        return None
+    try:
+        return compiled(published_definition(session.revision_id), session.revision_id)
+    except KeyError:
+        return None
+
+
+def turn_context(org: Organization, session: CallSession, form: Mapping[str, Any]) -> TurnContext:
+    """The engine context of one turn of this call."""
+    call = call_fields(form)
+    call.setdefault("CallSid", session.call_sid)
+    call.setdefault("From", session.from_number)
+    call.setdefault("To", session.to_number)
+    services = CallServices(org, session.id, session.phone_number_id, session.to_number)
+    return TurnContext(call=call, now=now(), url_for=url_builder(org.slug, session.id), services=services)
+
+
+def from_result(result: TurnResult, params: Mapping[str, Any]) -> TurnOutput:
+    """An engine TurnResult as a TurnOutput; the caller's input is summarised on the step it answered."""
+    steps = [s.to_dict() for s in result.steps]
+    summary = input_summary(params)
+    for item in steps:
+        if item["event"] is not None and summary:
+            item["detail"] = {**item["detail"], "input": summary}
+            break
+    state = result.state
+    waiting = state.get("waiting") or {}
+    end = state.get("end") or {}
+    current = waiting.get("node") or end.get("node") or (steps[-1]["node_id"] if steps else None)
+    return TurnOutput(
+        result.twiml,
+        state,
+        int(state.get("turn", 0)),
+        steps,
+        result.done,
+        end.get("reason") if result.done else None,
+        current,
+    )
+
+
+def _ended(twiml: str, turn: int, reason: str, steps: list[dict[str, Any]]) -> TurnOutput:
+    state = {"status": "done", "turn": turn, "waiting": None, "end": {"reason": reason, "node": None}}
+    return TurnOutput(twiml, state, turn, steps, True, reason, None)
+
+
+def start_flow(org: Organization, service_id: str, form: Mapping[str, Any], query: Mapping[str, Any]) -> str:
+    """A new call to an IVR number: run the start of the number's flow (the draft for test users)."""
+    from services.call_voice import ring_number
+    from services.flows import definition_for_call
+
+    call_sid, to, from_ = str(form.get("CallSid") or ""), str(form.get("To") or ""), str(form.get("From") or "")
+    if not call_sid:
+        log.warning("%s webhook for org %s without a CallSid; saying goodbye", service_id, org.slug)
+        return goodbye_twiml()
+    number = find_number(org, to)
+    if number is None:
+        log.warning("call %s for org %s to %r, which is not one of its numbers", call_sid, org.slug, to)
+        return org_fallback_twiml(org, "unknown number")
+    if number.flow_id is None and number.mode == "voice":
+        return ring_number(org, number, service_id, form)
+    flow = db.session.get(Flow, number.flow_id, options=[defer(Flow.draft)]) if number.flow_id else None
+    definition, revision, uses_draft = (None, None, False)
+    if flow is not None and not flow.archived:
+        definition, revision, uses_draft = definition_for_call(org, flow, from_)
+    params = scrub(dict(form))
+
+    def build(session: CallSession) -> TurnOutput:
+        if definition is None:
+            log.warning("call %s to %s: no published flow; answering the org's fallback", call_sid, to)
+            twiml = org_fallback_twiml(org, "no published flow", session.id, 1)
+            return _ended(twiml, 1, "no_flow", [step("", "", "start", None, {"fallback": "no published flow"})])
+        ctx = turn_context(org, session, form)
+        result = run_turn(compiled(definition, revision.id if revision else None), None, Event("start", params), ctx)
+        return from_result(result, params)
+
+    return start_call(
+        org,
+        call_sid,
+        service_id,
+        build,
+        phone_number_id=number.id,
+        flow_id=flow.id if flow else None,
+        revision_id=revision.id if revision else None,
+        uses_draft=uses_draft,
+        draft_definition=definition if uses_draft else None,
+        from_number=from_[:64],
+        to_number=to[:64],
+        direction=str(form.get("Direction") or "inbound")[:32],
+    )
+
+
+def resume_flow(org: Organization, service_id: str, form: Mapping[str, Any], query: Mapping[str, Any]) -> str:
+    """An ivr-* webhook of a running call: resume the waiting node with the event it brings."""
+    params = scrub(dict(form))
+    event = event_from_webhook(service_id, params, query)
+    fallback_voicemail = service_id == "ivr-recording" and flag(query, "fallback")
+    if fallback_voicemail and not query.get("session"):
+        return sessionless_voicemail(org, params)
+
+    def compute(session: CallSession) -> TurnOutput:
+        state = session.state or {}
+        if fallback_voicemail:
+            return voicemail_left(session, params, session.turn + 1)
+        definition = session_definition(session)
+        if definition is None or event is None:
+            twiml = org_fallback_twiml(org, "flow no longer available", session.id, session.turn + 1)
+            return _ended(
+                twiml,
+                session.turn + 1,
+                "fallback",
+                [step("", "", event.kind if event else service_id, None, {"fallback": "no definition"})],
+            )
+        waiting_node = (state.get("waiting") or {}).get("node")
+        result = run_turn(definition, state, event, turn_context(org, session, form))
+        out = from_result(result, params)
+        out.extras.extend(artefacts(session, event, waiting_node, params))
+        return out
+
+    return continue_call(org, query.get("session"), form.get("CallSid"), service_id, parse_turn(query), compute)
+
+
+def artefacts(session: CallSession, event: Event, node_id: str | None, params: Mapping[str, Any]) -> list[Any]:
+    """Recording and Payment rows a turn's event brings (card data already masked or dropped)."""
+    if event.kind == "recording" and params.get("RecordingSid"):
+        return [upsert_recording(session.org_id, session, params, node_id)]
+    if event.kind == "payment":
+        amount = (
+            db.session.scalar(
+                select(CallStep.detail)
+                .where(
+                    CallStep.session_id == session.id, CallStep.node_id == (node_id or ""), CallStep.event == "enter"
+                )
+                .order_by(CallStep.seq.desc())
+                .limit(1)
+            )
+            or {}
+        )
+        return [
+            Payment(
+                org_id=session.org_id,
+                session_id=session.id,
+                node_id=node_id,
+                created_at=now(),
+                result=str(params.get("Result") or "no-result")[:64],
+                confirmation_code=(str(params.get("PaymentConfirmationCode") or "")[:128] or None),
+                card_masked=mask_card(str(params["PaymentCardNumber"]))[:32]
+                if params.get("PaymentCardNumber")
+                else None,
+                card_type=(str(params.get("PaymentCardType") or "")[:32] or None),
+                amount=(str(amount.get("amount") or "")[:32] or None),
+                error=(str(params.get("PaymentError") or "") or None),
+            )
+        ]
+    return []
+
+
+def upsert_recording(
+    org_id: int, session: CallSession | None, params: Mapping[str, Any], node_id: str | None
+) -> Recording:
+    """The Recording for ``params["RecordingSid"]``, created or updated from Twilio's fields."""
+    sid = str(params.get("RecordingSid") or "")[:64]
+    rec = db.session.scalar(select(Recording).where(Recording.org_id == org_id, Recording.recording_sid == sid))
+    if rec is None:
+        rec = Recording(
+            org_id=org_id,
+            recording_sid=sid,
+            session_id=session.id if session else None,
+            call_sid=str(params.get("CallSid") or (session.call_sid if session else ""))[:64],
+            node_id=node_id,
+            created_at=now(),
+        )
+        db.session.add(rec)
+    if params.get("RecordingUrl"):
+        rec.url = str(params["RecordingUrl"])
+    duration = str(params.get("RecordingDuration") or "")
+    if duration.isdigit():
+        rec.duration = int(duration)
+    rec.status = str(params.get("RecordingStatus") or rec.status or "completed")[:32]
+    if rec.node_id is None and node_id:
+        rec.node_id = node_id
+    return rec
+
+
+def voicemail_left(session: CallSession, params: Mapping[str, Any], turn: int) -> TurnOutput:
+    """The action of a fallback voicemail: keep the recording, thank the caller, hang up."""
+    rows = [upsert_recording(session.org_id, session, params, None)] if params.get("RecordingSid") else []
+    twiml = goodbye_twiml(THANKS)
+    detail = {"voicemail": bool(rows), "input": input_summary(params)}
+    out = _ended(
+        twiml,
+        turn,
+        session.end_reason or "voicemail",
+        [step("voicemail", "voicemail", "recording", "recorded" if rows else "no_audio", detail)],
+    )
+    out.extras.extend(rows)
+    return out
+
+
+def sessionless_voicemail(org: Organization, params: Mapping[str, Any]) -> str:
+    """A fallback voicemail left on a call that has no session (an unknown number)."""
+    if params.get("RecordingSid"):
+        upsert_recording(org.id, None, params, None)
+        db.session.commit()
+    return goodbye_twiml(THANKS)
+
+
+def queue_music(org: Organization, service_id: str, form: Mapping[str, Any], query: Mapping[str, Any]) -> str:
+    """An Enqueue's waitUrl: the caller's place in the queue, then the node's hold message and music."""
+    session = None
+    if query.get("session"):
+        session = db.session.scalar(
+            select(CallSession).where(CallSession.id == str(query["session"])[:32], CallSession.org_id == org.id)
+        )
+    definition = session_definition(session) if session is not None else None
+    if session is None or definition is None:
+        response = VoiceResponse()
+        response.play(DEFAULT_HOLD_MUSIC)
+        body, settings = str(response), {}
+    else:
+        body = engine_queue_music(definition, session.state, turn_context(org, session, form))
+        settings = (
+            definition.settings.to_dict()
+            if isinstance(definition, FlowDefinition)
+            else definition.get("settings") or {}
+        )
+    db.session.rollback()
+    position = str(form.get("QueuePosition") or "")
+    if not position.isdigit():
+        return body
+    root = ET.fromstring(body)
+    say = ET.Element("Say", {k: str(settings[k]) for k in ("voice", "language") if settings.get(k)})
+    say.text = f"You are number {int(position)} in line. Thank you for waiting."
+    root.insert(0, say)
+    return '<?xml version="1.0" encoding="UTF-8"?>' + ET.tostring(root, encoding="unicode")

@@ -1,0 +1,192 @@
+"""Reading the call log: the calls list with filters, one call's timeline, per-node analytics."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
+
+from extensions import db
+from models import CallSession, CallStep, CallTurn, Flow, Organization, Payment, PhoneNumber, Recording
+
+PAGE_SIZE = 25
+STATUSES = ("in_progress", "completed", "busy", "no-answer", "failed", "canceled")
+
+
+def node_counts(
+    org: Organization, flow_id: int, since: datetime | None = None, until: datetime | None = None
+) -> dict[str, dict[str, Any]]:
+    """Per node of a flow, for calls started in [since, until): visits, outcomes taken, hang-ups.
+
+    ``{node_id: {"visits": n, "outcomes": {outcome: n}, "hangups": n}}``; a visit is an entry
+    into the node, a hang-up a caller hanging up while the node waited for them.
+    """
+    query = (
+        select(CallStep.node_id, CallStep.event, CallStep.outcome, func.count())
+        .join(CallSession, CallSession.id == CallStep.session_id)
+        .where(CallSession.org_id == org.id, CallSession.flow_id == flow_id, CallStep.node_id != "")
+        .group_by(CallStep.node_id, CallStep.event, CallStep.outcome)
+    )
+    if since is not None:
+        query = query.where(CallSession.started_at >= since)
+    if until is not None:
+        query = query.where(CallSession.started_at < until)
+    counts: dict[str, dict[str, Any]] = {}
+    for node_id, event, outcome, n in db.session.execute(query):
+        entry = counts.setdefault(node_id, {"visits": 0, "outcomes": {}, "hangups": 0})
+        if event == "enter":
+            entry["visits"] += n
+        elif event == "hangup":
+            entry["hangups"] += n
+        if outcome is not None:
+            entry["outcomes"][outcome] = entry["outcomes"].get(outcome, 0) + n
+    return counts
+
+
+@dataclass
+class CallFilters:
+    """The calls list's filters, parsed from a query string."""
+
+    number: int | None = None
+    flow: int | None = None
+    status: str | None = None
+    day: date | None = None
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args: Any) -> CallFilters:
+        """Parse request args, ignoring what does not parse."""
+
+        def _int(name: str) -> int | None:
+            raw = str(args.get(name) or "")
+            return int(raw) if raw.isdigit() else None
+
+        try:
+            day = date.fromisoformat(args.get("date", "")) if args.get("date") else None
+        except ValueError:
+            day = None
+        status = args.get("status") if args.get("status") in STATUSES else None
+        return cls(_int("number"), _int("flow"), status, day, max(_int("page") or 1, 1))
+
+    def args(self, **changes: Any) -> dict[str, Any]:
+        """Query args for a link with these filters (and changes)."""
+        data = {
+            "number": self.number,
+            "flow": self.flow,
+            "status": self.status,
+            "date": self.day.isoformat() if self.day else None,
+            "page": self.page,
+        }
+        data.update(changes)
+        return {k: v for k, v in data.items() if v not in (None, "", 1) or (k == "page" and v != 1 and v)}
+
+
+@dataclass
+class CallPage:
+    """One page of the calls list."""
+
+    calls: list[CallSession]
+    total: int
+    page: int
+    pages: int
+    filters: CallFilters = field(default_factory=CallFilters)
+
+
+def list_calls(org: Organization, filters: CallFilters, page_size: int = PAGE_SIZE) -> CallPage:
+    """The org's calls, newest first, filtered and paginated (numbers and flows loaded with them)."""
+    query = select(CallSession).where(CallSession.org_id == org.id)
+    if filters.number:
+        query = query.where(CallSession.phone_number_id == filters.number)
+    if filters.flow:
+        query = query.where(CallSession.flow_id == filters.flow)
+    if filters.status:
+        query = query.where(CallSession.status == filters.status)
+    if filters.day:
+        start = datetime.combine(filters.day, time.min).replace(tzinfo=UTC)
+        query = query.where(CallSession.started_at >= start, CallSession.started_at < start + timedelta(days=1))
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    pages = max((total + page_size - 1) // page_size, 1)
+    page = min(filters.page, pages)
+    calls = list(
+        db.session.scalars(
+            query.options(joinedload(CallSession.phone_number), joinedload(CallSession.flow))
+            .order_by(CallSession.started_at.desc(), CallSession.id)
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        )
+    )
+    return CallPage(calls, total, page, pages, filters)
+
+
+def filter_choices(org: Organization) -> tuple[list[PhoneNumber], list[Flow]]:
+    """The org's numbers and flows, for the filter menus."""
+    numbers = list(db.session.scalars(PhoneNumber.for_org(org.id).order_by(PhoneNumber.phone_number)))
+    flows = list(db.session.scalars(Flow.for_org(org.id).order_by(Flow.name)))
+    return numbers, flows
+
+
+@dataclass
+class TimelineTurn:
+    """One turn of a call: what the caller heard (from the TwiML) and the steps taken."""
+
+    turn: int
+    heard: list[str]
+    steps: list[CallStep]
+
+
+@dataclass
+class CallDetail:
+    """Everything the call page shows."""
+
+    call: CallSession
+    turns: list[TimelineTurn]
+    recordings: list[Recording]
+    payments: list[Payment]
+
+
+def heard_in(twiml: str) -> list[str]:
+    """What a TwiML document says or plays to the caller, in order."""
+    try:
+        root = ET.fromstring(twiml)
+    except ET.ParseError:
+        return []
+    heard = []
+    for element in root.iter():
+        if element.tag == "Say" and (element.text or "").strip():
+            heard.append(element.text.strip())
+        elif element.tag == "Play":
+            heard.append(f"♪ {(element.text or element.get('digits') or '').strip()}")
+        elif element.tag == "Dial":
+            targets = [(child.text or "").strip() for child in element]
+            heard.append("… ringing " + ", ".join(t for t in targets if t))
+    return heard
+
+
+def call_detail(org: Organization, session_id: str) -> CallDetail | None:
+    """A call of the org with its timeline, recordings and payments; None if not the org's."""
+    call = db.session.scalar(
+        select(CallSession)
+        .where(CallSession.id == session_id, CallSession.org_id == org.id)
+        .options(joinedload(CallSession.phone_number), joinedload(CallSession.flow))
+    )
+    if call is None:
+        return None
+    steps = list(db.session.scalars(select(CallStep).where(CallStep.session_id == call.id).order_by(CallStep.seq)))
+    twiml = {t.turn: t.twiml for t in db.session.scalars(select(CallTurn).where(CallTurn.session_id == call.id))}
+    by_turn: dict[int, list[CallStep]] = defaultdict(list)
+    for item in steps:
+        by_turn[item.turn].append(item)
+    # A turn's steps ran on the webhook of the previous turn number, whose answer is stored under it.
+    turns = [TimelineTurn(turn, heard_in(twiml.get(turn - 1, "")), by_turn[turn]) for turn in sorted(by_turn)]
+    recordings = list(
+        db.session.scalars(
+            select(Recording).where(Recording.session_id == call.id).order_by(Recording.created_at, Recording.id)
+        )
+    )
+    payments = list(db.session.scalars(select(Payment).where(Payment.session_id == call.id).order_by(Payment.id)))
+    return CallDetail(call, turns, recordings, payments)

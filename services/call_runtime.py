@@ -1,0 +1,216 @@
+"""Turn bookkeeping for every call: one locked session row, steps, stored TwiML, retries.
+
+A call's webhooks are processed one at a time: the session row is locked for the length of
+the turn (``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite a write to the row first takes
+the database's write lock, which also serialises). A webhook whose ``turn`` is older than
+the session's is a retry and gets the TwiML stored for that turn (`CallTurn`), so nothing
+runs twice; a start webhook for a CallSid that already has a session is answered the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from extensions import db
+from models import CallSession, CallStep, CallTurn, Organization, new_uid
+from services.call_support import goodbye_twiml, now, scrub
+
+log = logging.getLogger("phonetree.calls")
+
+
+@dataclass
+class TurnOutput:
+    """What one turn of a call produced, ready to persist."""
+
+    twiml: str
+    state: dict[str, Any]
+    turn: int
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    done: bool = False
+    end_reason: str | None = None
+    current_node: str | None = None
+    extras: list[Any] = field(default_factory=list)  # rows to add in the same transaction
+
+
+def step(
+    node_id: str,
+    node_type: str,
+    event: str | None,
+    outcome: str | None,
+    detail: dict[str, Any],
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """A step record in the engine's `Step.to_dict()` shape."""
+    return {
+        "node_id": node_id,
+        "node_type": node_type,
+        "event": event,
+        "outcome": outcome,
+        "detail": detail,
+        "at": (at or now()).isoformat(),
+    }
+
+
+def _is_sqlite() -> bool:
+    return db.session.get_bind().dialect.name == "sqlite"
+
+
+def lock_session(org: Organization, session_id: str | None = None, call_sid: str | None = None) -> CallSession | None:
+    """The org's call session by id (or CallSid), locked until the transaction ends; None if unknown."""
+    if session_id:
+        cond = CallSession.id == str(session_id)[:32]
+    elif call_sid:
+        cond = CallSession.call_sid == str(call_sid)[:64]
+    else:
+        return None
+    if _is_sqlite():
+        # SQLite ignores FOR UPDATE: writing first takes the database write lock (waiting for
+        # any other turn to commit) before the row is read, so the read sees the latest turn.
+        db.session.execute(
+            update(CallSession)
+            .where(cond)
+            .values(updated_at=CallSession.updated_at)
+            .execution_options(synchronize_session=False)
+        )
+    query = (
+        select(CallSession)
+        .where(cond, CallSession.org_id == org.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return db.session.scalar(query)
+
+
+def stored_twiml(session_id: str, turn: int) -> str | None:
+    """The TwiML answered for a turn of a call, if any."""
+    return db.session.scalar(select(CallTurn.twiml).where(CallTurn.session_id == session_id, CallTurn.turn == turn))
+
+
+def _replay(org: Organization, session: CallSession | None, turn: int, why: str) -> str:
+    twiml = stored_twiml(session.id, turn) if session is not None and session.org_id == org.id else None
+    db.session.rollback()
+    if twiml is None:
+        log.warning("call webhook for org %s: %s; no stored answer, saying goodbye", org.slug, why)
+        return goodbye_twiml()
+    log.info("call webhook for org %s: %s; answering the stored TwiML of turn %s", org.slug, why, turn)
+    return twiml
+
+
+def start_call(
+    org: Organization, call_sid: str, service_id: str, build: Callable[[CallSession], TurnOutput], **fields: Any
+) -> str:
+    """Create the session of a new call and run its first turn (turn 0); a repeated start replays."""
+    existing = db.session.scalar(select(CallSession).where(CallSession.call_sid == call_sid))
+    if existing is not None:
+        return _replay(org, existing, 0, f"start of known call {call_sid}")
+    at = now()
+    session = CallSession(
+        id=new_uid(),
+        org_id=org.id,
+        call_sid=call_sid,
+        state={},
+        turn=0,
+        step_count=0,
+        started_at=at,
+        updated_at=at,
+        **fields,
+    )
+    db.session.add(session)
+    try:
+        db.session.flush()
+    except IntegrityError:  # the same start webhook is being handled by another worker
+        db.session.rollback()
+        existing = db.session.scalar(select(CallSession).where(CallSession.call_sid == call_sid))
+        return _replay(org, existing, 0, f"concurrent start of call {call_sid}")
+    out = build(session)
+    apply_turn(session, out, 0, service_id)
+    db.session.commit()
+    return out.twiml
+
+
+def continue_call(
+    org: Organization,
+    session_id: str | None,
+    call_sid: str | None,
+    service_id: str,
+    request_turn: int | None,
+    compute: Callable[[CallSession], TurnOutput],
+) -> str:
+    """Run one turn of a known call under its row lock, or replay a retried turn."""
+    session = lock_session(org, session_id, call_sid)
+    if session is None or (call_sid and session.call_sid != call_sid):
+        db.session.rollback()
+        log.warning(
+            "%s webhook for org %s: unknown call session %r (CallSid %r); saying goodbye",
+            service_id,
+            org.slug,
+            session_id,
+            call_sid,
+        )
+        return goodbye_twiml()
+    turn = session.turn if request_turn is None else request_turn
+    if turn < session.turn:
+        return _replay(org, session, turn, f"retried {service_id} webhook of turn {turn} (call at {session.turn})")
+    if turn > session.turn:
+        db.session.rollback()
+        log.warning(
+            "%s webhook for call %s names turn %s but the call is at turn %s; saying goodbye",
+            service_id,
+            session.id,
+            turn,
+            session.turn,
+        )
+        return goodbye_twiml()
+    out = compute(session)
+    apply_turn(session, out, turn, service_id)
+    db.session.commit()
+    return out.twiml
+
+
+def _at(value: Any, default: datetime) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return default
+
+
+def apply_turn(session: CallSession, out: TurnOutput, request_turn: int, service_id: str) -> None:
+    """Persist a turn: steps (in order), the TwiML for retries, artefacts and the new state."""
+    at = now()
+    base = session.step_count or 0
+    rows = [
+        CallStep(
+            org_id=session.org_id,
+            session_id=session.id,
+            seq=base + i,
+            turn=out.turn,
+            node_id=str(s.get("node_id") or "")[:64],
+            node_type=str(s.get("node_type") or "")[:32],
+            event=str(s.get("event") or "enter")[:32],
+            outcome=str(s["outcome"])[:64] if s.get("outcome") is not None else None,
+            detail=scrub(s.get("detail") or {}),
+            at=_at(s.get("at"), at),
+        )
+        for i, s in enumerate(out.steps)
+    ]
+    db.session.add_all(rows)
+    db.session.add(
+        CallTurn(session_id=session.id, turn=request_turn, service=service_id[:40], twiml=out.twiml, created_at=at)
+    )
+    db.session.add_all(out.extras)
+    session.state = scrub(out.state)
+    session.turn = out.turn
+    session.step_count = base + len(rows)
+    session.current_node = (out.current_node or None) and out.current_node[:64]
+    session.updated_at = at
+    if out.done and out.end_reason and not session.end_reason:
+        session.end_reason = out.end_reason[:32]

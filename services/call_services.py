@@ -1,0 +1,143 @@
+"""The engine's `flows.Services` for real calls: HTTP, SMS, subflows and online softphones.
+
+HTTP requests go out with `requests` (timeout at most 5 s, no redirects) and, unless
+``app.config["PHONETREE_HTTP_ALLOW_PRIVATE"]`` is set, never to loopback, private or
+link-local addresses (a flow author must not reach Phonetree's own network).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from flask import current_app
+from sqlalchemy import or_, select
+
+from extensions import db
+from models import Flow, Message, Organization, SoftphonePresence, User
+from services.call_support import now
+
+log = logging.getLogger("phonetree.calls")
+
+MAX_HTTP_TIMEOUT = 5.0
+MAX_RESPONSE_CHARS = 100_000
+
+
+class BlockedRequest(RuntimeError):
+    """An HTTP request a flow may not make (scheme or address not allowed)."""
+
+
+def _check_public(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BlockedRequest(f"only http(s) URLs may be requested, not {url[:80]!r}")
+    if current_app.config.get("PHONETREE_HTTP_ALLOW_PRIVATE"):
+        return
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+    except socket.gaierror as exc:
+        raise BlockedRequest(f"cannot resolve {parts.hostname}: {exc}") from exc
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            raise BlockedRequest(f"{parts.hostname} resolves to a non-public address")
+
+
+class CallServices:
+    """Side effects of one call's turn, scoped to its organisation."""
+
+    def __init__(
+        self,
+        org: Organization,
+        session_id: str | None = None,
+        phone_number_id: int | None = None,
+        default_from: str = "",
+    ) -> None:
+        self.org = org
+        self.session_id = session_id
+        self.phone_number_id = phone_number_id
+        self.default_from = default_from
+
+    def http_request(
+        self, method: str, url: str, headers: Mapping[str, str], body: str | None, timeout: float
+    ) -> tuple[int, str]:
+        """Make the request (at most 5 s); (status, text). Raises on network errors and blocked URLs."""
+        _check_public(url)
+        response = requests.request(
+            method.upper(),
+            url,
+            headers=dict(headers),
+            data=body.encode() if body else None,
+            timeout=min(float(timeout or MAX_HTTP_TIMEOUT), MAX_HTTP_TIMEOUT),
+            allow_redirects=False,
+        )
+        return response.status_code, response.text[:MAX_RESPONSE_CHARS]
+
+    def send_sms(self, to: str, from_: str, body: str) -> str:
+        """Send through the org's Twilio provider and log the outbound message; the message sid."""
+        from upstream.registry import get_provider
+
+        provider = get_provider(self.org)
+        if provider is None:
+            raise RuntimeError("this organisation has no Twilio integration")
+        sender = from_ or self.default_from
+        result = provider.send_sms(to=to, from_=sender, body=body)
+        sid = str(getattr(result, "sid", None) or (result.get("sid") if isinstance(result, dict) else result) or "")
+        db.session.add(
+            Message(
+                org_id=self.org.id,
+                phone_number_id=self.phone_number_id,
+                session_id=self.session_id,
+                direction="outbound",
+                sid=sid[:64] or None,
+                from_number=sender[:64],
+                to_number=to[:64],
+                body=body,
+                status="sent",
+                created_at=now(),
+            )
+        )
+        return sid
+
+    def load_flow(self, flow_id: str) -> dict[str, Any] | None:
+        """The published definition of another flow of this org (subflows), or None."""
+        from services.flows import published_definition
+
+        if not str(flow_id).isdigit():
+            return None
+        flow = db.session.get(Flow, int(flow_id))
+        if flow is None or flow.org_id != self.org.id or flow.published_revision_id is None:
+            return None
+        return published_definition(flow.published_revision_id)
+
+    def online_clients(self, users: list[str]) -> list[str]:
+        """Client identities of the named users (e-mail, ``user:<email>`` or id) with an online softphone."""
+        return online_identities(self.org, users)
+
+
+def online_identities(org: Organization, users: list[str] | None = None) -> list[str]:
+    """Softphone identities online now, for the given users (all of the org's when None), in that order."""
+    query = (
+        select(SoftphonePresence.identity, User.email, User.id)
+        .join(User, User.id == SoftphonePresence.user_id)
+        .where(SoftphonePresence.org_id == org.id, SoftphonePresence.expires_at > now())
+    )
+    keys: list[str] = []
+    if users is not None:
+        keys = [str(u).strip().lower().removeprefix("user:") for u in users if str(u).strip()]
+        emails = [k for k in keys if "@" in k]
+        ids = [int(k) for k in keys if k.isdigit()]
+        if not emails and not ids:
+            return []
+        query = query.where(or_(User.email.in_(emails), User.id.in_(ids)))
+    rows = db.session.execute(query.order_by(User.email)).all()
+    if users is None:
+        return [r.identity for r in rows]
+    rank = {key: i for i, key in reversed(list(enumerate(keys)))}
+    ordered = sorted(rows, key=lambda r: min(rank.get(r.email, len(keys)), rank.get(str(r.id), len(keys))))
+    return [r.identity for r in ordered]

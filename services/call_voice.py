@@ -1,0 +1,314 @@
+"""Calls that are not IVR flows: softphones (voice mode), AI voice streams and transfers.
+
+- ``voice``: a call to a number in voice mode rings the assigned users' online softphones
+  (`<Dial><Client>`), then voicemail; a softphone's outgoing call (From ``client:...``) dials
+  the number it asks for with the org's caller ID; ``To: client:...`` rings that softphone.
+- ``ai-voice`` and ``ivr-ai-outbound`` connect the call to ``VOICE_GATEWAY_URL`` with
+  `<Connect><Stream>`; ``ivr-ai-transfer`` hands the call to a number, softphone or queue.
+
+These calls keep a small state in their session (``mode: voice``, ``stage``) and their
+follow-up webhooks come back to ``voice?session=..&turn=..``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from twilio.twiml.voice_response import VoiceResponse
+
+from extensions import db
+from flows.checks import to_e164
+from models import CallSession, Organization, PhoneNumber, User, phone_number_user
+from services.call_flow import find_number, start_flow
+from services.call_runtime import TurnOutput, continue_call, start_call, step
+from services.call_services import online_identities
+from services.call_support import (
+    input_summary,
+    log,
+    org_fallback_twiml,
+    parse_turn,
+    scrub,
+    url_builder,
+)
+
+VOICEMAIL_GREETING = "Nobody is available to take your call. Please leave a message after the beep."
+NO_MESSAGE = "We did not receive a message. Goodbye."
+THANKS = "Thank you for your message. Goodbye."
+ANSWERED = ("completed", "answered")
+
+
+def voice_state(stage: str, turn: int, node: str, done: bool = False) -> dict[str, Any]:
+    return {
+        "mode": "voice",
+        "stage": stage,
+        "turn": turn,
+        "status": "done" if done else "waiting",
+        "waiting": None if done else {"node": node},
+        "end": None,
+    }
+
+
+def voice_output(
+    response: VoiceResponse,
+    stage: str,
+    turn: int,
+    node: str,
+    steps: list[dict[str, Any]],
+    done: bool = False,
+    reason: str | None = None,
+) -> TurnOutput:
+    state = voice_state(stage, turn, node, done)
+    if done:
+        state["end"] = {"reason": reason, "node": node}
+    return TurnOutput(str(response), state, turn, steps, done, reason, node)
+
+
+def _voicemail(
+    org: Organization, session: CallSession, turn: int, response: VoiceResponse | None = None, why: str = ""
+) -> TurnOutput:
+    url_for = url_builder(org.slug, session.id)
+    response = response or VoiceResponse()
+    response.say((org.settings or {}).get("voicemail_greeting") or VOICEMAIL_GREETING)
+    response.record(
+        action=url_for("voice", turn=turn),
+        method="POST",
+        max_length=120,
+        finish_on_key="#",
+        play_beep=True,
+        transcribe=True,
+        transcribe_callback=url_for("transcription-status", turn=turn),
+        recording_status_callback=url_for("recording-status", turn=turn),
+        recording_status_callback_method="POST",
+    )
+    response.say(NO_MESSAGE)
+    response.hangup()
+    return voice_output(
+        response,
+        "voicemail",
+        turn,
+        "voicemail",
+        [step("voicemail", "voicemail", None, None, {"wait": "recording", "why": why})],
+    )
+
+
+def ring_number(org: Organization, number: PhoneNumber, service_id: str, form: Mapping[str, Any]) -> str:
+    """A call to a voice-mode number: ring its users' online softphones, else voicemail."""
+    users = list(
+        db.session.scalars(
+            select(User.email)
+            .join(phone_number_user, phone_number_user.c.user_id == User.id)
+            .where(phone_number_user.c.phone_number_id == number.id)
+        )
+    )
+
+    def build(session: CallSession) -> TurnOutput:
+        clients = online_identities(org, users) if users else []
+        if not clients:
+            return _voicemail(org, session, 1, why="no softphone online")
+        response = VoiceResponse()
+        dial = response.dial(action=url_builder(org.slug, session.id)("voice", turn=1), method="POST", timeout=25)
+        for identity in clients:
+            dial.client(identity)
+        return voice_output(
+            response,
+            "ringing",
+            1,
+            "softphones",
+            [step("softphones", "ring", None, None, {"clients": len(clients), "users": len(users)})],
+        )
+
+    return start_call(
+        org,
+        str(form["CallSid"]),
+        service_id,
+        build,
+        phone_number_id=number.id,
+        from_number=str(form.get("From") or "")[:64],
+        to_number=number.phone_number,
+        direction=str(form.get("Direction") or "inbound")[:32],
+    )
+
+
+def caller_id_for(org: Organization, email: str, wanted: str = "") -> PhoneNumber | None:
+    """The number a softphone user calls out from: the one asked for if the org owns it, else
+    the first number assigned to the user, else the org's first number."""
+    if wanted:
+        number = find_number(org, wanted)
+        if number is not None:
+            return number
+    if email:
+        number = db.session.scalar(
+            select(PhoneNumber)
+            .join(phone_number_user, phone_number_user.c.phone_number_id == PhoneNumber.id)
+            .join(User, User.id == phone_number_user.c.user_id)
+            .where(PhoneNumber.org_id == org.id, User.email == email)
+            .order_by(PhoneNumber.id)
+            .limit(1)
+        )
+        if number is not None:
+            return number
+    return db.session.scalar(select(PhoneNumber).where(PhoneNumber.org_id == org.id).order_by(PhoneNumber.id).limit(1))
+
+
+def dial_target(response: VoiceResponse, target: str, attrs: dict[str, Any]) -> str | None:
+    """Add `<Dial>` for a number or ``client:identity``; the E.164 number or identity, or None."""
+    if target.startswith("client:"):
+        identity = target[len("client:") :].strip()
+        if not identity:
+            return None
+        response.dial(**attrs).client(identity)
+        return identity
+    number = to_e164(target) if target else None
+    if number is None:
+        return None
+    response.dial(**attrs).number(number)
+    return number
+
+
+def outbound(org: Organization, service_id: str, form: Mapping[str, Any]) -> str:
+    """A softphone's call (From ``client:...``): dial the number it asks for with the org's caller ID."""
+    identity = str(form.get("From") or "")[len("client:") :]
+    email = identity.removeprefix("user:").lower()
+    target = str(form.get("To") or form.get("PhoneNumber") or "").strip()
+    caller = caller_id_for(org, email, str(form.get("CallerId") or ""))
+
+    def build(session: CallSession) -> TurnOutput:
+        response = VoiceResponse()
+        if caller is None and not target.startswith("client:"):
+            response.say("This organisation has no phone number to call from. Goodbye.")
+            response.hangup()
+            return voice_output(
+                response,
+                "outbound",
+                1,
+                "dial",
+                [step("dial", "dial", None, "failed", {"reason": "no_caller_id"})],
+                True,
+                "no_caller_id",
+            )
+        attrs: dict[str, Any] = {
+            "action": url_builder(org.slug, session.id)("voice", turn=1),
+            "method": "POST",
+            "timeout": 30,
+            "answer_on_bridge": True,
+        }
+        if caller is not None:
+            attrs["caller_id"] = caller.phone_number
+        dialed = dial_target(response, target, attrs)
+        if dialed is None:
+            response.say("Sorry, that number is not valid. Goodbye.")
+            response.hangup()
+            return voice_output(
+                response,
+                "outbound",
+                1,
+                "dial",
+                [step("dial", "dial", None, "failed", {"reason": "invalid_number"})],
+                True,
+                "invalid_number",
+            )
+        return voice_output(response, "outbound", 1, "dial", [step("dial", "dial", None, None, {"target": dialed})])
+
+    return start_call(
+        org,
+        str(form["CallSid"]),
+        service_id,
+        build,
+        phone_number_id=caller.id if caller is not None else None,
+        from_number=identity[:64],
+        to_number=target[:64],
+        direction="outbound",
+    )
+
+
+def voice(org: Organization, service_id: str, form: Mapping[str, Any], query: Mapping[str, Any]) -> str:
+    """The ``voice`` webhook: softphone calls, voice-mode numbers and their follow-ups."""
+    if query.get("session"):
+        params = scrub(dict(form))
+        return continue_call(
+            org,
+            query["session"],
+            form.get("CallSid"),
+            service_id,
+            parse_turn(query),
+            lambda session: _next(org, session, params),
+        )
+    if not form.get("CallSid"):
+        log.warning("voice webhook for org %s without a CallSid", org.slug)
+        return org_fallback_twiml(org, "no CallSid")
+    if str(form.get("From") or "").startswith("client:"):
+        return outbound(org, service_id, form)
+    to = str(form.get("To") or "")
+    if to.startswith("client:"):
+        return _ring_client(org, service_id, form, to)
+    number = find_number(org, to)
+    if number is None:
+        log.warning("voice call %s for org %s to %r, not one of its numbers", form.get("CallSid"), org.slug, to)
+        return org_fallback_twiml(org, "unknown number")
+    if number.mode == "ivr":
+        return start_flow(org, service_id, form, query)
+    return ring_number(org, number, service_id, form)
+
+
+def _ring_client(org: Organization, service_id: str, form: Mapping[str, Any], to: str) -> str:
+    def build(session: CallSession) -> TurnOutput:
+        response = VoiceResponse()
+        attrs = {"action": url_builder(org.slug, session.id)("voice", turn=1), "method": "POST", "timeout": 25}
+        identity = dial_target(response, to, attrs)
+        return voice_output(response, "internal", 1, "dial", [step("dial", "dial", None, None, {"target": identity})])
+
+    return start_call(
+        org,
+        str(form["CallSid"]),
+        service_id,
+        build,
+        from_number=str(form.get("From") or "")[:64],
+        to_number=to[:64],
+        direction="inbound",
+    )
+
+
+def _next(org: Organization, session: CallSession, params: Mapping[str, Any]) -> TurnOutput:
+    """A follow-up of a non-flow call: a Dial/Connect/Enqueue ended, or a voicemail was left."""
+    from services.call_flow import upsert_recording
+
+    state = session.state or {}
+    stage, turn = state.get("stage"), session.turn + 1
+    summary = input_summary(params)
+    response = VoiceResponse()
+    if stage == "voicemail":
+        recorded = bool(params.get("RecordingSid"))
+        if recorded:
+            response.say(THANKS)
+        response.hangup()
+        out = voice_output(
+            response,
+            stage,
+            turn,
+            "voicemail",
+            [step("voicemail", "voicemail", "recording", "recorded" if recorded else "no_audio", {"input": summary})],
+            True,
+            "voicemail" if recorded else "no_message",
+        )
+        if recorded:
+            out.extras.append(upsert_recording(session.org_id, session, params, "voicemail"))
+        return out
+    status = str(params.get("DialCallStatus") or params.get("QueueResult") or params.get("CallStatus") or "")
+    answered = status in ANSWERED or status in ("bridged", "bridging-in-process")
+    node = str((state.get("waiting") or {}).get("node") or stage or "dial")
+    if stage == "ringing" and not answered:
+        result = _voicemail(org, session, turn, why=f"softphones: {status or 'no answer'}")
+        result.steps.insert(0, step(node, "ring", "dial", status.replace("-", "_") or "no_answer", {"input": summary}))
+        return result
+    response.hangup()
+    return voice_output(
+        response,
+        str(stage),
+        turn,
+        node,
+        [step(node, "dial", "dial", status.replace("-", "_") or "ended", {"input": summary})],
+        True,
+        "answered" if answered else status,
+    )

@@ -1,0 +1,84 @@
+"""The front door for Twilio: ``POST /connect/webhook/{vendor}/{serviceId}?orgid=<org>``.
+
+Every request must carry a valid ``X-Twilio-Signature`` for the org's auth token, computed
+over ``{PUBLIC_BASE_URL}{path}?{query}`` (or the URL as received when PUBLIC_BASE_URL is not
+set) and the form body. Otherwise: 403 and nothing is read or stored beyond the org lookup.
+Verified requests go to the org's provider, which hands them to the call runtime.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, request
+
+from extensions import csrf
+from models import Organization
+from services.call_support import CALLBACK_SERVICES, SERVICE_IDS, VOICE_SERVICES, goodbye_twiml
+from web.errors import json_error
+
+log = logging.getLogger("phonetree.connect")
+
+bp = Blueprint("connect", __name__, url_prefix="/connect")
+csrf.exempt(bp)
+
+VENDORS = ("twilio",)
+
+
+def signed_url() -> str:
+    """The URL Twilio signed: PUBLIC_BASE_URL + path + query, else the URL as received."""
+    public = (current_app.config.get("PUBLIC_BASE_URL") or "").rstrip("/")
+    if not public:
+        return request.url
+    query = request.query_string.decode("latin-1")
+    return f"{public}{request.path}" + (f"?{query}" if query else "")
+
+
+def _forbidden(reason: str, service_id: str, slug: str | None):
+    log.warning("rejected %s webhook for org %r: %s", service_id, slug, reason)
+    return json_error(403, "forbidden", "This request is not signed by Twilio for this organisation.")
+
+
+def _as_response(service_id: str, result: Any) -> Response:
+    status = getattr(result, "status", None)
+    if status is None:
+        status, content_type, body = result
+    else:
+        content_type, body = result.content_type, result.body
+    if service_id in VOICE_SERVICES and (status != 200 or not str(content_type).startswith("text/xml")):
+        log.error("%s webhook produced %s %s; answering a goodbye instead", service_id, status, content_type)
+        status, content_type, body = 200, "text/xml; charset=utf-8", goodbye_twiml()
+    return Response(body, status=status, content_type=content_type)
+
+
+@bp.post("/webhook/<vendor>/<service_id>")
+def webhook(vendor: str, service_id: str):
+    """Authenticate a Twilio webhook for the org named by ``orgid`` and dispatch it."""
+    if vendor not in VENDORS or service_id not in SERVICE_IDS:
+        abort(404)
+    from upstream.registry import get_provider
+
+    slug = request.args.get("orgid")
+    org = Organization.by_slug(slug)
+    if org is None:
+        return _forbidden("unknown org", service_id, slug)
+    try:
+        provider = get_provider(org)
+    except Exception:  # noqa: BLE001  unreadable secrets: the request cannot be authenticated
+        log.exception("cannot load the provider of org %s", org.slug)
+        provider = None
+    if provider is None or not hasattr(provider, "validate_webhook"):
+        return _forbidden("no Twilio integration", service_id, slug)
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not provider.validate_webhook(signed_url(), request.form, signature):
+        return _forbidden("missing or invalid signature", service_id, slug)
+    form, query = request.form.to_dict(), request.args.to_dict()
+    try:
+        result = provider.handle_webhook(service_id, {"form": form, "query": query})
+    except Exception:  # noqa: BLE001  the runtime never raises, but Twilio must never see a 5xx from a voice URL
+        log.exception("%s webhook for org %s failed", service_id, org.slug)
+        if service_id in CALLBACK_SERVICES or service_id == "sms":
+            return Response("", status=204)
+        return Response(goodbye_twiml(), status=200, content_type="text/xml; charset=utf-8")
+    return _as_response(service_id, result)
