@@ -85,7 +85,11 @@ class Transfer(NodeType):
             attrs["recording_status_callback_method"] = "POST"
         if self.prop(node, "target") == "users":
             users = [str(u) for u in self.prop(node, "users") or []]
-            clients = list(rt.services.online_clients(users)) if users else []
+            try:
+                clients = list(rt.services.online_clients(users)) if users else []
+            except Exception as exc:  # noqa: BLE001  presence unknown: the flow handles `failed`
+                rt.set_result(node.id, {"DialCallStatus": "failed", "reason": "presence_unavailable"})
+                return Route("failed", {"reason": "presence_unavailable", "error": type(exc).__name__})
             if not clients:
                 rt.set_result(node.id, {"DialCallStatus": "no-answer", "reason": "no_user_online"})
                 return Route("no_answer", {"reason": "no_user_online", "users": len(users)})

@@ -177,7 +177,11 @@ class Subflow(NodeType):
         if rt.depth >= rt.settings.max_subflow_depth:
             rt.set_result(node.id, {"status": "failed", "error": "too_deep"})
             return Route("failed", {"error": "too_deep"})
-        data = rt.services.load_flow(flow_id)
+        try:
+            data = rt.services.load_flow(flow_id)
+        except Exception as exc:  # noqa: BLE001  the flow store failed: the flow handles `failed`
+            rt.set_result(node.id, {"status": "failed", "error": "unavailable"})
+            return Route("failed", {"error": "unavailable", "detail": type(exc).__name__, "flow": flow_id})
         if data is None:
             rt.set_result(node.id, {"status": "failed", "error": "not_found"})
             return Route("failed", {"error": "not_found", "flow": flow_id})

@@ -101,11 +101,17 @@ def test_faults_end_in_fallback_never_raise() -> None:
         def online_clients(self, users: list[str]) -> list[str]:
             raise RuntimeError("presence service down")
 
-    broken = flow(node("t", "transfer", {"target": "users", "users": ["a"]}, no_answer="bye"), bye())
-    result = Call(broken, Exploding()).start()
+    presence = flow(node("t", "transfer", {"target": "users", "users": ["a"]}, failed="bye"), bye())
+    result = Call(presence, Exploding()).start()
+    assert outcomes(result) == [("t", "failed"), ("bye", None)]
+    assert result.steps[0].detail == {"reason": "presence_unavailable", "error": "RuntimeError"}
+
+    broken = flow(node("bh", "business_hours", {"timezone": "Mars/Olympus"}, open="bye"), bye())
+    result = Call(broken).start()
     assert result.done and APOLOGY in result.twiml
-    assert result.steps[-1].node_id == "t"
-    assert result.steps[-1].detail == {"fallback": "node error", "error": "RuntimeError: presence service down"}
+    assert result.steps[-1].node_id == "bh"
+    assert result.steps[-1].detail["fallback"] == "node error"
+    assert result.steps[-1].detail["error"].startswith("ZoneInfoNotFoundError")
 
     unknown = flow(node("w", "teleport"))
     assert "unknown node type" in Call(unknown).start().steps[-1].detail["fallback"]
