@@ -133,7 +133,7 @@ class _Validator:
         for node in self.d.nodes:
             if node.id not in reachable and self.d.nodes_by_id[node.id] is node:
                 self.warnings.append(warning("unreachable", "No path from the start node reaches this node.",
-                                             node.id, None))
+                                             node.id, "id"))
         return reachable
 
     def _spin_loops(self) -> None:
@@ -149,10 +149,12 @@ class _Validator:
                 if not nowait.has_edge(only, only):
                     continue
             ordered = sorted(comp, key=lambda n: index.get(n, 0))
+            first = self.d.nodes_by_id[ordered[0]]
+            back = next((o for o, t in first.outcomes.items() if t in comp), None)
             names = ", ".join(ordered[:6]) + (" ..." if len(ordered) > 6 else "")
             self.warnings.append(warning("loop_without_wait", f"The loop through {names} never waits for the "
                                          "caller; the loop guard will end the call in the fallback.",
-                                         ordered[0], None))
+                                         first.id, f"outcomes.{back}" if back else None))
 
     def _read_before_set(self, reachable: set[str]) -> None:
         """Forward "maybe set" data flow with one bit per variable read anywhere."""

@@ -130,7 +130,7 @@ def test_warnings_unreachable_dead_end_and_unknown_outcome() -> None:
     issues = validate(definition)
     assert not has_errors(issues)
     found = codes(issues, "warning")
-    assert ("unreachable", "orphan", None) in found
+    assert ("unreachable", "orphan", "id") in found
     assert ("dead_end", "m", "outcomes.fallback") in found
     assert ("unknown_outcome", "m", "outcomes.7") in found
     assert not any(code == "dead_end" and n in ("bye", "vm", "rec") for code, n, _ in found)
@@ -141,7 +141,7 @@ def test_warning_loop_that_never_waits() -> None:
         node("a", "say", {"prompt": "Spin"}, next="b"),
         node("b", "set_variables", {"assignments": [{"name": "x", "value": "1"}]}, next="a"),
     )
-    assert ("loop_without_wait", "a", None) in codes(validate(definition), "warning")
+    assert ("loop_without_wait", "a", "outcomes.next") in codes(validate(definition), "warning")
     looping_menu = flow(
         node("m", "menu", MENU_PROPS, **{"1": "s", "fallback": "s"}),
         node("s", "say", {"prompt": "Again"}, next="m"),
@@ -153,9 +153,9 @@ def test_warning_loop_that_never_waits() -> None:
              x="m", no_match="c"),
         node("c", "say", {"prompt": "c"}, next="b"),
     )
-    assert ("loop_without_wait", "b", None) in codes(validate(bypass), "warning")
+    assert ("loop_without_wait", "b", "outcomes.no_match") in codes(validate(bypass), "warning")
     self_loop = flow(node("s", "say", {"prompt": "x"}, next="s"))
-    assert ("loop_without_wait", "s", None) in codes(validate(self_loop), "warning")
+    assert ("loop_without_wait", "s", "outcomes.next") in codes(validate(self_loop), "warning")
 
 
 def test_warning_variable_read_before_set() -> None:
