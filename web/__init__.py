@@ -5,11 +5,14 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint to the app (one line per area)."""
-    from web import api_auth, auth, flows_api, main, members, phone_api
+    from web import api_auth, auth, flows_api, main, members, phone_api, twilio_settings, upstream
 
-    for module in (main, auth, api_auth, members, flows_api, phone_api):
+    for module in (main, auth, api_auth, members, flows_api, phone_api, upstream, twilio_settings):
         app.register_blueprint(module.bp)
     from web import calls, connect
 
     for module in (connect, calls):
         app.register_blueprint(module.bp)
+    from web import flows_pages
+
+    app.register_blueprint(flows_pages.bp)

@@ -1,0 +1,117 @@
+"""JSON API for vendor credentials (API.md "Upstream"): save, inspect, test and remove the integration.
+
+Bearer-JWT only, so exempt from CSRF like ``web.api_auth``. Admins only: the config decides
+where the organisation's calls and money go.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, g, jsonify, request
+from sqlalchemy.exc import IntegrityError
+
+from extensions import csrf, db
+from upstream.errors import (
+    CredentialsRejected,
+    IntegrationConfigError,
+    NotConnected,
+    SecretsUnreadable,
+    UnknownIntegrationType,
+    UpstreamError,
+)
+from upstream.registry import delete_integration, get_integration, get_provider_for, public_summary, save_integration
+from web.api_auth import api_auth
+from web.errors import ApiError
+
+bp = Blueprint("upstream", __name__, url_prefix="/upstream")
+csrf.exempt(bp)
+log = logging.getLogger("phonetree.web.upstream")
+
+
+def upstream_api_error(err: UpstreamError, prefix: str = "") -> ApiError:
+    """502 ``upstream_error`` carrying the vendor's code, status and message."""
+    return ApiError(502, "upstream_error", f"{prefix}{err.message}",
+                    upstream={"code": err.code, "status": err.status, "message": err.vendor_message})
+
+
+def _json_body(required: bool) -> dict[str, Any]:
+    if not request.get_data(cache=True) and not required:
+        return {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        example = '{"type": "TwilioProvider", "name": ..., "config": {...}}' if required else "a JSON object"
+        raise ApiError(400, "invalid_request", f"Send {example} with Content-Type: application/json.")
+    return body
+
+
+@bp.post("/save-integration")
+@api_auth("admin")
+def save():
+    """Create or replace the organisation's integration after the vendor accepted the credentials."""
+    body = _json_body(required=True)
+    if not body.get("type"):
+        raise ApiError(400, "invalid_request", "type is required, e.g. \"TwilioProvider\".", field="type")
+    try:
+        integration = save_integration(g.org, body.get("type"), body.get("name"), body.get("config"))
+        db.session.commit()
+    except UnknownIntegrationType as err:
+        raise ApiError(400, "unknown_integration_type", err.message, field="type") from None
+    except CredentialsRejected as err:
+        db.session.rollback()
+        extra = {"upstream": {"code": err.upstream.code, "status": err.upstream.status}} if err.upstream else {}
+        raise ApiError(400, "invalid_credentials", err.message, field=err.field, **extra) from None
+    except IntegrationConfigError as err:
+        db.session.rollback()
+        raise ApiError(400, "invalid_config", err.message, field=err.field) from None
+    except UpstreamError as err:
+        db.session.rollback()
+        raise upstream_api_error(err, "Could not check the credentials with Twilio, so nothing was saved. ") from None
+    except IntegrityError:
+        db.session.rollback()
+        raise ApiError(409, "conflict", "Someone else saved this organisation's integration at the same moment; "
+                                        "nothing was saved. Try again.") from None
+    return jsonify(public_summary(integration))
+
+
+@bp.get("/integration")
+@api_auth("admin")
+def show():
+    """The organisation's integration (public config and which secrets are set)."""
+    integration = get_integration(g.org)
+    if integration is None:
+        raise ApiError(404, "not_connected", NotConnected().message)
+    return jsonify(public_summary(integration))
+
+
+@bp.post("/delete-integration")
+@api_auth("admin")
+def delete():
+    """Disconnect: forget the integration and its secrets (numbers stay in the vendor's account)."""
+    if not delete_integration(g.org):
+        raise ApiError(404, "not_connected", NotConnected().message)
+    db.session.commit()
+    return jsonify({"deleted": True})
+
+
+@bp.post("/test/<integration>/<operation>")
+@api_auth("admin")
+def test(integration: str, operation: str):
+    """Run one read-only operation (listPhoneNumbers, searchAvailableNumbers, fetchAccount, fetchNumber)."""
+    params = _json_body(required=False)
+    try:
+        provider = get_provider_for(g.org, integration)
+        result = provider.run_test_operation(operation, params)
+    except UnknownIntegrationType as err:
+        raise ApiError(400, "unknown_integration_type", err.message) from None
+    except NotConnected as err:
+        raise ApiError(404, "not_connected", err.message) from None
+    except SecretsUnreadable as err:
+        raise ApiError(409, "secrets_unreadable", str(err)) from None
+    except IntegrationConfigError as err:
+        code = "unknown_operation" if err.field == "operation" else "invalid_params"
+        raise ApiError(400, code, err.message, field=err.field) from None
+    except UpstreamError as err:
+        raise upstream_api_error(err) from None
+    return jsonify({"ok": True, "result": result})
