@@ -19,7 +19,7 @@ from typing import Any
 import networkx as nx
 
 from flows.checks import check_fields
-from flows.definition import NODE_ID_RE, DefinitionError, FlowDefinition, Node, load_definition
+from flows.definition import NODE_ID_RE, DefinitionError, FlowDefinition, Node, gc_paused, load_definition
 from flows.issues import Issue, error, warning
 from flows.registry import NODE_TYPES, NodeType
 from flows.templating import analyze
@@ -27,12 +27,13 @@ from flows.templating import analyze
 
 def validate(definition: FlowDefinition | dict[str, Any]) -> list[Issue]:
     """Every issue of a flow, errors first then warnings, each in node order."""
-    if not isinstance(definition, FlowDefinition):
-        try:
-            definition = load_definition(definition)
-        except DefinitionError as exc:
-            return [error("malformed", exc.message, None, exc.path or None)]
-    return _Validator(definition).run()
+    with gc_paused():
+        if not isinstance(definition, FlowDefinition):
+            try:
+                definition = load_definition(definition)
+            except DefinitionError as exc:
+                return [error("malformed", exc.message, None, exc.path or None)]
+        return _Validator(definition).run()
 
 
 def has_errors(issues: list[Issue]) -> bool:
