@@ -112,6 +112,8 @@ class Menu(NodeType):
         options = self._options(node)
         keywords = [k for o in options for k in o.get("keywords") or [] if isinstance(k, str)]
         attrs: dict[str, Any] = {"num_digits": 1, "timeout": self.prop(node, "timeout")}
+        if any(o["digit"] == "#" for o in options):
+            attrs["finish_on_key"] = ""  # else Twilio reads # as "done" and the option is unreachable
         if keywords:
             attrs["input"] = "dtmf speech"
             attrs["hints"] = ", ".join(keywords)

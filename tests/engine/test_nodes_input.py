@@ -31,6 +31,15 @@ def test_menu_dtmf_only_without_keywords() -> None:
     menu = node("m", "menu", {"prompt": "Pick", "options": [{"digit": "1"}]}, **{"1": "bye"})
     result = Call(flow(menu, bye())).start()
     assert 'input="dtmf"' in result.twiml and "hints" not in result.twiml
+    assert "finishOnKey" not in result.twiml
+
+
+def test_menu_pound_option_disables_the_finish_key() -> None:
+    menu = node("m", "menu", {"prompt": "Press pound to repeat", "options": [{"digit": "#"}, {"digit": "*"}]},
+                **{"#": "bye", "*": "bye"})
+    call = Call(flow(menu, bye()))
+    assert 'finishOnKey=""' in call.start().twiml
+    assert outcomes(call.send("input", Digits="#"))[0] == ("m", "#")
 
 
 def test_menu_each_digit_routes_to_its_option() -> None:
