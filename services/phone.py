@@ -289,6 +289,21 @@ def release_number(org: Organization, phone: PhoneNumber) -> str:
     return number
 
 
+def importable_numbers(org: Organization) -> list[dict[str, Any]]:
+    """Numbers the Twilio account owns that this org has not added yet: [{"sid", "phoneNumber", "friendlyName"}]."""
+    provider = provider_for(org)
+    try:
+        remote = provider.list_phone_numbers()
+    except UpstreamError as err:
+        raise upstream_failure(err, "Twilio could not list the account's numbers") from err
+    known = {p.sid for p in list_numbers(org)}
+    return [
+        {"sid": r["sid"], "phoneNumber": r["phone_number"], "friendlyName": r.get("friendly_name") or ""}
+        for r in remote
+        if r["sid"] not in known
+    ]
+
+
 def serialize(phone: PhoneNumber) -> dict[str, Any]:
     """A number with its routing, as the JSON API shows it."""
     return {

@@ -16,3 +16,7 @@ def register_blueprints(app: Flask) -> None:
     from web import flows_pages
 
     app.register_blueprint(flows_pages.bp)
+    from web import phone_pages, softphone_pages
+
+    for module in (phone_pages, softphone_pages):
+        app.register_blueprint(module.bp)

@@ -9,7 +9,6 @@ import pytest
 from extensions import db
 from models import Flow
 from services.flow_templates import template_definition
-from tests.plugins.twilio_fake import *  # noqa: F403  (twilio_fake, twilio_fake_server)
 
 APP_SID = "AP" + "a1" * 16
 

@@ -1,0 +1,207 @@
+"""The phone numbers page (/numbers): list, buy, import, route, release, and check drift with htmx.
+
+Every action answers with the `numbers/_list.html` partial (the page includes it), carrying a
+notice or an error; a failure at Twilio is shown in place with what was recorded and the one
+button that repairs it. Without JavaScript the same forms post and get the whole page back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, g, render_template, request
+
+from extensions import db
+from models import Flow
+from services import phone as phones
+from services.phone_drift import verify
+from services.phone_routing import member_choices
+from services.phone_twilio import PhoneError
+from services.softphone import online_user_ids
+from web.context import page_auth
+
+bp = Blueprint("phone_pages", __name__, url_prefix="/numbers")
+COUNTRIES = (("US", "United States"), ("CA", "Canada"), ("GB", "United Kingdom"))
+SWAPPED = (400, 403, 404, 409, 422)  # statuses htmx swaps in place (see base.html)
+
+
+def _htmx() -> bool:
+    return bool(request.headers.get("HX-Request"))
+
+
+def _flows() -> list[Flow]:
+    query = Flow.for_org(g.org.id).where(Flow.archived.is_(False)).order_by(Flow.name)
+    return list(db.session.scalars(query))
+
+
+def _context(**extra: Any) -> dict[str, Any]:
+    return {
+        "htmx": _htmx(),
+        "numbers": phones.list_numbers(g.org),
+        "flows": _flows(),
+        "members": member_choices(g.org),
+        "online": online_user_ids(g.org),
+        "countries": COUNTRIES,
+        **extra,
+    }
+
+
+def _page(partial: str, status: int = 200, **extra: Any):
+    """The partial for htmx, else the whole page with the partial's data."""
+    context = _context(panel=partial, **extra)
+    template = partial if _htmx() else "numbers/index.html"
+    return render_template(template, **context), status
+
+
+def _list(status: int = 200, **extra: Any):
+    return _page("numbers/_list.html", status, **extra)
+
+
+def _from_drift_panel() -> bool:
+    return request.form.get("then") == "drift"
+
+
+def _failed(err: PhoneError, partial: str = "numbers/_list.html"):
+    """Show a PhoneError in place; Twilio and save failures become 409 so htmx swaps them in."""
+    status = err.status if err.status in SWAPPED else 409
+    if _from_drift_panel():
+        partial = "numbers/_drift.html"
+    return _page(partial, status, error=err.message, failed=err.phone)
+
+
+def _done(notice: str, clear: tuple[str, ...] = ()):
+    """After an action: the list with a notice (clearing panels it made stale), or a fresh drift check."""
+    if _from_drift_panel():
+        try:
+            report = verify(g.org)
+        except PhoneError as err:
+            return _failed(err, "numbers/_drift.html")
+        return _page("numbers/_drift.html", report=report, notice=notice)
+    return _list(notice=notice, clear=clear)
+
+
+def _routing_form() -> dict[str, Any]:
+    form = request.form
+    return {
+        "mode": form.get("mode", "voice"),
+        "flowId": form.get("flow_id") or None,
+        "assignedUsers": form.getlist("users"),
+        "smsAutoReply": form.get("sms_auto_reply", ""),
+    }
+
+
+@bp.get("")
+@bp.get("/")
+@page_auth("viewer")
+def index():
+    """The org's numbers with routing, sync status and drift badges."""
+    return _list()
+
+
+@bp.get("/available")
+@page_auth("admin")
+def available():
+    """Search Twilio for numbers to buy (area code, contains, country)."""
+    args = request.args
+    try:
+        found = phones.search_available(
+            g.org, args.get("country", "US"), args.get("area_code", ""), args.get("contains", ""), 10
+        )
+    except PhoneError as err:
+        return _failed(err, "numbers/_available.html")
+    return _page("numbers/_available.html", available=found, searched=True)
+
+
+@bp.post("/buy")
+@page_auth("admin")
+def buy():
+    """Buy one of the numbers found, with the routing chosen in the buy form."""
+    try:
+        routing = phones.parse_routing(g.org, _routing_form())
+        phone = phones.buy_number(
+            g.org, routing, phone_number=request.form.get("phone_number"), country=request.form.get("country", "US")
+        )
+    except PhoneError as err:
+        return _failed(err)
+    return _done(f"Bought {phone.phone_number}; Twilio sends its calls and messages to Phonetree.", ("available",))
+
+
+@bp.get("/importable")
+@page_auth("admin")
+def importable():
+    """Numbers on the Twilio account that are not in Phonetree yet, each with "adopt"."""
+    try:
+        found = phones.importable_numbers(g.org)
+    except PhoneError as err:
+        return _failed(err, "numbers/_importable.html")
+    return _page("numbers/_importable.html", importable=found)
+
+
+@bp.post("/adopt")
+@page_auth("admin")
+def adopt():
+    """Import a number the Twilio account owns, routed as chosen, and push its config."""
+    try:
+        routing = phones.parse_routing(g.org, _routing_form())
+        phone = phones.import_number(g.org, routing, sid=request.form.get("sid"))
+    except PhoneError as err:
+        return _failed(err)
+    return _done(f"Added {phone.phone_number} from your Twilio account.", ("importable",))
+
+
+@bp.get("/<int:phone_id>/edit")
+@page_auth("admin")
+def edit(phone_id: int):
+    """The routing form of one number."""
+    try:
+        phone = phones.get_number(g.org, phone_id)
+    except PhoneError as err:
+        return _failed(err)
+    return _page("numbers/_edit.html", editing=phone)
+
+
+@bp.post("/<int:phone_id>/routing")
+@page_auth("admin")
+def routing(phone_id: int):
+    """Save routing and push it to Twilio."""
+    try:
+        phone = phones.get_number(g.org, phone_id)
+        new = phones.parse_routing(g.org, _routing_form(), current=phone)
+        phones.set_routing(g.org, phone, new)
+    except PhoneError as err:
+        return _failed(err)
+    return _done(f"Saved the routing of {phone.phone_number} and sent it to Twilio.", ("number-editor",))
+
+
+@bp.post("/<int:phone_id>/push")
+@page_auth("admin")
+def push(phone_id: int):
+    """Push the local config to Twilio (repairs drift and failed pushes)."""
+    try:
+        phone = phones.get_number(g.org, phone_id)
+        phones.push_config(g.org, phone)
+    except PhoneError as err:
+        return _failed(err)
+    return _done(f"Pushed Phonetree's settings for {phone.phone_number} to Twilio.")
+
+
+@bp.post("/<int:phone_id>/release")
+@page_auth("admin")
+def release(phone_id: int):
+    """Release the number on Twilio and forget it."""
+    try:
+        number = phones.release_number(g.org, phones.get_number(g.org, phone_id))
+    except PhoneError as err:
+        return _failed(err)
+    return _done(f"Released {number}. It no longer rings and Twilio stops billing it.", ("number-editor",))
+
+
+@bp.post("/drift")
+@page_auth("viewer")
+def drift():
+    """Compare every number with Twilio; show per-number drift with repair and adopt buttons."""
+    try:
+        report = verify(g.org)
+    except PhoneError as err:
+        return _failed(err, "numbers/_drift.html")
+    return _page("numbers/_drift.html", report=report)
