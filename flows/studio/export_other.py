@@ -1,0 +1,342 @@
+"""Phonetree node → Studio widget builders: logic, connect and integrations, and the table."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from flows.nodes.connect import DEFAULT_HOLD_MUSIC
+from flows.nodes.hours import WEEKDAYS, holiday_dates
+from flows.studio.export_voice import (
+    Widgets,
+    build_collect,
+    build_hangup,
+    build_menu,
+    build_pay,
+    build_record,
+    build_say,
+    build_voicemail,
+    clean,
+    helper_prompt,
+    main_widget,
+)
+from flows.studio.exporter import widget
+from flows.studio.tables import OPERATOR_BACK, WIDGET_NODE
+
+if TYPE_CHECKING:
+    from flows.definition import Node
+    from flows.studio.exporter import Exporter
+
+
+# ---------------------------------------------------------------- logic
+
+
+def build_branch(cx: Exporter, node: Node) -> Widgets:
+    """branch → split-based-on (a placeholder for an unsupported widget → that widget again)."""
+    stash = cx.stash.get(node.id) or {}
+    conditions = [c for c in node.props.get("conditions") or [] if isinstance(c, dict) and c.get("id")]
+    if stash.get("type") and stash["type"] not in WIDGET_NODE and stash["type"] != "trigger":
+        transitions = [
+            cx.transition(str(c.get("value") or c.get("label") or c["id"]), node.outcomes.get(c["id"]))
+            for c in conditions
+            if c["id"] != "unsupported"
+        ]
+        return [
+            widget(
+                cx.name(node.id), stash["type"], transitions, dict(stash.get("properties") or {}), cx.offset(node.id)
+            )
+        ]
+    source = cx.liquid(node.props.get("input", ""))
+    transitions = [cx.transition("noMatch", node.outcomes.get("no_match"))]
+    for c in conditions:
+        operator = str(c.get("operator"))
+        value = c.get("value")
+        transitions.append(
+            clean(
+                {
+                    "next": cx.target(node.outcomes.get(c["id"])),
+                    "event": "match",
+                    "conditions": [
+                        {
+                            "friendly_name": str(c.get("label") or f"If value {operator} {value or ''}".strip()),
+                            "arguments": [source],
+                            "type": OPERATOR_BACK.get(operator, operator),
+                            "value": cx.liquid(value)
+                            if isinstance(value, str)
+                            else ("" if value is None else str(value)),
+                        }
+                    ],
+                }
+            )
+        )
+        if operator not in OPERATOR_BACK:
+            cx.note(node, f"operator {operator} has no Studio equivalent")
+    return [main_widget(cx, node, "split-based-on", transitions, {"input": source})]
+
+
+def build_set_variables(cx: Exporter, node: Node) -> Widgets:
+    """set_variables → set-variables."""
+    items = [
+        {"key": str(i.get("name")), "value": cx.liquid(i.get("value", ""))}
+        for i in node.props.get("assignments") or []
+        if isinstance(i, dict) and i.get("name")
+    ]
+    return [
+        main_widget(cx, node, "set-variables", [cx.transition("next", node.outcomes.get("next"))], {"variables": items})
+    ]
+
+
+def build_hours(cx: Exporter, node: Node) -> Widgets:
+    """business_hours → split-based-on on the current UTC time (best effort)."""
+    hours = node.props.get("hours") or {}
+    open_id, closed_id = node.outcomes.get("open"), node.outcomes.get("closed")
+    day_ref, time_ref = "{{'now' | date: '%a'}}", "{{'now' | date: '%H:%M'}}"
+    transitions = [cx.transition("noMatch", closed_id)]
+    holidays = sorted(holiday_dates(node.props.get("holidays")))
+    if holidays:
+        transitions.append(
+            clean(
+                {
+                    "next": cx.target(closed_id),
+                    "event": "match",
+                    "conditions": [
+                        {
+                            "friendly_name": "Holiday",
+                            "arguments": ["{{'now' | date: '%Y-%m-%d'}}"],
+                            "type": "matches_any_of",
+                            "value": ", ".join(holidays),
+                        }
+                    ],
+                }
+            )
+        )
+    for i, day in enumerate(WEEKDAYS):
+        for start, end in hours.get(day) or []:
+            spans = (
+                [(day, start, end)] if start < end else [(day, start, "24:00"), (WEEKDAYS[(i + 1) % 7], "00:00", end)]
+            )
+            for d, s, e in spans:
+                transitions.append(
+                    clean(
+                        {
+                            "next": cx.target(open_id),
+                            "event": "match",
+                            "conditions": [
+                                {
+                                    "friendly_name": f"{d.title()} {s}-{e}",
+                                    "arguments": [day_ref],
+                                    "type": "equal_to",
+                                    "value": d.title(),
+                                },
+                                {
+                                    "friendly_name": f"after {s}",
+                                    "arguments": [time_ref],
+                                    "type": "is_after_time",
+                                    "value": s,
+                                },
+                                {
+                                    "friendly_name": f"before {e}",
+                                    "arguments": [time_ref],
+                                    "type": "is_before_time",
+                                    "value": e,
+                                },
+                            ],
+                        }
+                    )
+                )
+    tz = node.props.get("timezone") or cx.d.settings.timezone
+    cx.note(node, f"business hours became a split on the current time in UTC; the hours are in {tz}")
+    return [main_widget(cx, node, "split-based-on", transitions, {"input": time_ref})]
+
+
+# ---------------------------------------------------------------- connect & integrations
+
+
+def build_transfer(cx: Exporter, node: Node) -> Widgets:
+    """transfer → connect-call-to (+ a split on DialCallStatus when outcomes differ)."""
+    p, out = node.props, node.outcomes
+    props: dict[str, Any] = {
+        "caller_id": cx.liquid(p.get("caller_id") or "{{contact.channel.address}}"),
+        "timeout": p.get("timeout", 30),
+        "record": bool(p.get("record", False)),
+    }
+    if p.get("target") == "users":
+        users = [str(u) for u in p.get("users") or []]
+        props.update(noun="client", to=users[0] if users else "")
+        if len(users) > 1:
+            cx.note(node, f"rings only {users[0]} of {len(users)} users")
+    else:
+        props.update(noun="number", to=cx.liquid(p.get("number", "")))
+    if p.get("time_limit"):
+        props["time_limit"] = str(p["time_limit"])
+    name = cx.name(node.id)
+    answered = out.get("answered")
+    differing = [
+        (o, s)
+        for o, s in (("no_answer", "no-answer"), ("busy", "busy"), ("failed", "failed, canceled"))
+        if out.get(o) != answered
+    ]
+    extra: Widgets = []
+    completed = cx.transition("callCompleted", answered)
+    if differing:
+        status = cx.name(node.id, "status")
+        ref = f"{{{{widgets.{name}.DialCallStatus}}}}"
+        completed = {"next": status, "event": "callCompleted"}
+        extra = [
+            widget(
+                status,
+                "split-based-on",
+                [cx.transition("noMatch", answered)]
+                + [
+                    clean(
+                        {
+                            "next": cx.target(out.get(o)),
+                            "event": "match",
+                            "conditions": [
+                                {"friendly_name": o, "arguments": [ref], "type": "matches_any_of", "value": s}
+                            ],
+                        }
+                    )
+                    for o, s in differing
+                ],
+                {"input": ref},
+                cx.offset(node.id, 0, 220),
+            )
+        ]
+    return (
+        helper_prompt(cx, node, name)
+        + [main_widget(cx, node, "connect-call-to", [completed, {"event": "hangup"}], props)]
+        + extra
+    )
+
+
+def build_enqueue(cx: Exporter, node: Node) -> Widgets:
+    """enqueue → enqueue-call."""
+    p, out = node.props, node.outcomes
+    props: dict[str, Any] = {"queue_name": cx.liquid(p.get("queue", ""))}
+    if p.get("hold_music_url") and p["hold_music_url"] != DEFAULT_HOLD_MUSIC:
+        props.update(wait_url=p["hold_music_url"], wait_url_method="GET")
+    if p.get("hold_message"):
+        cx.note(node, "the hold message is not exported (Studio plays the wait URL)")
+    if out.get("leave") and out.get("leave") != out.get("bridged"):
+        cx.note(node, "'leave' and 'bridged' are one Studio event (callComplete)")
+    transitions = [
+        cx.transition("callComplete", out.get("bridged") or out.get("leave")),
+        cx.transition("failedToEnqueue", out.get("error")),
+        cx.transition("callFailure", out.get("hangup")),
+    ]
+    return [main_widget(cx, node, "enqueue-call", transitions, props)]
+
+
+def build_http(cx: Exporter, node: Node) -> Widgets:
+    """http_request → make-http-request (+ Set Variables for its saved JSON paths)."""
+    p, out = node.props, node.outcomes
+    ctype = str(p.get("content_type", "application/json"))
+    props: dict[str, Any] = {
+        "method": str(p.get("method", "GET")),
+        "url": cx.liquid(p.get("url", "")),
+        "content_type": ctype + (";charset=utf-8" if ctype != "text/plain" else ""),
+    }
+    if p.get("body"):
+        props["body"] = cx.liquid(p["body"])
+    if p.get("headers"):
+        cx.note(node, "request headers are not exported")
+    name = cx.name(node.id)
+    success: dict[str, Any] = cx.transition("success", out.get("success"))
+    extra: Widgets = []
+    if p.get("variables"):
+        store = cx.name(node.id, "vars")
+        success = {"next": store, "event": "success"}
+        extra = [
+            widget(
+                store,
+                "set-variables",
+                [cx.transition("next", out.get("success"))],
+                {
+                    "variables": [
+                        {"key": str(k), "value": f"{{{{widgets.{name}.parsed.{v}}}}}"}
+                        for k, v in p["variables"].items()
+                    ]
+                },
+                cx.offset(node.id, 260, 120),
+            )
+        ]
+    return [
+        main_widget(cx, node, "make-http-request", [success, cx.transition("failed", out.get("failed"))], props)
+    ] + extra
+
+
+def build_send_sms(cx: Exporter, node: Node) -> Widgets:
+    """send_sms → send-message."""
+    p = node.props
+    to = p.get("to") or "{{ call.from }}"
+    from_ = p.get("from") or "{{ call.to }}"
+    props = {
+        "from": "{{flow.channel.address}}" if from_.replace(" ", "") == "{{call.to}}" else cx.liquid(from_),
+        "to": "{{contact.channel.address}}" if to.replace(" ", "") == "{{call.from}}" else cx.liquid(to),
+        "body": cx.liquid(p.get("body", "")),
+    }
+    transitions = [
+        cx.transition("sent", node.outcomes.get("sent")),
+        cx.transition("failed", node.outcomes.get("failed")),
+    ]
+    return [main_widget(cx, node, "send-message", transitions, props)]
+
+
+def build_subflow(cx: Exporter, node: Node) -> Widgets:
+    """subflow → run-subflow (the flow id must be a Studio flow SID there)."""
+    p = node.props
+    params = [{"key": str(k), "value": cx.liquid(v)} for k, v in (p.get("parameters") or {}).items()]
+    flow = str(p.get("flow", ""))
+    if not flow.startswith("FW"):
+        cx.note(node, f"runs Phonetree flow {flow}: export it too and set its Studio flow SID")
+    props = {"flow_sid": flow, "flow_revision": "LatestPublished", "parameters": params}
+    transitions = [
+        cx.transition("completed", node.outcomes.get("completed")),
+        cx.transition("failed", node.outcomes.get("failed")),
+    ]
+    return [main_widget(cx, node, "run-subflow", transitions, props)]
+
+
+def build_ai_agent(cx: Exporter, node: Node) -> Widgets:
+    """ai_agent → connect-virtual-agent (best effort: Studio needs a connector there)."""
+    cx.note(node, "the AI agent became a Connect Virtual Agent widget; configure a connector for it")
+    props = {"connector": str(node.props.get("gateway_url", ""))}
+    transitions = [cx.transition("return", node.outcomes.get("next")), {"event": "hangup"}]
+    return helper_prompt(cx, node, cx.name(node.id)) + [
+        main_widget(cx, node, "connect-virtual-agent", transitions, props)
+    ]
+
+
+def generic(cx: Exporter, node: Node) -> Widgets:
+    """A node type Studio has no widget for: a Say/Play that explains, keeping the first outcome."""
+    cx.note(node, f"node type {node.type} has no Studio widget; exported as a Say/Play placeholder")
+    first = next(iter(node.outcomes.values()), None)
+    return [
+        widget(
+            cx.name(node.id),
+            "say-play",
+            [cx.transition("audioComplete", first)],
+            {"say": f"This step ({node.type}) is not available in Studio.", "loop": 1},
+            cx.offset(node.id),
+        )
+    ]
+
+
+BUILDERS = {
+    "say": build_say,
+    "hangup": build_hangup,
+    "record": build_record,
+    "voicemail": build_voicemail,
+    "menu": build_menu,
+    "collect_input": build_collect,
+    "pay": build_pay,
+    "branch": build_branch,
+    "set_variables": build_set_variables,
+    "business_hours": build_hours,
+    "transfer": build_transfer,
+    "enqueue": build_enqueue,
+    "http_request": build_http,
+    "send_sms": build_send_sms,
+    "subflow": build_subflow,
+    "ai_agent": build_ai_agent,
+}

@@ -1,0 +1,403 @@
+"""Liquid (Twilio Studio) ⇄ Jinja2 (Phonetree) template conversion.
+
+Studio templates are Liquid; Phonetree renders Jinja2 with Studio's names aliased
+(``widgets.<id>.<field>``, ``trigger.call.From``, ``flow.variables.x``, ``flow.data``), so most
+Studio text is already a valid Jinja2 template. Only what Jinja2 cannot parse or would read
+differently is rewritten: filter syntax (``| upcase`` → ``| upper``, ``| default: 'x'`` →
+``| default('x', true)``), Liquid-only tags (``elsif``, ``unless``, ``assign``, ``case``/``when``,
+``capture``), operators (``contains``, ``<>``) and widget names that are not identifiers.
+
+`liquid_to_jinja` returns the new text and a list of human-readable notes, one per rewrite;
+an empty list means the text was kept byte for byte. The reverse is in `flows.studio.liquid_export`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from flows.templating import analyze
+
+TAG_RE = re.compile(r"\{\{-?(?P<out>.*?)-?\}\}|\{%-?(?P<tag>.*?)-?%\}", re.S)
+_TOKEN_RE = re.compile(
+    r"""
+    (?P<str>'[^']*'|"[^"]*")
+   |(?P<range>\(\s*[^()\s]+\s*\.\.\s*[^()\s]+\s*\))
+   |(?P<num>-?\d+(?:\.\d+)?(?![\w-]))
+   |(?P<path>[A-Za-z_][\w-]*\??(?:\.[A-Za-z0-9_][\w-]*\??|\[[^\]]*\])*)
+   |(?P<op>==|!=|<>|>=|<=|>|<)
+   |(?P<punct>[|:,()\[\]=])
+   |(?P<ws>\s+)
+   |(?P<other>.)
+    """,
+    re.X | re.S,
+)
+_IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_JINJA_KEYWORDS = {"and", "or", "not", "in", "is", "if", "else", "none", "true", "false"}
+
+
+@dataclass
+class Conversion:
+    """The state of one template conversion: renames to apply and notes collected."""
+
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    case_stack: list[tuple[str, bool]] = field(default_factory=list)
+
+    def note(self, text: str) -> None:
+        """Record a rewrite (once)."""
+        if text not in self.notes:
+            self.notes.append(text)
+
+
+# ---------------------------------------------------------------- expressions
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    return [(m.lastgroup or "other", m.group()) for m in _TOKEN_RE.finditer(text)]
+
+
+def split_top(text: str, sep: str) -> list[str]:
+    """Split on `sep` outside quotes, brackets and parentheses."""
+    parts: list[str] = []
+    depth = 0
+    quote = ""
+    start = 0
+    for i, ch in enumerate(text):
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch == sep and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
+def _alias(path: str, conv: Conversion) -> str:
+    """Apply the first matching path alias (``contact.channel.address`` → ``trigger.call.From``)."""
+    for old, new in conv.aliases.items():
+        if path == old or path.startswith((old + ".", old + "[")):
+            conv.note(f"'{old}' → '{new}'")
+            return new + path[len(old) :]
+    return path
+
+
+def _convert_path(path: str, conv: Conversion) -> str:
+    """Convert a Liquid variable path to Jinja2 (aliases, odd names, ``.size``, nil/empty)."""
+    lowered = path.lower()
+    if lowered in ("nil", "null"):
+        conv.note(f"'{path}' → 'none'")
+        return "none"
+    if lowered in ("empty", "blank"):
+        conv.note(f"'{path}' → ''")
+        return "''"
+    if path in ("true", "false"):
+        return path
+    path = _alias(path, conv)
+    segments = re.findall(r"\[[^\]]*\]|[^.\[]+", path)
+    out: list[str] = []
+    for i, seg in enumerate(segments):
+        if seg.startswith("["):
+            out.append(seg)
+            continue
+        clean = seg.rstrip("?")
+        if clean != seg:
+            conv.note(f"'{seg}' → '{clean}'")
+        if i > 0 and clean == "size" and i == len(segments) - 1:
+            conv.note("'.size' → '| length'")
+            return f"({''.join(out)} | length)"
+        if i == 0:
+            if not _IDENT_RE.match(clean):
+                return path  # not something Jinja can name; left for the parse check
+            out.append(clean)
+        elif (_IDENT_RE.match(clean) and clean not in _JINJA_KEYWORDS) or clean.isdigit():
+            out.append("." + clean)
+        else:
+            out.append(f"[{clean!r}]")
+            conv.note(f"'.{clean}' → \"['{clean}']\"")
+    return "".join(out)
+
+
+def _convert_operand(text: str, conv: Conversion) -> str:
+    """Convert a plain Liquid expression (no filters) token by token."""
+    pieces: list[str] = []
+    for kind, value in _tokens(text):
+        if kind == "path":
+            pieces.append(_convert_path(value, conv))
+        elif kind == "range":
+            low, high = (p.strip() for p in value.strip("()").split(".."))
+            conv.note(f"range {value} → range()")
+            pieces.append(f"range({_convert_operand(low, conv)}, ({_convert_operand(high, conv)}) + 1)")
+        elif kind == "op" and value == "<>":
+            conv.note("'<>' → '!='")
+            pieces.append("!=")
+        else:
+            pieces.append(value)
+    return "".join(pieces)
+
+
+def _number_kind(arg: str) -> str:
+    return "int" if re.fullmatch(r"-?\d+", arg.strip()) else "float"
+
+
+_SIMPLE_FILTERS = {
+    "upcase": "upper",
+    "downcase": "lower",
+    "capitalize": "capitalize",
+    "strip": "trim",
+    "lstrip": "trim",
+    "rstrip": "trim",
+    "size": "length",
+    "escape": "escape",
+    "escape_once": "escape",
+    "url_encode": "urlencode",
+    "json": "tojson",
+    "to_json": "tojson",
+    "jsonify": "tojson",
+    "first": "first",
+    "last": "last",
+    "sort": "sort",
+    "abs": "abs",
+    "strip_html": "striptags",
+    "join": "join",
+    "round": "round",
+    "replace": "replace",
+}
+
+
+def _apply_filter(expr: str, name: str, args: list[str], conv: Conversion) -> str:
+    """Apply one Liquid filter to a Jinja expression string."""
+    a = args
+    if name == "default":
+        conv.note(f"'| default: {a[0] if a else ''}' → '| default(…, true)'")
+        return f"{expr} | default({a[0] if a else ''!s}, true)"
+    if name in ("append", "prepend") and a:
+        conv.note(f"'| {name}' → '~'")
+        return f"({expr} ~ {a[0]})" if name == "append" else f"({a[0]} ~ {expr})"
+    arith = {"plus": "+", "minus": "-", "times": "*", "modulo": "%"}
+    if name in arith and a:
+        conv.note(f"'| {name}' → '{arith[name]}'")
+        kind = _number_kind(a[0])
+        return f"(({expr}) | {kind} {arith[name]} {a[0]})"
+    if name == "divided_by" and a:
+        conv.note("'| divided_by' → '/'")
+        op = "//" if _number_kind(a[0]) == "int" else "/"
+        return f"(({expr}) | float {op} {a[0]})" if op == "/" else f"(({expr}) | int // {a[0]})"
+    if name in ("remove", "remove_first") and a:
+        conv.note(f"'| {name}' → '| replace'")
+        count = ", 1" if name == "remove_first" else ""
+        return f"{expr} | replace({a[0]}, ''{count})"
+    if name == "replace_first" and len(a) >= 2:
+        conv.note("'| replace_first' → '| replace(…, 1)'")
+        return f"{expr} | replace({a[0]}, {a[1]}, 1)"
+    if name == "truncate" and a:
+        conv.note("'| truncate: n' → '| truncate(n, true, …, 0)'")
+        end = a[1] if len(a) > 1 else "'...'"
+        return f"{expr} | truncate({a[0]}, true, {end}, 0)"
+    if name == "split" and a:
+        conv.note("'| split' → '.split()'")
+        return f"({expr}).split({a[0]})"
+    if name in ("reverse", "uniq", "compact"):
+        jinja = {"reverse": "reverse", "uniq": "unique", "compact": "select"}[name]
+        conv.note(f"'| {name}' → '| {jinja} | list'")
+        return f"{expr} | {jinja} | list"
+    if name in ("ceil", "floor"):
+        conv.note(f"'| {name}' → '| round(method=…)'")
+        return f"{expr} | float | round(method={name!r}) | int"
+    if name == "newline_to_br":
+        conv.note("'| newline_to_br' → '| replace'")
+        return f"{expr} | replace('\\n', '<br />')"
+    if name in _SIMPLE_FILTERS:
+        jinja = _SIMPLE_FILTERS[name]
+        if args:
+            conv.note(f"'| {name}: …' → '| {jinja}(…)'")
+            return f"{expr} | {jinja}({', '.join(args)})"
+        if jinja != name:
+            conv.note(f"'| {name}' → '| {jinja}'")
+        return f"{expr} | {jinja}"
+    conv.note(f"dropped Liquid filter '{name}' (no Jinja2 equivalent)")
+    return expr
+
+
+def _convert_filtered(text: str, conv: Conversion) -> str:
+    """Convert ``expr | filter: a, b | filter2`` to a Jinja2 expression."""
+    parts = split_top(text, "|")
+    expr = _convert_operand(parts[0].strip(), conv)
+    for raw in parts[1:]:
+        name, _, rest = raw.strip().partition(":")
+        args: list[str] = []
+        if rest.strip():
+            for arg in split_top(rest, ","):
+                arg = arg.strip()
+                if re.match(r"^[A-Za-z_]\w*\s*:", arg):  # a named argument (allow_false: true)
+                    conv.note(f"dropped named filter argument '{arg}'")
+                    continue
+                args.append(_convert_operand(arg, conv))
+        expr = _apply_filter(expr, name.strip(), args, conv)
+    return expr
+
+
+def _convert_condition(text: str, conv: Conversion) -> str:
+    """Convert a Liquid condition (``a == b and c contains 'x'``) to Jinja2."""
+    text = re.sub(r"(\S+)\s*==\s*(?:empty|blank)\b", r"not \1", text)
+    text = re.sub(r"(\S+)\s*!=\s*(?:empty|blank)\b", r"\1", text)
+    words = re.split(r"\s+(and|or)\s+", text.strip())
+    out: list[str] = []
+    for word in words:
+        if word in ("and", "or"):
+            out.append(word)
+            continue
+        m = re.match(r"^(.*?)\s+contains\s+(.*)$", word)
+        if m:
+            conv.note("'a contains b' → 'b in a'")
+            out.append(f"{_convert_operand(m.group(2), conv)} in {_convert_operand(m.group(1), conv)}")
+        else:
+            out.append(_convert_operand(word, conv))
+    return " ".join(out)
+
+
+# ---------------------------------------------------------------- tags
+
+
+def _convert_tag(body: str, conv: Conversion) -> str | None:
+    """Convert the inside of one ``{% %}`` tag; None drops the tag."""
+    word, _, rest = body.strip().partition(" ")
+    rest = rest.strip()
+    if word in ("if", "elsif", "unless"):
+        cond = _convert_condition(rest, conv)
+        if word == "if":
+            return f"if {cond}"
+        if word == "elsif":
+            conv.note("'elsif' → 'elif'")
+            return f"elif {cond}"
+        conv.note("'unless' → 'if not'")
+        conv.case_stack.append(("unless", False))
+        return f"if not ({cond})"
+    if word == "endunless":
+        if conv.case_stack and conv.case_stack[-1][0] == "unless":
+            conv.case_stack.pop()
+        return "endif"
+    if word == "assign":
+        name, _, value = rest.partition("=")
+        conv.note("'assign' → 'set'")
+        return f"set {name.strip()} = {_convert_filtered(value.strip(), conv)}"
+    if word == "capture":
+        conv.note("'capture' → 'set … endset'")
+        return f"set {rest}"
+    if word == "endcapture":
+        return "endset"
+    if word == "case":
+        conv.note("'case/when' → 'if/elif'")
+        conv.case_stack.append((_convert_operand(rest, conv), False))
+        return ""
+    if word == "when" and conv.case_stack:
+        subject, started = conv.case_stack[-1]
+        values = [v.strip() for v in re.split(r",|\s+or\s+", rest) if v.strip()]
+        cond = " or ".join(f"{subject} == {_convert_operand(v, conv)}" for v in values)
+        conv.case_stack[-1] = (subject, True)
+        return f"{'elif' if started else 'if'} {cond}"
+    if word == "endcase" and conv.case_stack:
+        _, started = conv.case_stack.pop()
+        return "endif" if started else ""
+    if word == "for":
+        m = re.match(r"^(\w+)\s+in\s+(.+?)((?:\s+(?:reversed|limit\s*:\s*\S+|offset\s*:\s*\S+))*)$", rest)
+        if not m:
+            return body
+        seq = _convert_operand(m.group(2), conv)
+        mods = m.group(3)
+        if "reversed" in mods:
+            seq = f"({seq} | reverse | list)"
+        off = re.search(r"offset\s*:\s*(\S+)", mods)
+        lim = re.search(r"limit\s*:\s*(\S+)", mods)
+        if off or lim:
+            start = off.group(1) if off else "0"
+            stop = f"{start} + {lim.group(1)}" if lim else ""
+            seq = f"({seq})[{start}:{stop}]"
+        if mods.strip():
+            conv.note("for-loop modifiers → slice")
+        return f"for {m.group(1)} in {seq}"
+    if word == "echo":
+        return "{{ " + _convert_filtered(rest, conv) + " }}"
+    if word in ("else", "endif", "endfor", "raw", "endraw"):
+        return word
+    conv.note(f"dropped Liquid tag '{word}' (no Jinja2 equivalent)")
+    return None
+
+
+def liquid_to_jinja(text: str, aliases: Mapping[str, str] | None = None) -> tuple[str, list[str]]:
+    """Convert a Studio (Liquid) template to Phonetree's Jinja2.
+
+    `aliases` maps variable paths to their Phonetree names (a renamed widget, ``contact.*``).
+    Returns ``(template, notes)``; notes is empty when nothing needed rewriting. A template that
+    still does not parse is kept literally inside ``{% raw %}`` (with a note) rather than lost.
+    """
+    if not isinstance(text, str) or ("{{" not in text and "{%" not in text):
+        return text, []
+    conv = Conversion(aliases=dict(aliases or {}))
+    out: list[str] = []
+    pos = 0
+    in_raw = False
+    in_comment = False
+    for m in TAG_RE.finditer(text):
+        out.append("" if in_comment else text[pos : m.start()])
+        pos = m.end()
+        original = m.group()
+        if m.group("tag") is not None:
+            word = m.group("tag").strip().split(" ", 1)[0]
+            if in_raw:
+                out.append(original)
+                in_raw = word != "endraw"
+                continue
+            if word == "comment":
+                in_comment = True
+                conv.note("dropped Liquid comment")
+                continue
+            if word == "endcomment":
+                in_comment = False
+                continue
+            if in_comment:
+                continue
+            if word == "raw":
+                in_raw = True
+                out.append(original)
+                continue
+            before = len(conv.notes)
+            converted = _convert_tag(m.group("tag"), conv)
+            if converted is None or converted == "":
+                continue
+            if converted.startswith("{{"):
+                out.append(converted)
+            elif len(conv.notes) == before and converted.strip() == m.group("tag").strip():
+                out.append(original)
+            else:
+                left = "{%- " if original.startswith("{%-") else "{% "
+                right = " -%}" if original.endswith("-%}") else " %}"
+                out.append(left + converted + right)
+        else:
+            if in_raw or in_comment:
+                out.append("" if in_comment else original)
+                continue
+            before = len(conv.notes)
+            converted = _convert_filtered(m.group("out").strip(), conv)
+            if len(conv.notes) == before:
+                out.append(original)
+            else:
+                left = "{{- " if original.startswith("{{-") else "{{ "
+                right = " -}}" if original.endswith("-}}") else " }}"
+                out.append(left + converted + right)
+    out.append("" if in_comment else text[pos:])
+    result = "".join(out)
+    problem = analyze(result).error
+    if problem:
+        return "{% raw %}" + text + "{% endraw %}", [
+            f"could not convert the Liquid template ({problem}); kept it as literal text"
+        ]
+    return result, conv.notes

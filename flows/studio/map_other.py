@@ -1,0 +1,301 @@
+"""Studio widget → Phonetree node mappers: connect, logic, integrations and placeholders."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from flows.studio.map_voice import (
+    CONTACT_ADDRESS,
+    FLOW_ADDRESS,
+    Mapped,
+    Targets,
+    as_int,
+    as_list,
+    clamp,
+    map_record,
+    map_say,
+    route,
+    truthy,
+)
+from flows.studio.tables import (
+    EVENT_OUTCOMES,
+    NO_VALUE_OPERATORS,
+    OPERATOR_MAP,
+    PLACEHOLDER_FALLBACK,
+    UNSUPPORTED_WHY,
+)
+
+if TYPE_CHECKING:
+    from flows.studio.importer import Importer
+
+
+# ---------------------------------------------------------------- connect
+
+
+def map_transfer(cx: Importer, state: dict[str, Any]) -> Mapped | None:
+    """connect-call-to → transfer (a number, or the softphone of a client); None when unsupported."""
+    props, notes = state.get("properties") or {}, []
+    noun = str(props.get("noun") or "number")
+    to = str(props.get("to") or "")
+    node_props: dict[str, Any]
+    if noun in ("number", "number-multi"):
+        numbers = [n.strip() for n in to.split(",") if n.strip()]
+        if len(numbers) > 1:
+            notes.append(f"rings only the first of {len(numbers)} numbers ({numbers[0]})")
+        node_props = {"target": "number", "number": cx.tpl(numbers[0] if numbers else "", notes)}
+    elif noun == "client":
+        node_props = {"target": "users", "users": [cx.tpl(to, notes)]}
+        notes.append(f"client {to!r} must be a Phonetree user identity")
+    else:
+        return None
+    caller_id = str(props.get("caller_id") or "")
+    if caller_id.replace(" ", "") not in ("", CONTACT_ADDRESS):
+        node_props["caller_id"] = cx.tpl(caller_id, notes)
+    if props.get("timeout") is not None:
+        node_props["timeout"] = clamp(as_int(props["timeout"], 30), 5, 600, "timeout", notes)
+    if props.get("time_limit") not in (None, ""):
+        node_props["time_limit"] = clamp(as_int(props["time_limit"], 14400), 60, 14400, "time_limit", notes)
+    if props.get("record") is not None:
+        node_props["record"] = truthy(props["record"])
+    outcomes, by_outcome, more = route(cx, state, EVENT_OUTCOMES["connect-call-to"])
+    notes.extend(more)
+    used = {"noun", "to", "caller_id", "timeout", "time_limit", "record", "offset"}
+    return Mapped("transfer", node_props, outcomes, f"transfer ({node_props['target']})", notes, used=used)
+
+
+def map_enqueue(cx: Importer, state: dict[str, Any]) -> Mapped:
+    """enqueue-call → enqueue (callComplete → bridged/leave, failedToEnqueue → error, callFailure → hangup)."""
+    props, notes = state.get("properties") or {}, []
+    queue = str(props.get("queue_name") or "")
+    if not queue and props.get("workflow_sid"):
+        queue = str(props["workflow_sid"])
+        notes.append("TaskRouter workflow is not available; callers wait in a queue named after it")
+    node_props: dict[str, Any] = {"queue": cx.tpl(queue, notes)}
+    wait_url = str(props.get("wait_url") or "")
+    if wait_url.lower().split("?")[0].endswith((".mp3", ".wav")):
+        node_props["hold_music_url"] = wait_url
+    elif wait_url:
+        notes.append("wait_url (TwiML) is not fetched; the default hold music plays")
+    for key in ("task_attributes", "priority", "timeout"):
+        if props.get(key) not in (None, "") and props.get("workflow_sid"):
+            notes.append(f"{key} (TaskRouter) is not used")
+    outcomes, _, more = route(cx, state, EVENT_OUTCOMES["enqueue-call"])
+    notes.extend(more)
+    used = {
+        "queue_name",
+        "workflow_sid",
+        "wait_url",
+        "wait_url_method",
+        "task_attributes",
+        "priority",
+        "timeout",
+        "offset",
+    }
+    return Mapped("enqueue", node_props, outcomes, "enqueue", notes, used=used)
+
+
+# ---------------------------------------------------------------- logic & integrations
+
+
+def map_set_variables(cx: Importer, state: dict[str, Any]) -> Mapped:
+    """set-variables → set_variables ({key, value} → {name, value})."""
+    props, notes = state.get("properties") or {}, []
+    assignments = []
+    for item in as_list(props.get("variables")):
+        if not isinstance(item, dict) or not item.get("key"):
+            continue
+        name = cx.var_name(str(item["key"]), notes)
+        value = item.get("value", "")
+        assignments.append({"name": name, "value": cx.tpl(value, notes) if isinstance(value, str) else value})
+    outcomes, _, more = route(cx, state, EVENT_OUTCOMES["set-variables"])
+    notes.extend(more)
+    return Mapped(
+        "set_variables",
+        {"assignments": assignments},
+        outcomes,
+        f"set_variables ({len(assignments)})",
+        notes,
+        used={"variables", "offset"},
+    )
+
+
+def _same_template(a: str, b: str) -> bool:
+    return a.replace(" ", "") == b.replace(" ", "")
+
+
+def map_branch(cx: Importer, state: dict[str, Any]) -> Mapped:
+    """split-based-on → branch: each match transition is a condition, noMatch is no_match."""
+    props, notes = state.get("properties") or {}, []
+    raw_input = str(props.get("input") or "")
+    conditions: list[dict[str, Any]] = []
+    outcomes: Targets = {}
+    seen: set[str] = set()
+    for t in state.get("transitions") or []:
+        target = t.get("next") or None
+        if t["event"] == "noMatch":
+            outcomes["no_match"] = target
+            continue
+        if t["event"] != "match":
+            if target:
+                notes.append(f"event '{t['event']}' has no Phonetree outcome; its transition to {target} is dropped")
+            continue
+        conds = t.get("conditions") or []
+        if not conds:
+            notes.append(f"a match transition to {target} has no condition and is dropped")
+            continue
+        cond = conds[0]
+        if len(conds) > 1:
+            notes.append(f"only the first of {len(conds)} conditions (AND) to {target} is tested")
+        args = cond.get("arguments") or []
+        if not raw_input and args:
+            raw_input = str(args[0])
+        elif args and not _same_template(str(args[0]), raw_input):
+            notes.append(f"condition {cond.get('friendly_name')!r} tests {args[0]} but the branch tests the input")
+        operator = OPERATOR_MAP.get(str(cond.get("type")))
+        value = cond.get("value")
+        if operator is None:
+            notes.append(f"operator {cond.get('type')!r} is not supported; that condition never matches")
+            operator, value = "regex", "(?!)"
+        cid = _condition_id(value if operator not in ("regex", *NO_VALUE_OPERATORS) else None, seen)
+        item: dict[str, Any] = {"id": cid, "label": str(cond.get("friendly_name") or cid), "operator": operator}
+        if operator not in NO_VALUE_OPERATORS:
+            text = "" if value is None else str(value)
+            item["value"] = cx.tpl(text, notes) if operator != "regex" else text
+        conditions.append(item)
+        outcomes[cid] = target
+    node_props = {"input": cx.tpl(raw_input, notes), "conditions": conditions}
+    return Mapped(
+        "branch", node_props, outcomes, f"branch ({len(conditions)} conditions)", notes, used={"input", "offset"}
+    )
+
+
+def _condition_id(value: Any, seen: set[str]) -> str:
+    base = re.sub(r"[^A-Za-z0-9_-]+", "_", str(value or "")).strip("_")[:32] if value is not None else ""
+    if not base or base == "no_match":
+        base = f"c{len(seen) + 1}"
+    cid, n = base, 2
+    while cid in seen:
+        cid, n = f"{base}_{n}", n + 1
+    seen.add(cid)
+    return cid
+
+
+def _key_values(cx: Importer, items: Any, notes: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in as_list(items):
+        if isinstance(item, dict) and item.get("key"):
+            value = item.get("value", "")
+            out[str(item["key"])] = cx.tpl(value, notes) if isinstance(value, str) else str(value)
+    return out
+
+
+def map_http(cx: Importer, state: dict[str, Any]) -> Mapped:
+    """make-http-request → http_request (parameters become the form body or the query string)."""
+    props, notes = state.get("properties") or {}, []
+    method = str(props.get("method") or "GET").upper()
+    ctype = str(props.get("content_type") or "application/x-www-form-urlencoded").split(";")[0].strip()
+    url = cx.tpl(str(props.get("url") or ""), notes)
+    node_props: dict[str, Any] = {"method": method, "url": url}
+    if ctype in ("application/json", "application/x-www-form-urlencoded", "text/plain"):
+        node_props["content_type"] = ctype
+    params = _key_values(cx, props.get("parameters"), notes)
+    body = cx.tpl(str(props.get("body") or ""), notes)
+    if params:
+        encoded = "&".join(f"{quote(k)}={_url_value(v)}" for k, v in params.items())
+        if method == "GET" or ctype != "application/x-www-form-urlencoded":
+            node_props["url"] = url + ("&" if "?" in url else "?") + encoded
+        else:
+            body = encoded if not body else f"{body}&{encoded}"
+    if body and method != "GET":
+        node_props["body"] = body
+    if truthy(props.get("add_twilio_auth", False)):
+        notes.append("add_twilio_auth is not supported (no Twilio credentials are sent)")
+    outcomes, _, more = route(cx, state, EVENT_OUTCOMES["make-http-request"])
+    notes.extend(more)
+    used = {"method", "content_type", "url", "parameters", "body", "add_twilio_auth", "offset"}
+    return Mapped("http_request", node_props, outcomes, f"http_request ({method})", notes, used=used)
+
+
+def _url_value(value: str) -> str:
+    """A query or form value: plain text is percent-encoded, a lone ``{{ expr }}`` is urlencoded."""
+    stripped = value.strip()
+    if stripped.startswith("{{") and stripped.endswith("}}") and stripped.count("{{") == 1:
+        return "{{ (" + stripped[2:-2].strip() + ") | urlencode }}"
+    if "{{" in value or "{%" in value:
+        return value
+    return quote(value, safe="")
+
+
+def map_send_sms(cx: Importer, state: dict[str, Any]) -> Mapped:
+    """send-message → send_sms (to the caller and from the called number unless set otherwise)."""
+    props, notes = state.get("properties") or {}, []
+    node_props: dict[str, Any] = {"body": cx.tpl(str(props.get("body") or ""), notes)}
+    to, from_ = str(props.get("to") or ""), str(props.get("from") or "")
+    if to.replace(" ", "") not in ("", CONTACT_ADDRESS):
+        node_props["to"] = cx.tpl(to, notes)
+    if from_.replace(" ", "") not in ("", FLOW_ADDRESS):
+        node_props["from"] = cx.tpl(from_, notes)
+    if props.get("media_url"):
+        notes.append("media_url (MMS) is not sent")
+    outcomes, _, more = route(cx, state, EVENT_OUTCOMES["send-message"])
+    notes.extend(more)
+    used = {"body", "to", "from", "media_url", "service", "channel", "attributes", "offset"}
+    return Mapped("send_sms", node_props, outcomes, "send_sms", notes, used=used)
+
+
+def map_subflow(cx: Importer, state: dict[str, Any]) -> Mapped:
+    """run-subflow → subflow; the Studio flow SID must be re-pointed at an imported Phonetree flow."""
+    props, notes = state.get("properties") or {}, []
+    flow = str(props.get("flow_sid") or "")
+    node_props: dict[str, Any] = {"flow": flow, "parameters": _key_values(cx, props.get("parameters"), notes)}
+    notes.append(f"the subflow is Studio flow {flow or '(none)'}: import it and pick it in this node")
+    outcomes, _, more = route(cx, state, EVENT_OUTCOMES["run-subflow"])
+    notes.extend(more)
+    return Mapped(
+        "subflow", node_props, outcomes, "subflow", notes, used={"flow_sid", "flow_revision", "parameters", "offset"}
+    )
+
+
+def map_unsupported(cx: Importer, state: dict[str, Any], node_id: str, why: str | None = None) -> Mapped:
+    """A widget Phonetree cannot run: a branch that keeps every transition as an outcome.
+
+    Nothing sets ``widgets.<id>.event``, so calls take `no_match` (the widget's failure or
+    pass-through event); the other events stay wired for whoever replaces the node.
+    """
+    wtype = state["type"]
+    transitions = [t for t in state.get("transitions") or [] if t.get("event")]
+    events = [t["event"] for t in transitions]
+    fallback = PLACEHOLDER_FALLBACK.get(wtype, events[0] if events else "")
+    conditions, outcomes, seen = [], {}, set()
+    for t in transitions:
+        cid = _condition_id(t["event"], seen)
+        conditions.append({"id": cid, "label": t["event"], "operator": "equal_to", "value": t["event"]})
+        outcomes[cid] = t.get("next") or None
+        if t["event"] == fallback:
+            outcomes["no_match"] = t.get("next") or None
+    if not conditions:
+        conditions.append({"id": "unsupported", "label": wtype, "operator": "equal_to", "value": wtype})
+    props = {"input": f"{{{{ widgets.{node_id}.event }}}}", "conditions": conditions}
+    reason = why or UNSUPPORTED_WHY.get(wtype, "Phonetree has no equivalent")
+    detail = (
+        f"placeholder branch keeping its transitions; calls continue through '{fallback}'"
+        if fallback
+        else "placeholder branch"
+    )
+    return Mapped("branch", props, outcomes, detail, [reason], unsupported=True)
+
+
+MAPPERS: dict[str, Callable[..., Mapped | None]] = {
+    "say-play": map_say,
+    "record-voicemail": map_record,
+    "connect-call-to": map_transfer,
+    "enqueue-call": map_enqueue,
+    "set-variables": map_set_variables,
+    "split-based-on": map_branch,
+    "make-http-request": map_http,
+    "send-message": map_send_sms,
+    "run-subflow": map_subflow,
+}

@@ -1,0 +1,129 @@
+"""The Studio ⇄ Phonetree mapping tables: widget types, transition events and operators.
+
+Kept as data so the importer, the exporter and the documentation agree. An event maps to a
+tuple of outcomes (an event may feed several outcomes, e.g. Connect Call To's ``callCompleted``
+is every dial result); several events feeding one outcome with different targets are split
+again by a small branch on the node's result (see ``FAILURE_CODES``).
+"""
+
+from __future__ import annotations
+
+# Studio widget type -> Phonetree node type (the nearest one).
+WIDGET_NODE: dict[str, str] = {
+    "say-play": "say",
+    "gather-input-on-call": "collect_input",  # or "menu" with the Split that reads its Digits
+    "split-based-on": "branch",
+    "set-variables": "set_variables",
+    "record-voicemail": "record",
+    "capture-payments": "pay",
+    "connect-call-to": "transfer",
+    "enqueue-call": "enqueue",
+    "make-http-request": "http_request",
+    "send-message": "send_sms",
+    "run-subflow": "subflow",
+}
+
+# Studio event -> Phonetree outcomes, per widget type.
+EVENT_OUTCOMES: dict[str, dict[str, tuple[str, ...]]] = {
+    "say-play": {"audioComplete": ("next",)},
+    "gather-input-on-call": {"keypress": ("success",), "speech": ("success",), "timeout": ("no_input",)},
+    "set-variables": {"next": ("next",)},
+    "record-voicemail": {"recordingComplete": ("recorded",), "noAudio": ("no_audio",), "hangup": ("hangup",)},
+    "capture-payments": {
+        "success": ("success",),
+        "maxFailedAttempts": ("failed",),
+        "providerError": ("failed",),
+        "payInterrupted": ("failed",),
+        "hangup": ("failed",),
+        "validationError": ("failed",),
+    },
+    "connect-call-to": {
+        "callCompleted": ("answered", "no_answer", "busy", "failed"),
+        # names some exports and the Make Outgoing Call widget use for dial results
+        "answered": ("answered",),
+        "bridged": ("answered",),
+        "noAnswer": ("no_answer",),
+        "busy": ("busy",),
+        "failed": ("failed",),
+        "callFailed": ("failed",),
+    },
+    "enqueue-call": {
+        "callComplete": ("bridged", "leave"),
+        "bridged": ("bridged",),
+        "failedToEnqueue": ("error",),
+        "callFailure": ("hangup",),
+        "hangup": ("hangup",),
+    },
+    "make-http-request": {"success": ("success",), "failed": ("failed",)},
+    "send-message": {"sent": ("sent",), "failed": ("failed",)},
+    "run-subflow": {"completed": ("completed",), "failed": ("failed",)},
+}
+
+# Events a widget may have that Phonetree cannot tell apart (reported when wired).
+UNMAPPABLE_EVENTS: dict[str, dict[str, str]] = {
+    "connect-call-to": {
+        "hangup": "Phonetree follows the dial result after the caller hangs up",
+    },
+}
+
+# Capture Payments failure events -> the <Pay> Result values that raise them.
+FAILURE_CODES: dict[str, tuple[str, ...]] = {
+    "maxFailedAttempts": ("too-many-failed-attempts", "input-timeout"),
+    "providerError": ("payment-connector-error", "internal-error"),
+    "payInterrupted": ("caller-interrupted-with-star",),
+    "hangup": ("caller-hung-up",),
+    "validationError": ("validation-error", "invalid-amount"),
+}
+
+# Split Based On condition type -> branch operator.
+OPERATOR_MAP: dict[str, str] = {
+    "equal_to": "equal_to",
+    "not_equal_to": "not_equal_to",
+    "matches_any_of": "matches_any_of",
+    "does_not_match_any_of": "does_not_match_any_of",
+    "contains": "contains",
+    "does_not_contain": "does_not_contain",
+    "starts_with": "starts_with",
+    "does_not_start_with": "does_not_start_with",
+    "regex": "regex",
+    "less_than": "less_than",
+    "greater_than": "greater_than",
+    "is_blank": "is_blank",
+    "is_not_blank": "is_not_blank",
+    "is_before_time": "before_time",
+    "is_after_time": "after_time",
+}
+OPERATOR_BACK: dict[str, str] = {v: k for k, v in OPERATOR_MAP.items()}
+NO_VALUE_OPERATORS = frozenset({"is_blank", "is_not_blank"})
+
+# Unsupported widgets become a branch placeholder; this event is its `no_match` (what the
+# call does in Phonetree: the failure or pass-through path), the others stay as conditions.
+PLACEHOLDER_FALLBACK: dict[str, str] = {
+    "fork-stream": "next",
+    "record-call": "failed",
+    "run-function": "fail",
+    "send-to-flex": "failedToEnqueue",
+    "connect-virtual-agent": "return",
+    "send-and-wait-for-reply": "deliveryFailure",
+    "make-outgoing-call": "failed",
+    "make-outgoing-call-v2": "failed",
+    "add-twiml-redirect": "fail",
+    "send-to-autopilot": "failure",
+}
+
+UNSUPPORTED_WHY: dict[str, str] = {
+    "fork-stream": "Phonetree does not fork media streams",
+    "record-call": "Phonetree records transfers (transfer.record), not the whole call",
+    "run-function": "Twilio Functions are not available; use an HTTP request node to call it",
+    "send-to-flex": "Flex/TaskRouter is not available; use a queue (enqueue) node",
+    "connect-virtual-agent": "Dialogflow connectors are not available; an ai_agent node streams to a gateway",
+    "send-and-wait-for-reply": "Phonetree flows run on calls, not on SMS conversations",
+    "make-outgoing-call": "Phonetree flows answer calls; they do not place them",
+    "make-outgoing-call-v2": "Phonetree flows answer calls; they do not place them",
+    "add-twiml-redirect": "Phonetree cannot hand the call to outside TwiML and take it back",
+    "send-to-autopilot": "Autopilot is retired",
+}
+
+TRIGGER_EVENTS = ("incomingMessage", "incomingCall", "incomingConversationMessage", "incomingRequest", "incomingParent")
+
+DIGIT_KEYS = frozenset("0123456789*#")
