@@ -197,9 +197,9 @@ class Runtime:
         """The template context (rebuilt after a subflow switches variables)."""
         ctx = self._context
         if ctx is None or ctx["vars"] is not self.state["vars"] or ctx["widgets"] is not self.state["results"]:
-            self._context = build_context(self.ctx.call, self.state["vars"], self.state["results"],
-                                          self.ctx.flow_data)
-        return self._context
+            ctx = build_context(self.ctx.call, self.state["vars"], self.state["results"], self.ctx.flow_data)
+            self._context = ctx
+        return ctx
 
     def render(self, source: Any) -> str:
         """Render a template against the call (errors render "")."""

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import ChainableUndefined, Template, TemplateError, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from flows.checks import is_template
 
@@ -105,11 +106,11 @@ def _unknown_names(ast: nodes.Template) -> str | None:
 def _variable_reads(ast: nodes.Template) -> frozenset[str]:
     reads: set[str] = set()
     for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
-        base = node.node
+        key: Any
         if isinstance(node, nodes.Getattr):
-            key: Any = node.attr
-        elif isinstance(node.arg, nodes.Const):
-            key = node.arg.value
+            base, key = node.node, node.attr
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+            base, key = node.node, node.arg.value
         else:
             continue
         if not isinstance(key, str):
