@@ -61,7 +61,8 @@ class _Turn:
         self.entered = 0
         self.current: Node | None = None
         self.definitions: dict[str | None, FlowDefinition] = {None: root}
-        self.rt = Runtime(self._definition_for(state.get("flow")) if event.kind != "start" else root, state, ctx)
+        resuming = event.kind != "start" and state.get("status") != "done"
+        self.rt = Runtime(self._definition_for(state.get("flow")) if resuming else root, state, ctx)
 
     # -- public ------------------------------------------------------------------
     def run(self) -> TurnResult:
