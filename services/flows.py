@@ -278,9 +278,7 @@ def export_flow(flow: Flow, fmt: str = "phonetree", definition: dict | None = No
     if fmt == "studio":
         from flows.studio import export_studio
 
-        exported = export_studio(definition)
-        exported.setdefault("description", flow.name)
-        return exported
+        return export_studio(definition, description=flow.name)
     raise FlowError("format must be 'studio' or 'phonetree'.")
 
 

@@ -202,3 +202,38 @@ def test_archive_refused_while_a_number_uses_the_flow(client, editor):
     ok = client.post(f"/api/flows/{flow['id']}/archive", json={}, headers=headers)
     assert ok.status_code == 200 and ok.get_json()["archived"] is True
     assert client.get("/api/flows", headers=headers).get_json()["flows"] == []
+
+
+def test_import_studio_flow_with_report_and_export_back(client, editor):
+    import json
+    from pathlib import Path
+
+    studio = json.loads((Path(__file__).parents[1] / "fixtures/studio/ivr_main_menu.json").read_text())
+    resp = client.post("/api/flows/import", json=studio, headers=editor[2])
+    body = resp.get_json()
+    assert resp.status_code == 201 and body["format"] == "studio"
+    widgets = {s["name"] for s in studio["states"]}
+    assert {r["widget"] for r in body["report"]} == widgets
+    assert all(r["status"] in ("mapped", "partial", "unsupported") and r["detail"] is not None for r in body["report"])
+    assert not [i for i in body["issues"] if i["severity"] == "error"]
+    back = client.get(f"/api/flows/{body['id']}/export?format=studio", headers=editor[2]).get_json()
+    assert back["initial_state"] == "Trigger"
+    assert {s["name"] for s in back["states"]} == widgets
+
+
+def test_import_studio_with_unknown_widget_says_where(client, editor):
+    studio = {
+        "initial_state": "Trigger",
+        "states": [
+            {
+                "name": "Trigger",
+                "type": "trigger",
+                "transitions": [{"event": "incomingCall", "next": "x"}],
+                "properties": {},
+            },
+            {"name": "x", "type": "foo", "transitions": [], "properties": {}},
+        ],
+    }
+    resp = client.post("/api/flows/import", json=studio, headers=editor[2])
+    assert resp.status_code == 400
+    assert "states[1].type" in resp.get_json()["error"]["message"]
