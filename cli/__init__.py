@@ -9,3 +9,6 @@ def register_cli(app: Flask) -> None:
 
     for module in (accounts, demo, twilio_fake, upstream):
         module.register(app)
+    from cli import calls
+
+    calls.register(app)

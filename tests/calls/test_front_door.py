@@ -1,0 +1,151 @@
+"""The front door: vendor and serviceId routing, org lookup and Twilio signature checks."""
+
+from __future__ import annotations
+
+import pytest
+from twilio.request_validator import RequestValidator
+
+from models import CallSession, CallStep, Message, Organization
+from services.call_support import SERVICE_IDS
+from sim import assert_valid_twiml
+from tests.calls.conftest import BASE, CALLER, IVR_NUMBER
+from tests.calls.flows import acme
+from tests.plugins.twilio_fake import TWILIO_FAKE_ACCOUNT_SID, TWILIO_FAKE_AUTH_TOKEN
+
+API_SERVICE_IDS = {
+    "voice",
+    "ivr-menu",
+    "sms",
+    "status",
+    "recording-status",
+    "transcription-status",
+    "ivr-continue",
+    "ivr-input",
+    "ivr-menu-input",
+    "ivr-recording",
+    "ivr-payment-status",
+    "ivr-queue-music",
+    "ivr-ai-outbound",
+    "ivr-ai-transfer",
+    "ai-voice",
+}
+
+
+def call_form(**extra: str) -> dict[str, str]:
+    """The fields Twilio posts for an incoming call."""
+    form = {
+        "AccountSid": TWILIO_FAKE_ACCOUNT_SID,
+        "CallSid": "CA" + "1" * 32,
+        "From": CALLER,
+        "To": IVR_NUMBER,
+        "CallStatus": "ringing",
+        "Direction": "inbound",
+        "ApiVersion": "2010-04-01",
+    }
+    form.update(extra)
+    return form
+
+
+def post(client, url: str, form: dict[str, str], token: str | None = TWILIO_FAKE_AUTH_TOKEN, signed_url: str = ""):
+    """POST `form` to the absolute `url`, signed over `signed_url` (default: the URL itself)."""
+    headers = {}
+    if token is not None:
+        headers["X-Twilio-Signature"] = RequestValidator(token).compute_signature(signed_url or url, form)
+    path = url.removeprefix("http://localhost")
+    return client.post(path, data=form, headers=headers)
+
+
+def test_service_ids_are_exactly_the_contract():
+    assert SERVICE_IDS == API_SERVICE_IDS
+
+
+def test_signed_start_answers_twiml(world, client):
+    world.flow(acme())
+    resp = post(client, f"{BASE}/ivr-menu?orgid=acme", call_form())
+    assert resp.status_code == 200 and resp.content_type.startswith("text/xml")
+    verbs = assert_valid_twiml(resp.get_data(as_text=True))
+    assert type(verbs[0]).__name__ == "Gather"
+    assert world.count(CallSession) == 1
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/connect/webhook/plivo/ivr-menu?orgid=acme",
+        "/connect/webhook/twilio/ivr-menus?orgid=acme",
+        "/connect/webhook/twilio/VOICE?orgid=acme",
+    ],
+)
+def test_unknown_vendor_or_service_is_404(world, client, path):
+    resp = post(client, "http://localhost" + path, call_form())
+    assert resp.status_code == 404
+    assert resp.get_json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("case", ["missing", "wrong_token", "tampered_form", "other_url"])
+def test_bad_signatures_are_403_and_store_nothing(world, client, case):
+    world.flow(acme())
+    url = f"{BASE}/ivr-menu?orgid=acme"
+    form = call_form()
+    if case == "missing":
+        resp = post(client, url, form, token=None)
+    elif case == "wrong_token":
+        resp = post(client, url, form, token="0" * 32)
+    elif case == "tampered_form":
+        signature = RequestValidator(TWILIO_FAKE_AUTH_TOKEN).compute_signature(url, form)
+        resp = client.post(
+            url.removeprefix("http://localhost"),
+            data={**form, "From": "+15550000000"},
+            headers={"X-Twilio-Signature": signature},
+        )
+    else:
+        resp = post(client, url, form, signed_url=f"{BASE}/ivr-menu?orgid=other")
+    assert resp.status_code == 403
+    assert resp.get_json()["error"]["code"] == "forbidden"
+    assert world.count(CallSession) == 0 and world.count(CallStep) == 0
+
+
+def test_unknown_org_and_org_without_integration_are_403(world, client, make):
+    make.org("lonely", "No Twilio")
+    for slug in ("nobody", "lonely", ""):
+        resp = post(
+            client,
+            f"{BASE}/sms?orgid={slug}",
+            {"MessageSid": "SM" + "2" * 32, "From": CALLER, "To": IVR_NUMBER, "Body": "hi"},
+        )
+        assert resp.status_code == 403, slug
+    assert world.count(Message) == 0
+    assert Organization.by_slug("nobody") is None
+
+
+def test_signature_covers_public_base_url(world, client, app):
+    world.flow(acme())
+    app.config["PUBLIC_BASE_URL"] = "https://ivr.example.com"
+    form = call_form()
+    local = f"{BASE}/ivr-menu?orgid=acme"
+    public = "https://ivr.example.com/connect/webhook/twilio/ivr-menu?orgid=acme"
+    assert post(client, local, form).status_code == 403
+    resp = post(client, local, form, signed_url=public)
+    assert resp.status_code == 200
+    assert "https://ivr.example.com/connect/webhook/twilio/ivr-menu-input?orgid=acme" in resp.get_data(as_text=True)
+
+
+def test_without_public_base_url_the_received_url_is_signed(world, client, app):
+    world.flow(acme())
+    app.config["PUBLIC_BASE_URL"] = ""
+    form = call_form()
+    assert post(client, f"{BASE}/ivr-menu?orgid=acme", form, signed_url="https://ivr.example.com/x").status_code == 403
+    resp = post(client, f"{BASE}/ivr-menu?orgid=acme", form)
+    assert resp.status_code == 200
+    assert f"{BASE}/ivr-menu-input?orgid=acme&amp;session=" in resp.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("service", ["status", "recording-status", "transcription-status"])
+def test_callbacks_answer_204(world, client, service):
+    form = call_form(CallStatus="completed", CallDuration="3", RecordingSid="RE" + "3" * 32)
+    resp = post(client, f"{BASE}/{service}?orgid=acme", form)
+    assert resp.status_code == 204 and resp.get_data() == b""
+
+
+def test_get_is_not_a_webhook(world, client):
+    assert client.get("/connect/webhook/twilio/ivr-menu?orgid=acme").status_code == 405

@@ -1,0 +1,127 @@
+"""The calls pages (list, timeline, per-node counts) and the `call simulate` command."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from extensions import db
+from models import CallSession
+from sim import DialResult, PayResult, Press, RecordAudio
+from tests.calls.conftest import IVR_NUMBER
+from tests.calls.flows import acme
+
+
+def _viewer(make, world):
+    make.user("viewer@acme.example", "viewer", world.org)
+    make.login("viewer@acme.example")
+
+
+def test_calls_list_filters_and_paginates(world, make, client):
+    flow = world.flow(acme())
+    world.call([Press("1"), DialResult("completed")])
+    world.clock.now = datetime(2025, 3, 6, 16, 0, tzinfo=UTC)
+    world.call([Press("9"), Press("9"), Press("9")])
+    _viewer(make, world)
+    page = client.get("/calls/").get_data(as_text=True)
+    assert "2 calls" in page and "Main line" in page and IVR_NUMBER in page
+    assert "2025-03-04 15:30:00" in page and "2025-03-06 16:00:00" in page
+    by_day = client.get("/calls/?date=2025-03-06").get_data(as_text=True)
+    assert "1 call" in by_day and "2025-03-04 15:30:00" not in by_day
+    assert "0 calls" in client.get("/calls/?status=busy").get_data(as_text=True)
+    assert "2 calls" in client.get(f"/calls/?flow={flow.id}&number=").get_data(as_text=True)
+    partial = client.get("/calls/?date=2025-03-06", headers={"HX-Request": "true", "HX-Target": "call-list"})
+    assert partial.get_data(as_text=True).lstrip().startswith('<section id="call-list"')
+
+
+def test_calls_list_pages(world, make, client, monkeypatch):
+    monkeypatch.setattr("services.call_log.PAGE_SIZE", 2)
+    monkeypatch.setattr("services.call_log.list_calls.__defaults__", (2,))
+    world.flow(acme())
+    for _ in range(3):
+        world.call([Press("9"), Press("9"), Press("9")])
+    _viewer(make, world)
+    first = client.get("/calls/").get_data(as_text=True)
+    assert "page 1 of 2" in first and "Older" in first
+    second = client.get("/calls/?page=2").get_data(as_text=True)
+    assert "page 2 of 2" in second and "Newer" in second
+    assert len(re.findall(r'href="/calls/[0-9a-f]{32}"', second)) == 1
+
+
+def test_call_timeline_shows_steps_audio_transcript_and_payment(world, make, client):
+    world.flow(acme())
+    _, paid = world.call([Press("2"), Press("654321#"), PayResult()])
+    world.clock.now = datetime(2025, 3, 4, 23, 30, tzinfo=UTC)
+    _, voicemail = world.call([Press("1"), RecordAudio(6, transcript="Please call back.")])
+    _viewer(make, world)
+    page = client.get(f"/calls/{paid.id}").get_data(as_text=True)
+    assert "Caller heard:" in page and "Paying 12.50 on account 654321." in page
+    assert "Digits=654321" in page and "xxxx-xxxx-xxxx-1111" in page and "visa" in page
+    assert "4111111111111111" not in page
+    vm = client.get(f"/calls/{voicemail.id}").get_data(as_text=True)
+    assert re.search(r'<audio controls preload="none" src="https://api\.twilio\.com/[^"]+\.mp3">', vm)
+    assert "Please call back." in vm and "closed_vm" in vm
+
+
+def test_call_of_another_org_is_404(world, make, client):
+    world.flow(acme())
+    _, session = world.call([Press("9"), Press("9"), Press("9")])
+    other = make.org("other", "Other Inc")
+    make.user("eve@other.example", "admin", other)
+    make.login("eve@other.example")
+    assert client.get(f"/calls/{session.id}").status_code == 404
+    assert "0 calls" in client.get("/calls/").get_data(as_text=True)
+
+
+def test_calls_pages_need_sign_in(world, client):
+    assert client.get("/calls/").status_code == 302
+    assert client.get("/calls/stats").status_code == 302
+
+
+def test_stats_page_shows_node_counts(world, make, client):
+    flow = world.flow(acme())
+    world.call([Press("1"), DialResult("completed")])
+    world.call([])  # the caller hangs up at the menu
+    _viewer(make, world)
+    page = client.get(f"/calls/stats?flow={flow.id}&since=2025-03-01&until=2025-03-31").get_data(as_text=True)
+    assert "Calls per node" in page
+    row = re.search(r"<strong>Main</strong>.*?</tr>", page, re.S).group(0)
+    assert "<td>2</td>" in row and "1: 1" in row
+    assert '<span class="badge badge-err">1</span>' in row
+    empty = client.get(f"/calls/stats?flow={flow.id}&since=2024-01-01&until=2024-01-31").get_data(as_text=True)
+    assert "No calls ran Main line" in empty
+
+
+def test_cli_simulate_prints_the_transcript_and_stores_the_call(world, runner):
+    world.flow(acme())
+    result = runner.invoke(
+        args=["call", "simulate", "--number", IVR_NUMBER, "--press", "7,1", "--script", "", "--from", "+15551234567"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Caller hears: Press 1 for sales, 2 to pay, 3 to hold." in result.output
+    assert "Caller presses: 7" in result.output and "Sorry, that is not a valid choice." in result.output
+    session = db.session.scalar(select(CallSession))
+    assert session.from_number == "+15551234567" and f"Stored as call {session.id}" in result.output
+    assert world.path(session)[:4] == [
+        ("main", "enter", None),
+        ("main", "input", None),
+        ("main", "input", "1"),
+        ("hours", "enter", "open"),
+    ]
+
+
+def test_cli_simulate_script_with_mixed_actions(world, runner):
+    world.flow(acme())
+    result = runner.invoke(args=["call", "simulate", "--number", IVR_NUMBER, "--script", "2,654321#,pay"])
+    assert result.exit_code == 0, result.output
+    assert "Payment received. Thank you." in result.output
+
+
+def test_cli_simulate_explains_problems(world, runner):
+    world.flow(acme())
+    unknown = runner.invoke(args=["call", "simulate", "--number", "+15550000001"])
+    assert unknown.exit_code != 0 and "No organisation has the number" in unknown.output
+    misfit = runner.invoke(args=["call", "simulate", "--number", IVR_NUMBER, "--script", "2,654321#,dial:busy"])
+    assert misfit.exit_code != 0 and "waits at <Pay>" in misfit.output
