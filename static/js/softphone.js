@@ -155,8 +155,10 @@
     evt.preventDefault();
     var to = el("dial-to").value.trim();
     if (!device || !to) return;
+    var params = { To: to }, from = el("dial-from");
+    if (from && from.value) params.CallerId = from.value;
     callStateEl.textContent = "Calling " + to + "…";
-    device.connect({ params: { To: to } }).then(function (call) { trackCall(call, "Call to " + to); })
+    device.connect({ params: params }).then(function (call) { trackCall(call, "Call to " + to); })
       .catch(function (err) { callStateEl.textContent = "Could not call: " + (err && err.message || err); });
   });
   el("hangup").addEventListener("click", function () { if (activeCall) activeCall.disconnect(); });
