@@ -23,11 +23,14 @@ def rotate_keys() -> None:
         raise click.ClickException(str(err)) from None
     click.echo(f"Re-encrypted {len(report.rotated)} integration(s) under the newest key; "
                f"{len(report.current)} already current ({len(keys)} key(s) configured).")
-    if report.unreadable:
-        ids = ", ".join(str(i) for i in report.unreadable)
+    if report.busy:
+        ids = ", ".join(str(i) for i in report.busy)
+        click.echo(f"{len(report.busy)} integration(s) kept changing during the rotation (ids {ids}).", err=True)
+    if report.unreadable or report.busy:
+        ids = ", ".join(str(i) for i in report.unreadable + report.busy)
         raise click.ClickException(
-            f"{len(report.unreadable)} integration(s) could not be re-encrypted (ids {ids}): none of the configured "
-            "keys opens them, or they kept changing. Keep the old key configured and run this again."
+            f"{len(report.unreadable) + len(report.busy)} integration(s) could not be re-encrypted (ids {ids}): none "
+            "of the configured keys opens them, or they kept changing. Keep the old key configured and run this again."
         )
     if len(keys) > 1:
         click.echo("Every secret now opens with the newest key: you may remove the older key(s).")

@@ -80,11 +80,13 @@ def is_current(token: str) -> bool:
 
 @dataclass
 class RotationReport:
-    """What ``rotate_all`` did: ids re-encrypted, already current, and unreadable (no key opens them)."""
+    """What ``rotate_all`` did, by integration id: re-encrypted, already current, unreadable (no key
+    opens them) and busy (changed under it on every attempt; run again)."""
 
     rotated: list[int] = field(default_factory=list)
     current: list[int] = field(default_factory=list)
     unreadable: list[int] = field(default_factory=list)
+    busy: list[int] = field(default_factory=list)
 
 
 def rotate_all(max_attempts: int = 3) -> RotationReport:
@@ -124,7 +126,7 @@ def rotate_all(max_attempts: int = 3) -> RotationReport:
                 report.rotated.append(ident)
                 break
         else:
-            report.unreadable.append(ident)
+            report.busy.append(ident)
             log.error("Integration %s kept changing during rotation; run rotate-keys again.", ident)
     db.session.expire_all()
     return report

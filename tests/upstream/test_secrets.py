@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from cryptography.fernet import Fernet
 from flask import jsonify
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from extensions import db
 from models import UpstreamIntegration
@@ -101,6 +101,28 @@ def test_rotate_all_reports_each_row(upstream_api, twilio_app):
     assert (len(first.rotated), first.current, first.unreadable) == (1, [], [])
     second = rotate_all()
     assert (second.rotated, second.current) == ([], first.rotated)
+
+
+def test_rotation_never_overwrites_a_concurrent_save(upstream_api, twilio_app, monkeypatch):
+    import upstream.secrets as secrets_module
+
+    upstream_api.save()
+    ident = db.session.scalar(select(UpstreamIntegration.id))
+    twilio_app.config["ENCRYPTION_KEYS"] = [Fernet.generate_key().decode(), TEST_KEYS[0]]
+    real_is_current, raced = secrets_module.is_current, []
+
+    def save_in_between(token):
+        if not raced:  # another admin saves new credentials after rotate_all read the row
+            raced.append(token)
+            db.session.execute(update(UpstreamIntegration).values(
+                secrets_encrypted=encrypt_secrets({"authToken": "b" * 32})))
+        return real_is_current(token)
+
+    monkeypatch.setattr(secrets_module, "is_current", save_in_between)
+    report = rotate_all()
+    assert (report.rotated, report.current, report.busy) == ([], [ident], [])
+    db.session.expire_all()
+    assert decrypt_secrets(db.session.scalar(select(UpstreamIntegration.secrets_encrypted))) == {"authToken": "b" * 32}
 
 
 def test_provider_cache_follows_updated_at(upstream_api, twilio_fake):
