@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from extensions import db
 from models import Organization, PhoneNumber, User, utcnow
@@ -232,7 +232,12 @@ def import_number(
     phone = _new_phone(org, record)
     apply_routing(phone, routing)
     db.session.add(phone)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:  # someone added it at the same moment
+        db.session.rollback()
+        _ensure_not_local(org, field_of(record, "phone_number"), field_of(record, "sid"))
+        raise
     return push_config(org, phone, provider)
 
 
@@ -302,6 +307,16 @@ def importable_numbers(org: Organization) -> list[dict[str, Any]]:
         for r in remote
         if r["sid"] not in known
     ]
+
+
+def brief(phone: PhoneNumber) -> dict[str, Any]:
+    """A number in a few fields, for softphones: phoneId, phoneNumber, friendlyName, mode."""
+    return {
+        "phoneId": phone.id,
+        "phoneNumber": phone.phone_number,
+        "friendlyName": phone.friendly_name,
+        "mode": phone.mode,
+    }
 
 
 def serialize(phone: PhoneNumber) -> dict[str, Any]:

@@ -190,7 +190,7 @@ def register_device():
     minted = _token_request()
     softphone.mark_present(g.org, g.user, minted["identity"])
     phones_of_user = phones.numbers_for_user(g.org, g.user)
-    return jsonify({**minted, "phones": [_phone_brief(p) for p in phones_of_user]})
+    return jsonify({**minted, "phones": [phones.brief(p) for p in phones_of_user]})
 
 
 @bp.post("/voice/unregister-device")
@@ -199,12 +199,3 @@ def unregister_device():
     """The caller's softphone went away: offline now."""
     softphone.mark_absent(g.org, g.user)
     return jsonify({"online": False})
-
-
-def _phone_brief(phone) -> dict[str, Any]:
-    return {
-        "phoneId": phone.id,
-        "phoneNumber": phone.phone_number,
-        "friendlyName": phone.friendly_name,
-        "mode": phone.mode,
-    }

@@ -19,15 +19,6 @@ bp = Blueprint("softphone", __name__, url_prefix="/softphone")
 SDK_VERSION = "2.18.5"
 
 
-def _brief(phone) -> dict:
-    return {
-        "phoneId": phone.id,
-        "phoneNumber": phone.phone_number,
-        "friendlyName": phone.friendly_name,
-        "mode": phone.mode,
-    }
-
-
 @bp.get("")
 @bp.get("/")
 @page_auth("viewer")
@@ -51,7 +42,7 @@ def token():
         minted = softphone.mint_token(g.org, current_user)
     except PhoneError as err:
         return jsonify({"error": {"code": err.code, "message": err.message}}), err.status
-    return jsonify({**minted, "phones": [_brief(p) for p in phones.numbers_for_user(g.org, current_user)]})
+    return jsonify({**minted, "phones": [phones.brief(p) for p in phones.numbers_for_user(g.org, current_user)]})
 
 
 @bp.post("/heartbeat")

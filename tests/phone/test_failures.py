@@ -174,3 +174,34 @@ def test_verify_fails_changes_nothing(phone):
     _error(phone.get("/phone/verify"), 502, "upstream_error")
     [row] = _rows(phone)
     assert row.sync_status == "ok" and row.drift == [] and row.checked_at is not None
+
+
+def test_import_racing_another_import_gets_a_conflict(phone, monkeypatch):
+    from sqlalchemy import insert
+
+    import services.phone as service
+
+    owned = phone.fake.state.add_owned_number(phone.fake.account_sid)
+    real_apply = service.apply_routing
+
+    def apply_after_someone_else_added_it(row, routing):
+        with db.engine.begin() as conn:  # another request wins between the check and the insert
+            conn.execute(
+                insert(PhoneNumber).values(
+                    org_id=phone.org.id,
+                    sid=owned["sid"],
+                    phone_number=owned["phone_number"],
+                    friendly_name="",
+                    mode="voice",
+                    sms_auto_reply="",
+                    sync_status="ok",
+                    last_error="",
+                    capabilities={},
+                    drift=[],
+                )
+            )
+        real_apply(row, routing)
+
+    monkeypatch.setattr(service, "apply_routing", apply_after_someone_else_added_it)
+    _error(phone.post("/phone/numbers/add", {"sid": owned["sid"], "mode": "voice"}), 409, "already_added")
+    assert len(_rows(phone)) == 1
