@@ -165,3 +165,28 @@ def test_node_counts_cover_many_calls_and_a_date_range(world):
     day_one = node_counts(world.org, flow.id, datetime(2025, 3, 4, tzinfo=UTC), datetime(2025, 3, 5, tzinfo=UTC))
     assert day_one["main"]["visits"] == 2 and "closed_vm" not in day_one
     assert node_counts(world.org, flow.id + 1000) == {}
+
+
+def test_studio_imported_flow_runs_end_to_end(world):
+    from pathlib import Path
+
+    from flows.studio import import_studio
+
+    data = json.loads((Path(__file__).parents[1] / "fixtures/studio/ivr_main_menu.json").read_text())
+    imported, report = import_studio(data)
+    assert all(item["status"] != "unsupported" for item in report)
+    flow = world.flow(imported, name="Studio main menu")
+    transcript, session = world.call([Press("3")])
+    assert transcript.heard[0].startswith("Thanks for calling Acme.")
+    assert transcript.heard[-2:] == [
+        "We are open Monday to Friday, nine A M to five P M.",
+        "Thank you for calling Acme. Goodbye.",
+    ]
+    transcript, second = world.call([Silence(), Press("1"), DialResult("completed")])
+    assert "<Number>+14155550101</Number>" in transcript.requests_labelled("gather action")[-1].body
+    assert world.path(second)[-2:] == [("connect_sales", "dial", "answered"), ("goodbye", "enter", None)]
+    counts = node_counts(world.org, flow.id)
+    # Studio's timeout transition: silence leaves the menu through invalid_choice and comes back.
+    assert counts["main_menu"] == {"visits": 3, "outcomes": {"3": 1, "1": 1, "fallback": 1}, "hangups": 0}
+    assert counts["invalid_choice"]["outcomes"] == {"next": 1}
+    assert counts["goodbye"]["visits"] == 2
