@@ -1,0 +1,178 @@
+"""What the visual designer shows beside the canvas: template scope, revision history, flow state.
+
+The designer's pages call these; they read flows through `services.flows` and never write.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from models import Flow, FlowRevision, Organization
+from services import flows as flow_svc
+
+# What each node type publishes as widgets.<node_id>.<field> (see the node types' set_result).
+RESULT_FIELDS: dict[str, tuple[str, ...]] = {
+    "menu": ("Digits", "SpeechResult", "choice", "attempts"),
+    "collect_input": ("Digits", "SpeechResult", "value", "valid", "attempts"),
+    "record": ("RecordingUrl", "RecordingSid", "RecordingDuration"),
+    "voicemail": ("RecordingUrl", "RecordingSid", "RecordingDuration"),
+    "pay": ("Result", "PaymentConfirmationCode", "PaymentCardType", "PaymentCardNumber", "PaymentToken"),
+    "transfer": ("DialCallStatus", "DialCallDuration", "DialCallSid"),
+    "enqueue": ("QueueResult", "QueueTime", "QueueSid"),
+    "http_request": ("status_code", "body", "parsed"),
+    "send_sms": ("status", "sid"),
+    "branch": ("input", "matched"),
+    "business_hours": ("status", "local_time", "timezone"),
+    "subflow": ("status", "flow", "variables"),
+    "ai_agent": ("CallStatus", "StreamSid"),
+}
+CALL_FIELDS = (
+    ("call.from", "the caller's number"),
+    ("call.to", "the number they called"),
+    ("call.sid", "Twilio's CallSid"),
+    ("call.from_city", "the caller's city, when Twilio knows it"),
+    ("call.from_country", "the caller's country"),
+    ("call.caller_name", "caller name (CNAM), when enabled"),
+)
+
+
+@dataclass
+class Scope:
+    """Template names usable at one node: flow variables and node results set upstream."""
+
+    variables: list[dict[str, str]] = field(default_factory=list)
+    widgets: list[dict[str, Any]] = field(default_factory=list)
+    call: tuple[tuple[str, str], ...] = CALL_FIELDS
+
+
+def _nodes(definition: dict) -> list[dict]:
+    return [n for n in definition.get("nodes") or [] if isinstance(n, dict) and isinstance(n.get("id"), str)]
+
+
+def upstream(definition: dict, node_id: str) -> list[str]:
+    """Ids of the nodes from which `node_id` can be reached, nearest first (excluding itself)."""
+    preds: dict[str, list[str]] = {}
+    for node in _nodes(definition):
+        for target in (node.get("outcomes") or {}).values():
+            if isinstance(target, str):
+                preds.setdefault(target, []).append(node["id"])
+    seen = {node_id}
+    order: list[str] = []
+    queue = deque([node_id])
+    while queue:
+        for pred in preds.get(queue.popleft(), ()):
+            if pred not in seen:
+                seen.add(pred)
+                order.append(pred)
+                queue.append(pred)
+    return order
+
+
+def variables_set_by(node: dict) -> list[str]:
+    """Flow variables a node sets, as its node type declares them."""
+    from flows import NODE_TYPES, DefinitionError, load_definition
+
+    node_type = NODE_TYPES.get(node.get("type", ""))
+    if node_type is None:
+        return []
+    try:
+        loaded = load_definition({"nodes": [node]}).nodes[0]
+    except DefinitionError:
+        return []
+    return [name for name in node_type.sets_variables(loaded) if isinstance(name, str) and name]
+
+
+def template_scope(definition: dict, node_id: str) -> Scope:
+    """The variables and node results a template in `node_id` can use."""
+    by_id = {n["id"]: n for n in _nodes(definition)}
+    scope = Scope()
+    seen_vars: set[str] = set()
+    for upstream_id in upstream(definition, node_id):
+        node = by_id.get(upstream_id)
+        if node is None:
+            continue
+        label = node.get("name") or upstream_id
+        for name in variables_set_by(node):
+            if name not in seen_vars:
+                seen_vars.add(name)
+                scope.variables.append({"name": f"vars.{name}", "source": label})
+        fields = RESULT_FIELDS.get(node.get("type", ""), ())
+        if fields:
+            scope.widgets.append(
+                {"node": upstream_id, "label": label, "fields": [f"widgets.{upstream_id}.{f}" for f in fields]}
+            )
+    scope.variables.sort(key=lambda v: v["name"])
+    return scope
+
+
+def logic_of(definition: dict | None) -> dict:
+    """The parts of a definition that change what callers hear (everything but editor layout)."""
+    if not definition:
+        return {}
+    return {k: v for k, v in definition.items() if k != "ui"}
+
+
+def has_unpublished_changes(flow: Flow) -> bool:
+    """True when the draft's logic differs from the published revision (or nothing is published)."""
+    revision = flow.published_revision
+    return revision is None or logic_of(revision.definition) != logic_of(flow.draft)
+
+
+def _names(definition: dict) -> dict[str, str]:
+    return {n["id"]: n.get("name") or n["id"] for n in _nodes(definition)}
+
+
+def describe_diff(old: dict | None, new: dict) -> dict[str, Any]:
+    """`services.flows.diff_definitions` with node names, and a one-line summary."""
+    diff = flow_svc.diff_definitions(old, new)
+    names = _names(old or {}) | _names(new)
+    labelled = {k: [{"id": i, "name": names.get(i, i)} for i in diff[k]] for k in ("added", "removed", "changed")}
+    parts = [f"{len(labelled[k])} {k}" for k in ("added", "removed", "changed") if labelled[k]]
+    if diff["start_changed"]:
+        parts.append("start moved")
+    if diff["settings_changed"]:
+        parts.append("settings changed")
+    return {**labelled, "summary": ", ".join(parts) or "no changes to the logic"}
+
+
+@dataclass
+class HistoryEntry:
+    """One revision as the history panel shows it."""
+
+    revision: FlowRevision
+    diff: dict[str, Any]
+    live: bool
+
+
+def history(org: Organization, flow: Flow) -> list[HistoryEntry]:
+    """The flow's revisions, newest first, each with what changed since the one before."""
+    revisions = flow_svc.revisions(org, flow)
+    entries: list[HistoryEntry] = []
+    for index, revision in enumerate(revisions):
+        previous = revisions[index + 1].definition if index + 1 < len(revisions) else None
+        entries.append(
+            HistoryEntry(
+                revision, describe_diff(previous, revision.definition), revision.id == flow.published_revision_id
+            )
+        )
+    return entries
+
+
+def draft_changes(flow: Flow) -> dict[str, Any] | None:
+    """What the draft changes against the published revision (None when nothing is published)."""
+    revision = flow.published_revision
+    if revision is None:
+        return None
+    return describe_diff(revision.definition, flow.draft)
+
+
+def flow_state(flow: Flow) -> dict[str, Any]:
+    """The flow's publication state for the list and the toolbar."""
+    revision = flow.published_revision
+    return {
+        "published": revision.number if revision else None,
+        "published_at": revision.created_at if revision else None,
+        "unpublished": has_unpublished_changes(flow),
+    }

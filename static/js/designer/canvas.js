@@ -1,0 +1,458 @@
+// The canvas: node cards (DOM), wires (one SVG layer), sticky notes, zoom and pan.
+//
+// Cards are absolutely positioned with a CSS transform inside one "world" element that is itself
+// transformed for zoom and pan. While dragging, frames are batched with requestAnimationFrame
+// and only the wires touching the moved cards are redrawn.
+
+import { clone } from "./model.js";
+
+const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+const SVGNS = "http://www.w3.org/2000/svg";
+const edgeKey = (src, outcome) => `${src}\u0000${outcome}`;
+
+function excerpt(node) {
+  const p = node.props || {};
+  const prompt = p.prompt || p.greeting || p.whisper;
+  if (prompt && (prompt.say || prompt.play)) return prompt.say || `♪ ${prompt.play}`;
+  if (node.type === "hangup") return p.say || p.play || "Ends the call";
+  if (node.type === "transfer") return p.target === "users" ? `Ring ${(p.users || []).join(", ")}` : p.number || "";
+  if (node.type === "business_hours") return `Hours in ${p.timezone || "the flow's time zone"}`;
+  if (node.type === "branch") return p.input ? `Test ${p.input}` : "";
+  if (node.type === "http_request") return `${p.method || "GET"} ${p.url || ""}`;
+  if (node.type === "send_sms") return p.body || "";
+  if (node.type === "set_variables") return (p.assignments || []).map((a) => a && a.name).filter(Boolean).join(", ");
+  if (node.type === "enqueue") return p.queue ? `Queue ${p.queue}` : "";
+  if (node.type === "subflow") return p.flow ? `Flow #${p.flow}` : "";
+  if (node.type === "pay") return p.charge_amount ? `Charge ${p.charge_amount} ${(p.currency || "usd").toUpperCase()}` : "Store a card";
+  return "";
+}
+
+export class Canvas {
+  constructor(opts) {
+    Object.assign(this, opts);  // root, world, nodesEl, edgesEl, notesEl, wire, band, model, readonly, icons, on
+    this.view = { x: 40, y: 20, k: 1 };
+    this.cards = new Map();
+    this.edges = new Map();
+    this.incoming = new Map();
+    this.outgoing = new Map();
+    this.selection = new Set();
+    this.selectedNotes = new Set();
+    this.selectedEdge = null;
+    this.issues = new Map();
+    this.stats = null;
+    this.path = { nodes: new Set(), edges: new Set(), active: null };
+    this.frame = null;
+  }
+
+  // The position a card is drawn at: its live drag position while it is being dragged.
+  posOf(id) {
+    return (this.dragPos && this.dragPos.get(id)) || this.model.pos.get(id) || { x: 0, y: 0 };
+  }
+
+  // ---- coordinates -------------------------------------------------------------------------
+  toWorld(clientX, clientY) {
+    const r = this.root.getBoundingClientRect();
+    return { x: (clientX - r.left - this.view.x) / this.view.k, y: (clientY - r.top - this.view.y) / this.view.k };
+  }
+
+  applyView() {
+    const { x, y, k } = this.view;
+    this.world.style.transform = `translate(${x}px, ${y}px) scale(${k})`;
+    this.root.style.backgroundSize = `${24 * k}px ${24 * k}px`;
+    this.root.style.backgroundPosition = `${x}px ${y}px`;
+    this.root.style.setProperty("--zoom", k);
+    this.root.classList.toggle("zoomed-out", k < 0.5);
+    if (this.on.zoom) this.on.zoom(k);
+  }
+
+  zoomAt(k, cx, cy) {
+    const r = this.root.getBoundingClientRect();
+    const px = cx ?? r.width / 2, py = cy ?? r.height / 2;
+    const nk = Math.min(2, Math.max(0.1, k));
+    this.view.x = px - ((px - this.view.x) * nk) / this.view.k;
+    this.view.y = py - ((py - this.view.y) * nk) / this.view.k;
+    this.view.k = nk;
+    this.applyView();
+  }
+
+  bounds(ids = null) {
+    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    const list = ids || [...this.cards.keys()];
+    for (const id of list) {
+      const c = this.cards.get(id), p = this.model.pos.get(id);
+      if (!c || !p) continue;
+      x0 = Math.min(x0, p.x); y0 = Math.min(y0, p.y);
+      x1 = Math.max(x1, p.x + c.w); y1 = Math.max(y1, p.y + c.h);
+    }
+    if (!ids) {
+      for (const n of this.model.notes.values()) {
+        x0 = Math.min(x0, n.x); y0 = Math.min(y0, n.y); x1 = Math.max(x1, n.x + 200); y1 = Math.max(y1, n.y + 120);
+      }
+    }
+    return x0 === Infinity ? null : { x0, y0, x1, y1 };
+  }
+
+  fit(ids = null, maxZoom = 1) {
+    const b = this.bounds(ids);
+    const r = this.root.getBoundingClientRect();
+    if (!b || !r.width) return;
+    const pad = 48;
+    const k = Math.max(0.1, Math.min(maxZoom, (r.width - pad * 2) / (b.x1 - b.x0), (r.height - pad * 2) / (b.y1 - b.y0)));
+    this.view = { k, x: (r.width - (b.x1 - b.x0) * k) / 2 - b.x0 * k, y: Math.max(pad / 2, (r.height - (b.y1 - b.y0) * k) / 2) - b.y0 * k };
+    this.applyView();
+  }
+
+  centerOn(id) {
+    const c = this.cards.get(id), p = this.model.pos.get(id);
+    if (!c || !p) return;
+    const r = this.root.getBoundingClientRect();
+    const k = Math.max(this.view.k, 0.7);
+    this.view = { k, x: r.width / 2 - (p.x + c.w / 2) * k, y: r.height / 3 - (p.y + c.h / 2) * k };
+    this.applyView();
+  }
+
+  visibleCenter() {
+    const r = this.root.getBoundingClientRect();
+    return this.toWorld(r.left + r.width / 2, r.top + r.height / 2);
+  }
+
+  // ---- cards ---------------------------------------------------------------------------------
+  cardHTML(node) {
+    const info = this.model.type(node);
+    const cat = info ? info.category.toLowerCase() : "unknown";
+    const label = info ? info.label : `Unknown type ${node.type}`;
+    const text = excerpt(node);
+    const ports = this.model.outcomes(node).map((o) => {
+      const wired = node.outcomes[o] ? " wired" : "";
+      const stale = this.model.staleOutcome(node, o) ? " stale" : "";
+      return `<span class="port${wired}${stale}" data-outcome="${esc(o)}" title="${esc(o)}: drag onto a node to connect"><span class="port-label">${esc(this.model.outcomeLabel(node, o))}</span><span class="port-count"></span></span>`;
+    }).join("");
+    const start = this.model.start === node.id ? '<span class="nc-start">Start</span>' : "";
+    const name = node.name || node.id;
+    return `<div class="node-card cat-${esc(cat)}" data-id="${esc(node.id)}" tabindex="0" role="button" aria-roledescription="node"
+      aria-label="${esc(label)}: ${esc(name)}${this.model.start === node.id ? " (start)" : ""}">
+      <div class="nc-head"><span class="nc-icon"><svg class="icon" aria-hidden="true"><use href="${this.icons}#i-${esc(info ? info.icon : "square")}"></use></svg></span>
+        <span class="nc-type">${esc(label)}</span>${start}<span class="nc-issue" hidden></span></div>
+      <div class="nc-name">${esc(name)}</div>
+      ${text ? `<div class="nc-text">${esc(text)}</div>` : '<div class="nc-text empty">—</div>'}
+      <div class="nc-stats" hidden></div>
+      <div class="nc-ports">${ports}</div></div>`;
+  }
+
+  measure(id, el) {
+    const ports = new Map();
+    for (const p of el.querySelectorAll(".port")) {
+      ports.set(p.dataset.outcome, { x: p.offsetLeft + p.offsetWidth / 2, y: p.offsetTop + p.offsetHeight, el: p });
+    }
+    this.cards.set(id, { el, w: el.offsetWidth, h: el.offsetHeight, ports });
+  }
+
+  place(id) {
+    const c = this.cards.get(id);
+    const p = this.posOf(id);
+    if (c) c.el.style.transform = `translate(${p.x}px, ${p.y}px)`;
+  }
+
+  decorate(id) {
+    const c = this.cards.get(id);
+    if (!c) return;
+    const el = c.el;
+    el.classList.toggle("selected", this.selection.has(id));
+    el.classList.toggle("on-path", this.path.nodes.has(id));
+    el.classList.toggle("active", this.path.active === id);
+    const iss = this.issues.get(id);
+    el.classList.toggle("has-error", !!(iss && iss.errors));
+    el.classList.toggle("has-warning", !!(iss && !iss.errors && iss.warnings));
+    const badge = el.querySelector(".nc-issue");
+    if (iss && (iss.errors || iss.warnings)) {
+      badge.hidden = false;
+      badge.textContent = iss.errors ? `${iss.errors}` : `${iss.warnings}`;
+      badge.title = iss.messages.join("\n");
+    } else badge.hidden = true;
+    this.decorateStats(id);
+  }
+
+  decorateStats(id) {
+    const c = this.cards.get(id);
+    if (!c) return;
+    const box = c.el.querySelector(".nc-stats");
+    const s = this.stats && this.stats.nodes[id];
+    box.hidden = !this.stats;
+    box.textContent = this.stats ? `${s ? s.visits : 0} visits${s && s.hangups ? ` · ${s.hangups} hung up` : ""}` : "";
+    for (const [o, port] of c.ports) {
+      const n = s && s.outcomes ? s.outcomes[o] || 0 : 0;
+      port.el.querySelector(".port-count").textContent = this.stats ? ` ${n}` : "";
+    }
+  }
+
+  renderAll() {
+    this.nodesEl.innerHTML = this.model.order.map((id) => this.cardHTML(this.model.node(id))).join("");
+    this.cards.clear();
+    const els = this.nodesEl.children;
+    for (const el of els) this.cards.set(el.dataset.id, { el });
+    for (const id of this.cards.keys()) this.place(id);
+    for (const el of els) this.measure(el.dataset.id, el);
+    for (const id of this.cards.keys()) this.decorate(id);
+    this.redrawAllEdges();
+    this.renderNotes();
+  }
+
+  renderNode(id) {
+    const node = this.model.node(id);
+    const old = this.cards.get(id);
+    if (!node) {
+      if (old) old.el.remove();
+      this.cards.delete(id);
+      this.selection.delete(id);
+      this.dropEdgesFrom(id);
+      return;
+    }
+    const tpl = document.createElement("template");
+    tpl.innerHTML = this.cardHTML(node).trim();
+    const el = tpl.content.firstElementChild;
+    const hadFocus = old && document.activeElement === old.el;
+    if (old) old.el.replaceWith(el);
+    else this.nodesEl.appendChild(el);
+    this.cards.set(id, { el });
+    this.place(id);
+    this.measure(id, el);
+    this.decorate(id);
+    if (hadFocus) el.focus({ preventScroll: true });
+  }
+
+  // ---- wires ---------------------------------------------------------------------------------
+  dropEdgesFrom(src) {
+    for (const key of this.outgoing.get(src) || []) {
+      const e = this.edges.get(key);
+      if (!e) continue;
+      e.g.remove();
+      this.edges.delete(key);
+      this.incoming.get(e.dst)?.delete(key);
+    }
+    this.outgoing.delete(src);
+  }
+
+  redrawAllEdges() {
+    this.edgesEl.textContent = "";
+    this.edges.clear();
+    this.incoming.clear();
+    this.outgoing.clear();
+    const frag = document.createDocumentFragment();
+    for (const id of this.model.order) this.buildEdgesFrom(id, frag, false);
+    this.edgesEl.appendChild(frag);
+    for (const e of this.edges.values()) this.drawEdge(e);
+  }
+
+  buildEdgesFrom(src, parent = this.edgesEl, draw = true) {
+    const node = this.model.node(src);
+    if (!node) return;
+    for (const [outcome, dst] of Object.entries(node.outcomes)) {
+      if (!this.model.nodes.has(dst)) continue;
+      const key = edgeKey(src, outcome);
+      const g = document.createElementNS(SVGNS, "g");
+      g.setAttribute("class", "edge");
+      g.dataset.key = key;
+      g.innerHTML = `<path class="hit"/><path class="line" marker-end="url(#arrow)"/><text class="label"></text>`;
+      parent.appendChild(g);
+      const e = { key, src, outcome, dst, g, hit: g.children[0], line: g.children[1], label: g.children[2] };
+      this.edges.set(key, e);
+      if (!this.incoming.has(dst)) this.incoming.set(dst, new Set());
+      this.incoming.get(dst).add(key);
+      if (!this.outgoing.has(src)) this.outgoing.set(src, new Set());
+      this.outgoing.get(src).add(key);
+      if (draw) this.drawEdge(e);
+    }
+  }
+
+  rebuildEdgesFrom(src) {
+    const dsts = new Set([...(this.outgoing.get(src) || [])].map((k) => this.edges.get(k)?.dst));
+    this.dropEdgesFrom(src);
+    this.buildEdgesFrom(src, this.edgesEl, false);
+    for (const k of this.outgoing.get(src) || []) dsts.add(this.edges.get(k).dst);
+    for (const d of dsts) for (const k of this.incoming.get(d) || []) this.drawEdge(this.edges.get(k));
+  }
+
+  drawEdge(e) {
+    const sc = this.cards.get(e.src), dc = this.cards.get(e.dst);
+    const sp = this.posOf(e.src), dp = this.posOf(e.dst);
+    if (!sc || !dc) return;
+    const port = sc.ports.get(e.outcome) || { x: sc.w / 2, y: sc.h };
+    const sx = sp.x + port.x, sy = sp.y + port.y;
+    const slots = this.slotOf(e);
+    const tx = dp.x + dc.w * (slots.index + 1) / (slots.count + 1), ty = dp.y;
+    let d;
+    if (e.src === e.dst) {
+      const r = sp.x + sc.w + 40;
+      d = `M${sx},${sy} C${sx},${sy + 60} ${r},${sy + 60} ${r},${sp.y + sc.h / 2} S${tx + 30},${ty - 50} ${tx},${ty}`;
+    } else {
+      const dy = ty - sy;
+      if (dy > 40) {
+        const c = Math.max(36, dy / 2);
+        d = `M${sx},${sy} C${sx},${sy + c} ${tx},${ty - c} ${tx},${ty}`;
+        const t = 0.35, m = 1 - t;
+        e.mid = { x: (m * m * m + 3 * m * m * t) * sx + (3 * m * t * t + t * t * t) * tx,
+                  y: m * m * m * sy + 3 * m * m * t * (sy + c) + 3 * m * t * t * (ty - c) + t * t * t * ty };
+      } else {  // a wire back up: around the right-hand side of both cards
+        const side = Math.max(sp.x + sc.w, dp.x + dc.w) + 48;
+        const midY = (sy + ty) / 2;
+        d = `M${sx},${sy} C${sx},${sy + 70} ${side},${sy + 70} ${side},${midY} C${side},${ty - 70} ${tx},${ty - 70} ${tx},${ty}`;
+        e.mid = { x: side, y: midY };
+      }
+    }
+    if (e.src === e.dst) e.mid = { x: sp.x + sc.w + 40, y: sp.y + sc.h / 2 };
+    e.hit.setAttribute("d", d);
+    e.line.setAttribute("d", d);
+    e.label.setAttribute("x", e.mid.x);
+    e.label.setAttribute("y", e.mid.y + 4);
+    const n = this.stats && this.stats.nodes[e.src] ? this.stats.nodes[e.src].outcomes[e.outcome] || 0 : null;
+    const text = this.model.outcomeLabel(this.model.node(e.src), e.outcome);
+    e.label.textContent = this.stats ? `${text} · ${n}` : text;
+    const sel = this.selectedEdge === e.key, onPath = this.path.edges.has(e.key);
+    e.g.classList.toggle("selected", sel);
+    e.g.classList.toggle("on-path", onPath);
+    e.line.setAttribute("marker-end", `url(#${sel ? "arrow-sel" : onPath ? "arrow-path" : "arrow"})`);
+    if (sel) this.placeEdgeButton(e);
+  }
+
+  // Wires into one card end side by side along its top, ordered by where they come from.
+  slotOf(e) {
+    const keys = [...(this.incoming.get(e.dst) || [])];
+    if (keys.length < 2) return { index: 0, count: 1 };
+    const x = (k) => {
+      const o = this.edges.get(k);
+      const c = o && this.cards.get(o.src);
+      const port = c && c.ports.get(o.outcome);
+      return o ? this.posOf(o.src).x + (port ? port.x : 0) : 0;
+    };
+    keys.sort((a, b) => x(a) - x(b));
+    return { index: keys.indexOf(e.key), count: keys.length };
+  }
+
+  edgesTouching(ids) {
+    const keys = new Set();
+    for (const id of ids) {
+      for (const key of this.outgoing.get(id) || []) {
+        keys.add(key);
+        for (const sibling of this.incoming.get(this.edges.get(key).dst) || []) keys.add(sibling);
+      }
+      for (const key of this.incoming.get(id) || []) keys.add(key);
+    }
+    return keys;
+  }
+
+  redrawEdgesTouching(ids) {
+    for (const key of this.edgesTouching(ids)) {
+      const e = this.edges.get(key);
+      if (e) this.drawEdge(e);
+    }
+  }
+
+  placeEdgeButton(e) {
+    let btn = this.world.querySelector(".edge-del");
+    if (!btn) {
+      btn = document.createElement("button");
+      btn.type = "button";
+      btn.className = "edge-del";
+      btn.textContent = "×";
+      btn.addEventListener("click", (ev) => { ev.stopPropagation(); if (this.selectedEdge) this.on.deleteEdge(this.edges.get(this.selectedEdge)); });
+      this.world.appendChild(btn);
+    }
+    btn.hidden = this.readonly;
+    btn.setAttribute("aria-label", `Delete the connection ${e.outcome} from ${e.src} to ${e.dst}`);
+    btn.style.transform = `translate(${e.mid.x + 14}px, ${e.mid.y - 12}px)`;
+  }
+
+  selectEdge(key) {
+    const before = this.selectedEdge;
+    this.selectedEdge = key;
+    if (key) this.setSelection([]);
+    for (const k of [before, key]) if (k && this.edges.get(k)) this.drawEdge(this.edges.get(k));
+    if (!key) this.world.querySelector(".edge-del")?.remove();
+  }
+
+  // ---- notes ---------------------------------------------------------------------------------
+  renderNotes() {
+    this.notesEl.innerHTML = [...this.model.notes.values()].map((n) => `
+      <div class="note${this.selectedNotes.has(n.id) ? " selected" : ""}" data-note="${esc(n.id)}" style="transform: translate(${+n.x || 0}px, ${+n.y || 0}px)">
+        <div class="note-bar"><span>Note</span>${this.readonly ? "" : `<button type="button" class="note-del" aria-label="Delete note">×</button>`}</div>
+        <textarea aria-label="Sticky note" ${this.readonly ? "readonly" : ""} placeholder="Write a note…">${esc(n.text || "")}</textarea></div>`).join("");
+  }
+
+  renderNote(id) {
+    const n = this.model.notes.get(id);
+    const el = this.notesEl.querySelector(`[data-note="${CSS.escape(id)}"]`);
+    if (!n) { el?.remove(); this.selectedNotes.delete(id); return; }
+    if (!el) { this.renderNotes(); return; }
+    el.style.transform = `translate(${n.x}px, ${n.y}px)`;
+    const ta = el.querySelector("textarea");
+    if (ta.value !== (n.text || "")) ta.value = n.text || "";
+  }
+
+  // ---- selection, issues, overlays -----------------------------------------------------------
+  setSelection(ids, notes = []) {
+    const before = new Set(this.selection);
+    this.selection = new Set(ids);
+    this.selectedNotes = new Set(notes);
+    for (const id of new Set([...before, ...this.selection])) this.decorate(id);
+    for (const el of this.notesEl.children) el.classList.toggle("selected", this.selectedNotes.has(el.dataset.note));
+    if (ids.length && this.selectedEdge) this.selectEdge(null);
+    this.on.select([...this.selection]);
+  }
+
+  setIssues(issues) {
+    const next = new Map();
+    for (const i of issues) {
+      if (!i.node_id) continue;
+      const e = next.get(i.node_id) || { errors: 0, warnings: 0, messages: [] };
+      if (i.severity === "error") e.errors++; else e.warnings++;
+      e.messages.push(i.message);
+      next.set(i.node_id, e);
+    }
+    const touched = new Set([...this.issues.keys(), ...next.keys()]);
+    this.issues = next;
+    for (const id of touched) this.decorate(id);
+  }
+
+  setStats(stats) {
+    this.stats = stats;
+    this.root.classList.toggle("with-stats", !!stats);
+    for (const id of this.cards.keys()) this.decorateStats(id);
+    for (const e of this.edges.values()) this.drawEdge(e);
+  }
+
+  setPath(path, active) {
+    const nodes = new Set(), edges = new Set();
+    for (const step of path || []) {
+      nodes.add(step.node);
+      if (step.outcome) edges.add(edgeKey(step.node, step.outcome));
+    }
+    const touched = new Set([...this.path.nodes, ...nodes, this.path.active, active].filter(Boolean));
+    const edgeTouched = new Set([...this.path.edges, ...edges]);
+    this.path = { nodes, edges, active: active || null };
+    for (const id of touched) this.decorate(id);
+    for (const key of edgeTouched) if (this.edges.get(key)) this.drawEdge(this.edges.get(key));
+    this.root.classList.toggle("with-path", nodes.size > 0);
+  }
+
+  // Update the view after a patch was applied to the model (an edit, an undo or a redo).
+  patched(patch) {
+    const touched = new Set(Object.keys(patch.nodes || {}));
+    if ("start" in patch) {
+      for (const id of this.cards.keys()) if (this.cards.get(id).el.querySelector(".nc-start")) touched.add(id);
+      if (this.model.start) touched.add(this.model.start);
+    }
+    for (const id of touched) this.renderNode(id);
+    for (const id of Object.keys(patch.pos || {})) this.place(id);
+    for (const id of touched) if (this.model.nodes.has(id)) this.rebuildEdgesFrom(id);
+    const moved = new Set([...touched, ...Object.keys(patch.pos || {})]);
+    this.redrawEdgesTouching(moved);
+    for (const id of Object.keys(patch.notes || {})) this.renderNote(id);
+    if (this.selectedEdge && !this.edges.has(this.selectedEdge)) this.selectEdge(null);
+  }
+
+  snapshotPositions(ids) {
+    const out = {};
+    for (const id of ids) out[id] = clone(this.model.pos.get(id) || { x: 0, y: 0 });
+    return out;
+  }
+}

@@ -1,0 +1,262 @@
+// The designer page: wires the model, command stack, canvas, panel, autosave and shortcuts.
+
+import { FlowModel, History, same } from "./model.js";
+import * as E from "./edits.js";
+import { Canvas } from "./canvas.js";
+import { bindInteractions, bindPalette } from "./interact.js";
+import { Saver, Validator, postJSON } from "./save.js";
+import { Panel } from "./panel.js";
+import { bindKeyboard } from "./keys.js";
+
+const $ = (s) => document.querySelector(s);
+const data = JSON.parse($("#designer-data").textContent);
+const model = new FlowModel(data.definition, data.catalog);
+const toast = (m) => window.phonetreeToast && window.phonetreeToast(m);
+const ro = data.readonly;
+
+let panel, saver, validator;
+const history = new History(model, (patch) => {
+  canvas.patched(patch);
+  if (!ro) { saver.markDirty(); }
+  validator.schedule();
+  updateUndo();
+  if ("settings" in patch) panel.settingsChanged();
+  panel.refreshIfChanged();
+});
+
+const act = {
+  definition: () => model.toJSON(),
+  do(patch, label, mergeKey = null) { if (patch && !ro) history.do(patch, label, mergeKey); },
+  updateNode(node, label, mergeKey = null) { act.do(E.updateNode(model, node), label, mergeKey); },
+  connect(src, outcome, dst) {
+    if (!src || model.node(src)?.outcomes[outcome] === (dst || undefined)) return;
+    act.do(E.connect(model, src, outcome, dst), dst ? `Connect ${outcome}` : `Disconnect ${outcome}`);
+  },
+  setStart(id) { act.do(E.setStart(id), "Set the start node"); },
+  deleteNodes(ids, notes = [], edge = null) {
+    const patch = E.deleteSelection(model, ids, notes, edge);
+    if (!patch) return;
+    act.do(patch, ids.length ? `Delete ${ids.length} node${ids.length > 1 ? "s" : ""}` : "Delete");
+    canvas.setSelection([]);
+    if (edge) canvas.selectEdge(null);
+  },
+  updateSettings(settings) { act.do({ settings }, "Edit flow settings", "settings"); },
+  addNode(type, x, y) {
+    const [patch, id] = E.addNode(model, type, x, y);
+    act.do(patch, `Add ${model.types.get(type)?.label || type}`);
+    canvas.setSelection([id]);
+    canvas.cards.get(id)?.el.focus({ preventScroll: true });
+    panel.show("edit");
+    return id;
+  },
+  async layout() {
+    const res = await postJSON(data.urls.layout, { definition: model.toJSON() });
+    if (!res.ok) { toast(res.data?.error?.message || "Auto-layout failed."); return; }
+    const patch = E.layoutPositions(model, res.data.positions);
+    if (ro) { model.apply(patch); canvas.patched(patch); } else act.do(patch, "Auto-layout");
+    canvas.fit();
+  },
+  addNote() {
+    const c = canvas.visibleCenter();
+    const [patch, id] = E.addNote(model, c.x - 100, c.y - 60);
+    act.do(patch, "Add a note");
+    canvas.notesEl.querySelector(`[data-note="${CSS.escape(id)}"] textarea`)?.focus();
+  },
+  undo() { const l = history.undo(); if (l) announce(`Undid: ${l}`); },
+  redo() { const l = history.redo(); if (l) announce(`Redid: ${l}`); },
+};
+
+const canvas = new Canvas({
+  root: $("#canvas"), world: $("#world"), nodesEl: $("#nodes"), edgesEl: $("#edge-layer"), notesEl: $("#notes"),
+  wire: $("#wire"), band: $("#band"), model, readonly: ro, icons: data.urls.icons,
+  on: {
+    select(ids) {
+      if (ids.length === 1) {
+        if (["add", "edit", "problems"].includes(panel.current)) panel.show("edit");
+        if (panel.formNode !== ids[0]) panel.openNode(ids[0]);
+      } else if (!ids.length && panel.formNode) panel.clearForm();
+    },
+    open(id) { panel.show("edit"); panel.openNode(id, { focusField: "name" }); },
+    move(positions) { act.do(E.moveNodes(positions), "Move"); },
+    connect: act.connect,
+    deleteEdge(e) { if (e) act.deleteNodes([], [], { src: e.src, outcome: e.outcome }); },
+    dropType(type, x, y) { if (!ro) act.addNode(type, x, y); },
+    moveNote(id, to) { act.do(E.editNote(model, id, to), "Move a note"); },
+    noteText(id, text) { act.do(E.editNote(model, id, { text }), "Edit a note", `note:${id}`); },
+    deleteNote(id) { act.deleteNodes([], [id]); },
+    zoom(k) { $("#zoom-level").textContent = `${Math.round(k * 100)}%`; },
+  },
+});
+
+function announce(text) {
+  const box = $("#save-state");
+  if (box) box.title = text;
+}
+
+function updateUndo() {
+  const u = $('[data-cmd="undo"]'), r = $('[data-cmd="redo"]');
+  if (u) { u.disabled = !history.canUndo; u.title = history.canUndo ? `Undo ${history.undoStack.at(-1).label} (Ctrl+Z)` : "Nothing to undo"; }
+  if (r) { r.disabled = !history.canRedo; r.title = history.canRedo ? `Redo ${history.redoStack.at(-1).label} (Ctrl+Shift+Z)` : "Nothing to redo"; }
+}
+
+function setFlowState(state) {
+  const pub = $("[data-published]"), unp = $("[data-unpublished]");
+  if (!pub || !state) return;
+  pub.textContent = state.published ? `Published · r${state.published}` : "Not published";
+  pub.classList.toggle("badge-ok", !!state.published);
+  unp.hidden = !(state.unpublished && state.published);
+}
+
+saver = new Saver({
+  url: data.urls.save, version: data.draftVersion, flowId: data.flow.id, readonly: ro,
+  getDefinition: () => model.toJSON(),
+  onState(state, d) {
+    const box = $("#save-state");
+    if (!box) return;
+    box.dataset.state = state;
+    box.textContent = { saved: "Saved", dirty: "Unsaved changes", saving: "Saving…", error: d.message || "Not saved", conflict: "Conflict" }[state];
+    const banner = $("#conflict");
+    banner.hidden = state !== "conflict";
+    if (state === "conflict") banner.querySelector("[data-conflict-text]").textContent = `Conflict: ${d.by} saved at ${d.at} — reload their version or overwrite it with yours.`;
+  },
+  onSaved(res) {
+    setFlowState(res.state);
+    if (panel.current === "history") { clearTimeout(act.historyTimer); act.historyTimer = setTimeout(() => panel.loadHistory(), 400); }
+  },
+});
+
+validator = new Validator({
+  url: data.urls.validate, getDefinition: () => model.toJSON(),
+  onIssues(issues) {
+    canvas.setIssues(issues);
+    const { errors } = panel.setIssues(issues);
+    const btn = $("#publish-btn");
+    if (btn) { btn.disabled = errors > 0; btn.title = errors ? `Fix ${errors} error${errors > 1 ? "s" : ""} to publish (see Problems)` : "Publish the draft"; }
+  },
+});
+
+panel = new Panel({ data, model, history, canvas, actions: act });
+
+function gotoIssue(issue) {
+  if (!issue) return;
+  if (!issue.node_id || !model.nodes.has(issue.node_id)) { panel.show("flow"); return; }
+  canvas.setSelection([issue.node_id]);
+  canvas.centerOn(issue.node_id);
+  panel.show("edit");
+  panel.openNode(issue.node_id, { focusField: issue.field || "name" });
+}
+panel.bindProblems(gotoIssue);
+
+async function restoreRevision(number) {
+  const resp = await fetch(`${data.urls.revision}/${number}/definition`, { headers: { Accept: "application/json" } });
+  if (!resp.ok) { toast("That revision could not be loaded."); return; }
+  const body = await resp.json();
+  act.do(E.replaceAll(model, body.definition), `Load revision ${number}`);
+  canvas.renderAll();
+  toast(`Revision ${number} is now in the draft. Ctrl+Z undoes it.`);
+}
+
+async function toggleAnalytics(period) {
+  const legend = $("#analytics-legend");
+  if (!period) { canvas.setStats(null); legend.hidden = true; return; }
+  const resp = await fetch(`${data.urls.analytics}?period=${period}`, { headers: { Accept: "application/json" } });
+  const stats = await resp.json();
+  if (!resp.ok) { toast(stats.error?.message || "No analytics."); return; }
+  canvas.setStats(stats);
+  legend.hidden = false;
+  legend.textContent = `${stats.label}: ${stats.calls} call${stats.calls === 1 ? "" : "s"} · visits per node, calls per outcome`;
+}
+
+async function openPublish() {
+  await saver.flush();
+  const dlg = $("#publish-dialog");
+  const warnings = panel.issues.filter((i) => i.severity === "warning").length;
+  $("#publish-summary").textContent = warnings ? `${warnings} warning${warnings > 1 ? "s" : ""} (see Problems) — publishing is allowed.` : "No warnings.";
+  dlg.showModal();
+}
+
+const commands = {
+  undo: act.undo, redo: act.redo,
+  "zoom-in": () => canvas.zoomAt(canvas.view.k * 1.2), "zoom-out": () => canvas.zoomAt(canvas.view.k / 1.2),
+  "zoom-reset": () => canvas.zoomAt(1), fit: () => canvas.fit(), layout: () => act.layout(), note: () => act.addNote(),
+  publish: openPublish,
+  "conflict-reload": () => { saver.clearBackup(); saver.readonly = true; location.reload(); },
+  "conflict-overwrite": () => saver.save(true),
+  "restore-local": () => {
+    const b = saver.readBackup();
+    if (b) { act.do(E.replaceAll(model, b.definition), "Restore unsaved edits"); canvas.renderAll(); }
+    $("#restore-banner").hidden = true;
+  },
+  "discard-local": () => { saver.clearBackup(); $("#restore-banner").hidden = true; },
+};
+
+document.addEventListener("click", (ev) => {
+  const cmd = ev.target.closest("[data-cmd]");
+  if (cmd && commands[cmd.dataset.cmd]) { commands[cmd.dataset.cmd](); return; }
+  const path = ev.target.closest("[data-show-path]");
+  if (path) { canvas.setPath(JSON.parse(path.dataset.showPath), null); return; }
+  const restore = ev.target.closest("[data-restore]");
+  if (restore) {
+    if (data.revision !== null) location.href = `${data.urls.designer}?restore=${restore.dataset.restore}`;
+    else restoreRevision(restore.dataset.restore);
+    return;
+  }
+  const go = ev.target.closest("[data-goto-node]");
+  if (go) { ev.preventDefault(); gotoIssue({ node_id: go.dataset.gotoNode, field: go.dataset.gotoField }); }
+  if (ev.target.closest("[data-console-reset]")) canvas.setPath([], null);
+});
+$("#analytics-period").addEventListener("change", (ev) => toggleAnalytics(ev.target.value));
+
+// htmx: actions that run on the saved draft wait for the autosave first.
+document.body.addEventListener("htmx:confirm", (evt) => {
+  if (!evt.target.closest("[data-needs-save]") || saver.state === "saved" || ro) return;
+  evt.preventDefault();
+  saver.flush().then((ok) => (ok ? evt.detail.issueRequest(true) : toast("The draft could not be saved, so this did not run.")));
+});
+document.body.addEventListener("console-run", (evt) => canvas.setPath(evt.detail.path, evt.detail.active));
+document.body.addEventListener("flow-state", (evt) => setFlowState(evt.detail));
+document.body.addEventListener("htmx:afterSwap", (evt) => {
+  const form = evt.detail.requestConfig && evt.detail.requestConfig.elt;
+  if (form && form.closest && form.closest("#publish-dialog")) {
+    $("#publish-dialog").close();
+    form.reset();
+    panel.show("history");
+    const notice = document.querySelector("#history .flash");
+    if (notice) toast(notice.textContent.trim());
+  }
+});
+
+bindInteractions(canvas);
+bindPalette(canvas, $("#pane-add"));
+bindKeyboard({ canvas, model, act, ro, commands, panel, saver });
+
+async function start() {
+  const missing = model.order.some((id) => !model.pos.has(id));
+  canvas.renderAll();
+  if (missing && model.order.length) {
+    const res = await postJSON(data.urls.layout, { definition: model.toJSON() });
+    if (res.ok) {
+      const patch = E.layoutPositions(model, res.data.positions);
+      model.apply(patch);  // not an edit of the author's: positions for an imported flow
+      canvas.patched(patch);
+      if (!ro) saver.markDirty();
+    }
+  }
+  canvas.fit(null, 1);
+  panel.show(ro ? "problems" : "add");
+  validator.run();
+  updateUndo();
+  if (model.renamed.length) toast(`Duplicate node ids were renamed: ${model.renamed.map((r) => r.join(" → ")).join(", ")}.`);
+  const backup = !ro && saver.readBackup();
+  if (backup && backup.definition && !same(backup.definition, data.definition)) $("#restore-banner").hidden = false;
+  else if (backup) saver.clearBackup();
+  const params = new URLSearchParams(location.search);
+  if (params.get("restore") && !ro) {
+    await restoreRevision(params.get("restore"));
+    window.history.replaceState(null, "", location.pathname);
+  }
+  document.getElementById("designer").dataset.ready = "true";
+}
+start();
+
+window.phonetreeDesigner = { model, canvas, history, saver, act, panel };

@@ -1,0 +1,291 @@
+"""The visual designer: the canvas page, draft saves, live validation, auto-layout and node forms.
+
+The browser holds the definition being edited and sends it whole; the server stays the source of
+truth (`services.flows.save_draft` with `draft_version` guards against overwriting others' work).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import zoneinfo
+from typing import Any
+
+from flask import abort, g, jsonify, render_template, request, url_for
+from flask_login import current_user
+
+from extensions import db
+from flows import node_type_catalog
+from flows.layout import auto_layout
+from services import designer as dz
+from services import flows as svc
+from web.context import can, page_auth
+from web.errors import ApiError
+from web.flows_pages import bp, flow_or_404
+from web.node_forms import apply_row_action, catalog_type, form_fields, load_json_field, parse_node, parse_value
+from web.settings_form import parse_settings
+
+MAX_JSON_BYTES = 8 * 1024 * 1024
+
+
+def _iso(dt) -> str | None:
+    return dt.isoformat().replace("+00:00", "Z") if dt else None
+
+
+def _json_body() -> dict[str, Any]:
+    if request.content_length and request.content_length > MAX_JSON_BYTES:
+        raise ApiError(413, "payload_too_large", "The flow is larger than 8 MB.")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_request", "Send a JSON object in the request body.")
+    return body
+
+
+def _definition_from(body: dict[str, Any]) -> dict[str, Any]:
+    definition = body.get("definition")
+    if not isinstance(definition, dict):
+        raise ApiError(400, "invalid_request", 'Send the flow as {"definition": {...}}.')
+    try:
+        svc.check_definition(definition)
+    except svc.FlowError as err:
+        raise ApiError(400, "invalid_definition", err.message, path=err.path) from None
+    return definition
+
+
+def _flow_orgs_others(flow_id: int) -> list[dict[str, Any]]:
+    return [{"id": str(f.id), "name": f.name} for f in svc.list_flows(g.org) if f.id != flow_id]
+
+
+def page_data(flow, definition: dict, *, readonly: bool, revision=None) -> dict[str, Any]:
+    """What the designer's script starts from (embedded as JSON in the page)."""
+    fid = flow.id
+    urls = {
+        "save": url_for("flows_pages.save_draft", flow_id=fid),
+        "validate": url_for("flows_pages.validate", flow_id=fid),
+        "layout": url_for("flows_pages.layout", flow_id=fid),
+        "nodeForm": url_for("flows_pages.node_form", flow_id=fid),
+        "nodeParse": url_for("flows_pages.node_parse", flow_id=fid),
+        "settingsParse": url_for("flows_pages.settings_parse", flow_id=fid),
+        "analytics": url_for("flows_pages.analytics", flow_id=fid),
+        "history": url_for("flows_pages.history", flow_id=fid),
+        "settingsForm": url_for("flows_pages.settings_form", flow_id=fid),
+        "console": url_for("flows_pages.console_form", flow_id=fid),
+        "revision": url_for("flows_pages.revision_definition", flow_id=fid, number=0).rsplit("/0/", 1)[0],
+        "designer": url_for("flows_pages.designer", flow_id=fid),
+        "icons": url_for("static", filename="vendor/lucide-static-1.62.0/icons.svg"),
+    }
+    return {
+        "flow": {"id": fid, "name": flow.name},
+        "definition": definition,
+        "draftVersion": flow.draft_version,
+        "savedAt": _iso(flow.draft_updated_at),
+        "savedBy": flow.draft_updated_by.display_name if flow.draft_updated_by else None,
+        "readonly": readonly,
+        "revision": revision.number if revision is not None else None,
+        "catalog": node_type_catalog(),
+        "urls": urls,
+    }
+
+
+@functools.lru_cache(maxsize=1)
+def _timezones() -> tuple[str, ...]:
+    zones = zoneinfo.available_timezones()
+    return tuple(sorted(z for z in zones if "/" in z and not z.startswith(("Etc/", "SystemV/"))))
+
+
+def _page(flow, definition: dict, readonly: bool, rev=None):
+    return render_template(
+        "flows/designer.html",
+        flow=flow,
+        data=page_data(flow, definition, readonly=readonly, revision=rev),
+        state=dz.flow_state(flow),
+        readonly=readonly,
+        revision=rev,
+        timezones=_timezones(),
+    )
+
+
+@bp.get("/<int:flow_id>")
+@page_auth("viewer")
+def designer(flow_id: int):
+    """The canvas for a flow's draft (read-only for viewers)."""
+    flow = flow_or_404(flow_id)
+    return _page(flow, flow.draft, readonly=not can("editor"))
+
+
+@bp.get("/<int:flow_id>/revisions/<int:number>")
+@page_auth("viewer")
+def revision(flow_id: int, number: int):
+    """An old revision on the canvas, read-only."""
+    flow = flow_or_404(flow_id)
+    rev = svc.get_revision(g.org, flow, number)
+    if rev is None:
+        abort(404, f"This flow has no revision {number}.")
+    return _page(flow, rev.definition, readonly=True, rev=rev)
+
+
+@bp.post("/<int:flow_id>/draft")
+@page_auth("editor")
+def save_draft(flow_id: int):
+    """Save the whole definition: `{"definition", "draft_version", "force"?}`; 409 on a stale version."""
+    flow = flow_or_404(flow_id)
+    body = _json_body()
+    definition = _definition_from(body)
+    expected = body.get("draft_version")
+    if not isinstance(expected, int) or isinstance(expected, bool):
+        raise ApiError(400, "invalid_request", "Send the draft_version you edited.")
+    if body.get("force") is True:
+        expected = flow.draft_version  # the editor chose to overwrite the other save
+    try:
+        flow = svc.save_draft(g.org, current_user, flow, definition, expected)
+        db.session.commit()
+    except svc.StaleDraft as err:
+        db.session.rollback()
+        raise ApiError(
+            409,
+            err.code,
+            err.message,
+            conflict={"by": err.updated_by, "at": _iso(err.updated_at), "draft_version": err.current_version},
+        ) from None
+    except svc.FlowError as err:
+        db.session.rollback()
+        raise ApiError(400, "invalid_definition", err.message, path=err.path) from None
+    state = dz.flow_state(flow)
+    return jsonify(
+        {
+            "draft_version": flow.draft_version,
+            "saved_at": _iso(flow.draft_updated_at),
+            "saved_by": current_user.display_name,
+            "issues": svc.validate_flow(flow.draft),
+            "state": {"published": state["published"], "unpublished": state["unpublished"]},
+        }
+    )
+
+
+@bp.post("/<int:flow_id>/validate")
+@page_auth("viewer")
+def validate(flow_id: int):
+    """The engine's issues for the definition being edited (nothing is saved)."""
+    flow_or_404(flow_id)
+    issues = svc.validate_flow(_definition_from(_json_body()))
+    errors = sum(1 for i in issues if i["severity"] == "error")
+    return jsonify({"issues": issues, "errors": errors, "warnings": len(issues) - errors})
+
+
+@bp.post("/<int:flow_id>/layout")
+@page_auth("viewer")
+def layout(flow_id: int):
+    """Auto-layout positions (layered, top to bottom) for the definition being edited."""
+    flow_or_404(flow_id)
+    return jsonify({"positions": auto_layout(_definition_from(_json_body()))})
+
+
+def _posted_node() -> tuple[dict[str, Any], dict[str, Any]]:
+    try:
+        node = load_json_field(request.form.get("node"), "node")
+        definition = (
+            load_json_field(request.form.get("definition"), "definition")
+            if request.form.get("definition")
+            else {"nodes": [node]}
+        )
+    except ValueError as err:
+        raise ApiError(400, "invalid_request", str(err)) from None
+    if not isinstance(node, dict) or not isinstance(node.get("id"), str) or not isinstance(definition, dict):
+        raise ApiError(400, "invalid_request", "The node must be an object with an id.")
+    return node, definition
+
+
+def _type_or_400(node: dict[str, Any]) -> dict[str, Any]:
+    info = catalog_type(node_type_catalog(), str(node.get("type")))
+    if info is None:
+        raise ApiError(400, "unknown_type", f"Unknown node type {node.get('type')!r}.")
+    return info
+
+
+@bp.post("/<int:flow_id>/node-form")
+@page_auth("viewer")
+def node_form(flow_id: int):
+    """The property form of one node (posted with the definition being edited).
+
+    With `_action` (`add:<field>` / `remove:<field>:<row>`) the submitted form is applied first,
+    and the resulting node is embedded so the canvas can take it as one undoable edit.
+    """
+    flow_or_404(flow_id)
+    node, definition = _posted_node()
+    info = _type_or_400(node)
+    changed = None
+    action = request.form.get("_action", "")
+    if action:
+        changed = apply_row_action(parse_node(node, info, request.form), info, action)
+        node = changed
+        nodes = [changed if n.get("id") == node["id"] else n for n in definition.get("nodes") or []]
+        definition = {**definition, "nodes": nodes}
+    issues = svc.validate_flow(definition)
+    return render_template(
+        "flows/_node_form.html",
+        node=node,
+        info=info,
+        fields=form_fields(node, info, issues),
+        node_issues=[i for i in issues if i.get("node_id") == node["id"]],
+        scope=dz.template_scope(definition, node["id"]),
+        is_start=definition.get("start") == node["id"],
+        targets=[(n["id"], n.get("name") or n["id"]) for n in definition.get("nodes") or [] if isinstance(n, dict)],
+        outcomes=_outcomes_for(node, info),
+        operators=node_type_catalog()["branch_operators"],
+        flows=_flow_orgs_others(flow_id),
+        readonly=not can("editor"),
+        changed=changed,
+        flow_id=flow_id,
+    )
+
+
+def _outcomes_for(node: dict[str, Any], info: dict[str, Any]) -> list[str]:
+    names: list[str] = []
+    dynamic = info.get("dynamic_outcomes")
+    if dynamic:
+        for item in (node.get("props") or {}).get(dynamic["field"]) or []:
+            value = item.get(dynamic["key"]) if isinstance(item, dict) else None
+            if isinstance(value, str) and value and value not in names:
+                names.append(value)
+    names.extend(o for o in info["outcomes"] if o not in names)
+    return names
+
+
+@bp.post("/<int:flow_id>/node-parse")
+@page_auth("editor")
+def node_parse(flow_id: int):
+    """Read a submitted node form back into the node (props typed by field kind)."""
+    flow_or_404(flow_id)
+    node, _ = _posted_node()
+    return jsonify({"node": parse_node(node, _type_or_400(node), request.form)})
+
+
+@bp.post("/<int:flow_id>/settings-parse")
+@page_auth("editor")
+def settings_parse(flow_id: int):
+    """Read the flow settings form back into the definition's `settings`."""
+    flow_or_404(flow_id)
+    try:
+        current = json.loads(request.form.get("settings") or "{}")
+    except ValueError:
+        raise ApiError(400, "invalid_request", "The settings are not valid JSON.") from None
+    settings = parse_settings(current if isinstance(current, dict) else {}, request.form, parse_value)
+    try:
+        svc.check_definition({"nodes": [], "settings": settings})
+    except svc.FlowError as err:
+        return jsonify({"settings": settings, "error": err.message, "path": err.path})
+    return jsonify({"settings": settings})
+
+
+@bp.get("/<int:flow_id>/analytics")
+@page_auth("viewer")
+def analytics(flow_id: int):
+    """Calls per node and per outcome for `period` = today | 7d | 30d (from the call log)."""
+    from services.designer_analytics import node_counts_for
+
+    flow = flow_or_404(flow_id)
+    period = request.args.get("period", "7d")
+    try:
+        return jsonify(node_counts_for(g.org, flow, period))
+    except ValueError as err:
+        raise ApiError(400, "invalid_request", str(err)) from None

@@ -1,0 +1,179 @@
+"""The flows list: create (blank or from a starter), duplicate, rename, archive, import, export.
+
+The designer's own routes (`web.designer`, `web.designer_console`) hang off the same blueprint.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from extensions import db
+from models import Flow
+from services import designer
+from services import flows as svc
+from services.flow_templates import TEMPLATES
+from web.context import page_auth
+
+bp = Blueprint("flows_pages", __name__, url_prefix="/flows")
+
+MAX_IMPORT_BYTES = 5 * 1024 * 1024
+
+
+def flow_or_404(flow_id: int) -> Flow:
+    """The current org's flow, or 404 (also for another org's flow)."""
+    flow = svc.get_flow(g.org, flow_id)
+    if flow is None:
+        abort(404)
+    return flow
+
+
+def _rows(show_archived: bool) -> list[dict]:
+    rows = []
+    for flow in svc.list_flows(g.org, include_archived=show_archived):
+        rows.append(
+            {
+                "flow": flow,
+                "state": designer.flow_state(flow),
+                "numbers": [n.phone_number for n in svc.numbers_using(g.org, flow)],
+                "nodes": len(flow.draft.get("nodes") or []),
+            }
+        )
+    return rows
+
+
+def _render(status: int = 200, **extra):
+    show_archived = request.values.get("archived") == "1"
+    context = {"rows": _rows(show_archived), "show_archived": show_archived, "templates": TEMPLATES, **extra}
+    wants_partial = request.headers.get("HX-Request") and request.headers.get("HX-Target") == "flows"
+    template = "flows/_list.html" if wants_partial else "flows/index.html"
+    return render_template(template, **context), status
+
+
+@bp.get("/")
+@page_auth("viewer")
+def index():
+    """Every flow of the organisation with its state and the numbers that use it."""
+    return _render()
+
+
+@bp.post("/")
+@page_auth("editor")
+def create():
+    """Create a flow from a starter template and open it in the designer."""
+    try:
+        flow = svc.create_flow(g.org, current_user, request.form.get("name", ""), template=request.form.get("template"))
+        db.session.commit()
+    except svc.FlowError as err:
+        db.session.rollback()
+        return _render(400, error=err.message, form=request.form)
+    target = url_for("flows_pages.designer", flow_id=flow.id)
+    if request.headers.get("HX-Request"):
+        return Response(status=201, headers={"HX-Redirect": target})
+    return redirect(target, 303)
+
+
+@bp.post("/<int:flow_id>/duplicate")
+@page_auth("editor")
+def duplicate(flow_id: int):
+    """Copy a flow's draft into a new flow."""
+    flow = flow_or_404(flow_id)
+    copy = svc.duplicate(g.org, current_user, flow)
+    db.session.commit()
+    return _render(notice=f"“{flow.name}” was duplicated as “{copy.name}”.")
+
+
+@bp.post("/<int:flow_id>/rename")
+@page_auth("editor")
+def rename(flow_id: int):
+    """Rename a flow."""
+    flow = flow_or_404(flow_id)
+    old = flow.name
+    try:
+        svc.rename(flow, request.form.get("name", ""))
+        db.session.commit()
+    except svc.FlowError as err:
+        db.session.rollback()
+        return _render(400, error=err.message)
+    return _render(notice=f"“{old}” is now “{flow.name}”.")
+
+
+@bp.post("/<int:flow_id>/archive")
+@page_auth("editor")
+def archive(flow_id: int):
+    """Archive a flow, or restore it with `restore=1`."""
+    flow = flow_or_404(flow_id)
+    restore = request.form.get("restore") == "1"
+    try:
+        svc.archive(g.org, flow, archived=not restore)
+        db.session.commit()
+    except svc.FlowError as err:
+        db.session.rollback()
+        return _render(400, error=err.message)
+    return _render(notice=f"“{flow.name}” was {'restored' if restore else 'archived'}.")
+
+
+def _import_payload() -> tuple[object | None, str | None]:
+    upload = request.files.get("file")
+    raw = upload.read(MAX_IMPORT_BYTES + 1) if upload and upload.filename else None
+    if raw is None:
+        raw = request.form.get("definition", "").encode()
+    if not raw.strip():
+        return None, "Paste a flow definition or choose a .json file."
+    if len(raw) > MAX_IMPORT_BYTES:
+        return None, "That file is larger than 5 MB."
+    try:
+        return json.loads(raw), None
+    except (ValueError, UnicodeDecodeError) as err:
+        return None, f"That is not valid JSON: {err}."
+
+
+@bp.post("/import")
+@page_auth("editor")
+def import_flow():
+    """Import Phonetree JSON or a Twilio Studio export; shows the per-widget report."""
+    data, problem = _import_payload()
+    if problem:
+        return render_template("flows/_import_result.html", error=problem), 400
+    try:
+        flow, fmt, report, issues = svc.import_flow(g.org, current_user, data, request.form.get("name"))
+        db.session.commit()
+    except svc.FlowError as err:
+        db.session.rollback()
+        where = f" (at {err.path})" if err.path else ""
+        return render_template("flows/_import_result.html", error=f"{err.message}{where}"), 400
+    counts = {s: sum(1 for r in report if r.get("status") == s) for s in ("mapped", "partial", "unsupported")}
+    return render_template(
+        "flows/_import_result.html", flow=flow, fmt=fmt, report=report, issues=issues, counts=counts
+    ), 201
+
+
+@bp.get("/<int:flow_id>/export")
+@page_auth("viewer")
+def export(flow_id: int):
+    """Download the draft (or `revision=N`) as Phonetree JSON or Twilio Studio JSON."""
+    flow = flow_or_404(flow_id)
+    fmt = request.args.get("format", "phonetree")
+    definition = None
+    suffix = "draft"
+    if request.args.get("revision"):
+        revision = svc.get_revision(g.org, flow, request.args.get("revision", type=int) or 0)
+        if revision is None:
+            abort(404)
+        definition, suffix = revision.definition, f"r{revision.number}"
+    try:
+        exported = svc.export_flow(flow, fmt, definition)
+    except svc.FlowError as err:
+        abort(400, err.message)
+    slug = "".join(c if c.isalnum() else "-" for c in flow.name.lower()).strip("-") or "flow"
+    filename = f"{slug}-{suffix}.{'studio' if fmt == 'studio' else 'phonetree'}.json"
+    return Response(
+        json.dumps(exported, indent=2),
+        mimetype="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+from web import designer_console, designer_history, designer_views  # noqa: E402,F401  (routes on this blueprint)
