@@ -41,6 +41,7 @@ def test_buy_route_see_drift_and_repair(page, live_server, twilio_fake, acme):
     first.wait_for()
     number = first.get_attribute("value")
     assert re.fullmatch(r"\+1415\d{7}", number)
+    shot(page, "numbers-search")
     first.click()
     page.wait_for_selector(f"text=Bought {number}")
     row = page.locator("#numbers tbody tr").first
