@@ -9,7 +9,7 @@ from sqlalchemy import select
 from extensions import db
 from models import Flow
 from services.accounts import ensure_org, ensure_user, set_membership
-from services.flow_templates import template_definition
+from services.flows import create_flow, publish
 
 
 @click.command("seed-demo")
@@ -24,15 +24,14 @@ def seed_demo(email: str, org_slug: str) -> None:
         user.set_password(password)
     set_membership(org, user, "admin")
     if db.session.scalar(select(Flow.id).where(Flow.org_id == org.id)) is None:
-        db.session.add(
-            Flow(
-                org_id=org.id,
-                name="Main menu (demo)",
-                draft=template_definition("main_menu"),
-                created_by_id=user.id,
-                description="Business hours, a menu, ticket lookup and voicemail.",
-            )
+        flow = create_flow(
+            org,
+            user,
+            "Main menu (demo)",
+            template="main_menu",
+            description="Business hours, a menu, ticket lookup and voicemail.",
         )
+        publish(org, user, flow, "Demo flow as seeded")
     db.session.commit()
     click.echo(
         f"Demo organisation '{org.slug}' is ready. Sign in at http://127.0.0.1:5000 as {email}"
