@@ -97,6 +97,21 @@ def find_time(definition: dict, want_open: bool, base: datetime) -> datetime:
     return start
 
 
+def clock_zone(definition: dict) -> str:
+    """The zone a picked console time is in: the flow's, else its first business-hours node's, else UTC."""
+    explicit = (definition.get("settings") or {}).get("timezone")
+    if explicit:
+        return explicit
+    for node in definition.get("nodes") or []:
+        if (
+            isinstance(node, dict)
+            and node.get("type") == "business_hours"
+            and (node.get("props") or {}).get("timezone")
+        ):
+            return node["props"]["timezone"]
+    return "UTC"
+
+
 def resolve_now(definition: dict, options: Mapping[str, Any], now: datetime | None = None) -> datetime:
     """The simulated call's clock from the console options."""
     now = now or datetime.now(UTC)
@@ -109,8 +124,10 @@ def resolve_now(definition: dict, options: Mapping[str, Any], now: datetime | No
         except ValueError:
             raise ConsoleError("Pick a date and time for the simulated clock.") from None
         if at.tzinfo is None:
-            tz = (definition.get("settings") or {}).get("timezone") or "UTC"
-            at = at.replace(tzinfo=zoneinfo.ZoneInfo(tz))
+            try:
+                at = at.replace(tzinfo=zoneinfo.ZoneInfo(clock_zone(definition)))
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                at = at.replace(tzinfo=UTC)
         return at.astimezone(UTC)
     return now
 

@@ -44,7 +44,8 @@ def _cases(flow) -> list[FlowTestCase]:
 
 def _render(flow, run: dict | None, status: int = 200, **extra):
     blob = _serializer().dumps({"flow": flow.id, "run": run}) if run else ""
-    html = render_template("flows/_console.html", flow=flow, run=run, blob=blob, **extra)
+    zone = console.clock_zone(flow.draft)
+    html = render_template("flows/_console.html", flow=flow, run=run, blob=blob, zone=zone, **extra)
     headers = {}
     if run:
         event = {"path": run["path"], "active": run.get("active"), "done": run["done"]}

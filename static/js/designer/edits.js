@@ -7,9 +7,8 @@ export const snap = (v) => Math.round(v / GRID) * GRID;
 
 // Starting props for a new node: enough to show its ports, empty where the author must decide.
 function starterProps(type) {
-  if (type === "menu") return { prompt: { say: "" }, options: [{ digit: "1", label: "" }, { digit: "2", label: "" }] };
+  if (type === "menu") return { options: [{ digit: "1", label: "" }, { digit: "2", label: "" }] };
   if (type === "branch") return { input: "", conditions: [{ id: "c1", label: "", operator: "equal_to", value: "" }] };
-  if (type === "say") return { prompt: { say: "" } };
   return {};
 }
 

@@ -1,0 +1,196 @@
+"""Node property forms: rendered from the catalog's fields, parsed back into typed props."""
+
+import json
+
+from werkzeug.datastructures import MultiDict
+
+from flows import node_type_catalog
+from web.node_forms import apply_row_action, catalog_type, parse_node
+
+
+def _menu(acme):
+    return next(n for n in acme["flow"].draft["nodes"] if n["id"] == "main")
+
+
+def _form(vi_or_ed, acme, node, **extra):
+    data = {"node": json.dumps(node), "definition": json.dumps(acme["flow"].draft), **extra}
+    return vi_or_ed.htmx(f"/flows/{acme['flow'].id}/node-form", data)
+
+
+def test_menu_form_has_every_field_connections_and_template_help(ed, acme):
+    resp = _form(ed, acme, _menu(acme))
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    for name in (
+        "f.prompt.text",
+        "f.options.0.digit",
+        "f.options.1.label",
+        "f.timeout",
+        "f.retries",
+        "f.invalid_prompt.text",
+        "f.no_input_prompt.text",
+        "f.speech_language",
+    ):
+        assert f'name="{name}"' in html, name
+    assert 'data-outcome="fallback"' in html and 'data-outcome="1"' in html
+    assert "Make start" in html and "widgets.hours.status" in html and "call.from" in html
+
+
+def test_template_help_lists_variables_set_upstream(ed, acme):
+    thanks = next(n for n in acme["flow"].draft["nodes"] if n["id"] == "thanks")
+    html = _form(ed, acme, thanks).get_data(as_text=True)
+    assert 'data-insert="vars.ticket"' in html and "widgets.support.value" in html
+    start = next(n for n in acme["flow"].draft["nodes"] if n["id"] == "hours")
+    html = _form(ed, acme, start).get_data(as_text=True)
+    assert "vars.ticket" not in html and "Start</span>" in html
+
+
+def test_form_shows_inline_errors_from_the_engine(ed, acme):
+    node = _menu(acme)
+    node["props"]["timeout"] = 500
+    definition = json.loads(json.dumps(acme["flow"].draft))
+    definition["nodes"][1] = node
+    resp = ed.htmx(
+        f"/flows/{acme['flow'].id}/node-form", {"node": json.dumps(node), "definition": json.dumps(definition)}
+    )
+    html = resp.get_data(as_text=True)
+    assert 'class="nf-error"' in html and "must be between 1 and 60" in html and "aria-invalid=true" in html
+
+
+def test_viewer_form_is_disabled_and_cannot_parse(vi, acme):
+    html = _form(vi, acme, _menu(acme)).get_data(as_text=True)
+    assert '<fieldset class="stack-tight" disabled>' in html and "Make start" not in html
+    resp = vi.htmx(f"/flows/{acme['flow'].id}/node-parse", {"node": json.dumps(_menu(acme))})
+    assert resp.status_code == 403
+
+
+def test_parse_types_every_kind(ed, acme):
+    node = {"id": "hrs", "type": "business_hours", "name": "Hours", "props": {}, "outcomes": {}}
+    form = {
+        "node": json.dumps(node),
+        "name": "Office hours",
+        "f.timezone": "Europe/Paris",
+        "f.hours.mon": "09:00-12:00, 13:00-17:30",
+        "f.hours.tue": "9:00-17:00",
+        "f.hours.sat": "",
+        "f.holidays": "2025-12-25 Christmas\n2026-01-01",
+    }
+    body = ed.htmx(f"/flows/{acme['flow'].id}/node-parse", form).get_json()
+    props = body["node"]["props"]
+    assert body["node"]["name"] == "Office hours" and props["timezone"] == "Europe/Paris"
+    assert props["hours"]["mon"] == [["09:00", "12:00"], ["13:00", "17:30"]] and props["hours"]["tue"] == [
+        ["09:00", "17:00"]
+    ]
+    assert props["hours"]["sat"] == [] and props["holidays"] == [
+        {"date": "2025-12-25", "label": "Christmas"},
+        "2026-01-01",
+    ]
+
+
+def test_parse_prompt_numbers_bools_and_rows():
+    info = catalog_type(node_type_catalog(), "menu")
+    node = {
+        "id": "m",
+        "type": "menu",
+        "props": {"retries": 2, "options": [{"digit": "1"}, {"digit": "2"}]},
+        "outcomes": {"1": "a", "2": "b", "fallback": "c"},
+    }
+    form = MultiDict(
+        {
+            "name": "Menu",
+            "f.prompt.mode": "say",
+            "f.prompt.text": "Press 1",
+            "f.prompt.voice": "alice",
+            "f.timeout": "7",
+            "f.retries": "",
+            "f.options.count": "3",
+            "f.options.0.digit": "3",
+            "f.options.0.label": "Sales",
+            "f.options.0.keywords": "sales, buy",
+            "f.options.1.digit": "2",
+            "f.options.1.label": "Support",
+            "f.options.1.keywords": "",
+            "f.options.2.digit": "",
+            "f.options.2.label": "",
+            "f.options.2.keywords": "",
+        }
+    )
+    parsed = parse_node(node, info, form)
+    props = parsed["props"]
+    assert props["prompt"] == {"say": "Press 1", "voice": "alice"} and props["timeout"] == 7
+    assert "retries" not in props  # empty: the node type's default applies
+    assert props["options"] == [
+        {"digit": "3", "label": "Sales", "keywords": ["sales", "buy"]},
+        {"digit": "2", "label": "Support"},
+    ]
+    # option 1's key changed from 1 to 3: its wire follows it
+    assert parsed["outcomes"] == {"3": "a", "2": "b", "fallback": "c"}
+
+
+def test_row_actions_add_and_remove_keep_wires():
+    info = catalog_type(node_type_catalog(), "menu")
+    node = {
+        "id": "m",
+        "type": "menu",
+        "props": {"options": [{"digit": "1"}, {"digit": "2"}]},
+        "outcomes": {"1": "a", "2": "b"},
+    }
+    added = apply_row_action(node, info, "add:options")
+    assert added["props"]["options"][-1] == {"digit": "3", "label": ""} and added["outcomes"] == {"1": "a", "2": "b"}
+    removed = apply_row_action(node, info, "remove:options:0")
+    assert removed["props"]["options"] == [{"digit": "2"}] and removed["outcomes"] == {"2": "b"}
+    assert apply_row_action(node, info, "remove:nope:1") == node
+    branch = catalog_type(node_type_catalog(), "branch")
+    bnode = {
+        "id": "b",
+        "type": "branch",
+        "props": {"conditions": [{"id": "c1", "operator": "equal_to"}]},
+        "outcomes": {},
+    }
+    assert apply_row_action(bnode, branch, "add:conditions")["props"]["conditions"][-1]["id"] == "c2"
+
+
+def test_row_action_over_http_embeds_the_new_node(ed, acme):
+    resp = _form(
+        ed,
+        acme,
+        _menu(acme),
+        _action="add:options",
+        **{"f.options.count": "2", "f.options.0.digit": "1", "f.options.1.digit": "2", "f.prompt.text": "Hi"},
+    )
+    html = resp.get_data(as_text=True)
+    changed = json.loads(html.split('class="nf-changed">', 1)[1].split("</script>", 1)[0])
+    assert [o["digit"] for o in changed["props"]["options"]] == ["1", "2", "3"]
+    assert 'name="f.options.2.digit"' in html
+
+
+def test_bad_node_posts_say_what_is_wrong(ed, acme):
+    fid = acme["flow"].id
+    resp = ed.htmx(f"/flows/{fid}/node-form", {"node": "{oops"})
+    assert resp.status_code == 400 and "not valid JSON" in resp.get_json()["error"]["message"]
+    resp = ed.htmx(f"/flows/{fid}/node-form", {"node": json.dumps({"id": "x", "type": "teleport"})})
+    assert resp.status_code == 400 and "Unknown node type 'teleport'" in resp.get_json()["error"]["message"]
+    resp = ed.htmx(f"/flows/{fid}/node-parse", {})
+    assert resp.status_code == 400 and "The node is missing." in resp.get_json()["error"]["message"]
+
+
+def test_settings_form_and_parse(ed, acme):
+    fid = acme["flow"].id
+    settings = acme["flow"].draft["settings"]
+    html = ed.htmx(f"/flows/{fid}/settings-form", {"settings": json.dumps(settings)}).get_data(as_text=True)
+    assert 'name="f.voice"' in html and 'name="f.fallback_action"' in html
+    form = {
+        "settings": json.dumps(settings),
+        "f.voice": "alice",
+        "f.language": "",
+        "f.timezone": "Europe/Paris",
+        "f.fallback_action": "transfer",
+        "f.fallback_number": "+14155550100",
+        "f.max_node_visits": "10",
+    }
+    body = ed.htmx(f"/flows/{fid}/settings-parse", form).get_json()
+    assert body["settings"]["voice"] == "alice" and "language" not in body["settings"]
+    assert body["settings"]["fallback"]["action"] == "transfer" and body["settings"]["max_node_visits"] == 10
+    form["f.fallback_number"] = ""
+    body = ed.htmx(f"/flows/{fid}/settings-parse", form).get_json()
+    assert "needs a number" in body["error"]
