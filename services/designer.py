@@ -126,6 +126,9 @@ def _names(definition: dict) -> dict[str, str]:
 
 def describe_diff(old: dict | None, new: dict) -> dict[str, Any]:
     """`services.flows.diff_definitions` with node names, and a one-line summary."""
+    if old is None:
+        count = len(_nodes(new))
+        return {"added": [], "removed": [], "changed": [], "summary": f"first revision, {count} nodes"}
     diff = flow_svc.diff_definitions(old, new)
     names = _names(old or {}) | _names(new)
     labelled = {k: [{"id": i, "name": names.get(i, i)} for i in diff[k]] for k in ("added", "removed", "changed")}

@@ -248,7 +248,9 @@ def _turn(run: dict, definition: dict, event: Event, load_flow) -> dict:
         if step.detail.get("fallback"):
             run["transcript"].append({"who": "system", "text": f"Fallback: {step.detail['fallback']}"})
     run["transcript"].extend({"who": "system", "text": line} for line in services.log)
-    run["transcript"].extend({"who": "flow", "text": line} for line in heard_from_twiml(result.twiml))
+    run["transcript"].extend(
+        {"who": "flow", "kind": kind, "text": text} for kind, text in heard_from_twiml(result.twiml)
+    )
     waiting = result.state.get("waiting") if not result.done else None
     run["expects"] = list(waiting.get("expects") or []) if waiting else []
     run["active"] = waiting.get("node") if waiting else (run["path"][-1]["node"] if run["path"] else None)

@@ -134,7 +134,7 @@ def run_case(flow, case: FlowTestCase) -> dict:
     """Replay one test case on the saved draft and store the result on it."""
     try:
         run = console.replay(flow.draft, list(case.inputs or []), case.options or {}, _load_flow)
-        problem = run.get("error") or console.compare_paths(case.expected_path or [], run["path"])
+        problem = console.compare_paths(case.expected_path or [], run["path"]) or run.get("error")
         path = run["path"]
     except (console.ConsoleError, ValueError) as err:
         problem, path = str(err), []

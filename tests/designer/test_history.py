@@ -22,7 +22,7 @@ def test_publish_then_history_shows_who_when_message_and_changes(ed, acme):
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200 and "Revision 1 is live." in html
     assert json.loads(resp.headers["HX-Trigger"])["flow-state"] == {"published": 1, "unpublished": False}
-    assert "First version" in html and "ed@example.com" in html and "7 added" in html
+    assert "First version" in html and "ed@example.com" in html and "first revision, 7 nodes" in html
 
     def change(d):
         d["nodes"] = [n for n in d["nodes"] if n["id"] != "sales"]

@@ -97,6 +97,7 @@ export class Canvas {
     const r = this.root.getBoundingClientRect();
     if (!b || !r.width) return;
     const pad = 48;
+    b.x1 += 56;  // room for wires that loop back up the right-hand side
     const k = Math.max(0.1, Math.min(maxZoom, (r.width - pad * 2) / (b.x1 - b.x0), (r.height - pad * 2) / (b.y1 - b.y0)));
     this.view = { k, x: (r.width - (b.x1 - b.x0) * k) / 2 - b.x0 * k, y: Math.max(pad / 2, (r.height - (b.y1 - b.y0) * k) / 2) - b.y0 * k };
     this.applyView();

@@ -21,9 +21,9 @@ export function addNode(model, type, x, y) {
   return [patch, id];
 }
 
-export function moveNodes(positions) {
+export function moveNodes(positions, toGrid = true) {
   const pos = {};
-  for (const [id, p] of Object.entries(positions)) pos[id] = { x: snap(p.x), y: snap(p.y) };
+  for (const [id, p] of Object.entries(positions)) pos[id] = toGrid ? { x: snap(p.x), y: snap(p.y) } : { x: p.x, y: p.y };
   return { pos };
 }
 

@@ -65,7 +65,9 @@ export function bindInteractions(cv) {
       root.classList.add("panning");
     }
     root.setPointerCapture(ev.pointerId);
-    ev.preventDefault();
+    ev.preventDefault();  // no text selection while dragging; so move the focus by hand
+    if (!card) root.focus({ preventScroll: true });
+    else card.focus({ preventScroll: true });
   });
 
   root.addEventListener("pointermove", (ev) => {

@@ -43,7 +43,7 @@ export function bindKeyboard({ canvas, model, act, ro, commands, panel, saver })
       const p = model.pos.get(id) || { x: 0, y: 0 };
       to[id] = { x: p.x + dx, y: p.y + dy };
     }
-    act.do(E.moveNodes(to), "Nudge", "nudge");
+    act.do(E.moveNodes(to, false), "Nudge", "nudge");
     return true;
   };
 

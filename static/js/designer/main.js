@@ -72,7 +72,7 @@ const canvas = new Canvas({
   on: {
     select(ids) {
       if (ids.length === 1) {
-        if (["add", "edit", "problems"].includes(panel.current)) panel.show("edit");
+        if (panel.current !== "test") panel.show("edit");
         if (panel.formNode !== ids[0]) panel.openNode(ids[0]);
       } else if (!ids.length && panel.formNode) panel.clearForm();
     },
@@ -220,7 +220,7 @@ document.body.addEventListener("htmx:afterSwap", (evt) => {
   if (form && form.closest && form.closest("#publish-dialog")) {
     $("#publish-dialog").close();
     form.reset();
-    panel.show("history");
+    panel.show("history", false, false);
     const notice = document.querySelector("#history .flash");
     if (notice) toast(notice.textContent.trim());
   }

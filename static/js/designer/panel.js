@@ -24,7 +24,7 @@ export class Panel {
     this.settingsBox = document.getElementById("settings-form");
   }
 
-  show(name, focus = false) {
+  show(name, focus = false, load = true) {
     for (const tab of this.tabs) {
       const on = tab.dataset.tab === name;
       tab.setAttribute("aria-selected", on);
@@ -33,7 +33,7 @@ export class Panel {
       if (on && focus) tab.focus();
     }
     this.current = name;
-    if (name === "history") this.loadHistory();
+    if (name === "history" && load) this.loadHistory();
     if (name === "test" && !this.loaded.has("test")) { this.loaded.add("test"); this.loadInto("#console", this.urls.console, {}); }
     if (name === "flow") this.loadSettings();
   }
@@ -86,17 +86,25 @@ export class Panel {
     this.formBox.innerHTML = '<p class="muted empty-pane">Select a node to edit its properties.</p>';
   }
 
+  // An edit made from the form itself needs no re-render of the form.
+  quietly(fn) {
+    this.quiet = true;
+    try { fn(); } finally { this.quiet = false; }
+  }
+
   refreshIfChanged() {
     if (!this.formNode) return;
     const node = this.model.node(this.formNode);
     if (!node) return this.clearForm();
+    if (this.quiet) { this.formShown = JSON.stringify(node); return; }
     if (JSON.stringify(node) !== this.formShown) this.openNode(this.formNode);
   }
 
   focusField(path) {
     const field = this.formBox.querySelector(`[data-field="${CSS.escape(topField(path))}"]`)
       || (String(path).startsWith("outcomes.") && this.formBox.querySelector(`[data-field="${CSS.escape(path)}"]`));
-    const input = field && field.querySelector("input:not([type=hidden]), textarea, select");
+    const input = field && ["textarea", "input[type=text]", "input[type=number]", "select", "input:not([type=hidden])"]
+      .map((sel) => field.querySelector(sel)).find(Boolean);
     if (input) { input.focus(); field.scrollIntoView({ block: "center" }); }
   }
 
@@ -111,7 +119,7 @@ export class Panel {
     box.addEventListener("input", changed);
     box.addEventListener("change", (ev) => {
       const sel = ev.target.closest("select[data-outcome]");
-      if (sel) { this.actions.connect(this.formNode, sel.dataset.outcome, sel.value || null); return; }
+      if (sel) { this.quietly(() => this.actions.connect(this.formNode, sel.dataset.outcome, sel.value || null)); return; }
       changed(ev);
     });
     box.addEventListener("focusin", (ev) => {
@@ -143,7 +151,8 @@ export class Panel {
   async parseForm() {
     const form = this.formBox.querySelector("form.node-form");
     const id = this.formNode;
-    if (!form || !id || this.data.readonly) return;
+    // a form still on screen for the node selected before must never write into the new one
+    if (!form || !id || this.data.readonly || form.dataset.nodeId !== id) return;
     const before = this.model.node(id);
     const fd = new FormData(form);
     fd.set("node", JSON.stringify(before));
@@ -159,7 +168,7 @@ export class Panel {
   async rowAction(action) {
     const form = this.formBox.querySelector("form.node-form");
     const id = this.formNode;
-    if (!form || !id) return;
+    if (!form || !id || form.dataset.nodeId !== id) return;
     const fd = new FormData(form);
     fd.set("node", JSON.stringify(this.model.node(id)));
     fd.set("definition", JSON.stringify(this.actions.definition()));
