@@ -8,10 +8,13 @@ A template that fails to parse or render is logged on ``phonetree.flows`` and re
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import logging
 import operator
 import re
+import string
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +22,7 @@ from typing import Any
 from jinja2 import ChainableUndefined, Template, TemplateError, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.visitor import NodeTransformer
 
 from flows.checks import is_template
 
@@ -27,27 +31,219 @@ log = logging.getLogger("phonetree.flows")
 MAX_OUTPUT = 8000
 MAX_REPEAT = 10_000
 MAX_POWER = 100
+# Budget of one render, so that neither a template nor the caller data it works on (speech, an
+# HTTP response body) can hang a turn or exhaust memory: loop iterations and calls, characters
+# built (output, results of filters, calls and operators), wall-clock time, and the widths a
+# format or padding may ask for.
+MAX_WORK = 50_000
+MAX_CHARS = 1_000_000
+MAX_SECONDS = 0.25
+MAX_WIDTH = 10_000
+
+_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
+
+
+@dataclass
+class _Budget:
+    work: int = 0
+    chars: int = 0
+    deadline: float = 0.0
+
+
+_BUDGET: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar("phonetree_template_budget", default=None)
+
+
+def _size(value: Any) -> int:
+    if isinstance(value, (str, list, tuple, dict, set, frozenset)):
+        return len(value)
+    return 0
+
+
+def _spend(work: int = 0, chars: int = 0) -> None:
+    budget = _BUDGET.get()
+    if budget is None:
+        return
+    budget.work += work
+    budget.chars += chars
+    if budget.work > MAX_WORK or budget.chars > MAX_CHARS:
+        raise SecurityError("template does too much work")
+    if time.monotonic() > budget.deadline:
+        raise SecurityError("template takes too long")
+
+
+def _check_width(value: Any) -> None:
+    if isinstance(value, int) and not isinstance(value, bool) and value > MAX_WIDTH:
+        raise SecurityError("width or count too large")
+
+
+def _check_percent_format(fmt: str) -> None:
+    for width, precision in _PERCENT_SPEC.findall(fmt):
+        for number in (width, precision):
+            if number == "*" or (number and int(number) > MAX_WIDTH):
+                raise SecurityError("format width too large")
+
+
+def _check_brace_format(fmt: str) -> None:
+    try:
+        parsed = list(string.Formatter().parse(fmt))
+    except ValueError:
+        return  # str.format will raise its own error
+    for _, _, spec, _ in parsed:
+        if spec and ("{" in spec or any(int(n) > MAX_WIDTH for n in re.findall(r"\d+", spec))):
+            raise SecurityError("format width too large")
+
+
+_WIDTH_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
+_WIDTH_FILTERS = frozenset({"center", "indent", "batch", "slice"})
+
+
+def _check_replace(text: str, old: Any, new: Any) -> None:
+    old, new = str(old), str(new)
+    grows = max(0, len(new) - len(old))
+    if grows and len(text) + (text.count(old) if old else len(text) + 1) * grows > MAX_CHARS:
+        raise SecurityError("result too large")
+
+
+def _check_join(separator: str, items: Any) -> Any:
+    """The items as a sized sequence, once the joined length is known to fit the budget."""
+    items = items if hasattr(items, "__len__") else list(items)
+    _spend(chars=len(separator) * max(0, len(items) - 1))
+    return items
+
+
+def _precheck(name: str, target: Any, args: tuple, kwargs: dict) -> tuple:
+    """Refuse a str method call whose result would be huge before it is allocated; returns the args."""
+    if not isinstance(target, str):
+        return args
+    if name in _WIDTH_METHODS:
+        for value in (*args, *kwargs.values()):
+            _check_width(value)
+    elif name in ("format", "format_map"):
+        _check_brace_format(target)
+    elif name == "replace" and len(args) >= 2:
+        _check_replace(target, args[0], args[1])
+    elif name == "join" and args:
+        args = (_check_join(target, args[0]), *args[1:])
+    return args
+
+
+def _guarded_filter(name: str, func: Any) -> Any:
+    skip = 1 if getattr(func, "jinja_pass_arg", None) else 0  # a context/environment comes first
+
+    @functools.wraps(func)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        _spend(work=1)
+        values = args[skip:]
+        if name in _WIDTH_FILTERS:
+            for value in (*values[1:], *kwargs.values()):
+                _check_width(value)
+        elif name == "format" and values and isinstance(values[0], str):
+            _check_percent_format(values[0])
+        elif name == "replace" and len(values) >= 3:
+            _check_replace(str(values[0]), values[1], values[2])
+        elif name == "join" and values:
+            separator = values[1] if len(values) > 1 else kwargs.get("d", "")
+            items = _check_join(str(separator), values[0])
+            args = (*args[:skip], items, *values[1:])
+        result = func(*args, **kwargs)
+        _spend(chars=_size(result))
+        return result
+
+    return guarded
+
+
+def _loop(iterable: Any) -> Any:
+    for item in iterable:
+        _spend(work=1)
+        yield item
+
+
+def _emit(value: Any) -> Any:
+    _spend(chars=len(value) if isinstance(value, str) else 1)
+    return value
+
+
+def _concat(parts: list) -> str:
+    _spend(chars=sum(len(p) if isinstance(p, str) else 1 for p in parts))
+    return "".join(str(p) for p in parts)
+
+
+class _Metered(NodeTransformer):
+    """Route loops, output and `~` through the budget (see `_Sandbox._generate`)."""
+
+    @staticmethod
+    def _filter(node: nodes.Expr, name: str) -> nodes.Filter:
+        return nodes.Filter(node, name, [], [], None, None, lineno=node.lineno)
+
+    def visit_For(self, node: nodes.For) -> nodes.Node:  # noqa: N802  (Jinja's visitor names)
+        self.generic_visit(node)
+        node.iter = self._filter(node.iter, "_pt_loop")
+        return node
+
+    def visit_Output(self, node: nodes.Output) -> nodes.Node:  # noqa: N802  (Jinja's visitor names)
+        self.generic_visit(node)
+        node.nodes = [
+            self._filter(
+                nodes.Const(child.data, lineno=child.lineno) if isinstance(child, nodes.TemplateData) else child,
+                "_pt_emit",
+            )
+            for child in node.nodes
+        ]
+        return node
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:  # noqa: N802  (Jinja's visitor names)
+        self.generic_visit(node)
+        return self._filter(nodes.List(node.nodes, lineno=node.lineno), "_pt_concat")
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
-    """The immutable sandbox, with `*` and `**` bounded so a template cannot exhaust memory."""
+    """The immutable sandbox, with `*`, `**`, `+` and `%` bounded and every render on a budget."""
 
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
 
     def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
         if operator_ == "**":
             if isinstance(right, (int, float)) and abs(right) > MAX_POWER:
                 raise SecurityError("exponent too large")
             return operator.pow(left, right)
+        if operator_ == "+":
+            _spend(chars=_size(left) + _size(right))
+            return operator.add(left, right)
+        if operator_ == "%":
+            if isinstance(left, str):
+                _check_percent_format(left)
+                for value in right if isinstance(right, tuple) else (right,):
+                    _check_width(value)
+                result = operator.mod(left, right)
+                _spend(chars=len(result))
+                return result
+            return operator.mod(left, right)
         if isinstance(left, (str, list, tuple)) or isinstance(right, (str, list, tuple)):
             size = len(left) if isinstance(left, (str, list, tuple)) else len(right)
             count = right if isinstance(left, (str, list, tuple)) else left
             if isinstance(count, int) and size * count > MAX_REPEAT:
                 raise SecurityError("repetition too large")
+            _spend(chars=size * count if isinstance(count, int) else 0)
         return operator.mul(left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        _spend(work=1)
+        target = getattr(__obj, "__wrapped__", __obj)
+        args = _precheck(getattr(target, "__name__", ""), getattr(target, "__self__", None), args, kwargs)
+        result = super().call(__context, __obj, *args, **kwargs)
+        _spend(chars=_size(result))
+        return result
+
+    def _generate(
+        self, source: nodes.Template, name: str | None, filename: str | None, defer_init: bool = False
+    ) -> str:
+        return super()._generate(_Metered().visit(source), name, filename, defer_init)
 
 
 ENV = _Sandbox(undefined=ChainableUndefined, autoescape=False, cache_size=0)
+ENV.globals.pop("lipsum", None)
+ENV.filters = {name: _guarded_filter(name, func) for name, func in ENV.filters.items()}
+ENV.filters.update(_pt_loop=_loop, _pt_emit=_emit, _pt_concat=_concat)
 
 
 @dataclass(frozen=True)
@@ -133,6 +329,8 @@ def analyze(source: str) -> TemplateInfo:
         return fast
     try:
         ast = ENV.parse(source)
+    except RecursionError:
+        return TemplateInfo("the template is nested too deeply", _NO_READS)
     except TemplateError as exc:
         line = getattr(exc, "lineno", None)
         return TemplateInfo(f"{exc.message or exc}" + (f" (line {line})" if line else ""), _NO_READS)
@@ -143,6 +341,8 @@ def analyze(source: str) -> TemplateInfo:
 def _compiled(source: str) -> Template | str:
     try:
         return ENV.from_string(source)
+    except RecursionError:
+        return "the template is nested too deeply"
     except TemplateError as exc:
         return f"{exc}"
 
@@ -167,11 +367,14 @@ def render(source: Any, context: Mapping[str, Any]) -> str:
     if isinstance(compiled, str):
         log.warning("template does not parse: %s: %r", compiled, source[:200])
         return ""
+    token = _BUDGET.set(_Budget(deadline=time.monotonic() + MAX_SECONDS))
     try:
         return compiled.render(context)[:MAX_OUTPUT]
     except Exception as exc:  # noqa: BLE001  a template must never break a call
         log.warning("template failed to render: %s: %r", exc, source[:200])
         return ""
+    finally:
+        _BUDGET.reset(token)
 
 
 def call_context(call: Mapping[str, Any]) -> dict[str, Any]:

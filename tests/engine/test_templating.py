@@ -84,3 +84,57 @@ def test_analyze_reports_syntax_errors_and_reads() -> None:
     assert "line 1" in (analyze("{{ vars.a ").error or "")
     assert analyze("{{ x | frobnicate }}").error == "no filter named 'frobnicate'"
     assert analyze("{{ x is frobnicated }}").error == "no test named 'frobnicated'"
+
+
+BIG = "x" * 200_000  # a caller-controlled value, e.g. an HTTP response body
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{% for a in range(30000) %}{% for b in range(30000) %}{% endfor %}{% endfor %}",
+        "{% for a in vars.big %}{% for b in vars.big %}{% endfor %}{% endfor %}",
+        "{% macro f(n) %}{% if n > 0 %}{{ f(n-1) }}{{ f(n-1) }}{% endif %}{% endmacro %}{{ f(40) }}",
+        "{% set ns = namespace(s='xx') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+        "{% set ns = namespace(s='xx') %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}{% endfor %}",
+        "{{ 'x' | center(10**9) }}",
+        "{{ 'x'.ljust(10**9) }}",
+        "{{ '%999999999d' % 1 }}",
+        "{{ '%*d' | format(999999999, 1) }}",
+        "{{ '{:>999999999}'.format(1) }}",
+        "{{ vars.big | replace('', vars.big) }}",
+        "{{ range(100000) | join(vars.big) }}",
+        "{{ lipsum(100000) }}",
+        "{% for i in range(100000) %}{{ vars.big }}{% endfor %}",
+        "{% set x %}{% for i in range(100000) %}{{ vars.big }}{% endfor %}{% endset %}{{ x|length }}",
+    ],
+)
+def test_caller_data_and_templates_cannot_hang_a_turn_or_eat_memory(source: str) -> None:
+    import time
+    import tracemalloc
+
+    ctx = build_context(CALL, {"big": BIG}, {})
+    tracemalloc.start()
+    started = time.monotonic()
+    try:
+        out = render(source, ctx)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert time.monotonic() - started < 3
+    assert peak < 50_000_000
+    assert len(out) <= 8000
+
+
+def test_pathological_template_source_is_an_error_not_an_exception() -> None:
+    source = "{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}"
+    assert render(source, CTX) == ""
+    assert analyze(source).error
+
+
+def test_budget_leaves_ordinary_loops_alone() -> None:
+    ctx = build_context(CALL, {"items": list(range(2000))}, {})
+    assert render("{% for i in vars['items'] %}{{ i % 10 }}{% endfor %}", ctx)[:5] == "01234"
+    assert render("{{ vars['items'] | join(',') | length }}", ctx) == str(len(",".join(map(str, range(2000)))))
+    assert render("{{ '{:>6}'.format(42) }}|{{ '%5.1f' % 3.14159 }}|{{ 'ab' | center(6) }}", ctx) == \
+        "    42|  3.1|  ab  "
