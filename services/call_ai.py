@@ -20,6 +20,7 @@ from extensions import db
 from models import CallSession, Organization
 from services.call_flow import find_number
 from services.call_runtime import TurnOutput, continue_call, start_call, step
+from services.call_store import CallRow
 from services.call_support import log, org_fallback_twiml, parse_turn, url_builder
 from services.call_voice import dial_target, voice_output, voice_state
 
@@ -28,7 +29,7 @@ RESERVED_QUERY = ("orgid", "session", "turn", "to")
 
 def _gateway_connect(
     org: Organization,
-    session: CallSession,
+    session: CallRow,
     response: VoiceResponse,
     form: Mapping[str, Any],
     query: Mapping[str, Any],
@@ -59,7 +60,7 @@ def ai_connect(org: Organization, service_id: str, form: Mapping[str, Any], quer
     direction = "outbound" if service_id == "ivr-ai-outbound" else "inbound"
     number = find_number(org, str(form.get("From") if direction == "outbound" else form.get("To")) or "")
 
-    def build(session: CallSession) -> TurnOutput:
+    def build(session: CallRow) -> TurnOutput:
         response = VoiceResponse()
         _gateway_connect(org, session, response, form, query, direction)
         return voice_output(response, "ai", 1, "ai", [step("ai", "ai_agent", None, None, {"direction": direction})])
@@ -80,7 +81,7 @@ def ai_transfer(org: Organization, service_id: str, form: Mapping[str, Any], que
     """``ivr-ai-transfer``: the AI asked to hand the call to ``to`` (number, ``client:id`` or ``queue:name``)."""
     target = str(query.get("to") or form.get("TransferTo") or "").strip()
 
-    def transfer(session: CallSession) -> TurnOutput:
+    def transfer(session: CallRow) -> TurnOutput:
         turn = session.turn + 1
         url_for = url_builder(org.slug, session.id)
         response = VoiceResponse()

@@ -14,15 +14,16 @@ from sqlalchemy import select
 from twilio.twiml.messaging_response import MessagingResponse
 
 from extensions import db
-from models import CallSession, CallStep, Message, Organization
+from models import CallStep, Message, Organization
 from services.call_flow import find_number, upsert_recording
 from services.call_runtime import lock_session
+from services.call_store import CallRow, update_session
 from services.call_support import TWIML, WebhookAnswer, empty_answer, log, now, parse_turn, scrub
 
 FINAL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
 
 
-def _session(org: Organization, form: Mapping[str, Any], query: Mapping[str, Any]) -> CallSession | None:
+def _session(org: Organization, form: Mapping[str, Any], query: Mapping[str, Any]) -> CallRow | None:
     session = lock_session(org, query.get("session"), form.get("CallSid"))
     if session is not None and form.get("CallSid") and session.call_sid != form.get("CallSid"):
         return None
@@ -38,23 +39,21 @@ def call_status(org: Organization, form: Mapping[str, Any], query: Mapping[str, 
         return empty_answer()
     status = str(form.get("CallStatus") or "")
     if status not in FINAL_STATUSES:
-        if session.ended_at is None:
-            session.status = "in_progress"
+        if session.ended_at is None and session.status != "in_progress":
+            update_session(session.id, status="in_progress")
         db.session.commit()
         return empty_answer()
     if session.ended_at is not None:  # a repeated final callback
         db.session.rollback()
         return empty_answer()
     at = now()
-    duration = str(form.get("CallDuration") or "")
-    session.status = status
-    session.ended_at = at
-    session.duration = int(duration) if duration.isdigit() else None
+    seconds = str(form.get("CallDuration") or "")
+    duration = int(seconds) if seconds.isdigit() else None
+    values: dict[str, Any] = {"status": status, "ended_at": at, "duration": duration, "updated_at": at}
     state = dict(session.state or {})
     waiting = state.get("waiting") or {}
     if state.get("status") != "done" and waiting.get("node"):
         node = str(waiting["node"])[:64]
-        node_type = _node_type(session, node)
         db.session.add(
             CallStep(
                 org_id=session.org_id,
@@ -62,25 +61,23 @@ def call_status(org: Organization, form: Mapping[str, Any], query: Mapping[str, 
                 seq=session.step_count,
                 turn=session.turn,
                 node_id=node,
-                node_type=node_type,
+                node_type=_node_type(session, node),
                 event="hangup",
                 outcome=None,
-                detail={"status": status, "duration": session.duration},
+                detail={"status": status, "duration": duration},
                 at=at,
             )
         )
-        session.step_count += 1
         state.update(status="done", waiting=None, end={"reason": "caller_hangup", "node": node, "turn": session.turn})
-        session.state = state
-        session.end_reason = session.end_reason or "caller_hangup"
+        values.update(step_count=session.step_count + 1, state=state, end_reason=session.end_reason or "caller_hangup")
     elif session.end_reason is None:
-        session.end_reason = "ended" if status == "completed" else status
-    session.updated_at = at
+        values["end_reason"] = "ended" if status == "completed" else status
+    update_session(session.id, **values)
     db.session.commit()
     return empty_answer()
 
 
-def _node_type(session: CallSession, node_id: str) -> str:
+def _node_type(session: CallRow, node_id: str) -> str:
     return (
         db.session.scalar(
             select(CallStep.node_type)
@@ -92,7 +89,7 @@ def _node_type(session: CallSession, node_id: str) -> str:
     )
 
 
-def _node_of_turn(session: CallSession | None, query: Mapping[str, Any]) -> str | None:
+def _node_of_turn(session: CallRow | None, query: Mapping[str, Any]) -> str | None:
     """The node that waited in the turn named by the query (the one whose TwiML recorded)."""
     turn = parse_turn(query)
     if session is None or turn is None:

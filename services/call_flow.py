@@ -23,6 +23,7 @@ from flows.webhooks import event_from_webhook
 from models import CallSession, CallStep, Flow, Organization, Payment, PhoneNumber, Recording
 from services.call_runtime import TurnOutput, continue_call, start_call, step
 from services.call_services import CallServices
+from services.call_store import CallRow
 from services.call_support import (
     call_fields,
     flag,
@@ -68,7 +69,7 @@ def find_number(org: Organization, number: str) -> PhoneNumber | None:
     )
 
 
-def session_definition(session: CallSession) -> FlowDefinition | dict | None:
+def session_definition(session: CallRow) -> FlowDefinition | dict | None:
     """The definition a call runs on: its frozen draft, or its published revision."""
     from services.flows import published_definition
 
@@ -82,7 +83,7 @@ def session_definition(session: CallSession) -> FlowDefinition | dict | None:
         return None
 
 
-def turn_context(org: Organization, session: CallSession, form: Mapping[str, Any]) -> TurnContext:
+def turn_context(org: Organization, session: CallRow, form: Mapping[str, Any]) -> TurnContext:
     """The engine context of one turn of this call."""
     call = call_fields(form)
     call.setdefault("CallSid", session.call_sid)
@@ -141,7 +142,7 @@ def start_flow(org: Organization, service_id: str, form: Mapping[str, Any], quer
         definition, revision, uses_draft = definition_for_call(org, flow, from_)
     params = scrub(dict(form))
 
-    def build(session: CallSession) -> TurnOutput:
+    def build(session: CallRow) -> TurnOutput:
         if definition is None:
             log.warning("call %s to %s: no published flow; answering the org's fallback", call_sid, to)
             twiml = org_fallback_twiml(org, "no published flow", session.id, 1)
@@ -174,7 +175,7 @@ def resume_flow(org: Organization, service_id: str, form: Mapping[str, Any], que
     if fallback_voicemail and not query.get("session"):
         return sessionless_voicemail(org, params)
 
-    def compute(session: CallSession) -> TurnOutput:
+    def compute(session: CallRow) -> TurnOutput:
         state = session.state or {}
         if fallback_voicemail:
             return voicemail_left(session, params, session.turn + 1)
@@ -196,7 +197,7 @@ def resume_flow(org: Organization, service_id: str, form: Mapping[str, Any], que
     return continue_call(org, query.get("session"), form.get("CallSid"), service_id, parse_turn(query), compute)
 
 
-def artefacts(session: CallSession, event: Event, node_id: str | None, params: Mapping[str, Any]) -> list[Any]:
+def artefacts(session: CallRow, event: Event, node_id: str | None, params: Mapping[str, Any]) -> list[Any]:
     """Recording and Payment rows a turn's event brings (card data already masked or dropped)."""
     if event.kind == "recording" and params.get("RecordingSid"):
         return [upsert_recording(session.org_id, session, params, node_id)]
@@ -231,9 +232,7 @@ def artefacts(session: CallSession, event: Event, node_id: str | None, params: M
     return []
 
 
-def upsert_recording(
-    org_id: int, session: CallSession | None, params: Mapping[str, Any], node_id: str | None
-) -> Recording:
+def upsert_recording(org_id: int, session: CallRow | None, params: Mapping[str, Any], node_id: str | None) -> Recording:
     """The Recording for ``params["RecordingSid"]``, created or updated from Twilio's fields."""
     sid = str(params.get("RecordingSid") or "")[:64]
     rec = db.session.scalar(select(Recording).where(Recording.org_id == org_id, Recording.recording_sid == sid))
@@ -258,7 +257,7 @@ def upsert_recording(
     return rec
 
 
-def voicemail_left(session: CallSession, params: Mapping[str, Any], turn: int) -> TurnOutput:
+def voicemail_left(session: CallRow, params: Mapping[str, Any], turn: int) -> TurnOutput:
     """The action of a fallback voicemail: keep the recording, thank the caller, hang up."""
     rows = [upsert_recording(session.org_id, session, params, None)] if params.get("RecordingSid") else []
     twiml = goodbye_twiml(THANKS)

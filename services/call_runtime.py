@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from extensions import db
-from models import CallSession, CallStep, CallTurn, Organization, new_uid
+from models import CallSession, CallTurn, Organization, new_uid
+from services.call_store import CallRow, lock_row, persist_turn
 from services.call_support import goodbye_twiml, now, scrub
 
 log = logging.getLogger("phonetree.calls")
@@ -58,34 +59,18 @@ def step(
     }
 
 
-def _is_sqlite() -> bool:
-    return db.session.get_bind().dialect.name == "sqlite"
+def lock_session(org: Organization, session_id: str | None = None, call_sid: str | None = None) -> CallRow | None:
+    """The org's call session by id (or CallSid), locked until the transaction ends; None if unknown.
 
-
-def lock_session(org: Organization, session_id: str | None = None, call_sid: str | None = None) -> CallSession | None:
-    """The org's call session by id (or CallSid), locked until the transaction ends; None if unknown."""
+    PostgreSQL: ``SELECT ... FOR UPDATE``. SQLite ignores FOR UPDATE, so a write to the row
+    first takes the database's write lock (waiting for any other turn to commit) before the
+    row is read, and the read sees the latest turn.
+    """
     if session_id:
-        cond = CallSession.id == str(session_id)[:32]
-    elif call_sid:
-        cond = CallSession.call_sid == str(call_sid)[:64]
-    else:
-        return None
-    if _is_sqlite():
-        # SQLite ignores FOR UPDATE: writing first takes the database write lock (waiting for
-        # any other turn to commit) before the row is read, so the read sees the latest turn.
-        db.session.execute(
-            update(CallSession)
-            .where(cond)
-            .values(updated_at=CallSession.updated_at)
-            .execution_options(synchronize_session=False)
-        )
-    query = (
-        select(CallSession)
-        .where(cond, CallSession.org_id == org.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return db.session.scalar(query)
+        return lock_row(org.id, "id", str(session_id)[:32])
+    if call_sid:
+        return lock_row(org.id, "sid", str(call_sid)[:64])
+    return None
 
 
 def stored_twiml(session_id: str, turn: int) -> str | None:
@@ -93,7 +78,7 @@ def stored_twiml(session_id: str, turn: int) -> str | None:
     return db.session.scalar(select(CallTurn.twiml).where(CallTurn.session_id == session_id, CallTurn.turn == turn))
 
 
-def _replay(org: Organization, session: CallSession | None, turn: int, why: str) -> str:
+def _replay(org: Organization, session: CallSession | CallRow | None, turn: int, why: str) -> str:
     twiml = stored_twiml(session.id, turn) if session is not None and session.org_id == org.id else None
     db.session.rollback()
     if twiml is None:
@@ -104,12 +89,13 @@ def _replay(org: Organization, session: CallSession | None, turn: int, why: str)
 
 
 def start_call(
-    org: Organization, call_sid: str, service_id: str, build: Callable[[CallSession], TurnOutput], **fields: Any
+    org: Organization, call_sid: str, service_id: str, build: Callable[[CallRow], TurnOutput], **fields: Any
 ) -> str:
-    """Create the session of a new call and run its first turn (turn 0); a repeated start replays."""
-    existing = db.session.scalar(select(CallSession).where(CallSession.call_sid == call_sid))
-    if existing is not None:
-        return _replay(org, existing, 0, f"start of known call {call_sid}")
+    """Create the session of a new call and run its first turn (turn 0); a repeated start replays.
+
+    The INSERT comes first: the unique CallSid makes a repeated (or concurrent) start fail
+    there, before anything runs, and it then gets the answer stored for the first.
+    """
     at = now()
     session = CallSession(
         id=new_uid(),
@@ -125,12 +111,13 @@ def start_call(
     db.session.add(session)
     try:
         db.session.flush()
-    except IntegrityError:  # the same start webhook is being handled by another worker
+    except IntegrityError:  # this CallSid already has a session: a retried or concurrent start
         db.session.rollback()
         existing = db.session.scalar(select(CallSession).where(CallSession.call_sid == call_sid))
-        return _replay(org, existing, 0, f"concurrent start of call {call_sid}")
-    out = build(session)
-    apply_turn(session, out, 0, service_id)
+        return _replay(org, existing, 0, f"repeated start of call {call_sid}")
+    row = CallRow.of(session)
+    out = build(row)
+    apply_turn(row, out, 0, service_id)
     db.session.commit()
     return out.twiml
 
@@ -141,7 +128,7 @@ def continue_call(
     call_sid: str | None,
     service_id: str,
     request_turn: int | None,
-    compute: Callable[[CallSession], TurnOutput],
+    compute: Callable[[CallRow], TurnOutput],
 ) -> str:
     """Run one turn of a known call under its row lock, or replay a retried turn."""
     session = lock_session(org, session_id, call_sid)
@@ -183,34 +170,44 @@ def _at(value: Any, default: datetime) -> datetime:
         return default
 
 
-def apply_turn(session: CallSession, out: TurnOutput, request_turn: int, service_id: str) -> None:
-    """Persist a turn: steps (in order), the TwiML for retries, artefacts and the new state."""
+def apply_turn(session: CallRow, out: TurnOutput, request_turn: int, service_id: str) -> None:
+    """Persist a turn: steps (in order), the TwiML for retries, artefacts and the new state.
+
+    Plain prebuilt statements rather than the unit of work (see `services.call_store`): this is
+    the hot path of every webhook, and the session row is already locked by this transaction.
+    """
     at = now()
     base = session.step_count or 0
     rows = [
-        CallStep(
-            org_id=session.org_id,
-            session_id=session.id,
-            seq=base + i,
-            turn=out.turn,
-            node_id=str(s.get("node_id") or "")[:64],
-            node_type=str(s.get("node_type") or "")[:32],
-            event=str(s.get("event") or "enter")[:32],
-            outcome=str(s["outcome"])[:64] if s.get("outcome") is not None else None,
-            detail=scrub(s.get("detail") or {}),
-            at=_at(s.get("at"), at),
-        )
+        {
+            "org_id": session.org_id,
+            "session_id": session.id,
+            "seq": base + i,
+            "turn": out.turn,
+            "node_id": str(s.get("node_id") or "")[:64],
+            "node_type": str(s.get("node_type") or "")[:32],
+            "event": str(s.get("event") or "enter")[:32],
+            "outcome": str(s["outcome"])[:64] if s.get("outcome") is not None else None,
+            "detail": scrub(s.get("detail") or {}),
+            "at": _at(s.get("at"), at),
+        }
         for i, s in enumerate(out.steps)
     ]
-    db.session.add_all(rows)
-    db.session.add(
-        CallTurn(session_id=session.id, turn=request_turn, service=service_id[:40], twiml=out.twiml, created_at=at)
-    )
+    values = {
+        "s_id": session.id,
+        "s_state": scrub(out.state),
+        "s_turn": out.turn,
+        "s_count": base + len(rows),
+        "s_node": (out.current_node or None) and out.current_node[:64],
+        "s_at": at,
+        "s_end": out.end_reason[:32] if out.done and out.end_reason else None,
+    }
+    turn_row = {
+        "session_id": session.id,
+        "turn": request_turn,
+        "service": service_id[:40],
+        "twiml": out.twiml,
+        "created_at": at,
+    }
+    persist_turn(values, turn_row, rows)
     db.session.add_all(out.extras)
-    session.state = scrub(out.state)
-    session.turn = out.turn
-    session.step_count = base + len(rows)
-    session.current_node = (out.current_node or None) and out.current_node[:64]
-    session.updated_at = at
-    if out.done and out.end_reason and not session.end_reason:
-        session.end_reason = out.end_reason[:32]

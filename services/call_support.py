@@ -6,6 +6,7 @@ Nothing here touches the database; the modules that do (`call_runtime`, `call_fl
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -86,7 +87,12 @@ _DROPPED_KEYS = frozenset(
     }
 )
 _CARD_KEYS = frozenset({"paymentcardnumber", "cardnumber", "card_number", "pan"})
-_PAN_RE = re.compile(r"(?<![\d+])(?:\d[ -]?){12,18}\d(?!\d)")
+# A card-number-like run of digits standing alone (not inside a SID, URL token or phone number).
+_PAN_RE = re.compile(r"(?<![\w+])(?:\d[ -]?){12,18}\d(?!\w)")
+# Cheap pre-check on the JSON text: a sensitive key, or a long enough run of digits.
+_SUSPECT_RE = re.compile(
+    r'"(?:' + "|".join(sorted(_DROPPED_KEYS | _CARD_KEYS)) + r')"\s*:|(?:\d[ -]?){12,}\d', re.IGNORECASE
+)
 
 
 def answer_twiml(body: str) -> WebhookAnswer:
@@ -203,11 +209,22 @@ def _mask_pans(text: str) -> str:
 
 
 def scrub(value: Any) -> Any:
-    """A copy of `value` safe to store: no security code or expiry, card numbers masked.
+    """`value` made safe to store: no security code or expiry, card numbers masked.
 
     Keys naming card secrets are dropped wherever they appear; card-number keys are masked,
     and any card-number-like digit run (Luhn-valid, 13-19 digits) in a string is masked too.
+    Values with nothing suspicious in their JSON text are returned as they are (the hot path).
     """
+    if isinstance(value, Mapping | list):
+        try:
+            if not _SUSPECT_RE.search(json.dumps(value)):
+                return value
+        except (TypeError, ValueError):
+            pass
+    return _scrub(value)
+
+
+def _scrub(value: Any) -> Any:
     if isinstance(value, Mapping):
         clean: dict[str, Any] = {}
         for key, item in value.items():
@@ -217,10 +234,10 @@ def scrub(value: Any) -> Any:
             if lowered in _CARD_KEYS and item not in (None, ""):
                 clean[key] = mask_card(str(item))
             else:
-                clean[key] = scrub(item)
+                clean[key] = _scrub(item)
         return clean
     if isinstance(value, list | tuple):
-        return [scrub(item) for item in value]
+        return [_scrub(item) for item in value]
     if isinstance(value, str):
         return _mask_pans(value)
     return value

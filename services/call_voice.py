@@ -20,10 +20,11 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from extensions import db
 from flows.checks import to_e164
-from models import CallSession, Organization, PhoneNumber, User, phone_number_user
+from models import Organization, PhoneNumber, User, phone_number_user
 from services.call_flow import find_number, start_flow
 from services.call_runtime import TurnOutput, continue_call, start_call, step
 from services.call_services import online_identities
+from services.call_store import CallRow
 from services.call_support import (
     input_summary,
     log,
@@ -66,7 +67,7 @@ def voice_output(
 
 
 def _voicemail(
-    org: Organization, session: CallSession, turn: int, response: VoiceResponse | None = None, why: str = ""
+    org: Organization, session: CallRow, turn: int, response: VoiceResponse | None = None, why: str = ""
 ) -> TurnOutput:
     url_for = url_builder(org.slug, session.id)
     response = response or VoiceResponse()
@@ -103,7 +104,7 @@ def ring_number(org: Organization, number: PhoneNumber, service_id: str, form: M
         )
     )
 
-    def build(session: CallSession) -> TurnOutput:
+    def build(session: CallRow) -> TurnOutput:
         clients = online_identities(org, users) if users else []
         if not clients:
             return _voicemail(org, session, 1, why="no softphone online")
@@ -174,7 +175,7 @@ def outbound(org: Organization, service_id: str, form: Mapping[str, Any]) -> str
     target = str(form.get("To") or form.get("PhoneNumber") or "").strip()
     caller = caller_id_for(org, email, str(form.get("CallerId") or ""))
 
-    def build(session: CallSession) -> TurnOutput:
+    def build(session: CallRow) -> TurnOutput:
         response = VoiceResponse()
         if caller is None and not target.startswith("client:"):
             response.say("This organisation has no phone number to call from. Goodbye.")
@@ -253,7 +254,7 @@ def voice(org: Organization, service_id: str, form: Mapping[str, Any], query: Ma
 
 
 def _ring_client(org: Organization, service_id: str, form: Mapping[str, Any], to: str) -> str:
-    def build(session: CallSession) -> TurnOutput:
+    def build(session: CallRow) -> TurnOutput:
         response = VoiceResponse()
         attrs = {"action": url_builder(org.slug, session.id)("voice", turn=1), "method": "POST", "timeout": 25}
         identity = dial_target(response, to, attrs)
@@ -270,7 +271,7 @@ def _ring_client(org: Organization, service_id: str, form: Mapping[str, Any], to
     )
 
 
-def _next(org: Organization, session: CallSession, params: Mapping[str, Any]) -> TurnOutput:
+def _next(org: Organization, session: CallRow, params: Mapping[str, Any]) -> TurnOutput:
     """A follow-up of a non-flow call: a Dial/Connect/Enqueue ended, or a voicemail was left."""
     from services.call_flow import upsert_recording
 

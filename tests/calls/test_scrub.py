@@ -42,3 +42,17 @@ def test_input_summary_names_what_the_caller_did():
         "Digits": "12",
         "Result": "success",
     }
+
+
+def test_digit_runs_inside_sids_and_urls_are_not_card_numbers():
+    sid = "RE4111111111111111" + "a" * 16
+    url = f"https://api.twilio.com/2010-04-01/Accounts/AC{'1' * 32}/Recordings/{sid}"
+    data = {"RecordingSid": sid, "RecordingUrl": url, "note": "call 4111111111111111 now"}
+    clean = scrub(data)
+    assert clean["RecordingSid"] == sid and clean["RecordingUrl"] == url
+    assert clean["note"] == "call xxxxxxxxxxxx1111 now"
+
+
+def test_clean_values_pass_through_untouched():
+    state = {"vars": {"account": "654321"}, "turn": 3, "waiting": {"node": "main"}}
+    assert scrub(state) is state
