@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import phonenumbers
+import regex
 
 from flows.issues import Issue, error
 from flows.prompts import prompt_is_valid, prompt_templates
@@ -27,14 +28,34 @@ def is_template(text: str) -> bool:
     return "{{" in text or "{%" in text or "{#" in text
 
 
+REGEX_TIMEOUT = 0.1  # seconds; a user's pattern runs on caller input, so backtracking is bounded
+
+
 @functools.lru_cache(maxsize=1024)
+def _compiled_regex(pattern: str) -> regex.Pattern | str:
+    try:
+        return regex.compile(pattern)
+    except (regex.error, RecursionError, OverflowError, ValueError) as exc:
+        return str(exc)
+
+
 def regex_error(pattern: str) -> str | None:
     """The compile error of a regular expression, or None when it compiles."""
+    compiled = _compiled_regex(pattern)
+    return compiled if isinstance(compiled, str) else None
+
+
+def regex_matches(pattern: str, text: str, whole: bool = False) -> bool:
+    """Whether `pattern` is found in `text` (or matches all of it); False for a bad pattern or one
+    that backtracks past REGEX_TIMEOUT (catastrophic patterns must not hang a call)."""
+    compiled = _compiled_regex(pattern)
+    if isinstance(compiled, str):
+        return False
     try:
-        re.compile(pattern)
-    except (re.error, RecursionError, OverflowError) as exc:
-        return str(exc)
-    return None
+        found = (compiled.fullmatch if whole else compiled.search)(text, timeout=REGEX_TIMEOUT)
+    except TimeoutError:
+        return False
+    return found is not None
 
 
 @functools.lru_cache(maxsize=512)

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from flows.checks import VAR_NAME_RE
+from flows.checks import VAR_NAME_RE, regex_matches
 from flows.definition import Node
 from flows.issues import Issue, error
 from flows.prompts import add_prompt
@@ -257,7 +257,7 @@ class CollectInput(NodeType):
         if self.prop(node, "digits_only") and not value.isdigit():
             return "not_digits"
         pattern = self.prop(node, "regex")
-        if pattern and re.fullmatch(pattern, value[:1000]) is None:
+        if pattern and not regex_matches(pattern, value[:1000], whole=True):
             return "no_match"
         return None
 

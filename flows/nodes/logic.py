@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime, time
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from flows.checks import VAR_NAME_RE, is_template, regex_error
+from flows.checks import VAR_NAME_RE, is_template, regex_error, regex_matches
 from flows.definition import Node
 from flows.issues import Issue, error
 from flows.registry import Field, NodeResult, NodeType, Route, register
@@ -75,10 +75,7 @@ def evaluate(operator: str, subject: str, value: str, now_local: datetime | None
     if operator == "does_not_start_with":
         return not a.startswith(b)
     if operator == "regex":
-        try:
-            return re.search(value, subject[:MAX_MATCH_INPUT]) is not None
-        except re.error:
-            return False
+        return regex_matches(value, subject[:MAX_MATCH_INPUT])
     if operator in ("less_than", "greater_than"):
         x, y = _number(a), _number(b)
         if x is None or y is None:

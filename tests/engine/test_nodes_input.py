@@ -184,3 +184,16 @@ def test_collect_input_digits_only_accepts_spoken_digits() -> None:
     assert 'input="speech"' in first.twiml and "finishOnKey" not in first.twiml
     call.send("input", SpeechResult="one two three")
     assert call.state["vars"]["n"] == "123"
+
+
+def test_a_catastrophic_regex_on_caller_input_cannot_hang_the_turn() -> None:
+    import time
+
+    ask = node("code", "collect_input", {"prompt": "Code?", "variable": "code", "input": "speech",
+                                         "regex": r"(a|aa)+", "retries": 0}, success="bye", invalid="bye")
+    call = Call(flow(ask, bye()))
+    call.start()
+    started = time.monotonic()
+    result = call.send("input", SpeechResult="a" * 200 + "!")
+    assert time.monotonic() - started < 2
+    assert outcomes(result)[0] == ("code", "invalid") and "<Say" in result.twiml

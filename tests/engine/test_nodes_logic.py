@@ -144,3 +144,24 @@ def test_business_hours_defaults_to_flow_timezone() -> None:
     result = Call(definition).start()
     assert outcomes(result)[0] == ("bh", "closed")
     assert result.steps[0].detail["timezone"] == "Asia/Tokyo"
+
+
+@pytest.mark.parametrize(
+    ("value", "variables"),
+    [
+        (r"(a|aa)+$", {"x": "a" * 200 + "!"}),  # the editor's pattern, the caller's input
+        ("{{ vars.p }}", {"x": "a" * 200 + "!", "p": r"(a|aa)+$"}),  # a pattern built from caller data
+    ],
+)
+def test_a_catastrophic_regex_cannot_hang_the_turn(value: str, variables: dict) -> None:
+    import time
+
+    definition = branch_flow([{"id": "c1", "operator": "regex", "value": value}])
+    definition["nodes"].insert(0, node("set", "set_variables", {
+        "assignments": [{"name": k, "value": v} for k, v in variables.items()]}, next="b"))
+    definition["start"] = "set"
+    call = Call(definition)
+    started = time.monotonic()
+    result = call.start()
+    assert time.monotonic() - started < 2
+    assert ("b", "no_match") in outcomes(result) and "Miss" in result.twiml
