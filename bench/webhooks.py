@@ -169,12 +169,22 @@ def verify_steps(database_url: str, sids: list[str], per_call: int) -> tuple[int
     return lost, open_calls
 
 
-def report(label: str, calls: Run, bare: Run) -> None:
-    """Print turns/s and latency beside the bare route's, and their ratio."""
+def report(label: str, calls: Run, bare: Run, sequential: bool = False) -> None:
+    """Print turns/s and latency beside the bare route's, and their throughput ratio.
+
+    One request at a time (`sequential`), throughput is 1 / mean latency: the simulator's own
+    work between requests is no part of the server's. Concurrent, it is requests per second.
+    """
+
+    def rate(run: Run) -> float:
+        if sequential:
+            return len(run.turns) / sum(run.turns) if run.turns else 0.0
+        return run.turn_rate
+
     for name, run in ((f"{label} turns", calls), ("bare route", bare)):
         p50, p99 = pct(run.turns, 0.5), pct(run.turns, 0.99)
-        print(f"  {name:<22} {run.turn_rate:8.1f}/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms")
-    ratio = calls.turn_rate / bare.turn_rate if bare.turn_rate else 0.0
+        print(f"  {name:<22} {rate(run):8.1f}/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms")
+    ratio = rate(calls) / rate(bare) if rate(bare) else 0.0
     print(f"  throughput ratio turn/bare: {ratio:.1%} (goal >= 50%)")
 
 
@@ -206,7 +216,7 @@ def in_process(calls: int) -> None:
         full = run_calls("http://localhost", transport, calls, 1, 300)
         bare = run_bare("http://localhost", transport, len(full.turns), 1)
         print(f"in-process (Flask test client, SQLite, one call at a time): {len(full.sids)} calls of 5 turns")
-        report("full webhook", full, bare)
+        report("full webhook", full, bare, sequential=True)
         lost, open_calls = verify_steps(url, full.sids, STEPS_PER_CALL)
         print(f"  calls with lost steps: {lost}; calls not completed: {open_calls}; broken calls: {full.broken_calls}")
     finally:
@@ -257,7 +267,7 @@ def _start_gunicorn(url: str, secret: str, keys: str, tmp: Path) -> tuple[subpro
     return proc, base
 
 
-def under_gunicorn(admin_url: str, rates: list[float], seconds: float, threads: int) -> None:
+def under_gunicorn(admin_url: str, rates: list[float], seconds: float, threads: int, open_threads: int) -> None:
     """Saturated throughput and a ladder of call rates against gunicorn (2 workers) on scratch PostgreSQL."""
     from app import create_app
 
@@ -281,8 +291,8 @@ def under_gunicorn(admin_url: str, rates: list[float], seconds: float, threads: 
 
         sids += run_calls(base, transport, 20, 4, 30).sids  # warm-up: both workers, caches, connections
         print(
-            f"gunicorn -w 2 -k {WORKER_CLASS} --threads {WORKER_THREADS} on PostgreSQL; load from {threads} "
-            f"simulator threads in this process; {os.cpu_count()} CPUs shared by all"
+            f"gunicorn -w 2 -k {WORKER_CLASS} --threads {WORKER_THREADS} on PostgreSQL; simulators in this process "
+            f"({threads} threads closed loop, {open_threads} open loop); {os.cpu_count()} CPUs shared by all"
         )
         cpu0, own0 = cpu_seconds(pids), cpu_seconds([os.getpid()])
         full = run_calls(base, transport, 10**6, threads, seconds)
@@ -296,7 +306,7 @@ def under_gunicorn(admin_url: str, rates: list[float], seconds: float, threads: 
         )
         report("full webhook", full, bare)
         for rate in rates:
-            ladder = run_calls(base, transport, int(rate * seconds), threads, seconds * 2 + 10, rate)
+            ladder = run_calls(base, transport, int(rate * seconds), open_threads, seconds * 2 + 10, rate)
             sids += ladder.sids
             ok = ladder.call_rate >= rate * 0.95 and pct(ladder.turns, 0.99) < 100 and not ladder.failures
             print(
@@ -327,7 +337,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--calls", type=int, default=200, help="in-process calls")
     parser.add_argument("--rates", default="25,50,100", help="new calls per second to try under gunicorn")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each gunicorn run")
-    parser.add_argument("--threads", type=int, default=24, help="simulator threads under gunicorn")
+    parser.add_argument("--threads", type=int, default=6, help="simulator threads, closed loop")
+    parser.add_argument("--open-threads", type=int, default=32, help="simulator threads, open loop")
     parser.add_argument(
         "--pg", default=os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     )
@@ -337,7 +348,8 @@ def main(argv: list[str] | None = None) -> None:
     calls, seconds = (50, 3.0) if args.quick else (args.calls, args.seconds)
     in_process(calls)
     if not args.no_gunicorn:
-        under_gunicorn(args.pg, [float(r) for r in args.rates.split(",") if r], seconds, args.threads)
+        rates = [float(r) for r in args.rates.split(",") if r]
+        under_gunicorn(args.pg, rates, seconds, args.threads, args.open_threads)
 
 
 if __name__ == "__main__":
