@@ -9,7 +9,7 @@ import copy
 from functools import lru_cache
 
 import phonenumbers
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import defer
 
 from extensions import db
@@ -81,10 +81,23 @@ def list_flows(org: Organization, include_archived: bool = False) -> list[Flow]:
 
 
 def get_flow(org: Organization, flow_id: int, lock: bool = False) -> Flow | None:
-    """The org's flow with this id, or None (also for another org's flow)."""
+    """The org's flow with this id, or None (also for another org's flow).
+
+    With `lock`, the row is locked until the transaction ends and re-read, so a save or publish
+    sees what a concurrent one committed (draft version, revision numbers).
+    """
     query = Flow.for_org(org.id).where(Flow.id == flow_id)
     if lock:
-        query = query.with_for_update()
+        if db.session.get_bind().dialect.name == "sqlite":
+            # SQLite ignores FOR UPDATE: writing first takes the database write lock (waiting for
+            # a concurrent save or publish to commit) before the row is read.
+            db.session.execute(
+                update(Flow)
+                .where(Flow.id == flow_id, Flow.org_id == org.id)
+                .values(draft_version=Flow.draft_version)
+                .execution_options(synchronize_session=False)
+            )
+        query = query.with_for_update().execution_options(populate_existing=True)
     return db.session.scalar(query)
 
 

@@ -237,3 +237,66 @@ def test_import_studio_with_unknown_widget_says_where(client, editor):
     resp = client.post("/api/flows/import", json=studio, headers=editor[2])
     assert resp.status_code == 400
     assert "states[1].type" in resp.get_json()["error"]["message"]
+
+
+def _at_once(app, count: int, request) -> list:
+    """Run `request(client, i)` from `count` threads at the same moment; their responses in order."""
+    import threading
+
+    barrier, results = threading.Barrier(count), [None] * count
+
+    def worker(i: int) -> None:
+        client = app.test_client()
+        barrier.wait()
+        results[i] = request(client, i)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return results
+
+
+def test_concurrent_publishes_get_distinct_revision_numbers(app, client, editor, monkeypatch):
+    import time
+
+    _, _, headers = editor
+    fid = _create(client, headers, template="main_menu")["id"]
+    validate = svc.validate_flow
+
+    def slow_validate(definition):  # widen the window between reading the next number and writing it
+        time.sleep(0.3)
+        return validate(definition)
+
+    monkeypatch.setattr(svc, "validate_flow", slow_validate)
+    results = _at_once(app, 3, lambda c, i: c.post(f"/api/flows/{fid}/publish", headers=headers))
+    assert [r.status_code for r in results] == [200, 200, 200], [r.get_json() for r in results]
+    assert sorted(r.get_json()["revision"] for r in results) == [1, 2, 3]
+
+
+def test_concurrent_saves_of_one_version_keep_one_and_refuse_the_other(app, client, editor, monkeypatch):
+    import threading
+
+    _, _, headers = editor
+    flow = _create(client, headers)
+    both_loaded = threading.Barrier(2)
+    check = svc.check_definition
+
+    def check_after_both_loaded(definition):  # both requests have read version 1 by now
+        both_loaded.wait(10)
+        return check(definition)
+
+    monkeypatch.setattr(svc, "check_definition", check_after_both_loaded)
+
+    def save(c, i):
+        mine = copy.deepcopy(flow["definition"])
+        mine["nodes"][0]["name"] = f"Editor {i}"
+        return c.put(f"/api/flows/{flow['id']}", json={"definition": mine, "draft_version": 1}, headers=headers)
+
+    results = _at_once(app, 2, save)
+    assert sorted(r.status_code for r in results) == [200, 409], [r.get_json() for r in results]
+    winner = next(i for i, r in enumerate(results) if r.status_code == 200)
+    db.session.expire_all()
+    stored = db.session.get(Flow, flow["id"])
+    assert stored.draft_version == 2 and stored.draft["nodes"][0]["name"] == f"Editor {winner}"
