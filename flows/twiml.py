@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -12,6 +13,15 @@ from flows.checks import to_e164
 from flows.definition import DefinitionError, Settings, load_settings
 
 log = logging.getLogger("phonetree.flows")
+
+# Characters XML 1.0 forbids: an API's answer or a caller's input that carries one would make
+# the whole document unreadable to Twilio ("an application error" to the caller).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(twiml: str) -> str:
+    """The document without the characters XML cannot carry (none can be markup, so this is safe)."""
+    return _NOT_XML.sub("", twiml)
 
 
 def _settings(settings: Settings | Mapping[str, Any] | None) -> Settings:
@@ -65,4 +75,4 @@ def fallback_twiml(
     log.info("fallback TwiML: %s", reason)
     response = VoiceResponse()
     append_fallback(response, _settings(settings), url_for)
-    return str(response)
+    return xml_safe(str(response))

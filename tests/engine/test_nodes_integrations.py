@@ -116,3 +116,24 @@ def test_subflow_failed_when_missing_or_invalid_or_too_deep() -> None:
     result = Call(recursive, FakeServices(flows={"self": recursive})).start()
     assert [s.outcome for s in result.steps] == [None, None, "failed", None]
     assert result.state["results"]["sub"]["error"] == "too_deep"
+
+
+def test_control_characters_from_an_api_never_break_the_twiml() -> None:
+    import xml.etree.ElementTree as ET
+
+    customer = {"customer": {"name": "A\x00d\x1ba\x0b\ufffe", "tier": "gold\x07", "orders": []}}
+    services = FakeServices(http={"https://crm.example.com/lookup": (200, json.dumps(customer))})
+    result = Call(http_flow(), services).start()
+    say = ET.fromstring(result.twiml).find("Say")
+    assert say is not None and say.text == "Hello Ada, tier gold"
+
+
+def test_control_characters_in_speech_never_break_the_twiml() -> None:
+    import xml.etree.ElementTree as ET
+
+    ask = node("ask", "collect_input", {"prompt": "Name?", "variable": "name", "input": "speech"}, success="echo")
+    echo = node("echo", "hangup", {"say": "You said {{ vars.name }}"})
+    call = Call(flow(ask, echo))
+    call.start()
+    result = call.send("input", SpeechResult="Bob\x01\x1f <b>&")
+    assert ET.fromstring(result.twiml).find("Say").text == "You said Bob <b>&"
