@@ -167,7 +167,10 @@ class _Turn:
     def _definition_for(self, flow_id: str | None) -> FlowDefinition:
         if flow_id in self.definitions:
             return self.definitions[flow_id]
-        data = self.ctx.services.load_flow(str(flow_id))
+        try:
+            data = self.ctx.services.load_flow(str(flow_id))
+        except Exception as exc:  # noqa: BLE001  a service fault on a later turn is the fallback
+            raise _FallbackError(f"subflow {flow_id!r} could not be loaded: {type(exc).__name__}") from exc
         if data is None:
             raise _FallbackError(f"subflow {flow_id!r} is no longer available")
         try:

@@ -137,3 +137,14 @@ def test_control_characters_in_speech_never_break_the_twiml() -> None:
     call.start()
     result = call.send("input", SpeechResult="Bob\x01\x1f <b>&")
     assert ET.fromstring(result.twiml).find("Say").text == "You said Bob <b>&"
+
+
+def test_a_subflow_that_cannot_be_loaded_on_a_later_turn_is_the_fallback_not_an_exception() -> None:
+    services = FakeServices(flows={"child-1": CHILD})
+    call = Call(PARENT, services)
+    call.start()
+    services.flows = {}
+    services.load_flow = lambda flow_id: (_ for _ in ()).throw(ConnectionError("database went away"))
+    result = call.send("input", Digits="998877")
+    assert result.done and result.state["end"]["reason"] == "fallback"
+    assert "<Hangup />" in result.twiml and result.steps[0].detail["fallback"]
