@@ -56,7 +56,9 @@ def add():
         db.session.rollback()
         return _render(400, error=str(err), form=request.form)
     invite = None
-    if created or not user.password_hash:
+    # The link sets the account's password, so it is only for someone invited here alone: for an
+    # invitee of another organisation it would hand this admin that organisation's access too.
+    if created or (not user.password_hash and all(m.org_id == g.org.id for m in user.memberships)):
         invite = url_for("auth.accept_invite", token=invite_token(user), _external=True)
     return _render(notice=f"{user.email} was added as {role}.", invite=invite, invited=user.email)
 

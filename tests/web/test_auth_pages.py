@@ -159,3 +159,22 @@ def test_unknown_route_html_and_json(client):
     assert html.status_code == 404 and "nothing at this address" in html.get_data(as_text=True)
     api = client.get("/api/no-such-thing")
     assert api.status_code == 404 and api.get_json()["error"]["code"] == "not_found"
+
+
+def test_another_orgs_admin_gets_no_invitation_link_for_someone_elses_pending_invitee(client, make):
+    from services.accounts import ensure_user, set_membership
+
+    beta = make.org("beta")
+    bob, _ = ensure_user("bob@example.com")  # invited by beta's admin, has not chosen a password yet
+    set_membership(beta, bob, "admin")
+    db.session.commit()
+    make.user("mallory@example.com", org=make.org("acme"))
+    make.login("mallory@example.com")
+    resp = client.post(
+        "/members/",
+        data={"email": "bob@example.com", "role": "viewer"},
+        headers={"HX-Request": "true", "X-CSRFToken": make.csrf()},
+    )
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "bob@example.com was added as viewer" in html
+    assert "/invite/" not in html  # the link would let acme's admin set the password of beta's admin
