@@ -293,9 +293,13 @@ def test_import_a_studio_flow_and_auto_layout_it(page, live_server, acme):
     assert positions[start]["y"] == min(p["y"] for p in positions.values())
     boxes = [card(page, n).bounding_box() for n in positions]
     for i, a in enumerate(boxes):
-        for b in boxes[i + 1:]:
-            overlap = a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"] and \
-                a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"]
+        for b in boxes[i + 1 :]:
+            overlap = (
+                a["x"] < b["x"] + b["width"]
+                and b["x"] < a["x"] + a["width"]
+                and a["y"] < b["y"] + b["height"]
+                and b["y"] < a["y"] + a["height"]
+            )
             assert not overlap
     wait_saved(page)
     shot(page, "designer-studio-auto-layout")
@@ -351,4 +355,116 @@ def test_console_business_hours_closed_and_a_recording(page, live_server, acme):
     page.click("#console button:has-text('Record')")
     page.wait_for_selector("#console .transcript >> text=Call ended")
     assert "on-path" in card(page, "voicemail").get_attribute("class")
+    assert not page.js_errors
+
+
+def test_a_conflicting_save_is_shown_and_can_be_overwritten(page, live_server, acme):
+    from extensions import db
+    from services import flows as svc
+
+    login(page, live_server, "erin@example.com", PASSWORD)
+    flow_id = acme["menu"].id
+    open_designer(page, live_server, flow_id)
+    # meanwhile Vic's browser saves the draft
+    flow = svc.get_flow(acme["org"], flow_id)
+    theirs = json.loads(json.dumps(flow.draft))
+    theirs["nodes"][0]["name"] = "Theirs"
+    svc.save_draft(acme["org"], acme["vic"], flow, theirs, flow.draft_version)
+    db.session.commit()
+
+    card(page, "closed").click()
+    page.wait_for_selector("#node-form form[data-node-id=closed]")
+    page.fill("#node-form input[name=name]", "Closed now")
+    page.wait_for_selector("#conflict:not([hidden])")
+    text = page.locator("#conflict").inner_text()
+    assert "Conflict: Vic saved at" in text and "reload" in text and "overwrite" in text
+    assert page.locator("#save-state").inner_text() == "Conflict"
+    shot(page, "designer-conflict")
+    page.click("[data-cmd=conflict-overwrite]")
+    wait_saved(page)
+    assert page.locator("#conflict").is_hidden()
+    draft = stored_draft(flow_id)
+    assert draft["nodes"][0]["name"] == "Open now?" and draft["nodes"][5]["name"] == "Closed now"
+    assert not page.js_errors
+
+
+def test_unsaved_edits_survive_a_lost_connection_in_the_browser(page, live_server, acme):
+    login(page, live_server, "erin@example.com", PASSWORD)
+    flow_id = acme["menu"].id
+    open_designer(page, live_server, flow_id)
+    page.route("**/draft", lambda route: route.abort())  # the network is gone
+    card(page, "sales").click()
+    page.wait_for_selector("#node-form form[data-node-id=sales]")
+    page.fill("#node-form input[name=name]", "Sales (offline edit)")
+    page.wait_for_selector("#save-state[data-state=error]")
+    assert "Offline" in page.locator("#save-state").inner_text()
+    context = page.context
+    page.close()  # the tab is closed before the retry could reach the server
+    new = context.new_page()
+    new.goto(f"{live_server.url}/flows/{flow_id}")
+    new.wait_for_selector("#restore-banner:not([hidden])")
+    new.click("[data-cmd=restore-local]")
+    new.wait_for_function("window.phonetreeDesigner.model.node('sales').name === 'Sales (offline edit)'")
+    new.wait_for_function("document.querySelector('#save-state').dataset.state === 'saved'")
+    assert next(n for n in stored_draft(flow_id)["nodes"] if n["id"] == "sales")["name"] == "Sales (offline edit)"
+
+
+def test_viewer_sees_a_read_only_canvas(page, live_server, acme):
+    login(page, live_server, "vic@example.com", PASSWORD)
+    flow_id = acme["menu"].id
+    open_designer(page, live_server, flow_id)
+    assert page.locator("#publish-btn").count() == 0 and page.locator("#tab-add").count() == 0
+    before = js(page, "d.model.pos.get('sales')")
+    drag(page, card(page, "sales"), (700, 700), grab=(40, 10))
+    assert js(page, "d.model.pos.get('sales')") == before
+    page.wait_for_selector("#node-form form[data-node-id=sales] fieldset[disabled]")
+    page.keyboard.press("Delete")
+    assert page.locator(".node-card[data-id=sales]").count() == 1
+    page.click("#tab-test")
+    page.wait_for_selector("#console form.console-start")
+    assert not page.js_errors
+
+
+def test_analytics_overlay_shows_calls_per_node_and_outcome(page, live_server, acme):
+    from datetime import timedelta
+
+    from extensions import db
+    from models import utcnow
+    from models.calls import CallSession, CallStep
+
+    org, flow_id = acme["org"], acme["menu"].id
+    now = utcnow()
+    for i, (digit, target) in enumerate([("1", "sales"), ("1", "sales"), ("2", "support")]):
+        started = now - timedelta(hours=1)
+        session = CallSession(org_id=org.id, call_sid=f"CA{i:032d}", flow_id=flow_id, started_at=started)
+        db.session.add(session)
+        db.session.flush()
+        steps = [("hours", "enter", "open"), ("main", "enter", None), ("main", "input", digit), (target, "enter", None)]
+        for seq, (node, event, outcome) in enumerate(steps):
+            db.session.add(
+                CallStep(
+                    org_id=org.id,
+                    session_id=session.id,
+                    seq=seq,
+                    turn=1,
+                    node_id=node,
+                    node_type="x",
+                    event=event,
+                    outcome=outcome,
+                    detail={},
+                    at=now,
+                )
+            )
+    db.session.commit()
+    login(page, live_server, "erin@example.com", PASSWORD)
+    open_designer(page, live_server, flow_id)
+    page.select_option("#analytics-period", "7d")
+    page.wait_for_selector("#analytics-legend:not([hidden])")
+    assert "3 calls" in page.locator("#analytics-legend").inner_text()
+    assert page.locator(".node-card[data-id=main] .nc-stats").inner_text() == "3 visits"
+    assert page.locator(".node-card[data-id=main] .port[data-outcome='1'] .port-count").inner_text().strip() == "2"
+    assert js(page, "d.canvas.edges.get('main\\u00001').label.textContent") == "1 Sales · 2"
+    shot(page, "designer-analytics")
+    page.select_option("#analytics-period", "")
+    assert page.locator(".node-card[data-id=main] .nc-stats").is_hidden()
     assert not page.js_errors

@@ -63,6 +63,47 @@ export class Canvas {
     this.root.style.setProperty("--zoom", k);
     this.root.classList.toggle("zoomed-out", k < 0.5);
     if (this.on.zoom) this.on.zoom(k);
+    this.scheduleCull();
+  }
+
+  // Only cards and wires near the viewport are displayed: big flows cost what is on screen.
+  // Geometry measured while a card was displayed stays cached, so wires to hidden cards still draw.
+  scheduleCull() {
+    if (!this.cullFrame) this.cullFrame = requestAnimationFrame(() => { this.cullFrame = null; this.cull(); });
+  }
+
+  cull() {
+    const r = this.root.getBoundingClientRect();
+    const { x, y, k } = this.view;
+    const m = 240 / k;
+    const x0 = -x / k - m, y0 = -y / k - m, x1 = (r.width - x) / k + m, y1 = (r.height - y) / k + m;
+    const focused = document.activeElement && document.activeElement.closest && document.activeElement.closest(".node-card");
+    const stale = [];
+    for (const [id, c] of this.cards) {
+      const p = this.posOf(id);
+      const show = (p.x < x1 && p.x + c.w > x0 && p.y < y1 && p.y + c.h > y0) || this.selection.has(id) || c.el === focused;
+      if (c.el.hidden === show) c.el.hidden = !show;
+      if (show && c.stale) stale.push(id);
+    }
+    for (const id of stale) this.measure(id, this.cards.get(id).el);
+    if (stale.length) this.redrawEdgesTouching(stale);
+    for (const e of this.edges.values()) {
+      const b = e.box;
+      const show = !b || (b.x0 < x1 && b.x1 > x0 && b.y0 < y1 && b.y1 > y0);
+      const shown = e.g.style.display !== "none";
+      if (show !== shown) e.g.style.display = show ? "" : "none";
+    }
+  }
+
+  // Bring a card on screen (for keyboard travel and issue links).
+  reveal(id) {
+    const c = this.cards.get(id);
+    if (!c) return;
+    const r = this.root.getBoundingClientRect();
+    const p = this.posOf(id), k = this.view.k;
+    const sx = p.x * k + this.view.x, sy = p.y * k + this.view.y;
+    if (sx < 0 || sy < 0 || sx + c.w * k > r.width || sy + c.h * k > r.height) this.centerOn(id);
+    c.el.hidden = false;
   }
 
   zoomAt(k, cx, cy) {
@@ -196,6 +237,7 @@ export class Canvas {
     for (const id of this.cards.keys()) this.decorate(id);
     this.redrawAllEdges();
     this.renderNotes();
+    this.cull();
   }
 
   renderNode(id) {
@@ -301,11 +343,12 @@ export class Canvas {
       }
     }
     if (e.src === e.dst) e.mid = { x: sp.x + sc.w + 40, y: sp.y + sc.h / 2 };
+    e.box = { x0: Math.min(sx, tx, e.mid.x) - 80, y0: Math.min(sy, ty) - 80, x1: Math.max(sx, tx, e.mid.x) + 80, y1: Math.max(sy, ty) + 80 };
     e.hit.setAttribute("d", d);
     e.line.setAttribute("d", d);
     e.label.setAttribute("x", e.mid.x);
     e.label.setAttribute("y", e.mid.y + 4);
-    const n = this.stats && this.stats.nodes[e.src] ? this.stats.nodes[e.src].outcomes[e.outcome] || 0 : null;
+    const n = this.stats ? ((this.stats.nodes[e.src] || {}).outcomes || {})[e.outcome] || 0 : null;
     const text = this.model.outcomeLabel(this.model.node(e.src), e.outcome);
     e.label.textContent = this.stats ? `${text} · ${n}` : text;
     const sel = this.selectedEdge === e.key, onPath = this.path.edges.has(e.key);
@@ -371,6 +414,21 @@ export class Canvas {
     if (!key) this.world.querySelector(".edge-del")?.remove();
   }
 
+  // While dragging, the moving cards get their own compositor layers and their wires move to a
+  // small SVG of their own, so each frame repaints only what moves, not the whole big wire layer.
+  lift(ids) {
+    this.lifted = { ids, keys: [...this.edgesTouching(ids)] };
+    for (const id of ids) this.cards.get(id)?.el.classList.add("lifted");
+    for (const key of this.lifted.keys) this.liftLayer.appendChild(this.edges.get(key).g);
+  }
+
+  drop() {
+    if (!this.lifted) return;
+    for (const id of this.lifted.ids) this.cards.get(id)?.el.classList.remove("lifted");
+    for (const key of this.lifted.keys) { const e = this.edges.get(key); if (e) this.edgesEl.appendChild(e.g); }
+    this.lifted = null;
+  }
+
   // ---- notes ---------------------------------------------------------------------------------
   renderNotes() {
     this.notesEl.innerHTML = [...this.model.notes.values()].map((n) => `
@@ -418,6 +476,10 @@ export class Canvas {
     this.stats = stats;
     this.root.classList.toggle("with-stats", !!stats);
     for (const id of this.cards.keys()) this.decorateStats(id);
+    for (const [id, c] of this.cards) {  // counts widen the ports
+      if (c.el.hidden) c.stale = true;
+      else this.measure(id, c.el);
+    }
     for (const e of this.edges.values()) this.drawEdge(e);
   }
 
@@ -449,6 +511,7 @@ export class Canvas {
     this.redrawEdgesTouching(moved);
     for (const id of Object.keys(patch.notes || {})) this.renderNote(id);
     if (this.selectedEdge && !this.edges.has(this.selectedEdge)) this.selectEdge(null);
+    this.scheduleCull();
   }
 
   snapshotPositions(ids) {

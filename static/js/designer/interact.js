@@ -81,6 +81,7 @@ export function bindInteractions(cv) {
       frame(() => { cv.view.x = m.vx + dx; cv.view.y = m.vy + dy; cv.applyView(); });
     } else if (m.kind === "drag") {
       if (cv.readonly) return;
+      if (!m.lifted) { m.lifted = true; cv.lift(m.ids); }
       frame(() => {
         cv.dragPos = new Map(m.ids.map((id) => [id, { x: snap(m.from[id].x + dx / k), y: snap(m.from[id].y + dy / k) }]));
         for (const id of m.ids) cv.place(id);
@@ -128,6 +129,7 @@ export function bindInteractions(cv) {
     root.classList.remove("panning", "dragging", "wiring");
     if (m.kind === "pan" && !m.moved) cv.setSelection([]);
     if (m.kind === "pan" && !m.moved && cv.selectedEdge) cv.selectEdge(null);
+    if (m.kind === "drag" && m.lifted) cv.drop();
     if (m.kind === "drag" && m.moved && cv.dragPos) {
       const to = Object.fromEntries(cv.dragPos);
       cv.dragPos = null;

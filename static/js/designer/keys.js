@@ -82,6 +82,17 @@ export function bindKeyboard({ canvas, model, act, ro, commands, panel, saver })
       return;
     }
     if (ev.key === "Escape") { canvas.setSelection([]); canvas.selectEdge(null); return; }
+    if (ev.key === "Tab" && ev.target.closest && ev.target.closest(".node-card")) {
+      // travel every node in flow order (cards far off screen are not in the DOM's tab order)
+      const i = model.order.indexOf(ev.target.closest(".node-card").dataset.id);
+      const next = model.order[i + (ev.shiftKey ? -1 : 1)];
+      if (next !== undefined) {
+        ev.preventDefault();
+        canvas.reveal(next);
+        canvas.cards.get(next).el.focus({ preventScroll: true });
+      }
+      return;
+    }
     if (ev.key === "Enter") {
       const card = ev.target.closest && ev.target.closest(".node-card");
       if (card) { ev.preventDefault(); canvas.on.open(card.dataset.id); }

@@ -68,7 +68,7 @@ const act = {
 
 const canvas = new Canvas({
   root: $("#canvas"), world: $("#world"), nodesEl: $("#nodes"), edgesEl: $("#edge-layer"), notesEl: $("#notes"),
-  wire: $("#wire"), band: $("#band"), model, readonly: ro, icons: data.urls.icons,
+  wire: $("#wire"), band: $("#band"), liftLayer: $("#lift-layer"), model, readonly: ro, icons: data.urls.icons,
   on: {
     select(ids) {
       if (ids.length === 1) {
@@ -255,7 +255,9 @@ async function start() {
     await restoreRevision(params.get("restore"));
     window.history.replaceState(null, "", location.pathname);
   }
-  document.getElementById("designer").dataset.ready = "true";
+  const root = document.getElementById("designer");
+  root.dataset.readyMs = Math.round(performance.now());
+  root.dataset.ready = "true";
 }
 start();
 
