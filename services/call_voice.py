@@ -1,13 +1,10 @@
-"""Calls that are not IVR flows: softphones (voice mode), AI voice streams and transfers.
+"""Calls that are not IVR flows: voice-mode numbers and softphones (the ``voice`` webhook).
 
-- ``voice``: a call to a number in voice mode rings the assigned users' online softphones
-  (`<Dial><Client>`), then voicemail; a softphone's outgoing call (From ``client:...``) dials
-  the number it asks for with the org's caller ID; ``To: client:...`` rings that softphone.
-- ``ai-voice`` and ``ivr-ai-outbound`` connect the call to ``VOICE_GATEWAY_URL`` with
-  `<Connect><Stream>`; ``ivr-ai-transfer`` hands the call to a number, softphone or queue.
-
-These calls keep a small state in their session (``mode: voice``, ``stage``) and their
-follow-up webhooks come back to ``voice?session=..&turn=..``.
+A call to a number in voice mode rings the assigned users' online softphones
+(`<Dial><Client>`), then takes a voicemail; a softphone's outgoing call (From ``client:...``)
+dials the number it asks for with the org's caller ID; ``To: client:...`` rings that softphone.
+These calls (and the AI ones of `services.call_ai`) keep a small state in their session
+(``mode: voice``, ``stage``); their follow-up webhooks come back to ``voice?session=..&turn=..``.
 """
 
 from __future__ import annotations
