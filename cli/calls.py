@@ -32,6 +32,8 @@ from sim import (
     ScriptError,
     Silence,
 )
+from upstream.registry import get_integration
+from upstream.secrets import decrypt_secrets
 
 call_cli = AppGroup("call", help="Simulate calls through Phonetree's webhooks.")
 
@@ -96,9 +98,6 @@ def _org_for(number: str, slug: str | None) -> tuple[Organization, PhoneNumber |
 
 def _credentials(org: Organization) -> tuple[str, str]:
     """The org's account SID and auth token, to sign the simulated webhooks (never printed)."""
-    from upstream.registry import get_integration
-    from upstream.secrets import decrypt_secrets
-
     integration = get_integration(org)
     if integration is None or integration.type != "TwilioProvider":
         raise click.ClickException(f"{org.slug} has no Twilio integration; connect one under Settings → Twilio.")

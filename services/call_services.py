@@ -21,6 +21,8 @@ from sqlalchemy import or_, select
 from extensions import db
 from models import Flow, Message, Organization, SoftphonePresence, User
 from services.call_support import now
+from services.flows import published_definition
+from upstream.registry import get_provider
 
 log = logging.getLogger("phonetree.calls")
 
@@ -80,8 +82,6 @@ class CallServices:
 
     def send_sms(self, to: str, from_: str, body: str) -> str:
         """Send through the org's Twilio provider and log the outbound message; the message sid."""
-        from upstream.registry import get_provider
-
         provider = get_provider(self.org)
         if provider is None:
             raise RuntimeError("this organisation has no Twilio integration")
@@ -106,8 +106,6 @@ class CallServices:
 
     def load_flow(self, flow_id: str) -> dict[str, Any] | None:
         """The published definition of another flow of this org (subflows), or None."""
-        from services.flows import published_definition
-
         if not str(flow_id).isdigit():
             return None
         flow = db.session.get(Flow, int(flow_id))

@@ -16,6 +16,7 @@ from flask import Blueprint, Response, abort, current_app, request
 from extensions import csrf
 from models import Organization
 from services.call_support import CALLBACK_SERVICES, SERVICE_IDS, VOICE_SERVICES, goodbye_twiml
+from upstream.registry import get_provider
 from web.errors import json_error
 
 log = logging.getLogger("phonetree.connect")
@@ -57,8 +58,6 @@ def webhook(vendor: str, service_id: str):
     """Authenticate a Twilio webhook for the org named by ``orgid`` and dispatch it."""
     if vendor not in VENDORS or service_id not in SERVICE_IDS:
         abort(404)
-    from upstream.registry import get_provider
-
     slug = request.args.get("orgid")
     org = Organization.by_slug(slug)
     if org is None:
