@@ -110,4 +110,9 @@ def settings_form(flow_id: int):
     if not isinstance(settings, dict):
         raise ApiError(400, "invalid_request", "The settings must be an object.")
     fields = form_fields({"id": "", "props": settings_props(settings)}, SETTINGS_TYPE, [])
-    return render_template("flows/_settings_form.html", flow=flow, fields=fields, readonly=not can("editor"))
+    return render_template(
+        "flows/_settings_form.html",
+        flow=flow,
+        fields=fields,
+        readonly=not can("editor") or request.form.get("readonly") == "1",
+    )

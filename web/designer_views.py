@@ -233,7 +233,7 @@ def node_form(flow_id: int):
         outcomes=_outcomes_for(node, info),
         operators=node_type_catalog()["branch_operators"],
         flows=_flow_orgs_others(flow_id),
-        readonly=not can("editor"),
+        readonly=not can("editor") or request.form.get("readonly") == "1",
         changed=changed,
         flow_id=flow_id,
     )

@@ -468,3 +468,50 @@ def test_analytics_overlay_shows_calls_per_node_and_outcome(page, live_server, a
     page.select_option("#analytics-period", "")
     assert page.locator(".node-card[data-id=main] .nc-stats").is_hidden()
     assert not page.js_errors
+
+
+def test_flows_list_create_rename_duplicate_archive(page, live_server, acme):
+    from extensions import db
+    from models import PhoneNumber
+
+    page.on("dialog", lambda dialog: dialog.accept())
+    db.session.add(PhoneNumber(org_id=acme["org"].id, phone_number="+14155550100", mode="ivr", flow_id=acme["menu"].id))
+    db.session.commit()
+    login(page, live_server, "erin@example.com", PASSWORD)
+    page.goto(live_server.url + "/flows/")
+    row = page.locator("tr", has_text="Support line")
+    assert "+14155550100" in row.inner_text() and "Draft only" in row.inner_text()
+    shot(page, "designer-flows-list")
+
+    row = page.locator("tr", has_text="Front desk")
+    row.locator("summary", has_text="Rename").click()
+    row.locator("input[name=name]").fill("Reception")
+    row.locator("button", has_text="Save").click()
+    page.wait_for_selector("text=“Front desk” is now “Reception”")
+    row = page.locator("tr", has_text="Reception")
+    row.locator("summary[aria-label^='More actions']").click()
+    row.locator("button", has_text="Duplicate").click()
+    page.wait_for_selector("text=Reception (copy)")
+    row = page.locator("tr", has_text="Reception (copy)")
+    row.locator("summary[aria-label^='More actions']").click()
+    row.locator("button", has_text="Archive").click()
+    page.wait_for_selector("text=“Reception (copy)” was archived.")
+    assert page.locator("a.flow-name", has_text="Reception (copy)").count() == 0
+
+    page.click("text=New flow")
+    page.fill("#new-flow-dialog input[name=name]", "After hours")
+    page.click("#new-flow-dialog label:has-text('After-hours voicemail')")
+    shot(page, "designer-new-flow")
+    page.click("#new-flow-dialog button[type=submit]")
+    page.wait_for_selector("#designer[data-ready=true]")
+    assert page.locator("h1").inner_text() == "After hours"
+    assert page.locator(".node-card[data-id=hours]").count() == 1
+    page.click("#tab-flow")
+    page.wait_for_selector("#settings-form input[name='f.voice']")
+    page.fill("#settings-form input[name='f.voice']", "Polly.Amy")
+    page.wait_for_function("window.phonetreeDesigner.model.settings.voice === 'Polly.Amy'")
+    page.fill("#test-users textarea", "+1 415 555 0199")
+    page.click("#test-users button[type=submit]")
+    page.wait_for_selector("#test-users >> text=Test users saved.")
+    shot(page, "designer-flow-settings")
+    assert not page.js_errors

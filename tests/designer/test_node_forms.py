@@ -194,3 +194,13 @@ def test_settings_form_and_parse(ed, acme):
     form["f.fallback_number"] = ""
     body = ed.htmx(f"/flows/{fid}/settings-parse", form).get_json()
     assert "needs a number" in body["error"]
+
+
+def test_a_read_only_view_asks_for_disabled_forms(ed, acme):
+    html = _form(ed, acme, _menu(acme), readonly="1").get_data(as_text=True)
+    assert '<fieldset class="stack-tight" disabled>' in html and "Make start" not in html
+    settings = json.dumps(acme["flow"].draft["settings"])
+    html = ed.htmx(f"/flows/{acme['flow'].id}/settings-form", {"settings": settings, "readonly": "1"}).get_data(
+        as_text=True
+    )
+    assert "disabled" in html

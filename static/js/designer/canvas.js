@@ -9,6 +9,12 @@ import { clone } from "./model.js";
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 const SVGNS = "http://www.w3.org/2000/svg";
 const edgeKey = (src, outcome) => `${src}\u0000${outcome}`;
+const EDGE_TEMPLATE = (() => {
+  const g = document.createElementNS(SVGNS, "g");
+  g.setAttribute("class", "edge");
+  g.innerHTML = '<path class="hit"/><path class="line" marker-end="url(#arrow)"/><text class="label"></text>';
+  return g;
+})();
 
 function excerpt(node) {
   const p = node.props || {};
@@ -73,10 +79,19 @@ export class Canvas {
   }
 
   cull() {
+    this.cullCards();
+    this.cullEdges();
+  }
+
+  visibleRect() {
     const r = this.root.getBoundingClientRect();
     const { x, y, k } = this.view;
     const m = 240 / k;
-    const x0 = -x / k - m, y0 = -y / k - m, x1 = (r.width - x) / k + m, y1 = (r.height - y) / k + m;
+    return { x0: -x / k - m, y0: -y / k - m, x1: (r.width - x) / k + m, y1: (r.height - y) / k + m };
+  }
+
+  cullCards() {
+    const { x0, y0, x1, y1 } = this.visibleRect();
     const focused = document.activeElement && document.activeElement.closest && document.activeElement.closest(".node-card");
     const stale = [];
     for (const [id, c] of this.cards) {
@@ -87,6 +102,10 @@ export class Canvas {
     }
     for (const id of stale) this.measure(id, this.cards.get(id).el);
     if (stale.length) this.redrawEdgesTouching(stale);
+  }
+
+  cullEdges() {
+    const { x0, y0, x1, y1 } = this.visibleRect();
     for (const e of this.edges.values()) {
       const b = e.box;
       const show = !b || (b.x0 < x1 && b.x1 > x0 && b.y0 < y1 && b.y1 > y0);
@@ -144,6 +163,18 @@ export class Canvas {
     this.applyView();
   }
 
+  // The opening view: the whole flow, or for a big one its start at a readable size (F fits all).
+  home() {
+    this.fit(null, 1);
+    const start = this.model.start;
+    if (this.view.k < 0.35 && start && this.cards.has(start)) {
+      const r = this.root.getBoundingClientRect();
+      const p = this.posOf(start), c = this.cards.get(start);
+      this.view = { k: 0.8, x: r.width / 2 - (p.x + c.w / 2) * 0.8, y: 40 - p.y * 0.8 };
+      this.applyView();
+    }
+  }
+
   centerOn(id) {
     const c = this.cards.get(id), p = this.model.pos.get(id);
     if (!c || !p) return;
@@ -159,7 +190,7 @@ export class Canvas {
   }
 
   // ---- cards ---------------------------------------------------------------------------------
-  cardHTML(node) {
+  cardHTML(node, hidden = false) {
     const info = this.model.type(node);
     const cat = info ? info.category.toLowerCase() : "unknown";
     const label = info ? info.label : `Unknown type ${node.type}`;
@@ -171,7 +202,7 @@ export class Canvas {
     }).join("");
     const start = this.model.start === node.id ? '<span class="nc-start">Start</span>' : "";
     const name = node.name || node.id;
-    return `<div class="node-card cat-${esc(cat)}" data-id="${esc(node.id)}" tabindex="0" role="button" aria-roledescription="node"
+    return `<div class="node-card cat-${esc(cat)}" data-id="${esc(node.id)}"${hidden ? " hidden" : ""} tabindex="0" role="button" aria-roledescription="node"
       aria-label="${esc(label)}: ${esc(name)}${this.model.start === node.id ? " (start)" : ""}">
       <div class="nc-head"><span class="nc-icon"><svg class="icon" aria-hidden="true"><use href="${this.icons}#i-${esc(info ? info.icon : "square")}"></use></svg></span>
         <span class="nc-type">${esc(label)}</span>${start}<span class="nc-issue" hidden></span></div>
@@ -186,7 +217,7 @@ export class Canvas {
     for (const p of el.querySelectorAll(".port")) {
       ports.set(p.dataset.outcome, { x: p.offsetLeft + p.offsetWidth / 2, y: p.offsetTop + p.offsetHeight, el: p });
     }
-    this.cards.set(id, { el, w: el.offsetWidth, h: el.offsetHeight, ports });
+    this.cards.set(id, { el, w: el.offsetWidth, h: el.offsetHeight, ports, stale: false });
   }
 
   place(id) {
@@ -227,17 +258,33 @@ export class Canvas {
     }
   }
 
-  renderAll() {
-    this.nodesEl.innerHTML = this.model.order.map((id) => this.cardHTML(this.model.node(id))).join("");
+  // Cards start hidden with estimated geometry; the cull shows (and then measures) those near the
+  // viewport, so opening a 2,000-node flow lays out only what is on screen.
+  // Cards are measured before any wire exists, so that layout pass stays small.
+  renderAll(fit = false) {
+    this.edgesEl.textContent = "";
+    this.edges.clear();
+    this.incoming.clear();
+    this.outgoing.clear();
+    this.nodesEl.innerHTML = this.model.order.map((id) => this.cardHTML(this.model.node(id), true)).join("");
     this.cards.clear();
-    const els = this.nodesEl.children;
-    for (const el of els) this.cards.set(el.dataset.id, { el });
+    for (const el of this.nodesEl.children) this.cards.set(el.dataset.id, this.estimate(el));
     for (const id of this.cards.keys()) this.place(id);
-    for (const el of els) this.measure(el.dataset.id, el);
     for (const id of this.cards.keys()) this.decorate(id);
-    this.redrawAllEdges();
     this.renderNotes();
-    this.cull();
+    if (fit) this.home();
+    this.cullCards();
+    this.redrawAllEdges();
+    this.cullEdges();
+  }
+
+  estimate(el) {
+    const ports = new Map();
+    const names = [...el.querySelectorAll(".port")].map((p) => [p.dataset.outcome, p]);
+    const rows = Math.max(1, Math.ceil(names.length / 3));
+    const h = 96 + 26 * rows;
+    names.forEach(([o, p], i) => ports.set(o, { x: 40 + (i % 3) * 72, y: h - 10 - (rows - 1 - Math.floor(i / 3)) * 26, el: p }));
+    return { el, w: 240, h, ports, stale: true };
   }
 
   renderNode(id) {
@@ -292,10 +339,8 @@ export class Canvas {
     for (const [outcome, dst] of Object.entries(node.outcomes)) {
       if (!this.model.nodes.has(dst)) continue;
       const key = edgeKey(src, outcome);
-      const g = document.createElementNS(SVGNS, "g");
-      g.setAttribute("class", "edge");
+      const g = EDGE_TEMPLATE.cloneNode(true);
       g.dataset.key = key;
-      g.innerHTML = `<path class="hit"/><path class="line" marker-end="url(#arrow)"/><text class="label"></text>`;
       parent.appendChild(g);
       const e = { key, src, outcome, dst, g, hit: g.children[0], line: g.children[1], label: g.children[2] };
       this.edges.set(key, e);

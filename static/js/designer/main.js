@@ -232,7 +232,7 @@ bindKeyboard({ canvas, model, act, ro, commands, panel, saver });
 
 async function start() {
   const missing = model.order.some((id) => !model.pos.has(id));
-  canvas.renderAll();
+  canvas.renderAll(true);
   if (missing && model.order.length) {
     const res = await postJSON(data.urls.layout, { definition: model.toJSON() });
     if (res.ok) {
@@ -242,7 +242,7 @@ async function start() {
       if (!ro) saver.markDirty();
     }
   }
-  canvas.fit(null, 1);
+  if (missing) canvas.home();
   panel.show(ro ? "problems" : "add");
   validator.run();
   updateUndo();

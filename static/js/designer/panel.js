@@ -72,6 +72,7 @@ export class Panel {
     const fd = new FormData();
     fd.set("node", JSON.stringify(node));
     fd.set("definition", JSON.stringify(this.actions.definition()));
+    if (this.data.readonly) fd.set("readonly", "1");
     const resp = await postForm(this.urls.nodeForm, fd);
     if (seq !== this.formSeq) return;
     this.formBox.innerHTML = await resp.text();
@@ -240,6 +241,7 @@ export class Panel {
   async loadSettings() {
     const fd = new FormData();
     fd.set("settings", JSON.stringify(this.model.settings));
+    if (this.data.readonly) fd.set("readonly", "1");
     const resp = await postForm(this.urls.settingsForm, fd);
     this.settingsBox.innerHTML = await resp.text();
     this.settingsShown = JSON.stringify(this.model.settings);
