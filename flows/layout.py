@@ -94,25 +94,63 @@ def _dfs_order(graph: Graph) -> tuple[list[str], set[tuple[str, str]]]:
     return order, back
 
 
-def _layers(graph: Graph, order: list[str], back: set[tuple[str, str]]) -> dict[str, int]:
-    """Longest-path layering of the DAG left after removing back edges."""
+def _topological(graph: Graph, order: list[str], dag: dict[str, list[str]]) -> list[str]:
+    """Kahn's order of the DAG, ties broken by DFS discovery order (siblings stay together)."""
     indeg: dict[str, int] = dict.fromkeys(graph.ids, 0)
     for src in graph.ids:
-        for dst in graph.succ[src]:
-            if (src, dst) not in back and src != dst:
-                indeg[dst] += 1
-    layer: dict[str, int] = dict.fromkeys(graph.ids, 0)
+        for dst in dag[src]:
+            indeg[dst] += 1
     rank = {node: i for i, node in enumerate(order)}
     ready = sorted((n for n in graph.ids if indeg[n] == 0), key=rank.__getitem__, reverse=True)
+    topo: list[str] = []
     while ready:
         src = ready.pop()
-        for dst in graph.succ[src]:
-            if (src, dst) in back or src == dst:
-                continue
-            layer[dst] = max(layer[dst], layer[src] + 1)
+        topo.append(src)
+        for dst in dag[src]:
             indeg[dst] -= 1
             if indeg[dst] == 0:
                 ready.append(dst)
+    return topo
+
+
+def _layers(graph: Graph, order: list[str], back: set[tuple[str, str]]) -> dict[str, int]:
+    """Layers of the DAG left after removing back edges.
+
+    What the start reaches gets longest-path layers from the start; a node the start does not
+    reach sits just above the nearest node it leads to; what is left (parts unconnected to the
+    rest) is laid out the same way below everything else.
+    """
+    dag = {n: [d for d in graph.succ[n] if (n, d) not in back and d != n] for n in graph.ids}
+    topo = _topological(graph, order, dag)
+    reach: set[str] = set()
+    if graph.start:
+        stack = [graph.start]
+        reach.add(graph.start)
+        while stack:
+            for dst in dag[stack.pop()]:
+                if dst not in reach:
+                    reach.add(dst)
+                    stack.append(dst)
+    layer: dict[str, int] = {}
+    for node in topo:
+        if node in reach:
+            layer[node] = layer.get(node, 0)
+            for dst in dag[node]:
+                layer[dst] = max(layer.get(dst, 0), layer[node] + 1)
+    for node in reversed(topo):
+        if node not in reach:
+            below = [layer[d] for d in dag[node] if d in layer]
+            if below:
+                layer[node] = max(0, min(below) - 1)
+    base = max(layer.values(), default=-1) + 1
+    rest: dict[str, int] = {}
+    for node in topo:
+        if node not in layer:
+            rest[node] = rest.get(node, 0)
+            for dst in dag[node]:
+                if dst not in layer:
+                    rest[dst] = max(rest.get(dst, 0), rest[node] + 1)
+    layer.update({node: base + depth for node, depth in rest.items()})
     return layer
 
 

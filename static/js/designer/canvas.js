@@ -64,7 +64,9 @@ export class Canvas {
   applyView() {
     const { x, y, k } = this.view;
     this.world.style.transform = `translate(${x}px, ${y}px) scale(${k})`;
-    this.root.style.backgroundSize = `${24 * k}px ${24 * k}px`;
+    let grid = 24 * k;
+    while (grid < 12) grid *= 4;  // no moiré when zoomed far out
+    this.root.style.backgroundSize = `${grid}px ${grid}px`;
     this.root.style.backgroundPosition = `${x}px ${y}px`;
     this.root.style.setProperty("--zoom", k);
     this.root.classList.toggle("zoomed-out", k < 0.5);
