@@ -515,3 +515,37 @@ def test_flows_list_create_rename_duplicate_archive(page, live_server, acme):
     page.wait_for_selector("#test-users >> text=Test users saved.")
     shot(page, "designer-flow-settings")
     assert not page.js_errors
+
+
+def test_zoom_pan_rubber_band_and_moving_a_group(page, live_server, acme):
+    login(page, live_server, "erin@example.com", PASSWORD)
+    open_designer(page, live_server, acme["menu"].id)
+    canvas = page.locator("#canvas").bounding_box()
+    page.mouse.move(canvas["x"] + 300, canvas["y"] + 300)
+    k0 = js(page, "d.canvas.view.k")
+    page.keyboard.down("Control")
+    page.mouse.wheel(0, -300)
+    page.keyboard.up("Control")
+    page.wait_for_function(f"window.phonetreeDesigner.canvas.view.k > {k0}")
+    assert page.locator("#zoom-level").inner_text() == f"{round(js(page, 'd.canvas.view.k') * 100)}%"
+    x0 = js(page, "d.canvas.view.x")
+    drag(page, page.locator("#canvas"), (canvas["x"] + 230, canvas["y"] + 150), grab=(30, 30))  # pan the background
+    assert js(page, "d.canvas.view.x") != x0
+    page.click("[data-cmd=fit]")
+
+    sales, support = card(page, "sales").bounding_box(), card(page, "support").bounding_box()
+    page.keyboard.down("Shift")
+    page.mouse.move(sales["x"] - 20, sales["y"] - 20)
+    page.mouse.down()
+    page.mouse.move(support["x"] + support["width"] + 10, support["y"] + support["height"] + 10, steps=8)
+    page.mouse.up()
+    page.keyboard.up("Shift")
+    assert sorted(js(page, "[...d.canvas.selection]")) == ["sales", "support"]
+    before = js(page, "({sales: d.model.pos.get('sales'), support: d.model.pos.get('support')})")
+    drag(page, card(page, "sales"), (sales["x"] + 120, sales["y"] + 100), grab=(50, 12))
+    after = js(page, "({sales: d.model.pos.get('sales'), support: d.model.pos.get('support')})")
+    assert after["sales"]["y"] > before["sales"]["y"] and after["support"]["y"] > before["support"]["y"]
+    assert after["sales"]["x"] - before["sales"]["x"] == after["support"]["x"] - before["support"]["x"]
+    page.click("[data-cmd=undo]")
+    assert js(page, "({sales: d.model.pos.get('sales'), support: d.model.pos.get('support')})") == before
+    assert not page.js_errors

@@ -78,3 +78,24 @@ def test_layout_of_2000_nodes_is_fast():
     positions = auto_layout(definition)
     assert len(positions) == 2000
     assert time.perf_counter() - started < 2.0
+
+
+def test_nodes_the_start_does_not_reach_sit_next_to_what_they_lead_to():
+    definition = {
+        "start": "a",
+        "nodes": [
+            {"id": "a", "type": "say", "outcomes": {"next": "b"}},
+            {"id": "b", "type": "say", "outcomes": {"next": "c"}},
+            {"id": "c", "type": "say", "outcomes": {"next": "d"}},
+            {"id": "d", "type": "hangup", "outcomes": {}},
+            {"id": "orphan", "type": "say", "outcomes": {"next": "d"}},
+            {"id": "island1", "type": "say", "outcomes": {"next": "island2"}},
+            {"id": "island2", "type": "hangup", "outcomes": {}},
+        ],
+    }
+    positions = auto_layout(definition)
+    ys = sorted({p["y"] for p in positions.values()})
+    row = {node: ys.index(p["y"]) for node, p in positions.items()}
+    assert [row[n] for n in "abcd"] == [0, 1, 2, 3]
+    assert row["orphan"] == 2  # just above d, not on the top row
+    assert row["island1"] == 4 and row["island2"] == 5  # unconnected parts go below everything

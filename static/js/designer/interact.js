@@ -44,7 +44,7 @@ export function bindInteractions(cv) {
       }
       if (!cv.selection.has(id)) cv.setSelection([id]);
       const ids = [...cv.selection];
-      mode = { ...start, kind: "drag", ids, from: cv.snapshotPositions(ids) };
+      mode = { ...start, kind: "drag", ids, primary: id, from: cv.snapshotPositions(ids) };
     } else if (noteBar) {
       const noteId = noteBar.closest(".note").dataset.note;
       cv.setSelection([], [noteId]);
@@ -83,7 +83,10 @@ export function bindInteractions(cv) {
       if (cv.readonly) return;
       if (!m.lifted) { m.lifted = true; cv.lift(m.ids); }
       frame(() => {
-        cv.dragPos = new Map(m.ids.map((id) => [id, { x: snap(m.from[id].x + dx / k), y: snap(m.from[id].y + dy / k) }]));
+        // the grabbed card lands on the grid; the others keep their places relative to it
+        const p = m.from[m.primary];
+        const ox = snap(p.x + dx / k) - p.x, oy = snap(p.y + dy / k) - p.y;
+        cv.dragPos = new Map(m.ids.map((id) => [id, { x: m.from[id].x + ox, y: m.from[id].y + oy }]));
         for (const id of m.ids) cv.place(id);
         cv.redrawEdgesTouching(m.ids);
       });

@@ -77,7 +77,7 @@ const canvas = new Canvas({
       } else if (!ids.length && panel.formNode) panel.clearForm();
     },
     open(id) { panel.show("edit"); panel.openNode(id, { focusField: "name" }); },
-    move(positions) { act.do(E.moveNodes(positions), "Move"); },
+    move(positions) { act.do(E.moveNodes(positions, false), "Move"); },
     connect: act.connect,
     deleteEdge(e) { if (e) act.deleteNodes([], [], { src: e.src, outcome: e.outcome }); },
     dropType(type, x, y) { if (!ro) act.addNode(type, x, y); },
