@@ -10,7 +10,7 @@ from functools import lru_cache
 
 import phonenumbers
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import defer, selectinload
 
 from extensions import db
 from models import Flow, FlowRevision, Organization, PhoneNumber, User, utcnow
@@ -74,10 +74,26 @@ def validate_flow(definition: dict) -> list[dict]:
 
 def list_flows(org: Organization, include_archived: bool = False) -> list[Flow]:
     """The org's flows, newest edits first."""
-    query = Flow.for_org(org.id).order_by(Flow.draft_updated_at.desc())
+    query = (
+        Flow.for_org(org.id).options(selectinload(Flow.published_revision)).order_by(Flow.draft_updated_at.desc())
+    )
     if not include_archived:
         query = query.where(Flow.archived.is_(False))
     return list(db.session.scalars(query))
+
+
+def numbers_by_flow(org: Organization, flow_ids: list[int]) -> dict[int, list[str]]:
+    """The org's phone numbers routed to each of these flows, in one query."""
+    found: dict[int, list[str]] = {fid: [] for fid in flow_ids}
+    if flow_ids:
+        rows = db.session.execute(
+            select(PhoneNumber.flow_id, PhoneNumber.phone_number)
+            .where(PhoneNumber.org_id == org.id, PhoneNumber.flow_id.in_(flow_ids))
+            .order_by(PhoneNumber.phone_number)
+        )
+        for flow_id, number in rows:
+            found[flow_id].append(number)
+    return found
 
 
 def get_flow(org: Organization, flow_id: int, lock: bool = False) -> Flow | None:

@@ -300,3 +300,37 @@ def test_concurrent_saves_of_one_version_keep_one_and_refuse_the_other(app, clie
     db.session.expire_all()
     stored = db.session.get(Flow, flow["id"])
     assert stored.draft_version == 2 and stored.draft["nodes"][0]["name"] == f"Editor {winner}"
+
+
+def test_listing_flows_takes_a_constant_number_of_queries(client, editor, app):
+    from sqlalchemy import event
+
+    from models import PhoneNumber
+
+    org, _, headers = editor
+
+    def count_list_queries():
+        seen = []
+
+        def before(conn, cursor, statement, *args):
+            seen.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", before)
+        try:
+            body = client.get("/api/flows", headers=headers).get_json()
+        finally:
+            event.remove(db.engine, "before_cursor_execute", before)
+        return len(seen), body
+
+    for i in range(2):
+        flow = _create(client, headers, name=f"F{i}")
+        client.post(f"/api/flows/{flow['id']}/publish", headers=headers)
+    few, _ = count_list_queries()
+    for i in range(2, 8):
+        flow = _create(client, headers, name=f"F{i}")
+        client.post(f"/api/flows/{flow['id']}/publish", headers=headers)
+        db.session.add(PhoneNumber(org_id=org.id, phone_number=f"+1415555010{i}", mode="ivr", flow_id=flow["id"]))
+    db.session.commit()
+    many, body = count_list_queries()
+    assert many == few, f"{few} queries for 2 flows but {many} for 8"
+    assert sorted(n for f in body["flows"] for n in f["numbers"]) == [f"+1415555010{i}" for i in range(2, 8)]
