@@ -10,6 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from config import fill_generated_secrets, load_config
+from db_pool import watch_pool
 from extensions import csrf, db, login_manager, migrate
 
 
@@ -29,6 +30,8 @@ def create_app(config: dict | None = None) -> Flask:
     import models  # noqa: F401  (register every table with the metadata)
 
     db.init_app(app)
+    with app.app_context():
+        watch_pool(db.engine, float(app.config.get("DB_PING_IDLE_SECONDS", 10)))
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"))
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

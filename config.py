@@ -56,6 +56,7 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         "WTF_CSRF_SSL_STRICT": secure_cookies,
         "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
+        "DB_PING_IDLE_SECONDS": float(env.get("PHONETREE_DB_PING_IDLE_SECONDS", "10")),
     }
 
 
@@ -69,6 +70,11 @@ def fill_generated_secrets(config: dict, instance_path: str) -> None:
 
 
 def _engine_options(url: str) -> dict:
+    """SQLAlchemy engine options for a database URL.
+
+    Server databases: no ``pool_pre_ping`` (a round trip on every request); `db_pool.watch_pool`
+    pings connections that sat idle (``DB_PING_IDLE_SECONDS``) and ``pool_recycle`` bounds their age.
+    """
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 15}}
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+    return {"pool_size": 10, "max_overflow": 10, "pool_recycle": 1800}

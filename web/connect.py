@@ -13,7 +13,8 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, request
 
-from extensions import csrf
+from db_pool import retry_on_disconnect
+from extensions import csrf, db
 from models import Organization
 from services.call_support import CALLBACK_SERVICES, SERVICE_IDS, VOICE_SERVICES, goodbye_twiml
 from upstream.registry import get_provider
@@ -59,7 +60,7 @@ def webhook(vendor: str, service_id: str):
     if vendor not in VENDORS or service_id not in SERVICE_IDS:
         abort(404)
     slug = request.args.get("orgid")
-    org = Organization.by_slug(slug)
+    org = retry_on_disconnect(lambda: Organization.by_slug(slug), db.session.rollback)
     if org is None:
         return _forbidden("unknown org", service_id, slug)
     try:

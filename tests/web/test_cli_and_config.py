@@ -63,4 +63,4 @@ def test_environment_settings(tmp_path):
     )
     assert cfg["PUBLIC_BASE_URL"] == "https://ivr.example.com"
     assert cfg["SESSION_COOKIE_SECURE"] is True and cfg["ENCRYPTION_KEYS"] == ["a", "b"]
-    assert cfg["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is True
+    assert cfg["SQLALCHEMY_ENGINE_OPTIONS"]["pool_recycle"] > 0 and cfg["DB_PING_IDLE_SECONDS"] == 10
