@@ -77,8 +77,13 @@ class CallServices:
             data=body.encode() if body else None,
             timeout=min(float(timeout or MAX_HTTP_TIMEOUT), MAX_HTTP_TIMEOUT),
             allow_redirects=False,
+            stream=True,
         )
-        return response.status_code, response.text[:MAX_RESPONSE_CHARS]
+        with response:
+            # Read no more than the engine will look at, so a huge answer cannot exhaust memory.
+            raw = response.raw.read(MAX_RESPONSE_CHARS * 4, decode_content=True) or b""
+        text = raw.decode(response.encoding or "utf-8", errors="replace")
+        return response.status_code, text[:MAX_RESPONSE_CHARS]
 
     def send_sms(self, to: str, from_: str, body: str) -> str:
         """Send through the org's Twilio provider and log the outbound message; the message sid."""

@@ -271,3 +271,35 @@ def test_test_users_run_the_draft(world):
     caller, caller_session = world.call([])
     assert tester.heard == ["Draft."] and tester_session.uses_draft and tester_session.revision_id is None
     assert caller.heard == ["Published."] and not caller_session.uses_draft
+
+
+class _HugeApi(BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.end_headers()
+        chunk = b"x" * 65536
+        try:
+            for _ in range(800):  # 50 MB, far past what the engine reads
+                self.wfile.write(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def log_message(self, *args):
+        return
+
+
+def test_http_request_reads_a_huge_answer_only_up_to_the_cap(app):
+    from services.call_services import MAX_RESPONSE_CHARS, CallServices
+
+    server = HTTPServer(("127.0.0.1", 0), _HugeApi)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        app.config["PHONETREE_HTTP_ALLOW_PRIVATE"] = True
+        services = CallServices.__new__(CallServices)
+        url = f"http://127.0.0.1:{server.server_port}/"
+        status, text = CallServices.http_request(services, "GET", url, {}, None, 5)
+    finally:
+        server.shutdown()
+    assert status == 200 and len(text) == MAX_RESPONSE_CHARS
