@@ -83,6 +83,15 @@ def list_flows():
     return jsonify({"flows": [flow_summary(f, numbers[f.id]) for f in flows]})
 
 
+@bp.get("/node-types")
+@api_auth("viewer")
+def node_types():
+    """Every node type with its fields and outcomes (the engine's catalog)."""
+    from flows import node_type_catalog
+
+    return jsonify(node_type_catalog())
+
+
 @bp.post("")
 @api_auth("editor")
 def create():

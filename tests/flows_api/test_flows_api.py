@@ -334,3 +334,27 @@ def test_listing_flows_takes_a_constant_number_of_queries(client, editor, app):
     many, body = count_list_queries()
     assert many == few, f"{few} queries for 2 flows but {many} for 8"
     assert sorted(n for f in body["flows"] for n in f["numbers"]) == [f"+1415555010{i}" for i in range(2, 8)]
+
+
+def test_node_type_catalog(client, editor):
+    body = client.get("/api/flows/node-types", headers=editor[2]).get_json()
+    types = {t["type"]: t for t in body["types"]}
+    assert {
+        "menu",
+        "collect_input",
+        "record",
+        "pay",
+        "say",
+        "branch",
+        "set_variables",
+        "business_hours",
+        "transfer",
+        "enqueue",
+        "http_request",
+        "send_sms",
+        "subflow",
+        "voicemail",
+        "ai_agent",
+        "hangup",
+    } <= set(types)
+    assert any(f["name"] == "options" for f in types["menu"]["fields"])
