@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import select
 
 from extensions import db
 from models import Organization, UpstreamIntegration, utcnow
@@ -159,9 +160,31 @@ def get_provider(org: Organization) -> Provider | None:
     whether another worker saved a newer config. Raises SecretsUnreadable when no configured key
     opens the stored secrets.
     """
-    integration = get_integration(org)
+    return provider_for(org, get_integration(org))
+
+
+def org_with_integration(slug: str | None) -> tuple[Organization | None, UpstreamIntegration | None]:
+    """The organisation with this slug and its integration (or None), read in one query."""
+    if not slug:
+        return None, None
+    row = db.session.execute(
+        select(Organization, UpstreamIntegration)
+        .outerjoin(UpstreamIntegration, UpstreamIntegration.org_id == Organization.id)
+        .where(Organization.slug == slug)
+    ).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
+def provider_for(org: Organization, integration: UpstreamIntegration | None) -> Provider | None:
+    """The provider of `org` for its integration row as just read (see `get_provider`).
+
+    The cache hit needs no decryption: the provider built for this ``updated_at`` is reused, so
+    a save in any worker (which moves ``updated_at`` forward) is noticed on the next request.
+    """
     if integration is None:
         return None
+    if integration.org_id != org.id:
+        raise ValueError("integration of another organisation")
     cache = _cache()
     with _cache_lock:
         hit = cache.get(org.id)

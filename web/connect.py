@@ -15,9 +15,8 @@ from flask import Blueprint, Response, abort, current_app, request
 
 from db_pool import retry_on_disconnect
 from extensions import csrf, db
-from models import Organization
 from services.call_support import CALLBACK_SERVICES, SERVICE_IDS, VOICE_SERVICES, goodbye_twiml
-from upstream.registry import get_provider
+from upstream.registry import org_with_integration, provider_for
 from web.errors import json_error
 
 log = logging.getLogger("phonetree.connect")
@@ -60,11 +59,11 @@ def webhook(vendor: str, service_id: str):
     if vendor not in VENDORS or service_id not in SERVICE_IDS:
         abort(404)
     slug = request.args.get("orgid")
-    org = retry_on_disconnect(lambda: Organization.by_slug(slug), db.session.rollback)
+    org, integration = retry_on_disconnect(lambda: org_with_integration(slug), db.session.rollback)
     if org is None:
         return _forbidden("unknown org", service_id, slug)
     try:
-        provider = get_provider(org)
+        provider = provider_for(org, integration)
     except Exception:  # noqa: BLE001  unreadable secrets: the request cannot be authenticated
         log.exception("cannot load the provider of org %s", org.slug)
         provider = None
