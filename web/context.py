@@ -23,9 +23,13 @@ def memberships_of(user) -> list[Membership]:
 
 
 def load_current_org() -> None:
-    """Set g.org and g.membership from the session's chosen org (falling back to the first)."""
+    """Set g.org and g.membership from the session's chosen org (falling back to the first).
+
+    Twilio's webhooks (the ``connect`` blueprint) carry no user: their org comes from the signed
+    ``orgid``, so neither the user nor their memberships are loaded for them.
+    """
     g.org = g.membership = None
-    if not current_user.is_authenticated:
+    if request.blueprint == "connect" or not current_user.is_authenticated:
         return
     mships = memberships_of(current_user)
     g.memberships = mships
