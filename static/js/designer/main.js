@@ -214,6 +214,10 @@ document.body.addEventListener("htmx:confirm", (evt) => {
   saver.flush().then((ok) => (ok ? evt.detail.issueRequest(true) : toast("The draft could not be saved, so this did not run.")));
 });
 document.body.addEventListener("console-run", (evt) => canvas.setPath(evt.detail.path, evt.detail.active));
+document.body.addEventListener("htmx:afterSettle", () => {
+  const transcript = document.querySelector("#console .transcript");
+  if (transcript) transcript.scrollTop = transcript.scrollHeight;  // the newest lines in view
+});
 document.body.addEventListener("flow-state", (evt) => setFlowState(evt.detail));
 document.body.addEventListener("htmx:afterSwap", (evt) => {
   const form = evt.detail.requestConfig && evt.detail.requestConfig.elt;
