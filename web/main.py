@@ -11,7 +11,7 @@ bp = Blueprint("main", __name__)
 @page_auth("viewer")
 def home():
     """The landing page after sign-in."""
-    return redirect(url_for("members.index"))
+    return redirect(url_for("flows_pages.index"))
 
 
 @bp.get("/healthz")
