@@ -11,8 +11,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import defer
+from sqlalchemy import Row, bindparam, select
 from twilio.twiml.voice_response import VoiceResponse
 
 from extensions import db
@@ -67,6 +66,34 @@ def find_number(org: Organization, number: str) -> PhoneNumber | None:
     return db.session.scalar(
         select(PhoneNumber).where(PhoneNumber.org_id == org.id, PhoneNumber.phone_number == number[:20])
     )
+
+
+_NUMBERS, _FLOWS = PhoneNumber.__table__, Flow.__table__
+# A number and the routing columns of its flow, in one query (the flow must be the org's own).
+_ROUTE = (
+    select(
+        _NUMBERS.c.id,
+        _NUMBERS.c.mode,
+        _NUMBERS.c.flow_id,
+        _FLOWS.c.archived,
+        _FLOWS.c.test_users,
+        _FLOWS.c.published_revision_id,
+    )
+    .select_from(
+        _NUMBERS.outerjoin(_FLOWS, (_FLOWS.c.id == _NUMBERS.c.flow_id) & (_FLOWS.c.org_id == _NUMBERS.c.org_id))
+    )
+    .where(_NUMBERS.c.org_id == bindparam("org"), _NUMBERS.c.phone_number == bindparam("number"))
+)
+
+
+def number_route(org: Organization, number: str) -> Row | None:
+    """Where a call to one of the org's numbers goes: the number's id, mode and flow columns (None if not the org's).
+
+    ``archived`` is None when the number has no flow (or its flow is gone).
+    """
+    if not number:
+        return None
+    return db.session.connection().execute(_ROUTE, {"org": org.id, "number": number[:20]}).first()
 
 
 def session_definition(session: CallRow) -> FlowDefinition | dict | None:
@@ -124,22 +151,23 @@ def _ended(twiml: str, turn: int, reason: str, steps: list[dict[str, Any]]) -> T
 def start_flow(org: Organization, service_id: str, form: Mapping[str, Any], query: Mapping[str, Any]) -> str:
     """A new call to an IVR number: run the start of the number's flow (the draft for test users)."""
     from services.call_voice import ring_number
-    from services.flows import definition_for_call
+    from services.flows import definition_for_caller
 
     call_sid, to, from_ = str(form.get("CallSid") or ""), str(form.get("To") or ""), str(form.get("From") or "")
     if not call_sid:
         log.warning("%s webhook for org %s without a CallSid; saying goodbye", service_id, org.slug)
         return goodbye_twiml()
-    number = find_number(org, to)
-    if number is None:
+    route = number_route(org, to)
+    if route is None:
         log.warning("call %s for org %s to %r, which is not one of its numbers", call_sid, org.slug, to)
         return org_fallback_twiml(org, "unknown number")
-    if number.flow_id is None and number.mode == "voice":
-        return ring_number(org, number, service_id, form)
-    flow = db.session.get(Flow, number.flow_id, options=[defer(Flow.draft)]) if number.flow_id else None
-    definition, revision, uses_draft = (None, None, False)
-    if flow is not None and not flow.archived:
-        definition, revision, uses_draft = definition_for_call(org, flow, from_)
+    if route.flow_id is None and route.mode == "voice":
+        return ring_number(org, find_number(org, to), service_id, form)
+    definition, revision_id, uses_draft = (None, None, False)
+    if route.flow_id is not None and route.archived is False:
+        definition, revision_id, uses_draft = definition_for_caller(
+            route.flow_id, route.test_users, route.published_revision_id, from_
+        )
     params = scrub(dict(form))
 
     def build(session: CallRow) -> TurnOutput:
@@ -148,7 +176,7 @@ def start_flow(org: Organization, service_id: str, form: Mapping[str, Any], quer
             twiml = org_fallback_twiml(org, "no published flow", session.id, 1)
             return _ended(twiml, 1, "no_flow", [step("", "", "start", None, {"fallback": "no published flow"})])
         ctx = turn_context(org, session, form)
-        result = run_turn(compiled(definition, revision.id if revision else None), None, Event("start", params), ctx)
+        result = run_turn(compiled(definition, revision_id), None, Event("start", params), ctx)
         return from_result(result, params)
 
     return start_call(
@@ -156,9 +184,9 @@ def start_flow(org: Organization, service_id: str, form: Mapping[str, Any], quer
         call_sid,
         service_id,
         build,
-        phone_number_id=number.id,
-        flow_id=flow.id if flow else None,
-        revision_id=revision.id if revision else None,
+        phone_number_id=route.id,
+        flow_id=route.flow_id if route.archived is not None else None,
+        revision_id=revision_id,
         uses_draft=uses_draft,
         draft_definition=definition if uses_draft else None,
         from_number=from_[:64],

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from extensions import db
 from models import CallSession, CallTurn, Organization, new_uid
-from services.call_store import CallRow, lock_row, persist_turn
+from services.call_store import CallRow, insert_session, lock_row, persist_turn
 from services.call_support import goodbye_twiml, now, scrub
 
 log = logging.getLogger("phonetree.calls")
@@ -97,25 +97,13 @@ def start_call(
     there, before anything runs, and it then gets the answer stored for the first.
     """
     at = now()
-    session = CallSession(
-        id=new_uid(),
-        org_id=org.id,
-        call_sid=call_sid,
-        state={},
-        turn=0,
-        step_count=0,
-        started_at=at,
-        updated_at=at,
-        **fields,
-    )
-    db.session.add(session)
+    values = {"id": new_uid(), "org_id": org.id, "call_sid": call_sid, "state": {}, "started_at": at, "updated_at": at}
     try:
-        db.session.flush()
+        row = insert_session({**values, **fields})
     except IntegrityError:  # this CallSid already has a session: a retried or concurrent start
         db.session.rollback()
         existing = db.session.scalar(select(CallSession).where(CallSession.call_sid == call_sid))
         return _replay(org, existing, 0, f"repeated start of call {call_sid}")
-    row = CallRow.of(session)
     out = build(row)
     apply_turn(row, out, 0, service_id)
     db.session.commit()

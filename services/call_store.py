@@ -95,6 +95,31 @@ def lock_row(org_id: int, kind: str, key: str) -> CallRow | None:
     return CallRow.of(row) if row is not None else None
 
 
+# Column values of a new session that no caller gave (the model's defaults, as the ORM would set them).
+_NEW_SESSION_DEFAULTS: dict[str, Any] = {
+    "phone_number_id": None,
+    "flow_id": None,
+    "revision_id": None,
+    "uses_draft": False,
+    "simulated": False,
+    "from_number": "",
+    "to_number": "",
+    "direction": "inbound",
+    "status": "in_progress",
+    "turn": 0,
+    "step_count": 0,
+}
+_SESSION_INSERT = insert(SESSIONS)
+
+
+def insert_session(values: dict[str, Any]) -> CallRow:
+    """INSERT a new call session (no unit of work) and answer its row; IntegrityError on a known CallSid."""
+    row = {**_NEW_SESSION_DEFAULTS, **values}
+    db.session.connection().execute(_SESSION_INSERT, row)
+    unset = {"current_node": None, "end_reason": None, "draft_definition": None, "ended_at": None, "duration": None}
+    return CallRow(**{**unset, **row})
+
+
 def update_session(session_id: str, **values: Any) -> None:
     """Set columns of a (locked) session row."""
     db.session.connection().execute(update(SESSIONS).where(SESSIONS.c.id == session_id).values(**values))

@@ -323,6 +323,24 @@ def definition_for_call(org: Organization, flow: Flow, caller: str) -> tuple[dic
     return published_definition(revision.id), revision, False
 
 
+def definition_for_caller(
+    flow_id: int, test_users: list | None, revision_id: int | None, caller: str
+) -> tuple[dict | None, int | None, bool]:
+    """`definition_for_call` from a flow's columns: (definition, published revision id, uses draft).
+
+    The published definition comes from the per-process cache; only a test user's call reads
+    the draft. A revision that no longer exists answers no definition.
+    """
+    if caller and caller in (test_users or []):
+        return db.session.scalar(select(Flow.draft).where(Flow.id == flow_id)), None, True
+    if revision_id is None:
+        return None, None, False
+    try:
+        return published_definition(revision_id), revision_id, False
+    except KeyError:
+        return None, None, False
+
+
 @lru_cache(maxsize=512)
 def _cached_definition(revision_id: int) -> dict:
     revision = db.session.get(FlowRevision, revision_id)
