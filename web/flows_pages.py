@@ -68,6 +68,10 @@ def create():
         db.session.commit()
     except svc.FlowError as err:
         db.session.rollback()
+        if request.headers.get("HX-Request"):
+            # The form sits in a modal dialog: say what is wrong inside it, not behind it.
+            body = render_template("flows/_dialog_error.html", error=err.message)
+            return body, 400, {"HX-Retarget": "#new-flow-error", "HX-Reswap": "innerHTML"}
         return _render(400, error=err.message, form=request.form)
     target = url_for("flows_pages.designer", flow_id=flow.id)
     if request.headers.get("HX-Request"):

@@ -62,6 +62,16 @@ def test_create_with_bad_input_says_what_is_wrong(ed, acme):
     assert resp.status_code == 400 and "Unknown template" in resp.get_data(as_text=True)
 
 
+def test_create_error_is_shown_inside_the_new_flow_dialog(ed, acme):
+    page = ed.get("/flows/").get_data(as_text=True)
+    assert '<div id="new-flow-error"' in page
+    resp = ed.htmx("/flows/", {"name": "  ", "template": "blank"}, headers={"HX-Target": "flows"})
+    assert resp.status_code == 400
+    assert resp.headers["HX-Retarget"] == "#new-flow-error" and resp.headers["HX-Reswap"] == "innerHTML"
+    body = resp.get_data(as_text=True)
+    assert 'role="alert"' in body and "A flow needs a name." in body and "<table" not in body
+
+
 def test_duplicate_rename_archive_restore(ed, acme):
     fid = acme["flow"].id
     resp = ed.htmx(f"/flows/{fid}/duplicate", headers={"HX-Target": "flows"})
