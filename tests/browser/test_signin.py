@@ -17,6 +17,9 @@ def test_sign_in_and_invite_a_member(page, live_server):
     assert "/login" in page.url  # signed out: sent to sign in
     login(page, live_server, "alice@example.com", "wrong-password-here")
     assert page.locator(".flash-error").inner_text().startswith("The e-mail address or password is wrong")
+    flash, card = page.locator(".flash-error").bounding_box(), page.locator(".card.login").bounding_box()
+    gap = card["y"] - (flash["y"] + flash["height"])
+    assert 0 <= gap <= 24 and flash["width"] == card["width"]  # the message sits right above the form
     login(page, live_server, "alice@example.com", PASSWORD)
     page.goto(live_server.url + "/members/")
     assert page.locator("nav.sidebar").is_visible()
