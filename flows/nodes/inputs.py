@@ -68,7 +68,7 @@ class Menu(NodeType):
               help="One per key; optional speech keywords route the same way."),
         Field("timeout", "number", "Seconds to wait for a key", default=5, min=1, max=60),
         Field("retries", "number", "Retries", default=2, min=0, max=10,
-              help="How many times the menu repeats after no or invalid input before `fallback`."),
+              help="How many times the menu repeats after no or invalid input before it takes the fallback outcome."),
         Field("invalid_prompt", "prompt", "Invalid input prompt", default=INVALID_PROMPT),
         Field("no_input_prompt", "prompt", "No input prompt", default=NO_INPUT_PROMPT),
         Field("speech_language", "text", "Speech language", default="",

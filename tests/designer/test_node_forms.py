@@ -204,3 +204,9 @@ def test_a_read_only_view_asks_for_disabled_forms(ed, acme):
         as_text=True
     )
     assert "disabled" in html
+
+
+def test_field_help_is_plain_text_without_markdown():
+    """Help is shown as plain text under each field: markdown backticks would show up literally."""
+    helps = [(t["type"], f["name"], f.get("help") or "") for t in node_type_catalog()["types"] for f in t["fields"]]
+    assert helps and not [h for h in helps if "`" in h[2]]
