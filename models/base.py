@@ -14,6 +14,21 @@ from extensions import db
 JSONDict = MutableDict.as_mutable(JSON)
 JSONList = MutableList.as_mutable(JSON)
 
+# Integer primary keys are PostgreSQL `integer`s; a larger number names no row, and SQLite
+# raises OverflowError past 2**63, so ids from URLs, forms and JSON are checked against it.
+MAX_ID = 2**31 - 1
+
+
+def parse_id(raw) -> int | None:
+    """A row id from a URL, form or JSON value (an int or a string of ASCII digits), else None."""
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        return None
+    text = str(raw).strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ID else None
+
 
 def utcnow() -> datetime:
     """The current time, timezone-aware in UTC."""
@@ -57,5 +72,7 @@ class OrgScoped:
     @classmethod
     def get_for_org(cls, org_id: int, ident):
         """The row with this primary key if it belongs to the org, else None."""
+        if isinstance(ident, int) and not 0 < ident <= MAX_ID:
+            return None
         row = db.session.get(cls, ident)
         return row if row is not None and row.org_id == org_id else None

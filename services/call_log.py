@@ -13,6 +13,7 @@ from sqlalchemy.orm import joinedload
 
 from extensions import db
 from models import CallSession, CallStep, CallTurn, Flow, Organization, Payment, PhoneNumber, Recording
+from models.base import parse_id
 
 PAGE_SIZE = 25
 STATUSES = ("in_progress", "completed", "busy", "no-answer", "failed", "canceled")
@@ -63,8 +64,7 @@ class CallFilters:
         """Parse request args, ignoring what does not parse."""
 
         def _int(name: str) -> int | None:
-            raw = str(args.get(name) or "")
-            return int(raw) if raw.isdigit() else None
+            return parse_id(args.get(name) or "")
 
         try:
             day = date.fromisoformat(args.get("date", "")) if args.get("date") else None

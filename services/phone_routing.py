@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from extensions import db
 from models import Flow, Membership, Organization, PhoneNumber, User, utcnow
+from models.base import parse_id
 from services.phone_twilio import PhoneError
 
 MODES = ("ivr", "voice")
@@ -66,7 +67,7 @@ def parse_routing(org: Organization, data: Mapping[str, Any], current: PhoneNumb
 def _flow(org: Organization, raw: Any) -> Flow | None:
     if raw in (None, ""):
         return None
-    flow_id = int(raw) if isinstance(raw, int | str) and str(raw).strip().isdigit() else None
+    flow_id = parse_id(raw)
     flow = Flow.get_for_org(org.id, flow_id) if flow_id is not None else None
     if flow is None or flow.archived:
         raise PhoneError(400, "unknown_flow", f"flowId {str(raw)[:20]!r} is not a flow of this organisation.")
@@ -83,7 +84,8 @@ def _members(org: Organization, raw: Any) -> list[User]:
     for item in raw:
         user = None
         if isinstance(item, int) or (isinstance(item, str) and item.strip().isdigit()):
-            user = db.session.get(User, int(item))
+            user_id = parse_id(item)  # None for true/false and ids too large to exist
+            user = db.session.get(User, user_id) if user_id is not None else None
         elif isinstance(item, str):
             user = User.by_email(item)
         if user is None or user.membership_in(org.id) is None:

@@ -1,10 +1,22 @@
 """Flask blueprints: pages and the JSON API. Views only orchestrate."""
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
+
+from models.base import MAX_ID
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` in routes: an id too large to exist is a 404 rather than a database overflow."""
+
+    def __init__(self, map, *args, **kwargs):  # noqa: A002  (werkzeug's parameter name)
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint to the app (one line per area)."""
+    app.url_map.converters["int"] = IdConverter
     from web import api_auth, auth, flows_api, main, members, phone_api, twilio_settings, upstream
 
     for module in (main, auth, api_auth, members, flows_api, phone_api, upstream, twilio_settings):

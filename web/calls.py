@@ -8,6 +8,7 @@ from flask import Blueprint, abort, g, render_template, request
 
 from extensions import db
 from models import Flow
+from models.base import parse_id
 from services.call_log import STATUSES, CallFilters, call_detail, filter_choices, list_calls, node_counts
 from web.context import page_auth
 
@@ -47,8 +48,8 @@ def _day(name: str) -> date | None:
 def stats():
     """Per-node visits, outcomes and hang-ups of a flow over a date range (default: the last 30 days)."""
     _, flows = filter_choices(g.org)
-    flow_id = request.args.get("flow", "")
-    flow = Flow.get_for_org(g.org.id, int(flow_id)) if flow_id.isdigit() else None
+    flow_id = parse_id(request.args.get("flow", ""))
+    flow = Flow.get_for_org(g.org.id, flow_id) if flow_id is not None else None
     until_day = _day("until") or datetime.now(UTC).date()
     since_day = _day("since") or until_day - timedelta(days=30)
     counts, names = {}, {}

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from extensions import db
 from models import FlowTestCase, utcnow
+from models.base import parse_id
 from services import flow_console as console
 from services import flows as svc
 from web.context import page_auth
@@ -28,7 +29,8 @@ def _serializer() -> URLSafeSerializer:
 
 
 def _load_flow(flow_id: str) -> dict[str, Any] | None:
-    other = svc.get_flow(g.org, int(flow_id)) if str(flow_id).isdigit() else None
+    other_id = parse_id(flow_id)
+    other = svc.get_flow(g.org, other_id) if other_id is not None else None
     if other is None or other.published_revision_id is None:
         return None
     return svc.published_definition(other.published_revision_id)

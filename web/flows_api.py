@@ -6,6 +6,7 @@ from flask import Blueprint, g, jsonify, request
 
 from extensions import csrf, db
 from models import Flow, FlowRevision
+from models.base import parse_id
 from services import flows as svc
 from web.api_auth import api_auth
 from web.errors import ApiError
@@ -243,7 +244,7 @@ def export(flow_id: int):
     flow = _flow_or_404(flow_id)
     definition = None
     if request.args.get("revision"):
-        rev = svc.get_revision(g.org, flow, request.args.get("revision", type=int) or -1)
+        rev = svc.get_revision(g.org, flow, parse_id(request.args.get("revision")) or -1)
         if rev is None:
             raise ApiError(404, "not_found", "This flow has no such revision.")
         definition = rev.definition

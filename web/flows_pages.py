@@ -12,6 +12,7 @@ from flask_login import current_user
 
 from extensions import db
 from models import Flow
+from models.base import parse_id
 from services import designer
 from services import flows as svc
 from services.flow_templates import TEMPLATES
@@ -163,7 +164,7 @@ def export(flow_id: int):
     definition = None
     suffix = "draft"
     if request.args.get("revision"):
-        revision = svc.get_revision(g.org, flow, request.args.get("revision", type=int) or 0)
+        revision = svc.get_revision(g.org, flow, parse_id(request.args.get("revision")) or 0)
         if revision is None:
             abort(404)
         definition, suffix = revision.definition, f"r{revision.number}"

@@ -125,3 +125,12 @@ def test_cli_simulate_explains_problems(world, runner):
     assert unknown.exit_code != 0 and "No organisation has the number" in unknown.output
     misfit = runner.invoke(args=["call", "simulate", "--number", IVR_NUMBER, "--script", "2,654321#,dial:busy"])
     assert misfit.exit_code != 0 and "waits at <Pay>" in misfit.output
+
+
+def test_ids_too_large_to_exist_do_not_break_the_pages(world, make, client):
+    _viewer(make, world)
+    big = "9" * 20
+    for path in (f"/calls/?flow={big}", f"/calls/?number={big}", f"/calls/?page={big}"):
+        resp = client.get(path)
+        assert resp.status_code == 200 and "0 calls" in resp.get_data(as_text=True), path
+    assert client.get(f"/calls/stats?flow={big}").status_code == 200

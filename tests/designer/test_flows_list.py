@@ -173,3 +173,11 @@ def test_another_orgs_flow_is_not_found(ed, other_flow):
 def test_signed_out_people_are_sent_to_sign_in(client, acme):
     resp = client.get("/flows/")
     assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+
+
+def test_ids_too_large_to_exist_are_404_not_500(ed, acme):
+    big = "9" * 20
+    fid = acme["flow"].id
+    for path in (f"/flows/{big}", f"/flows/{fid}/revisions/{big}", f"/flows/{fid}/export?revision={big}"):
+        assert ed.get(path).status_code == 404, path
+    assert ed.post(f"/flows/{big}/rename", data={"name": "x"}).status_code == 404

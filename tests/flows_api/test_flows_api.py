@@ -153,6 +153,8 @@ def test_import_phonetree_and_export(client, editor):
     assert exported == definition
     bad = client.get(f"/api/flows/{body['id']}/export?format=xml", headers=headers)
     assert bad.status_code == 400
+    too_large = client.get(f"/api/flows/{body['id']}/export?revision={'9' * 20}", headers=headers)
+    assert too_large.status_code == 404 and too_large.get_json()["error"]["code"] == "not_found"
 
 
 @pytest.mark.parametrize("payload", [[1, 2], {"hello": "world"}, "just a string"])

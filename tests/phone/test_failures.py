@@ -205,3 +205,20 @@ def test_import_racing_another_import_gets_a_conflict(phone, monkeypatch):
     monkeypatch.setattr(service, "apply_routing", apply_after_someone_else_added_it)
     _error(phone.post("/phone/numbers/add", {"sid": owned["sid"], "mode": "voice"}), 409, "already_added")
     assert len(_rows(phone)) == 1
+
+
+def test_ids_too_large_to_exist_are_clear_errors_not_500s(phone):
+    big = "9" * 20
+    resp = phone.get(f"/phone/numbers/{big}")
+    assert resp.status_code == 404 and resp.get_json()["error"]["code"] == "not_found"
+    cases = [
+        ({"areaCode": "415", "mode": "ivr", "flowId": big}, "unknown_flow"),
+        ({"areaCode": "415", "mode": "ivr", "flowId": int(big)}, "unknown_flow"),
+        ({"areaCode": "415", "mode": "voice", "assignedUsers": [big]}, "unknown_user"),
+        ({"areaCode": "415", "mode": "voice", "assignedUsers": [True]}, "unknown_user"),
+    ]
+    for body, code in cases:
+        resp = phone.post("/phone/numbers", body)
+        assert resp.status_code == 400, (body, resp.get_data(as_text=True))
+        assert resp.get_json()["error"]["code"] == code
+    assert phone.fake.state.numbers == {}
