@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import selectinload
 
 from extensions import db
 from models import Organization, PhoneNumber, User, utcnow
@@ -38,8 +39,11 @@ log = logging.getLogger("phonetree.phone")
 
 
 def list_numbers(org: Organization) -> list[PhoneNumber]:
-    """The org's numbers, in number order."""
-    return list(db.session.scalars(PhoneNumber.for_org(org.id).order_by(PhoneNumber.phone_number)))
+    """The org's numbers, in number order, with their flows and assigned users (no query per number)."""
+    query = PhoneNumber.for_org(org.id).options(
+        selectinload(PhoneNumber.flow), selectinload(PhoneNumber.assigned_users)
+    )
+    return list(db.session.scalars(query.order_by(PhoneNumber.phone_number)))
 
 
 def get_number(org: Organization, phone_id: int) -> PhoneNumber:

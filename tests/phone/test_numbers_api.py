@@ -178,3 +178,39 @@ def test_not_connected_org_gets_a_clear_error(client, make):
         "code": "twilio_not_connected",
         "message": "Connect a Twilio account under Settings (Twilio) first.",
     }
+
+
+def _statements(fn) -> int:
+    from sqlalchemy import event
+
+    from extensions import db
+
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, params, context, executemany):
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        fn()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    return len(seen)
+
+
+def test_listing_numbers_takes_no_query_per_number(phone, make):
+    from extensions import db
+
+    flows = [make_flow(phone.org, f"Line {i}") for i in range(4)]
+    users = [make.user(f"agent{i}@example.com", role="viewer", org=phone.org) for i in range(2)]
+    counts = []
+    for target in (1, 4):
+        while len(phone.ok("GET", "/phone/numbers")["numbers"]) < target:
+            n = len(phone.ok("GET", "/phone/numbers")["numbers"])
+            body = {"areaCode": "415", "mode": "ivr", "flowId": flows[n].id, "assignedUsers": [u.email for u in users]}
+            phone.ok("POST", "/phone/numbers", body, status=201)
+        db.session.expire_all()
+        counts.append(_statements(lambda: phone.ok("GET", "/phone/numbers")))
+    assert counts[0] == counts[1], counts
+    numbers = phone.ok("GET", "/phone/numbers")["numbers"]
+    assert [n["flowName"] for n in numbers] != [None] * 4 and all(len(n["assignedUsers"]) == 2 for n in numbers)
