@@ -32,17 +32,17 @@ def flow_or_404(flow_id: int) -> Flow:
 
 
 def _rows(show_archived: bool) -> list[dict]:
-    rows = []
-    for flow in svc.list_flows(g.org, include_archived=show_archived):
-        rows.append(
-            {
-                "flow": flow,
-                "state": designer.flow_state(flow),
-                "numbers": [n.phone_number for n in svc.numbers_using(g.org, flow)],
-                "nodes": len(flow.draft.get("nodes") or []),
-            }
-        )
-    return rows
+    flows = svc.list_flows(g.org, include_archived=show_archived)
+    numbers = svc.numbers_by_flow(g.org, [flow.id for flow in flows])
+    return [
+        {
+            "flow": flow,
+            "state": designer.flow_state(flow),
+            "numbers": numbers[flow.id],
+            "nodes": len(flow.draft.get("nodes") or []),
+        }
+        for flow in flows
+    ]
 
 
 def _render(status: int = 200, **extra):

@@ -181,3 +181,23 @@ def test_ids_too_large_to_exist_are_404_not_500(ed, acme):
     for path in (f"/flows/{big}", f"/flows/{fid}/revisions/{big}", f"/flows/{fid}/export?revision={big}"):
         assert ed.get(path).status_code == 404, path
     assert ed.post(f"/flows/{big}/rename", data={"name": "x"}).status_code == 404
+
+
+def test_the_list_takes_no_query_per_flow(ed, acme):
+    from sqlalchemy import event
+
+    def statements() -> int:
+        seen: list[str] = []
+        listener = lambda *args: seen.append(args[2])  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            assert ed.get("/flows/").status_code == 200
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        return len(seen)
+
+    few = statements()
+    for i in range(5):
+        svc.create_flow(acme["org"], acme["editor"], f"Line {i}", template="main_menu")
+    db.session.commit()
+    assert statements() == few
