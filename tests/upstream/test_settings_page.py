@@ -69,6 +69,7 @@ def test_connect_replace_test_and_disconnect(admin_page, twilio_fake, client):
     tested = admin_page(f"{PAGE}/test").get_data(as_text=True)
     assert 'data-test-result="ok"' in tested and "1 phone number in this account" in tested
     assert number["phone_number"] in tested and "Front desk" in tested
+    assert '<a href="/numbers/" data-next-step>Add them on Phone numbers' in tested
 
     replaced = admin_page(data=_form(twilio_fake, authToken="", apiKeySecret="", name="Acme main line"))
     assert replaced.status_code == 200 and "Twilio settings replaced" in replaced.get_data(as_text=True)
@@ -108,6 +109,7 @@ def test_test_connection_shows_twilios_error(admin_page, twilio_fake):
     twilio_fake.state.set_down(True, mode="unavailable")
     html = admin_page(f"{PAGE}/test").get_data(as_text=True)
     assert 'data-test-result="error"' in html and "Twilio error 20503" in html
+    assert "data-next-step" not in html
 
 
 def test_without_javascript_forms_redirect_with_a_flash(admin_page, twilio_fake, client):
@@ -144,3 +146,10 @@ def test_non_admins_see_a_read_only_summary(twilio_app, make, client, twilio_fak
 def test_signed_out_goes_to_sign_in(client, app):
     resp = client.get(PAGE)
     assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+
+
+def test_testing_an_empty_account_points_to_buying_a_number(admin_page, twilio_fake):
+    admin_page(data=_form(twilio_fake))
+    tested = admin_page(f"{PAGE}/test").get_data(as_text=True)
+    assert "0 phone numbers in this account" in tested
+    assert '<a href="/numbers/" data-next-step>Buy a number on Phone numbers' in tested
