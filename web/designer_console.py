@@ -70,7 +70,11 @@ def _run_from_request(flow) -> dict:
 def console_form(flow_id: int):
     """The console's start form (and the flow's test cases)."""
     flow = flow_or_404(flow_id)
-    return _render(flow, None, options=console.clean_options(request.form), cases=_cases(flow))
+    try:
+        options = console.clean_options(request.form)
+    except console.ConsoleError as err:
+        return _render(flow, None, 400, error=str(err), options=console.clean_options({}), cases=_cases(flow))
+    return _render(flow, None, options=options, cases=_cases(flow))
 
 
 @bp.post("/<int:flow_id>/console/start")

@@ -142,3 +142,9 @@ def test_find_time_and_event_mapping_units():
     assert console.event_for({"kind": "silence"}, ["input", "timeout"]).kind == "timeout"
     assert console.event_for({"kind": "dial", "status": "busy"}, ["dial"]).params["DialCallStatus"] == "busy"
     assert console.event_for({"kind": "hangup"}, []) is None
+
+
+def test_a_bad_clock_on_the_console_form_is_a_400_not_a_500(ed, acme):
+    resp = ed.htmx(f"/flows/{acme['flow'].id}/console", {"clock": "tomorrow"})
+    assert resp.status_code == 400 and "clock must be one of" in resp.get_data(as_text=True)
+
