@@ -31,6 +31,9 @@ WAIT_KINDS = {
 }
 INPUT_KINDS = ("press", "say", "silence", "record", "pay", "dial", "queue", "continue", "hangup")
 DIAL_STATUSES = ("completed", "busy", "no-answer", "failed")
+# The run travels whole with every action, so a call is capped (the engine's own guards allow
+# up to max_node_visits=1000 entries per node, which would grow the blob without a useful end).
+MAX_ACTIONS = 200
 QUEUE_RESULTS = ("bridged", "hangup", "leave", "error")
 
 
@@ -287,6 +290,8 @@ def act(run: dict, definition: dict, action: Mapping[str, Any], load_flow=None) 
     """Apply one caller action to a run (a new dict is returned; ConsoleError when it does not fit)."""
     if run.get("done"):
         raise ConsoleError("The call has ended; start a new one.")
+    if len(run.get("inputs") or []) >= MAX_ACTIONS:
+        raise ConsoleError(f"A simulated call takes at most {MAX_ACTIONS} caller actions; start a new one.")
     clean = {
         k: v for k, v in action.items() if k in ("kind", "digits", "text", "seconds", "success", "status", "result")
     }

@@ -148,3 +148,29 @@ def test_a_bad_clock_on_the_console_form_is_a_400_not_a_500(ed, acme):
     resp = ed.htmx(f"/flows/{acme['flow'].id}/console", {"clock": "tomorrow"})
     assert resp.status_code == 400 and "clock must be one of" in resp.get_data(as_text=True)
 
+
+def test_a_run_cannot_grow_without_bound(ed, acme):
+    flow = acme["flow"]
+    loop = {
+        "spec": "phonetree/1",
+        "start": "menu",
+        "settings": {"max_node_visits": 1000},
+        "nodes": [
+            {
+                "id": "menu",
+                "type": "menu",
+                "name": "Loop",
+                "props": {"prompt": "Press 1 again.", "options": [{"digit": "1"}]},
+                "outcomes": {"1": "menu"},
+            }
+        ],
+    }
+    svc.save_draft(acme["org"], acme["editor"], flow, loop, flow.draft_version)
+    db.session.commit()
+    run = _run(_start(ed, acme, clock="now").get_data(as_text=True))
+    for _ in range(console.MAX_ACTIONS):
+        resp = ed.htmx(f"/flows/{flow.id}/console/act", {"run": run, "kind": "press", "digits": "1"})
+        assert resp.status_code == 200
+        run = _run(resp.get_data(as_text=True))
+    resp = ed.htmx(f"/flows/{flow.id}/console/act", {"run": run, "kind": "press", "digits": "1"})
+    assert resp.status_code == 400 and f"at most {console.MAX_ACTIONS} caller actions" in resp.get_data(as_text=True)
