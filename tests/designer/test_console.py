@@ -174,3 +174,11 @@ def test_a_run_cannot_grow_without_bound(ed, acme):
         run = _run(resp.get_data(as_text=True))
     resp = ed.htmx(f"/flows/{flow.id}/console/act", {"run": run, "kind": "press", "digits": "1"})
     assert resp.status_code == 400 and f"at most {console.MAX_ACTIONS} caller actions" in resp.get_data(as_text=True)
+
+
+def test_pattern_checked_inputs_say_what_they_accept(ed, acme):
+    """A browser's 'Please match the requested format' is shown with the input's title: every pattern has one."""
+    html = _start(ed, acme).get_data(as_text=True)
+    inputs = re.findall(r"<input [^>]*pattern=[^>]*>", html)
+    assert inputs and all('title="' in i for i in inputs)
+    assert 'title="Keypad keys only: 0-9, * and #"' in html

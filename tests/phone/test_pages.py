@@ -162,3 +162,10 @@ def test_softphone_page_and_token(phone, admin_session, make):
     assert 'badge-ok">online' in members
     gone = phone.client.post("/softphone/unregister", data={"csrf_token": admin_session})  # as sendBeacon sends it
     assert gone.get_json() == {"online": False}
+
+
+def test_area_code_search_says_what_it_accepts(phone, admin_session):
+    html = phone.client.get("/numbers").get_data(as_text=True)
+    inputs = re.findall(r"<input [^>]*pattern=[^>]*>", html)
+    assert inputs and all('title="' in i for i in inputs)
+    assert 'title="2 to 5 digits, e.g. 415"' in html
