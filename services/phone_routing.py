@@ -60,7 +60,9 @@ def parse_routing(org: Organization, data: Mapping[str, Any], current: PhoneNumb
             )
         routing.sms_auto_reply = text.strip()
     if data.get("friendlyName"):
-        routing.friendly_name = str(data["friendlyName"]).strip()[:64]
+        if not isinstance(data["friendlyName"], str):
+            raise PhoneError(400, "invalid_friendly_name", "friendlyName is text of at most 64 characters.")
+        routing.friendly_name = data["friendlyName"].strip()[:64]
     return routing
 
 

@@ -222,3 +222,9 @@ def test_ids_too_large_to_exist_are_clear_errors_not_500s(phone):
         assert resp.status_code == 400, (body, resp.get_data(as_text=True))
         assert resp.get_json()["error"]["code"] == code
     assert phone.fake.state.numbers == {}
+
+
+def test_a_friendly_name_that_is_not_text_is_refused(phone):
+    resp = phone.post("/phone/numbers", {"areaCode": "415", "mode": "voice", "friendlyName": {"name": "Sales"}})
+    assert resp.status_code == 400 and resp.get_json()["error"]["code"] == "invalid_friendly_name"
+    assert phone.fake.state.numbers == {}
