@@ -65,6 +65,19 @@ def test_call_timeline_shows_steps_audio_transcript_and_payment(world, make, cli
     assert "Please call back." in vm and "closed_vm" in vm
 
 
+def test_a_call_links_to_its_flow_and_revision(world, make, client):
+    flow = world.flow(acme())
+    _, session = world.call([Press("9"), Press("9"), Press("9")])
+    _viewer(make, world)
+    listed = client.get("/calls/").get_data(as_text=True)
+    assert f'<a href="/flows/{flow.id}">Main line</a>' in listed
+    page = client.get(f"/calls/{session.id}").get_data(as_text=True)
+    assert f'<a href="/flows/{flow.id}"><strong>Main line</strong></a>' in page
+    number = session.revision.number
+    assert f'<a href="/flows/{flow.id}/revisions/{number}">revision {number}</a>' in page
+    assert client.get(f"/flows/{flow.id}/revisions/{number}").status_code == 200  # a viewer may follow it
+
+
 def test_call_of_another_org_is_404(world, make, client):
     world.flow(acme())
     _, session = world.call([Press("9"), Press("9"), Press("9")])
