@@ -36,6 +36,10 @@ def test_page_lists_numbers_with_routing_and_badges(phone, flow, admin_session):
     row = re.search(rf'<tr id="number-{bought["phoneId"]}".*?</tr>', html, re.S).group(0)
     assert bought["phoneNumber"] in row and "Main line" in row and "alice@example.com" in row
     assert "in sync" in row and ">ivr<" in row
+    assert f'<a href="/flows/{flow.id}">' in row  # from a number to its flow
+    assert f'<a href="/calls/?number={bought["phoneId"]}">Calls</a>' in row  # ... and to its calls
+    calls = phone.client.get(f"/calls/?number={bought['phoneId']}").get_data(as_text=True)
+    assert f'<option value="{bought["phoneId"]}" selected' in calls
     partial = phone.client.get("/numbers", headers=HX).get_data(as_text=True)
     assert partial.startswith('<section id="numbers"') and "<html" not in partial
 
