@@ -49,7 +49,7 @@ def parse_routing(org: Organization, data: Mapping[str, Any], current: PhoneNumb
     if routing.mode not in MODES:
         raise PhoneError(400, "invalid_mode", f"mode must be 'ivr' or 'voice', not '{str(routing.mode)[:20]}'.")
     if routing.mode == "ivr" and routing.flow is None:
-        raise PhoneError(400, "flow_required", "A number in mode 'ivr' needs a flowId: the flow that answers calls.")
+        raise PhoneError(400, "flow_required", "A number in IVR mode needs a flow to answer its calls: choose one.")
     if "assignedUsers" in data:
         routing.users = _members(org, data["assignedUsers"])
     if "smsAutoReply" in data:

@@ -78,7 +78,7 @@ def test_search_buy_edit_and_release_through_the_page(phone, flow, admin_session
     assert phone.twilio_number(phone_row.sid)["voice_url"] == phone.hook("voice")
 
     bad = _post(phone, f"/numbers/{phone_row.id}/routing", token, {"mode": "ivr", "flow_id": ""})
-    assert bad.status_code == 400 and "needs a flowId" in bad.get_data(as_text=True)
+    assert bad.status_code == 400 and "IVR mode needs a flow to answer its calls" in bad.get_data(as_text=True)
 
     gone = _post(phone, f"/numbers/{phone_row.id}/release", token)
     assert gone.status_code == 200 and f"Released {numbers[0]}" in gone.get_data(as_text=True)
