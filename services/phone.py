@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
@@ -224,6 +225,11 @@ def _ensure_not_local(org: Organization, number: str, sid: str | None) -> None:
     existing = db.session.scalars(PhoneNumber.for_org(org.id).where(same)).first()
     if existing is not None:
         raise PhoneError(409, "already_added", f"{existing.phone_number} is already in Phonetree.", existing)
+    # A number routes calls for one organisation only: adopting it here would silently take its calls
+    # from another org sharing the Twilio account (which org is not revealed).
+    elsewhere = db.session.scalar(select(PhoneNumber.id).where(same, PhoneNumber.org_id != org.id).limit(1))
+    if elsewhere is not None:
+        raise PhoneError(409, "number_in_use", f"{number} is already used by another organisation in Phonetree.")
 
 
 def import_number(

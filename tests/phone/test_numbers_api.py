@@ -214,3 +214,21 @@ def test_listing_numbers_takes_no_query_per_number(phone, make):
     assert counts[0] == counts[1], counts
     numbers = phone.ok("GET", "/phone/numbers")["numbers"]
     assert [n["flowName"] for n in numbers] != [None] * 4 and all(len(n["assignedUsers"]) == 2 for n in numbers)
+
+
+def test_a_number_another_org_uses_cannot_be_adopted(phone, app, make):
+    from tests.phone.conftest import connect_twilio
+
+    owned = phone.fake.state.add_owned_number(phone.fake.account_sid)
+    phone.ok("POST", "/phone/numbers/add", {"phoneNumber": owned["phone_number"], "mode": "voice"}, 201)
+    sister = make.org("sister", "Sister Co")
+    admin = make.user("sis@example.com", role="admin", org=sister)
+    connect_twilio(app, sister, phone.fake)  # the same Twilio account
+    resp = phone.post(
+        "/phone/numbers/add", {"sid": owned["sid"], "mode": "voice"}, headers=make.api_headers(admin, sister)
+    )
+    body = resp.get_json()
+    assert resp.status_code == 409 and body["error"]["code"] == "number_in_use"
+    assert "acme" not in body["error"]["message"].lower()
+    assert db.session.scalars(PhoneNumber.for_org(sister.id)).all() == []
+    assert phone.twilio_number(owned["sid"])["voice_url"] == phone.hook("voice")  # still routed to acme
