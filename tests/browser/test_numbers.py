@@ -36,7 +36,9 @@ def test_buy_route_see_drift_and_repair(page, live_server, twilio_fake, acme):
     assert page.locator("#numbers").inner_text().startswith("No phone numbers yet")
 
     page.fill("#buy-form input[name=area_code]", "415")
-    page.click("#search-numbers")
+    with page.expect_request(lambda r: "/available" in r.url) as searched:
+        page.click("#search-numbers")
+    assert "csrf_token" not in searched.value.url  # the token never lands in URLs or access logs
     first = page.locator("#available button[name=phone_number]").first
     first.wait_for()
     number = first.get_attribute("value")
