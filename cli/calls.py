@@ -145,6 +145,8 @@ def simulate(
     try:
         transcript = sim.run(f"{base}/connect/webhook/twilio/{service}?orgid={org.slug}", actions)
     except ScriptError as err:
+        if not sim.ended:  # the caller gives up: Twilio's final status callback ends the stored call
+            sim.act(HangUp())
         click.echo(sim.transcript.text(include_requests=show_requests))
         raise click.ClickException(str(err)) from None
     click.echo(transcript.text(include_requests=show_requests))

@@ -138,6 +138,9 @@ def test_cli_simulate_explains_problems(world, runner):
     assert unknown.exit_code != 0 and "No organisation has the number" in unknown.output
     misfit = runner.invoke(args=["call", "simulate", "--number", IVR_NUMBER, "--script", "2,654321#,dial:busy"])
     assert misfit.exit_code != 0 and "waits at <Pay>" in misfit.output
+    db.session.expire_all()
+    stopped = db.session.scalar(select(CallSession))
+    assert stopped.status != "in_progress" and stopped.ended_at is not None  # the caller hung up; not left open
 
 
 def test_ids_too_large_to_exist_do_not_break_the_pages(world, make, client):
