@@ -188,7 +188,10 @@ def token():
 def register_device():
     """A voice token plus the caller's assigned numbers; marks the caller's softphone online."""
     minted = _token_request()
-    softphone.mark_present(g.org, g.user, minted["identity"])
+    if minted["identity"] == softphone.own_identity(g.user):
+        # Presence is the caller's own; a token an admin mints for someone else must not make
+        # calls for the admin's numbers ring that other identity.
+        softphone.mark_present(g.org, g.user, minted["identity"])
     phones_of_user = phones.numbers_for_user(g.org, g.user)
     return jsonify({**minted, "phones": [phones.brief(p) for p in phones_of_user]})
 

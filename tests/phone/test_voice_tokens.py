@@ -118,3 +118,13 @@ def test_token_needs_the_api_key(app, client, make, twilio_fake):
     err = resp.get_json()["error"]
     assert err["code"] == "voice_not_configured" and "appSid" in err["message"]
     assert twilio_fake.auth_token not in resp.get_data(as_text=True)
+
+
+def test_an_admin_registering_for_someone_else_does_not_redirect_the_admins_calls(phone, make):
+    make.user("bob@example.com", role="viewer", org=phone.org)
+    resp = phone.post("/phone/voice/register-device", {"identity": "user:bob@example.com"})
+    assert resp.status_code == 200 and resp.get_json()["identity"] == "user:bob@example.com"
+    assert softphone.online_clients(phone.org, [phone.admin]) == []  # the admin's numbers never ring bob
+    own = phone.post("/phone/voice/register-device", {})
+    assert own.status_code == 200
+    assert softphone.online_clients(phone.org, [phone.admin]) == [f"user:{phone.admin.email}"]
