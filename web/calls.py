@@ -33,7 +33,23 @@ def show(call_id: str):
     detail = call_detail(g.org, call_id[:32])
     if detail is None:
         abort(404)
-    return render_template("calls/show.html", detail=detail, call=detail.call)
+    names, types = _node_labels(detail.call)
+    return render_template("calls/show.html", detail=detail, call=detail.call, names=names, types=types)
+
+
+def _node_labels(call) -> tuple[dict[str, str], dict[str, str]]:
+    """Node names as drawn in the definition the call ran, and node type labels, for the timeline."""
+    from flows import node_type_catalog
+    from services.flows import published_definition
+
+    definition = call.draft_definition
+    if definition is None and call.revision_id is not None:
+        definition = published_definition(call.revision_id)
+    if definition is None and call.flow is not None:
+        definition = call.flow.draft
+    names = {n.get("id"): n.get("name") or n.get("id") for n in (definition or {}).get("nodes", [])}
+    types = {t["type"]: t["label"] for t in node_type_catalog()["types"]}
+    return names, types
 
 
 def _day(name: str) -> date | None:

@@ -63,6 +63,9 @@ def test_call_timeline_shows_steps_audio_transcript_and_payment(world, make, cli
     vm = client.get(f"/calls/{voicemail.id}").get_data(as_text=True)
     assert re.search(r'<audio controls preload="none" src="https://api\.twilio\.com/[^"]+\.mp3">', vm)
     assert "Please call back." in vm and "closed_vm" in vm
+    # steps carry the names people drew and the node types' labels, with the id beside them
+    assert "<strong>Closed Vm</strong>" in vm and '<code class="muted small">closed_vm</code>' in vm
+    assert '<span class="badge">Business hours</span>' in vm
 
 
 def test_a_call_links_to_its_flow_and_revision(world, make, client):
