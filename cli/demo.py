@@ -3,7 +3,7 @@
 import os
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import select
 
 from extensions import db
@@ -34,7 +34,8 @@ def seed_demo(email: str, org_slug: str) -> None:
         publish(org, user, flow, "Demo flow as seeded")
     db.session.commit()
     click.echo(
-        f"Demo organisation '{org.slug}' is ready. Sign in at http://127.0.0.1:5000 as {email}"
+        f"Demo organisation '{org.slug}' is ready. Sign in at {current_app.config.get('PUBLIC_BASE_URL') or 'http://127.0.0.1:5000'}"
+        f" as {email}"
         f" with password '{password}' (unless you changed it)."
     )
 

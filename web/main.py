@@ -14,6 +14,12 @@ def home():
     return redirect(url_for("flows_pages.index"))
 
 
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico whatever the page says; send them the SVG icon."""
+    return redirect(url_for("static", filename="favicon.svg"), code=301)
+
+
 @bp.get("/healthz")
 def healthz():
     """Liveness probe for load balancers."""

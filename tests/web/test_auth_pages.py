@@ -178,3 +178,11 @@ def test_another_orgs_admin_gets_no_invitation_link_for_someone_elses_pending_in
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200 and "bob@example.com was added as viewer" in html
     assert "/invite/" not in html  # the link would let acme's admin set the password of beta's admin
+
+
+def test_favicon(client):
+    page = client.get("/login").get_data(as_text=True)
+    assert 'rel="icon" href="/static/favicon.svg"' in page
+    resp = client.get("/favicon.ico")
+    assert resp.status_code == 301 and resp.headers["Location"].endswith("/static/favicon.svg")
+    assert client.get("/static/favicon.svg").status_code == 200
