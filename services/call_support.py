@@ -18,6 +18,7 @@ from flask import current_app, has_request_context, request
 from twilio.twiml.voice_response import VoiceResponse
 
 from flows import fallback_twiml
+from flows.nodes.pay import mask_card_number
 from models import Organization, utcnow
 
 log = logging.getLogger("phonetree.calls")
@@ -177,17 +178,7 @@ def call_fields(form: Mapping[str, Any]) -> dict[str, str]:
     return {key: str(form[key]) for key in CALL_FIELDS if form.get(key) not in (None, "")}
 
 
-def mask_card(value: str) -> str:
-    """Every digit but the last four replaced by x."""
-    digits = sum(c.isdigit() for c in value)
-    seen, out = 0, []
-    for char in str(value)[:40]:
-        if char.isdigit():
-            seen += 1
-            out.append(char if seen > digits - 4 else "x")
-        else:
-            out.append(char)
-    return "".join(out)
+mask_card = mask_card_number  # one masking rule for the engine and everything stored
 
 
 def _luhn_ok(digits: str) -> bool:

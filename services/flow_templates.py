@@ -21,6 +21,18 @@ def _flow(start: str, nodes: list[dict], positions: dict[str, tuple[int, int]], 
     }
 
 
+def _office_hours(timezone: str, open_: str, closed: str) -> dict:
+    """A business-hours node open 09:00-17:00 Monday to Friday."""
+    weekdays = {day: [["09:00", "17:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
+    return {
+        "id": "hours",
+        "type": "business_hours",
+        "name": "Open now?",
+        "props": {"timezone": timezone, "hours": weekdays | {"sat": [], "sun": []}, "holidays": []},
+        "outcomes": {"open": open_, "closed": closed},
+    }
+
+
 def _blank() -> dict:
     return _flow(
         "hello",
@@ -42,18 +54,7 @@ def _main_menu() -> dict:
     return _flow(
         "hours",
         [
-            {
-                "id": "hours",
-                "type": "business_hours",
-                "name": "Open now?",
-                "props": {
-                    "timezone": "America/New_York",
-                    "hours": {d: [["09:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}
-                    | {"sat": [], "sun": []},
-                    "holidays": [],
-                },
-                "outcomes": {"open": "main", "closed": "closed"},
-            },
+            _office_hours("America/New_York", open_="main", closed="closed"),
             {
                 "id": "main",
                 "type": "menu",
@@ -133,18 +134,7 @@ def _after_hours() -> dict:
     return _flow(
         "hours",
         [
-            {
-                "id": "hours",
-                "type": "business_hours",
-                "name": "Open now?",
-                "props": {
-                    "timezone": "UTC",
-                    "hours": {d: [["09:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}
-                    | {"sat": [], "sun": []},
-                    "holidays": [],
-                },
-                "outcomes": {"open": "open", "closed": "voicemail"},
-            },
+            _office_hours("UTC", open_="open", closed="voicemail"),
             {
                 "id": "open",
                 "type": "say",
