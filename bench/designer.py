@@ -12,6 +12,7 @@ Goal: 500 nodes served in under 300 ms; dragging without lag (JS work per frame 
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import re
@@ -27,6 +28,9 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 SIZES = (50, 500, 2000)
 PASSWORD = "bench-password-123"
+
+
+logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the served page's request log would drown the figures
 
 
 def generate_flow(size: int, seed: int = 11) -> dict[str, Any]:
