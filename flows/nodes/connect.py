@@ -109,10 +109,7 @@ class Transfer(NodeType):
 
     def resume(self, node: Node, rt: Runtime, event: Event) -> NodeResult:
         """Route on Twilio's DialCallStatus."""
-        result = {k: str(event.params[k]) for k in DIAL_FIELDS if event.params.get(k) not in (None, "")}
-        status = result.get("DialCallStatus", "failed")
-        rt.set_result(node.id, result)
-        return Route(DIAL_OUTCOMES.get(status, "failed"), {"status": status})
+        return _route_on_status(node, rt, event, DIAL_FIELDS, "DialCallStatus", DIAL_OUTCOMES, "failed")
 
 
 @register
@@ -162,10 +159,7 @@ class Enqueue(NodeType):
 
     def resume(self, node: Node, rt: Runtime, event: Event) -> NodeResult:
         """Route on Twilio's QueueResult."""
-        result = {k: str(event.params[k]) for k in QUEUE_FIELDS if event.params.get(k) not in (None, "")}
-        status = result.get("QueueResult", "error")
-        rt.set_result(node.id, result)
-        return Route(QUEUE_OUTCOMES.get(status, "error"), {"status": status})
+        return _route_on_status(node, rt, event, QUEUE_FIELDS, "QueueResult", QUEUE_OUTCOMES, "error")
 
 
 @register
@@ -211,3 +205,13 @@ class AiAgent(NodeType):
         """Continue through `next` when the stream ends."""
         rt.set_result(node.id, {k: str(v) for k, v in event.params.items() if k in ("CallStatus", "StreamSid")})
         return Route("next")
+
+
+def _route_on_status(
+    node: Node, rt: Runtime, event: Event, fields, key: str, outcomes: dict, default: str
+) -> NodeResult:
+    """Keep Twilio's result fields as the node's result and route on its status field (`key`)."""
+    result = {k: str(event.params[k]) for k in fields if event.params.get(k) not in (None, "")}
+    status = result.get(key, default)
+    rt.set_result(node.id, result)
+    return Route(outcomes.get(status, default), {"status": status})
