@@ -6,6 +6,7 @@ nothing about a simulated call is stored until the tester saves it as a test cas
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -45,7 +46,7 @@ def _cases(flow) -> list[FlowTestCase]:
 
 
 def _render(flow, run: dict | None, status: int = 200, **extra):
-    blob = _serializer().dumps({"flow": flow.id, "run": run}) if run else ""
+    blob = _serializer().dumps({"flow": flow.id, "logic": _logic_fingerprint(flow.draft), "run": run}) if run else ""
     zone = console.clock_zone(flow.draft)
     html = render_template("flows/_console.html", flow=flow, run=run, blob=blob, zone=zone, **extra)
     headers = {}
@@ -61,8 +62,18 @@ def _run_from_request(flow) -> dict:
     except BadSignature:
         payload = None
     if not isinstance(payload, dict) or payload.get("flow") != flow.id:
-        raise console.ConsoleError("This simulated call has expired; start a new one.")
+        raise console.ConsoleError("This simulated call is not valid for this flow; start a new one.")
+    if payload.get("logic") != _logic_fingerprint(flow.draft):
+        raise console.ConsoleError(
+            "The flow changed since this simulated call started; start a new call to test the current draft."
+        )
     return payload["run"]
+
+
+def _logic_fingerprint(definition: dict) -> str:
+    """A digest of what the flow does (canvas positions and notes left out), so moving cards keeps a run going."""
+    logic = {key: value for key, value in (definition or {}).items() if key != "ui"}
+    return hashlib.sha256(json.dumps(logic, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 @bp.post("/<int:flow_id>/console")

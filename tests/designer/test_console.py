@@ -80,7 +80,7 @@ def test_actions_that_do_not_fit_and_forged_runs_are_refused(ed, acme):
     resp = ed.htmx(f"/flows/{fid}/console/act", {"run": _run(html), "kind": "press", "digits": "abc"})
     assert resp.status_code == 400 and "Press keys 0-9" in resp.get_data(as_text=True)
     resp = ed.htmx(f"/flows/{fid}/console/act", {"run": _run(html)[:-3] + "xyz", "kind": "press", "digits": "1"})
-    assert resp.status_code == 400 and "expired" in resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "not valid for this flow" in resp.get_data(as_text=True)
     resp = ed.htmx(f"/flows/{fid}/console/act", {"run": _run(html), "kind": "hangup"})
     assert "caller hung up" in resp.get_data(as_text=True)
 
@@ -128,7 +128,28 @@ def test_a_run_of_one_flow_cannot_be_replayed_on_another(ed, acme):
     db.session.commit()
     html = _start(ed, acme).get_data(as_text=True)
     resp = ed.htmx(f"/flows/{other.id}/console/act", {"run": _run(html), "kind": "press", "digits": "1"})
-    assert resp.status_code == 400 and "expired" in resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "not valid for this flow" in resp.get_data(as_text=True)
+
+
+def test_a_run_started_before_the_flow_changed_cannot_continue_or_be_saved(ed, acme):
+    fid = acme["flow"].id
+    html = _start(ed, acme).get_data(as_text=True)
+    flow = svc.get_flow(acme["org"], fid)
+    moved = copy.deepcopy(flow.draft)
+    moved["ui"]["nodes"]["main"] = {"x": 999, "y": 999}  # moving a card does not change what the flow does
+    flow = svc.save_draft(acme["org"], acme["editor"], flow, moved, flow.draft_version)
+    db.session.commit()
+    resp = ed.htmx(f"/flows/{fid}/console/act", {"run": _run(html), "kind": "press", "digits": "1"})
+    assert resp.status_code == 200
+    html = resp.get_data(as_text=True)
+    changed = copy.deepcopy(flow.draft)
+    next(n for n in changed["nodes"] if n["id"] == "main")["outcomes"]["1"] = "support"
+    svc.save_draft(acme["org"], acme["editor"], flow, changed, flow.draft_version)
+    db.session.commit()
+    for path, data in ((f"/flows/{fid}/console/act", {"kind": "hangup"}), (f"/flows/{fid}/tests", {"name": "Mixed"})):
+        resp = ed.htmx(path, {"run": _run(html), **data})
+        assert resp.status_code == 400 and "flow changed since" in resp.get_data(as_text=True)
+    assert db.session.scalar(db.select(FlowTestCase)) is None
 
 
 def test_find_time_and_event_mapping_units():
