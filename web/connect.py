@@ -59,7 +59,13 @@ def webhook(vendor: str, service_id: str):
     if vendor not in VENDORS or service_id not in SERVICE_IDS:
         abort(404)
     slug = request.args.get("orgid")
-    org, integration = retry_on_disconnect(lambda: org_with_integration(slug), db.session.rollback)
+    try:
+        org, integration = retry_on_disconnect(lambda: org_with_integration(slug), db.session.rollback)
+    except Exception:  # noqa: BLE001  the database is unreachable: nothing can be read or stored
+        log.exception("%s webhook for org %r: the database is unavailable", service_id, slug)
+        if service_id in VOICE_SERVICES:  # Twilio would read a 5xx to the caller as "an application error"
+            return Response(goodbye_twiml(), status=200, content_type="text/xml; charset=utf-8")
+        return json_error(503, "unavailable", "Phonetree cannot reach its database; Twilio will retry.")
     if org is None:
         return _forbidden("unknown org", service_id, slug)
     try:

@@ -149,3 +149,19 @@ def test_callbacks_answer_204(world, client, service):
 
 def test_get_is_not_a_webhook(world, client):
     assert client.get("/connect/webhook/twilio/ivr-menu?orgid=acme").status_code == 405
+
+
+def test_database_down_still_answers_voice_with_twiml(world, client, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    import web.connect
+
+    def down(slug):
+        raise OperationalError("SELECT", {}, Exception("could not connect to server"))
+
+    monkeypatch.setattr(web.connect, "org_with_integration", down)
+    voice = post(client, f"{BASE}/ivr-menu?orgid=acme", call_form())
+    assert voice.status_code == 200 and voice.content_type.startswith("text/xml")
+    assert type(assert_valid_twiml(voice.get_data(as_text=True))[-1]).__name__ == "Hangup"
+    callback = post(client, f"{BASE}/status?orgid=acme", call_form(CallStatus="completed"))
+    assert callback.status_code == 503 and callback.get_json()["error"]["code"] == "unavailable"
