@@ -106,17 +106,7 @@ class Record(NodeType):
 
     def run(self, node: Node, rt: Runtime) -> NodeResult:
         """Say the prompt, then Record and wait."""
-        add_prompt(rt, rt.response, self.prop(node, "prompt"))
-        _record_verb(
-            rt,
-            max_length=int(self.prop(node, "max_length")),
-            play_beep=bool(self.prop(node, "play_beep")),
-            finish_on_key=self.prop(node, "finish_on_key"),
-            timeout=int(self.prop(node, "timeout")),
-            trim=self.prop(node, "trim"),
-            transcribe=bool(self.prop(node, "transcribe")),
-        )
-        return Wait()
+        return _prompt_and_record(self, node, rt, trim=self.prop(node, "trim"))
 
     def resume(self, node: Node, rt: Runtime, event: Event) -> NodeResult:
         """`recorded` with audio, `hangup` when the caller hung up, else `no_audio`."""
@@ -155,17 +145,7 @@ class Voicemail(NodeType):
 
     def run(self, node: Node, rt: Runtime) -> NodeResult:
         """Say the greeting, then Record and wait."""
-        add_prompt(rt, rt.response, self.prop(node, "prompt"))
-        _record_verb(
-            rt,
-            max_length=int(self.prop(node, "max_length")),
-            play_beep=bool(self.prop(node, "play_beep")),
-            finish_on_key=self.prop(node, "finish_on_key"),
-            timeout=int(self.prop(node, "timeout")),
-            trim="trim-silence",
-            transcribe=bool(self.prop(node, "transcribe")),
-        )
-        return Wait()
+        return _prompt_and_record(self, node, rt, trim="trim-silence")
 
     def resume(self, node: Node, rt: Runtime, event: Event) -> NodeResult:
         """Thank the caller and route `recorded`, or `no_audio`."""
@@ -205,3 +185,18 @@ class Hangup(NodeType):
             say_text(rt, rt.response, text, self.prop(node, "voice") or None, self.prop(node, "language") or None)
         rt.response.hangup()
         return Finish({"said": bool(text)})
+
+
+def _prompt_and_record(kind: NodeType, node: Node, rt: Runtime, trim: str) -> NodeResult:
+    """Say the node's prompt, then <Record> with its props, and wait for the recording."""
+    add_prompt(rt, rt.response, kind.prop(node, "prompt"))
+    _record_verb(
+        rt,
+        max_length=int(kind.prop(node, "max_length")),
+        play_beep=bool(kind.prop(node, "play_beep")),
+        finish_on_key=kind.prop(node, "finish_on_key"),
+        timeout=int(kind.prop(node, "timeout")),
+        trim=trim,
+        transcribe=bool(kind.prop(node, "transcribe")),
+    )
+    return Wait()
