@@ -8,10 +8,12 @@ test client in-process (no Flask import here: the client is duck-typed);
 
 from __future__ import annotations
 
+import codecs
+import http.client
 import ipaddress
 from collections.abc import Mapping
 from typing import Any, NamedTuple, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 __all__ = [
     "FlaskClientTransport",
@@ -98,40 +100,83 @@ def _is_loopback(host: str | None) -> bool:
 
 
 class HttpTransport:
-    """Requests over real HTTP to a server on this machine (loopback addresses only)."""
+    """Requests over real HTTP to a server on this machine (loopback addresses only).
 
-    def __init__(self, timeout: float = 10.0, session: Any = None) -> None:
-        import requests
+    One kept-alive connection per host and port, on the standard library's `http.client`: a
+    load generator sharing the machine with the server under test should cost it little. A
+    request that fails on a reused connection the server had closed meanwhile (its keep-alive
+    timeout) is sent once more on a fresh one, as HTTP clients do; any other failure is a
+    `TransportError`. Not thread-safe: give each thread its own transport.
+    """
 
+    def __init__(self, timeout: float = 10.0) -> None:
         self.timeout = timeout
-        self.session = session or requests.Session()
-        self._request_exception = requests.RequestException
+        self._connections: dict[tuple[str, int], http.client.HTTPConnection] = {}
 
-    def _send(self, method: str, url: str, headers: Mapping[str, str], data: Any) -> TransportResponse:
-        host = urlsplit(url).hostname
-        if not _is_loopback(host):
+    def _connection(self, scheme: str, host: str, port: int) -> tuple[http.client.HTTPConnection, bool]:
+        conn = self._connections.get((host, port))
+        if conn is not None:
+            return conn, True
+        cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+        conn = cls(host, port, timeout=self.timeout)
+        self._connections[(host, port)] = conn
+        return conn, False
+
+    def _drop(self, host: str, port: int) -> None:
+        conn = self._connections.pop((host, port), None)
+        if conn is not None:
+            conn.close()
+
+    def _send(self, method: str, url: str, headers: Mapping[str, str], body: str | None) -> TransportResponse:
+        parts = urlsplit(url)
+        host = parts.hostname
+        if parts.scheme not in ("http", "https") or not _is_loopback(host):
             raise TransportError(f"HttpTransport only calls loopback servers, not {host!r}")
-        try:
-            response = self.session.request(
-                method,
-                url,
-                data=data,
-                headers=dict(headers),
-                timeout=self.timeout,
-                allow_redirects=False,
-            )
-        except self._request_exception as err:
-            raise TransportError(f"{method} {url} failed: {err}") from err
-        return TransportResponse(
-            status=response.status_code,
-            content_type=response.headers.get("Content-Type", ""),
-            body=response.text,
-        )
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        send_headers = dict(headers)
+        if body is not None:
+            send_headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        for attempt in (1, 2):
+            conn, reused = self._connection(parts.scheme, host, port)
+            try:
+                conn.request(method, target, body=body.encode() if body is not None else None, headers=send_headers)
+                response = conn.getresponse()
+                data = response.read()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as err:
+                self._drop(host, port)
+                if reused and attempt == 1:
+                    continue  # the server closed an idle kept-alive connection: once more on a new one
+                raise TransportError(f"{method} {url} failed: {err}") from err
+            except (OSError, http.client.HTTPException) as err:
+                self._drop(host, port)
+                raise TransportError(f"{method} {url} failed: {err}") from err
+            if response.will_close:
+                self._drop(host, port)
+            content_type = response.getheader("Content-Type", "")
+            return TransportResponse(response.status, content_type, data.decode(_charset(content_type)))
+        raise AssertionError("unreachable")
 
     def post(self, url: str, params: Mapping[str, str], headers: Mapping[str, str]) -> TransportResponse:
         """POST form parameters to a live loopback server."""
-        return self._send("POST", url, headers, dict(params))
+        return self._send("POST", url, headers, urlencode(list(params.items())))
 
     def get(self, url: str, headers: Mapping[str, str]) -> TransportResponse:
         """GET from a live loopback server."""
         return self._send("GET", url, headers, None)
+
+    def close(self) -> None:
+        """Close the kept-alive connections."""
+        for host, port in list(self._connections):
+            self._drop(host, port)
+
+
+def _charset(content_type: str) -> str:
+    for part in content_type.split(";")[1:]:
+        name, _, value = part.strip().partition("=")
+        if name.lower() == "charset" and value:
+            try:
+                return codecs.lookup(value.strip('"')).name
+            except LookupError:
+                break
+    return "utf-8"
