@@ -90,10 +90,11 @@ _DROPPED_KEYS = frozenset(
 _CARD_KEYS = frozenset({"paymentcardnumber", "cardnumber", "card_number", "pan"})
 # A card-number-like run of digits standing alone (not inside a SID, URL token or phone number).
 _PAN_RE = re.compile(r"(?<![\w+])(?:\d[ -]?){12,18}\d(?!\w)")
-# Cheap pre-check on the JSON text: a sensitive key, or a long enough run of digits.
-_SUSPECT_RE = re.compile(
-    r'"(?:' + "|".join(sorted(_DROPPED_KEYS | _CARD_KEYS)) + r')"\s*:|(?:\d[ -]?){12,}\d', re.IGNORECASE
-)
+# Cheap pre-checks on the JSON text (lowercased for the keys): a sensitive key, or a run of 13 or
+# more digits and separators, which every card-number match contains. Two plain patterns scan
+# far faster than one case-insensitive alternation.
+_SUSPECT_KEY_RE = re.compile(r'"(?:' + "|".join(sorted(_DROPPED_KEYS | _CARD_KEYS)) + r')"\s*:')
+_DIGIT_RUN_RE = re.compile(r"[\d -]{13,}")
 
 
 def answer_twiml(body: str) -> WebhookAnswer:
@@ -208,10 +209,11 @@ def scrub(value: Any) -> Any:
     """
     if isinstance(value, Mapping | list):
         try:
-            if not _SUSPECT_RE.search(json.dumps(value)):
-                return value
+            text = json.dumps(value, separators=(",", ":"))
         except (TypeError, ValueError):
-            pass
+            return _scrub(value)
+        if not _DIGIT_RUN_RE.search(text) and not _SUSPECT_KEY_RE.search(text.lower()):
+            return value
     return _scrub(value)
 
 
