@@ -191,3 +191,19 @@ def test_unreachable_and_timeout(twilio_fake):
     with pytest.raises(UpstreamError) as slow:
         _provider(twilio_fake, timeout=0.3).list_phone_numbers()
     assert slow.value.code == "timeout" and "did not answer within 0.3 seconds" in slow.value.message
+
+
+def test_validate_webhook_accepts_the_url_signed_with_or_without_its_default_port(provider, twilio_fake):
+    from werkzeug.datastructures import MultiDict
+
+    validator = RequestValidator(twilio_fake.auth_token)
+    params = MultiDict([("CallSid", "CA" + "2" * 32), ("Digits", "1"), ("Digits", "2")])
+    signed_with_port = validator.compute_signature("https://ivr.example.com:443/connect/webhook/twilio/status?orgid=a",
+                                                   params)
+    assert provider.validate_webhook("https://ivr.example.com/connect/webhook/twilio/status?orgid=a", params,
+                                     signed_with_port) is True
+    # every value of a repeated field is signed: dropping one breaks the signature
+    exact = validator.compute_signature("https://ivr.example.com/x", params)
+    assert provider.validate_webhook("https://ivr.example.com/x", params, exact) is True
+    assert provider.validate_webhook("https://ivr.example.com/x", MultiDict(params.to_dict()), exact) is False
+    assert provider.validate_webhook("https://ivr.example.com/x", params, "é" * 28) is False
