@@ -9,13 +9,16 @@ worker notices the change on its next call and rebuilds.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.orm import make_transient_to_detached
 
 from extensions import db
 from models import Organization, UpstreamIntegration, utcnow
@@ -26,6 +29,8 @@ from upstream.twilio_provider import TwilioProvider
 
 log = logging.getLogger("phonetree.upstream")
 CACHE_KEY = "phonetree_upstream_providers"
+WEBHOOK_CACHE_KEY = "phonetree_webhook_orgs"
+WEBHOOK_CACHE_MAX = 10_000
 MAX_NAME_LENGTH = 200
 
 
@@ -173,6 +178,62 @@ def org_with_integration(slug: str | None) -> tuple[Organization | None, Upstrea
         .where(Organization.slug == slug)
     ).first()
     return (row[0], row[1]) if row is not None else (None, None)
+
+
+# What a webhook's organisation and provider are built from, read in one small query. A cached
+# entry holds while this row is unchanged: every save of the integration moves updated_at
+# forward, a change of the org's settings changes their text, a new org has a new id.
+_WEBHOOK_STAMP = text(
+    "SELECT o.id, o.name, o.timezone, CAST(o.settings AS TEXT), i.id, i.type, i.updated_at "
+    "FROM organization o LEFT JOIN upstream_integration i ON i.org_id = o.id WHERE o.slug = :slug"
+)
+_ORG_COLUMNS = ("id", "slug", "name", "timezone", "created_at")
+
+
+@dataclass(frozen=True)
+class _WebhookOrg:
+    stamp: tuple
+    columns: dict[str, Any]
+    provider: Provider | None
+
+
+def webhook_org(slug: str | None) -> tuple[Organization | None, Provider | None]:
+    """The organisation a webhook names by slug, and its provider (None when nothing is connected).
+
+    The front door's lookup on every Twilio request: one small query reads the stamp above;
+    while it matches the per-process cache, the org is attached to the session as loaded (no
+    second query) and the provider is reused, with no decryption. Otherwise both are loaded
+    and cached afresh. ``(None, None)`` for an unknown slug; raises SecretsUnreadable.
+    """
+    if not slug:
+        return None, None
+    row = db.session.execute(_WEBHOOK_STAMP, {"slug": slug}).first()
+    if row is None:
+        return None, None
+    stamp = tuple(row)
+    cache: dict[str, _WebhookOrg] = current_app.extensions.setdefault(WEBHOOK_CACHE_KEY, {})
+    hit = cache.get(slug)
+    if hit is not None and hit.stamp == stamp:
+        return _attached_org(hit.columns, stamp[3]), hit.provider
+    org, integration = org_with_integration(slug)
+    if org is None:
+        return None, None
+    provider = provider_for(org, integration)
+    if len(cache) >= WEBHOOK_CACHE_MAX:
+        cache.clear()
+    cache[slug] = _WebhookOrg(stamp, {name: getattr(org, name) for name in _ORG_COLUMNS}, provider)
+    return org, provider
+
+
+def _attached_org(columns: dict[str, Any], settings_text: str | None) -> Organization:
+    """The cached org as a persistent instance of this session, as if just loaded (no query)."""
+    existing = db.session.identity_map.get(db.session.identity_key(Organization, columns["id"]))
+    if existing is not None:
+        return existing
+    org = Organization(**columns, settings=json.loads(settings_text) if settings_text is not None else None)
+    make_transient_to_detached(org)
+    db.session.add(org)
+    return org
 
 
 def provider_for(org: Organization, integration: UpstreamIntegration | None) -> Provider | None:

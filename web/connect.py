@@ -16,7 +16,8 @@ from flask import Blueprint, Response, abort, current_app, request
 from db_pool import retry_on_disconnect
 from extensions import csrf, db
 from services.call_support import CALLBACK_SERVICES, SERVICE_IDS, VOICE_SERVICES, goodbye_twiml
-from upstream.registry import org_with_integration, provider_for
+from upstream.errors import SecretsUnreadable
+from upstream.registry import webhook_org
 from web.errors import json_error
 
 log = logging.getLogger("phonetree.connect")
@@ -60,7 +61,10 @@ def webhook(vendor: str, service_id: str):
         abort(404)
     slug = request.args.get("orgid")
     try:
-        org, integration = retry_on_disconnect(lambda: org_with_integration(slug), db.session.rollback)
+        org, provider = retry_on_disconnect(lambda: webhook_org(slug), db.session.rollback)
+    except SecretsUnreadable:
+        log.exception("%s webhook for org %r: the stored Twilio secrets cannot be read", service_id, slug)
+        return _forbidden("unreadable Twilio secrets", service_id, slug)
     except Exception:  # noqa: BLE001  the database is unreachable: nothing can be read or stored
         log.exception("%s webhook for org %r: the database is unavailable", service_id, slug)
         if service_id in VOICE_SERVICES:  # Twilio would read a 5xx to the caller as "an application error"
@@ -68,11 +72,6 @@ def webhook(vendor: str, service_id: str):
         return json_error(503, "unavailable", "Phonetree cannot reach its database; Twilio will retry.")
     if org is None:
         return _forbidden("unknown org", service_id, slug)
-    try:
-        provider = provider_for(org, integration)
-    except Exception:  # noqa: BLE001  unreadable secrets: the request cannot be authenticated
-        log.exception("cannot load the provider of org %s", org.slug)
-        provider = None
     if provider is None or not hasattr(provider, "validate_webhook"):
         return _forbidden("no Twilio integration", service_id, slug)
     signature = request.headers.get("X-Twilio-Signature", "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from twilio.request_validator import RequestValidator
 
+from extensions import db
 from models import CallSession, CallStep, Message, Organization
 from services.call_support import SERVICE_IDS
 from sim import assert_valid_twiml
@@ -159,9 +160,48 @@ def test_database_down_still_answers_voice_with_twiml(world, client, monkeypatch
     def down(slug):
         raise OperationalError("SELECT", {}, Exception("could not connect to server"))
 
-    monkeypatch.setattr(web.connect, "org_with_integration", down)
+    monkeypatch.setattr(web.connect, "webhook_org", down)
     voice = post(client, f"{BASE}/ivr-menu?orgid=acme", call_form())
     assert voice.status_code == 200 and voice.content_type.startswith("text/xml")
     assert type(assert_valid_twiml(voice.get_data(as_text=True))[-1]).__name__ == "Hangup"
     callback = post(client, f"{BASE}/status?orgid=acme", call_form(CallStatus="completed"))
     assert callback.status_code == 503 and callback.get_json()["error"]["code"] == "unavailable"
+
+
+def test_the_org_cache_follows_every_change_at_once(world, client, make):
+    """The front door caches an org and its provider per process; each change is seen on the next webhook."""
+    from upstream.registry import delete_integration, save_integration
+
+    def sms(token: str = TWILIO_FAKE_AUTH_TOKEN, slug: str = "acme") -> int:
+        form = {"MessageSid": "SM" + "4" * 32, "From": CALLER, "To": IVR_NUMBER, "Body": "hi"}
+        return post(client, f"{BASE}/sms?orgid={slug}", form, token=token).status_code
+
+    assert sms() == 200 and sms() == 200  # the second one from the cache
+    new_token = "9" * 32
+    save_integration(world.org, "TwilioProvider", "Acme Twilio", {"accountSid": TWILIO_FAKE_ACCOUNT_SID,
+                                                                   "authToken": new_token}, verify=False)
+    db.session.commit()
+    assert sms() == 403 and sms(new_token) == 200  # the old token stops working at once
+
+    world.org.settings = {"call_fallback": {"action": "hangup", "message": "We are closed for the holiday."}}
+    db.session.commit()
+    resp = post(client, f"{BASE}/ivr-menu?orgid=acme", call_form(CallSid="CA" + "5" * 32), token=new_token)
+    assert "We are closed for the holiday." in resp.get_data(as_text=True)  # no flow: the org's new fallback
+
+    delete_integration(world.org)
+    db.session.commit()
+    assert sms(new_token) == 403
+
+    slug_reused = make.org("reborn", "First")
+    save_integration(slug_reused, "TwilioProvider", "T", {"accountSid": TWILIO_FAKE_ACCOUNT_SID,
+                                                           "authToken": new_token}, verify=False)
+    db.session.commit()
+    assert sms(new_token, "reborn") == 200
+    db.session.delete(slug_reused)
+    db.session.commit()
+    assert sms(new_token, "reborn") == 403
+    other = make.org("reborn", "Second")
+    save_integration(other, "TwilioProvider", "T", {"accountSid": TWILIO_FAKE_ACCOUNT_SID,
+                                                     "authToken": TWILIO_FAKE_AUTH_TOKEN}, verify=False)
+    db.session.commit()
+    assert sms(new_token, "reborn") == 403 and sms(TWILIO_FAKE_AUTH_TOKEN, "reborn") == 200
