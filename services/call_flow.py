@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import select
 from twilio.twiml.voice_response import VoiceResponse
 
+from db_raw import RawStatement
 from extensions import db
 from flows import DefinitionError, Event, FlowDefinition, TurnContext, TurnResult, load_definition, run_turn
 from flows import queue_music_twiml as engine_queue_music
@@ -68,32 +69,33 @@ def find_number(org: Organization, number: str) -> PhoneNumber | None:
     )
 
 
+class NumberRoute(NamedTuple):
+    """Where a call to one of an org's numbers goes: the number and its flow's routing columns."""
+
+    id: int
+    mode: str
+    flow_id: int | None
+    archived: bool | None  # None when the number has no flow (or its flow is gone)
+    test_users: list | None
+    published_revision_id: int | None
+
+
 _NUMBERS, _FLOWS = PhoneNumber.__table__, Flow.__table__
 # A number and the routing columns of its flow, in one query (the flow must be the org's own).
-_ROUTE = (
-    select(
-        _NUMBERS.c.id,
-        _NUMBERS.c.mode,
-        _NUMBERS.c.flow_id,
-        _FLOWS.c.archived,
-        _FLOWS.c.test_users,
-        _FLOWS.c.published_revision_id,
-    )
-    .select_from(
-        _NUMBERS.outerjoin(_FLOWS, (_FLOWS.c.id == _NUMBERS.c.flow_id) & (_FLOWS.c.org_id == _NUMBERS.c.org_id))
-    )
-    .where(_NUMBERS.c.org_id == bindparam("org"), _NUMBERS.c.phone_number == bindparam("number"))
+_ROUTE = RawStatement(
+    "SELECT n.id, n.mode, n.flow_id, f.archived, f.test_users, f.published_revision_id "
+    "FROM phone_number n LEFT OUTER JOIN flow f ON f.id = n.flow_id AND f.org_id = n.org_id "
+    "WHERE n.org_id = :org AND n.phone_number = :number",
+    columns=[None, None, None, _FLOWS.c.archived.type, _FLOWS.c.test_users.type, None],
 )
 
 
-def number_route(org: Organization, number: str) -> Row | None:
-    """Where a call to one of the org's numbers goes: the number's id, mode and flow columns (None if not the org's).
-
-    ``archived`` is None when the number has no flow (or its flow is gone).
-    """
+def number_route(org: Organization, number: str) -> NumberRoute | None:
+    """Where a call to one of the org's numbers goes (None if the number is not the org's)."""
     if not number:
         return None
-    return db.session.connection().execute(_ROUTE, {"org": org.id, "number": number[:20]}).first()
+    row = _ROUTE.first({"org": org.id, "number": number[:20]})
+    return NumberRoute(*row) if row is not None else None
 
 
 def session_definition(session: CallRow) -> FlowDefinition | dict | None:

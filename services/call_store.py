@@ -1,9 +1,10 @@
-"""The SQL of the webhook hot path, built once: lock a call session, persist a turn.
+"""The SQL of the webhook hot path, prepared once: lock a call session, persist a turn.
 
-Statements are module constants with bound parameters, so SQLAlchemy compiles each once per
-process. On PostgreSQL a turn is persisted in one round trip: the session UPDATE and the
-CallTurn INSERT ride as data-modifying CTEs on the INSERT of the turn's steps, which arrive
-as one JSON array. SQLite runs three statements one after the other (no DML in its CTEs).
+Each statement is a `db_raw.RawStatement`: run on the session's DBAPI connection inside its
+transaction, with the columns' own type processors. On PostgreSQL a turn is persisted in one
+round trip: the session UPDATE and the CallTurn INSERT ride as data-modifying CTEs on the
+INSERT of the turn's steps, which arrive as one JSON array. SQLite runs three statements one
+after the other (no DML in its CTEs).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, bindparam, func, insert, select, text, update
+from sqlalchemy import JSON
 
+from db_raw import RawStatement
 from extensions import db
 from models import CallSession, CallStep, CallTurn
 
@@ -50,35 +52,24 @@ class CallRow:
     ended_at: datetime | None
     duration: int | None
 
-    @classmethod
-    def of(cls, source: Any) -> CallRow:
-        """A copy of a CallSession (or of a row with its columns)."""
-        return cls(**{f.name: getattr(source, f.name) for f in fields(cls)})
 
-
+SESSION_COLUMNS = tuple(f.name for f in fields(CallRow))
+if set(SESSION_COLUMNS) != set(SESSIONS.c.keys()):
+    raise RuntimeError("CallRow must mirror the call_session table")
+_SESSION_TYPES = {name: SESSIONS.c[name].type for name in SESSION_COLUMNS}
+_SELECT = f"SELECT {', '.join(SESSION_COLUMNS)} FROM call_session WHERE {{key}} = :key AND org_id = :org"
 _LOCK = {
-    kind: select(SESSIONS).where(column == bindparam("key"), SESSIONS.c.org_id == bindparam("org")).with_for_update()
-    for kind, column in (("id", SESSIONS.c.id), ("sid", SESSIONS.c.call_sid))
+    kind: RawStatement(
+        {"postgresql": _SELECT.format(key=column) + " FOR UPDATE", "default": _SELECT.format(key=column)},
+        columns=[_SESSION_TYPES[name] for name in SESSION_COLUMNS],
+    )
+    for kind, column in (("id", "id"), ("sid", "call_sid"))
 }
 # SQLite has no row locks: this write takes the database write lock before the row is read.
 _TOUCH = {
-    kind: update(SESSIONS).where(column == bindparam("key")).values(updated_at=SESSIONS.c.updated_at)
-    for kind, column in (("id", SESSIONS.c.id), ("sid", SESSIONS.c.call_sid))
+    kind: RawStatement(f"UPDATE call_session SET updated_at = updated_at WHERE {column} = :key")
+    for kind, column in (("id", "id"), ("sid", "call_sid"))
 }
-_SESSION_UPDATE = (
-    update(SESSIONS)
-    .where(SESSIONS.c.id == bindparam("s_id"))
-    .values(
-        state=bindparam("s_state", type_=SESSIONS.c.state.type),
-        turn=bindparam("s_turn", type_=SESSIONS.c.turn.type),
-        step_count=bindparam("s_count", type_=SESSIONS.c.step_count.type),
-        current_node=bindparam("s_node", type_=SESSIONS.c.current_node.type),
-        updated_at=bindparam("s_at", type_=SESSIONS.c.updated_at.type),
-        end_reason=func.coalesce(SESSIONS.c.end_reason, bindparam("s_end", type_=SESSIONS.c.end_reason.type)),
-    )
-)
-_TURN_INSERT = insert(TURNS).values({c: bindparam(f"t_{c}", type_=TURNS.c[c].type) for c in TURN_COLUMNS})
-_STEP_INSERT = insert(STEPS)
 
 
 def is_sqlite() -> bool:
@@ -88,18 +79,15 @@ def is_sqlite() -> bool:
 
 def lock_row(org_id: int, kind: str, key: str) -> CallRow | None:
     """The org's session by ``id`` or ``sid`` (CallSid), locked until the transaction ends."""
-    conn = db.session.connection()
     if is_sqlite():
-        conn.execute(_TOUCH[kind], {"key": key})
-    row = conn.execute(_LOCK[kind], {"key": key, "org": org_id}).first()
-    return CallRow.of(row) if row is not None else None
+        _TOUCH[kind].execute({"key": key})
+    row = _LOCK[kind].first({"key": key, "org": org_id})
+    return CallRow(*row) if row is not None else None
 
 
 # Column values of a new session that no caller gave (the model's defaults, as the ORM would set them).
 _NEW_SESSION_DEFAULTS: dict[str, Any] = {
-    "phone_number_id": None,
-    "flow_id": None,
-    "revision_id": None,
+    **dict.fromkeys(SESSION_COLUMNS),
     "uses_draft": False,
     "simulated": False,
     "from_number": "",
@@ -109,25 +97,55 @@ _NEW_SESSION_DEFAULTS: dict[str, Any] = {
     "turn": 0,
     "step_count": 0,
 }
-_SESSION_INSERT = insert(SESSIONS)
+_SESSION_INSERT = RawStatement(
+    f"INSERT INTO call_session ({', '.join(SESSION_COLUMNS)}) VALUES ({', '.join(':' + n for n in SESSION_COLUMNS)})",
+    _SESSION_TYPES,
+)
 
 
 def insert_session(values: dict[str, Any]) -> CallRow:
     """INSERT a new call session (no unit of work) and answer its row; IntegrityError on a known CallSid."""
     row = {**_NEW_SESSION_DEFAULTS, **values}
-    db.session.connection().execute(_SESSION_INSERT, row)
-    unset = {"current_node": None, "end_reason": None, "draft_definition": None, "ended_at": None, "duration": None}
-    return CallRow(**{**unset, **row})
+    _SESSION_INSERT.execute(row)
+    return CallRow(**row)
+
+
+_UPDATES: dict[tuple[str, ...], RawStatement] = {}
 
 
 def update_session(session_id: str, **values: Any) -> None:
-    """Set columns of a (locked) session row."""
-    db.session.connection().execute(update(SESSIONS).where(SESSIONS.c.id == session_id).values(**values))
+    """Set columns of a (locked) session row (one prepared statement per set of columns)."""
+    names = tuple(sorted(values))
+    statement = _UPDATES.get(names)
+    if statement is None:
+        if not names or not set(names) <= set(SESSION_COLUMNS):
+            raise ValueError(f"not columns of call_session: {names}")
+        assignments = ", ".join(f"{name} = :{name}" for name in names)
+        statement = _UPDATES[names] = RawStatement(
+            f"UPDATE call_session SET {assignments} WHERE id = :session_id",
+            {name: _SESSION_TYPES[name] for name in names},
+        )
+    statement.execute({**values, "session_id": session_id})
 
 
+_SESSION_UPDATE = RawStatement(
+    "UPDATE call_session SET state = :s_state, turn = :s_turn, step_count = :s_count, current_node = :s_node, "
+    "updated_at = :s_at, end_reason = COALESCE(end_reason, :s_end) WHERE id = :s_id",
+    {"s_state": SESSIONS.c.state.type, "s_at": SESSIONS.c.updated_at.type},
+)
+_TURN_INSERT = RawStatement(
+    f"INSERT INTO call_turn ({', '.join(TURN_COLUMNS)}) VALUES ({', '.join(':t_' + c for c in TURN_COLUMNS)})",
+    {"t_created_at": TURNS.c.created_at.type},
+)
+STEP_COLUMNS = ("org_id", "session_id", "seq", "turn", "node_id", "node_type", "event", "outcome", "detail", "at")
+_STEP_INSERT = RawStatement(
+    f"INSERT INTO call_step ({', '.join(STEP_COLUMNS)}) VALUES ({', '.join(':' + c for c in STEP_COLUMNS)})",
+    {"detail": STEPS.c.detail.type, "at": STEPS.c.at.type},
+)
 # PostgreSQL: one statement, one round trip; the steps travel as one JSON array.
-_PG_PERSIST = text(
-    """
+_PG_PERSIST = RawStatement(
+    {
+        "postgresql": """
     WITH upd AS (
         UPDATE call_session SET state = :s_state, turn = :s_turn, step_count = :s_count, current_node = :s_node,
                updated_at = :s_at, end_reason = COALESCE(end_reason, :s_end)
@@ -142,23 +160,24 @@ _PG_PERSIST = text(
                                         node_id varchar, node_type varchar, event varchar, outcome varchar,
                                         detail json, at timestamptz)
     """
-).bindparams(
-    bindparam("s_state", type_=SESSIONS.c.state.type),
-    bindparam("s_at", type_=SESSIONS.c.updated_at.type),
-    bindparam("t_created_at", type_=TURNS.c.created_at.type),
-    bindparam("steps", type_=JSON),
+    },
+    {
+        "s_state": SESSIONS.c.state.type,
+        "s_at": SESSIONS.c.updated_at.type,
+        "t_created_at": TURNS.c.created_at.type,
+        "steps": JSON(),
+    },
 )
 
 
 def persist_turn(session_values: dict[str, Any], turn_row: dict[str, Any], step_rows: list[dict[str, Any]]) -> None:
     """Write a turn: the session's new values (``s_*`` keys), its CallTurn row and its CallStep rows."""
-    conn = db.session.connection()
     turn_params = {f"t_{c}": turn_row[c] for c in TURN_COLUMNS}
     if not is_sqlite():
         steps = [{**row, "at": row["at"].isoformat()} for row in step_rows]
-        conn.execute(_PG_PERSIST, {**session_values, **turn_params, "steps": steps})
+        _PG_PERSIST.execute({**session_values, **turn_params, "steps": steps})
         return
-    if step_rows:
-        conn.execute(_STEP_INSERT, step_rows)
-    conn.execute(_TURN_INSERT, turn_params)
-    conn.execute(_SESSION_UPDATE, session_values)
+    for row in step_rows:
+        _STEP_INSERT.execute(row)
+    _TURN_INSERT.execute(turn_params)
+    _SESSION_UPDATE.execute(session_values)

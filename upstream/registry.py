@@ -17,9 +17,10 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import make_transient_to_detached
 
+from db_raw import RawStatement
 from extensions import db
 from models import Organization, UpstreamIntegration, utcnow
 from upstream.errors import IntegrationConfigError, NotConnected, SecretsUnreadable, UnknownIntegrationType
@@ -183,7 +184,7 @@ def org_with_integration(slug: str | None) -> tuple[Organization | None, Upstrea
 # What a webhook's organisation and provider are built from, read in one small query. A cached
 # entry holds while this row is unchanged: every save of the integration moves updated_at
 # forward, a change of the org's settings changes their text, a new org has a new id.
-_WEBHOOK_STAMP = text(
+_WEBHOOK_STAMP = RawStatement(
     "SELECT o.id, o.name, o.timezone, CAST(o.settings AS TEXT), i.id, i.type, i.updated_at "
     "FROM organization o LEFT JOIN upstream_integration i ON i.org_id = o.id WHERE o.slug = :slug"
 )
@@ -207,10 +208,10 @@ def webhook_org(slug: str | None) -> tuple[Organization | None, Provider | None]
     """
     if not slug:
         return None, None
-    row = db.session.execute(_WEBHOOK_STAMP, {"slug": slug}).first()
+    row = _WEBHOOK_STAMP.first({"slug": slug})
     if row is None:
         return None, None
-    stamp = tuple(row)
+    stamp = row
     cache: dict[str, _WebhookOrg] = current_app.extensions.setdefault(WEBHOOK_CACHE_KEY, {})
     hit = cache.get(slug)
     if hit is not None and hit.stamp == stamp:
