@@ -33,9 +33,16 @@ def new_sid(prefix: str) -> str:
     return prefix + uuid.uuid4().hex
 
 
+class _Fields(dict):
+    """Form fields as `RequestValidator` reads them fastest: ``getall`` (a plain dict costs it two exceptions a field)."""
+
+    def getall(self, name: str) -> list[str]:
+        return [self[name]]
+
+
 def sign(auth_token: str, url: str, params: dict[str, str]) -> str:
     """The X-Twilio-Signature Twilio sends for `params` posted to `url`."""
-    return RequestValidator(auth_token).compute_signature(url, params)
+    return RequestValidator(auth_token).compute_signature(url, _Fields(params))
 
 
 def guess_geo(number: str) -> dict[str, str]:
