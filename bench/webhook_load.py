@@ -168,6 +168,20 @@ def process_tree(pid: int) -> list[int]:
     return found
 
 
+def postgres_pids() -> list[int]:
+    """The PostgreSQL server's processes on this machine (Linux /proc), to count its CPU time too."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as fh:
+                    if fh.read().strip() == "postgres":
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU seconds used so far by these processes."""
     total = 0

@@ -46,14 +46,19 @@ from bench.webhook_load import (  # noqa: E402
     Run,
     cpu_seconds,
     pct,
+    postgres_pids,
     process_tree,
     run_bare,
     run_calls,
 )
 from sim import FlaskClientTransport, HttpTransport  # noqa: E402
 
-WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS", "gthread")
+# gunicorn's default sync worker, as README's production command runs it: one request at a time
+# per worker measured fastest here (threads in one worker contend for its GIL and its database
+# connection's round trips). BENCH_WORKER_CLASS=gthread BENCH_WORKER_THREADS=4 compares.
+WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS", "sync")
 WORKER_THREADS = int(os.environ.get("BENCH_WORKER_THREADS", "4"))
+WORKER_ARGS = ["-k", WORKER_CLASS] + (["--threads", str(WORKER_THREADS)] if WORKER_CLASS == "gthread" else [])
 
 BARE_TWIML = (
     '<?xml version="1.0" encoding="UTF-8"?><Response><Gather action="/bench/bare" input="dtmf" numDigits="1">'
@@ -258,7 +263,7 @@ def _start_gunicorn(url: str, secret: str, keys: str, tmp: Path) -> tuple[subpro
     }
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     proc = subprocess.Popen(
-        [gunicorn, "-w", "2", "-k", WORKER_CLASS, "--threads", str(WORKER_THREADS), "-b", f"127.0.0.1:{port}"]
+        [gunicorn, "-w", "2", *WORKER_ARGS, "-b", f"127.0.0.1:{port}"]
         + ["--log-level", "warning", "bench.webhooks:bench_app()"],
         cwd=ROOT,
         env=env,
@@ -291,18 +296,21 @@ def under_gunicorn(admin_url: str, rates: list[float], seconds: float, threads: 
 
         sids += run_calls(base, transport, 20, 4, 30).sids  # warm-up: both workers, caches, connections
         print(
-            f"gunicorn -w 2 -k {WORKER_CLASS} --threads {WORKER_THREADS} on PostgreSQL; simulators in this process "
+            f"gunicorn -w 2 {' '.join(WORKER_ARGS)} on PostgreSQL; simulators in this process "
             f"({threads} threads closed loop, {open_threads} open loop); {os.cpu_count()} CPUs shared by all"
         )
-        cpu0, own0 = cpu_seconds(pids), cpu_seconds([os.getpid()])
+        pg_pids = postgres_pids()
+        cpu0, own0, pg0 = cpu_seconds(pids), cpu_seconds([os.getpid()]), cpu_seconds(pg_pids)
         full = run_calls(base, transport, 10**6, threads, seconds)
         cpu, own = cpu_seconds(pids) - cpu0, cpu_seconds([os.getpid()]) - own0
+        pg_cpu = cpu_seconds(pg_pids) - pg0
         sids += full.sids
         requests = max(len(full.turns) + len(full.callbacks), 1)
         bare = run_bare(base, transport, len(full.turns), threads)
         print(
             f"  closed loop, {seconds:g} s: {full.call_rate:.1f} calls/s, HTTP errors {full.failures}, "
-            f"CPU per request: server {cpu * 1000 / requests:.2f} ms, simulators {own * 1000 / requests:.2f} ms"
+            f"CPU per request: server {cpu * 1000 / requests:.2f} ms, simulators {own * 1000 / requests:.2f} ms, "
+            f"PostgreSQL {pg_cpu * 1000 / requests:.2f} ms"
         )
         report("full webhook", full, bare)
         for rate in rates:
