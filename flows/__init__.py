@@ -19,6 +19,7 @@ from flows.registry import NODE_TYPES, Field, NodeType, node_type_catalog, regis
 from flows.runtime import EVENT_KINDS, Event, Step, TurnContext, TurnResult
 from flows.services import FakeServices, NullServices, Services
 from flows.twiml import fallback_twiml
+from flows.twiml import render as render_twiml
 from flows.validation import has_errors, validate
 from flows.webhooks import event_from_webhook
 
@@ -47,6 +48,7 @@ __all__ = [
     "node_type_catalog",
     "queue_music_twiml",
     "register",
+    "render_twiml",
     "run_turn",
     "validate",
 ]

@@ -21,7 +21,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from flows.definition import DefinitionError, FlowDefinition, Node, load_definition
 from flows.registry import NODE_TYPES, EnterSubflow, Finish, NodeResult, NodeType, Route, Wait
 from flows.runtime import Event, Runtime, Step, TurnContext, TurnResult, new_state
-from flows.twiml import fallback_twiml, xml_safe
+from flows.twiml import fallback_twiml, render
 
 log = logging.getLogger("phonetree.flows")
 
@@ -68,7 +68,7 @@ class _Turn:
     def run(self) -> TurnResult:
         try:
             done = self._turn()
-            twiml = xml_safe(str(self.rt.response))
+            twiml = render(self.rt.response)
         except _FallbackError as fb:
             twiml, done = self._fallback(fb.reason, fb.node, None), True
         except Exception as exc:  # noqa: BLE001  a node fault must never reach Twilio as a 5xx
@@ -281,4 +281,4 @@ def queue_music_twiml(definition: FlowDefinition | dict[str, Any], state: dict[s
         log.exception("queue music failed")
         response = VoiceResponse()
         response.pause(length=10)
-    return xml_safe(str(response))
+    return render(response)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from twilio.twiml.messaging_response import MessagingResponse
 
 from extensions import db
+from flows import render_twiml
 from models import CallStep, Message, Organization
 from services.call_flow import find_number, upsert_recording
 from services.call_runtime import lock_session
@@ -175,4 +176,4 @@ def inbound_sms(org: Organization, form: Mapping[str, Any], query: Mapping[str, 
     response = MessagingResponse()
     if reply:
         response.message(reply)
-    return 200, TWIML, str(response)
+    return 200, TWIML, render_twiml(response)

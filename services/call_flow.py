@@ -16,7 +16,16 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from db_raw import RawStatement
 from extensions import db
-from flows import DefinitionError, Event, FlowDefinition, TurnContext, TurnResult, load_definition, run_turn
+from flows import (
+    DefinitionError,
+    Event,
+    FlowDefinition,
+    TurnContext,
+    TurnResult,
+    load_definition,
+    render_twiml,
+    run_turn,
+)
 from flows import queue_music_twiml as engine_queue_music
 from flows.nodes.connect import DEFAULT_HOLD_MUSIC
 from flows.webhooks import event_from_webhook
@@ -321,7 +330,7 @@ def queue_music(org: Organization, service_id: str, form: Mapping[str, Any], que
     if session is None or definition is None:
         response = VoiceResponse()
         response.play(DEFAULT_HOLD_MUSIC)
-        body, settings = str(response), {}
+        body, settings = render_twiml(response), {}
     else:
         body = engine_queue_music(definition, session.state, turn_context(org, session, form))
         settings = (

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from flask import current_app, has_request_context, request
 from twilio.twiml.voice_response import VoiceResponse
 
-from flows import fallback_twiml
+from flows import fallback_twiml, render_twiml
 from flows.nodes.pay import mask_card_number
 from models import Organization, utcnow
 
@@ -171,7 +171,7 @@ def goodbye_twiml(message: str = GOODBYE) -> str:
     response = VoiceResponse()
     response.say(message)
     response.hangup()
-    return str(response)
+    return render_twiml(response)
 
 
 def call_fields(form: Mapping[str, Any]) -> dict[str, str]:

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from twilio.twiml.voice_response import VoiceResponse
 
 from extensions import db
+from flows import render_twiml
 from flows.checks import to_e164
 from models import Organization, PhoneNumber, User, phone_number_user
 from services.call_flow import find_number, start_flow
@@ -60,7 +61,7 @@ def voice_output(
     state = voice_state(stage, turn, node, done)
     if done:
         state["end"] = {"reason": reason, "node": node}
-    return TurnOutput(str(response), state, turn, steps, done, reason, node)
+    return TurnOutput(render_twiml(response), state, turn, steps, done, reason, node)
 
 
 def _voicemail(
