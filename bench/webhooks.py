@@ -14,7 +14,8 @@ Afterwards every call's steps are counted in the database: none may be lost.
 
 Run: ``.venv/bin/python bench/webhooks.py`` (``--quick`` for a short run; ``--rates 50,100``
 ``--seconds 10`` for the ladder; ``--pg URL`` names the server the scratch database is created
-on, default ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``; ``--no-gunicorn``).
+on, default ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``; ``--no-gunicorn``, ``--no-in-process``;
+``--open-threads`` simulators in the ladder).
 """
 
 from __future__ import annotations
@@ -346,15 +347,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rates", default="25,50,100", help="new calls per second to try under gunicorn")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each gunicorn run")
     parser.add_argument("--threads", type=int, default=6, help="simulator threads, closed loop")
-    parser.add_argument("--open-threads", type=int, default=32, help="simulator threads, open loop")
+    parser.add_argument("--open-threads", type=int, default=24, help="simulator threads, open loop")
     parser.add_argument(
         "--pg", default=os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     )
     parser.add_argument("--no-gunicorn", action="store_true")
+    parser.add_argument("--no-in-process", action="store_true")
     args = parser.parse_args(argv)
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     calls, seconds = (50, 3.0) if args.quick else (args.calls, args.seconds)
-    in_process(calls)
+    if not args.no_in_process:
+        in_process(calls)
     if not args.no_gunicorn:
         rates = [float(r) for r in args.rates.split(",") if r]
         under_gunicorn(args.pg, rates, seconds, args.threads, args.open_threads)

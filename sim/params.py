@@ -34,7 +34,7 @@ def new_sid(prefix: str) -> str:
 
 
 class _Fields(dict):
-    """Form fields as `RequestValidator` reads them fastest: ``getall`` (a plain dict costs it two exceptions a field)."""
+    """Form fields as `RequestValidator` reads them fastest: ``getall`` (a dict costs it two exceptions a field)."""
 
     def getall(self, name: str) -> list[str]:
         return [self[name]]
