@@ -128,45 +128,38 @@ def update_session(session_id: str, **values: Any) -> None:
     statement.execute({**values, "session_id": session_id})
 
 
-_SESSION_UPDATE = RawStatement(
+_SESSION_UPDATE_SQL = (
     "UPDATE call_session SET state = :s_state, turn = :s_turn, step_count = :s_count, current_node = :s_node, "
-    "updated_at = :s_at, end_reason = COALESCE(end_reason, :s_end) WHERE id = :s_id",
-    {"s_state": SESSIONS.c.state.type, "s_at": SESSIONS.c.updated_at.type},
+    "updated_at = :s_at, end_reason = COALESCE(end_reason, :s_end) WHERE id = :s_id"
 )
-_TURN_INSERT = RawStatement(
-    f"INSERT INTO call_turn ({', '.join(TURN_COLUMNS)}) VALUES ({', '.join(':t_' + c for c in TURN_COLUMNS)})",
-    {"t_created_at": TURNS.c.created_at.type},
+_SESSION_UPDATE_TYPES = {"s_state": SESSIONS.c.state.type, "s_at": SESSIONS.c.updated_at.type}
+_TURN_INSERT_SQL = (
+    f"INSERT INTO call_turn ({', '.join(TURN_COLUMNS)}) VALUES ({', '.join(':t_' + c for c in TURN_COLUMNS)})"
 )
+_TURN_INSERT_TYPES = {"t_created_at": TURNS.c.created_at.type}
 STEP_COLUMNS = ("org_id", "session_id", "seq", "turn", "node_id", "node_type", "event", "outcome", "detail", "at")
+_STEP_LIST = ", ".join(STEP_COLUMNS)
+
+_SESSION_UPDATE = RawStatement(_SESSION_UPDATE_SQL, _SESSION_UPDATE_TYPES)
+_TURN_INSERT = RawStatement(_TURN_INSERT_SQL, _TURN_INSERT_TYPES)
 _STEP_INSERT = RawStatement(
-    f"INSERT INTO call_step ({', '.join(STEP_COLUMNS)}) VALUES ({', '.join(':' + c for c in STEP_COLUMNS)})",
+    f"INSERT INTO call_step ({_STEP_LIST}) VALUES ({', '.join(':' + c for c in STEP_COLUMNS)})",
     {"detail": STEPS.c.detail.type, "at": STEPS.c.at.type},
 )
-# PostgreSQL: one statement, one round trip; the steps travel as one JSON array.
+# PostgreSQL: the same UPDATE and INSERT as data-modifying CTEs of the steps' INSERT, one round
+# trip; the steps travel as one JSON array.
 _PG_PERSIST = RawStatement(
     {
-        "postgresql": """
-    WITH upd AS (
-        UPDATE call_session SET state = :s_state, turn = :s_turn, step_count = :s_count, current_node = :s_node,
-               updated_at = :s_at, end_reason = COALESCE(end_reason, :s_end)
-        WHERE id = :s_id
-    ), ins_turn AS (
-        INSERT INTO call_turn (session_id, turn, service, twiml, created_at)
-        VALUES (:t_session_id, :t_turn, :t_service, :t_twiml, :t_created_at)
-    )
-    INSERT INTO call_step (org_id, session_id, seq, turn, node_id, node_type, event, outcome, detail, at)
-    SELECT org_id, session_id, seq, turn, node_id, node_type, event, outcome, detail, at
+        "postgresql": f"""
+    WITH upd AS ({_SESSION_UPDATE_SQL}), ins_turn AS ({_TURN_INSERT_SQL})
+    INSERT INTO call_step ({_STEP_LIST})
+    SELECT {_STEP_LIST}
     FROM json_to_recordset(:steps) AS x(org_id integer, session_id varchar, seq integer, turn integer,
                                         node_id varchar, node_type varchar, event varchar, outcome varchar,
                                         detail json, at timestamptz)
     """
     },
-    {
-        "s_state": SESSIONS.c.state.type,
-        "s_at": SESSIONS.c.updated_at.type,
-        "t_created_at": TURNS.c.created_at.type,
-        "steps": JSON(),
-    },
+    {**_SESSION_UPDATE_TYPES, **_TURN_INSERT_TYPES, "steps": JSON()},
 )
 
 

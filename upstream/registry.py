@@ -208,10 +208,9 @@ def webhook_org(slug: str | None) -> tuple[Organization | None, Provider | None]
     """
     if not slug:
         return None, None
-    row = _WEBHOOK_STAMP.first({"slug": slug})
-    if row is None:
+    stamp = _WEBHOOK_STAMP.first({"slug": slug})
+    if stamp is None:
         return None, None
-    stamp = row
     cache: dict[str, _WebhookOrg] = current_app.extensions.setdefault(WEBHOOK_CACHE_KEY, {})
     hit = cache.get(slug)
     if hit is not None and hit.stamp == stamp:
