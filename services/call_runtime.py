@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from extensions import db
 from models import CallSession, CallTurn, Organization, new_uid
 from services.call_store import CallRow, insert_session, lock_row, persist_turn
-from services.call_support import goodbye_twiml, now, scrub
+from services.call_support import goodbye_twiml, now, scrub_json
 
 log = logging.getLogger("phonetree.calls")
 
@@ -106,7 +106,6 @@ def start_call(
         return _replay(org, existing, 0, f"repeated start of call {call_sid}")
     out = build(row)
     apply_turn(row, out, 0, service_id)
-    db.session.commit()
     return out.twiml
 
 
@@ -145,7 +144,6 @@ def continue_call(
         return goodbye_twiml()
     out = compute(session)
     apply_turn(session, out, turn, service_id)
-    db.session.commit()
     return out.twiml
 
 
@@ -159,7 +157,7 @@ def _at(value: Any, default: datetime) -> datetime:
 
 
 def apply_turn(session: CallRow, out: TurnOutput, request_turn: int, service_id: str) -> None:
-    """Persist a turn: steps (in order), the TwiML for retries, artefacts and the new state.
+    """Persist and commit a turn: steps (in order), the TwiML for retries, artefacts, the new state.
 
     Plain prebuilt statements rather than the unit of work (see `services.call_store`): this is
     the hot path of every webhook, and the session row is already locked by this transaction.
@@ -176,14 +174,16 @@ def apply_turn(session: CallRow, out: TurnOutput, request_turn: int, service_id:
             "node_type": str(s.get("node_type") or "")[:32],
             "event": str(s.get("event") or "enter")[:32],
             "outcome": str(s["outcome"])[:64] if s.get("outcome") is not None else None,
-            "detail": scrub(s.get("detail") or {}),
-            "at": _at(s.get("at"), at),
+            "detail": s.get("detail") or {},
+            "at": _at(s.get("at"), at).isoformat(),
         }
         for i, s in enumerate(out.steps)
     ]
+    rows, steps_json = scrub_json(rows)  # one pass over all the steps, JSON text for the database
+    _, state_json = scrub_json(out.state)
     values = {
         "s_id": session.id,
-        "s_state": scrub(out.state),
+        "s_state": state_json,
         "s_turn": out.turn,
         "s_count": base + len(rows),
         "s_node": (out.current_node or None) and out.current_node[:64],
@@ -197,5 +197,5 @@ def apply_turn(session: CallRow, out: TurnOutput, request_turn: int, service_id:
         "twiml": out.twiml,
         "created_at": at,
     }
-    persist_turn(values, turn_row, rows)
     db.session.add_all(out.extras)
+    persist_turn(values, turn_row, rows, steps_json)

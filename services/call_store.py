@@ -1,10 +1,10 @@
 """The SQL of the webhook hot path, prepared once: lock a call session, persist a turn.
 
 Each statement is a `db_raw.RawStatement`: run on the session's DBAPI connection inside its
-transaction, with the columns' own type processors. On PostgreSQL a turn is persisted in one
-round trip: the session UPDATE and the CallTurn INSERT ride as data-modifying CTEs on the
-INSERT of the turn's steps, which arrive as one JSON array. SQLite runs three statements one
-after the other (no DML in its CTEs).
+transaction, with the columns' own type processors. On PostgreSQL a turn is persisted and
+committed in one round trip: the session UPDATE and the CallTurn INSERT ride as data-modifying
+CTEs on the INSERT of the turn's steps, which arrive as one JSON array, and the COMMIT follows
+in the same message. SQLite runs three statements one after the other (no DML in its CTEs).
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
-
-from sqlalchemy import JSON
 
 from db_raw import RawStatement
 from extensions import db
@@ -132,7 +130,7 @@ _SESSION_UPDATE_SQL = (
     "UPDATE call_session SET state = :s_state, turn = :s_turn, step_count = :s_count, current_node = :s_node, "
     "updated_at = :s_at, end_reason = COALESCE(end_reason, :s_end) WHERE id = :s_id"
 )
-_SESSION_UPDATE_TYPES = {"s_state": SESSIONS.c.state.type, "s_at": SESSIONS.c.updated_at.type}
+_SESSION_UPDATE_TYPES = {"s_at": SESSIONS.c.updated_at.type}  # s_state arrives as JSON text
 _TURN_INSERT_SQL = (
     f"INSERT INTO call_turn ({', '.join(TURN_COLUMNS)}) VALUES ({', '.join(':t_' + c for c in TURN_COLUMNS)})"
 )
@@ -159,18 +157,28 @@ _PG_PERSIST = RawStatement(
                                         detail json, at timestamptz)
     """
     },
-    {**_SESSION_UPDATE_TYPES, **_TURN_INSERT_TYPES, "steps": JSON()},
+    {**_SESSION_UPDATE_TYPES, **_TURN_INSERT_TYPES},
 )
 
 
-def persist_turn(session_values: dict[str, Any], turn_row: dict[str, Any], step_rows: list[dict[str, Any]]) -> None:
-    """Write a turn: the session's new values (``s_*`` keys), its CallTurn row and its CallStep rows."""
+def persist_turn(
+    session_values: dict[str, Any], turn_row: dict[str, Any], step_rows: list[dict[str, Any]], steps_json: str
+) -> None:
+    """Write a turn and commit: the session's new values (``s_*`` keys), its CallTurn and CallStep rows.
+
+    ``s_state`` is the state's JSON text; the steps come as rows (``at`` in ISO format) and as
+    the JSON text of that list. These are the last writes of the turn's transaction: the ORM's
+    pending changes are flushed first, and on PostgreSQL the COMMIT travels with the persist
+    (`RawStatement.execute_and_commit`).
+    """
+    db.session.flush()
     turn_params = {f"t_{c}": turn_row[c] for c in TURN_COLUMNS}
     if not is_sqlite():
-        steps = [{**row, "at": row["at"].isoformat()} for row in step_rows]
-        _PG_PERSIST.execute({**session_values, **turn_params, "steps": steps})
+        _PG_PERSIST.execute_and_commit({**session_values, **turn_params, "steps": steps_json})
+        db.session.commit()
         return
     for row in step_rows:
-        _STEP_INSERT.execute(row)
+        _STEP_INSERT.execute({**row, "at": datetime.fromisoformat(row["at"])})
     _TURN_INSERT.execute(turn_params)
     _SESSION_UPDATE.execute(session_values)
+    db.session.commit()

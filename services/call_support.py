@@ -217,6 +217,15 @@ def scrub(value: Any) -> Any:
     return _scrub(value)
 
 
+def scrub_json(value: Mapping | list) -> tuple[Any, str]:
+    """`scrub(value)` and its JSON text, from one serialisation when nothing needed scrubbing."""
+    text = json.dumps(value, separators=(",", ":"))
+    if not _DIGIT_RUN_RE.search(text) and not _SUSPECT_KEY_RE.search(text.lower()):
+        return value, text
+    clean = _scrub(value)
+    return clean, json.dumps(clean, separators=(",", ":"))
+
+
 def _scrub(value: Any) -> Any:
     if isinstance(value, Mapping):
         clean: dict[str, Any] = {}

@@ -91,3 +91,41 @@ def test_a_dead_connection_is_invalidated_so_the_work_can_be_retried(org):
         killer.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": second})
     outsider.dispose()
     assert retry_on_disconnect(lambda: stamp.first({})[0], db.session.rollback) not in (victim, second)
+
+
+def _sessions_seen_from_outside(call_sid: str) -> int:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    outsider = create_engine(db.engine.url, poolclass=NullPool)
+    try:
+        with outsider.connect() as conn:
+            return conn.execute(text("SELECT COUNT(*) FROM call_session WHERE call_sid = :s"), {"s": call_sid}).scalar()
+    finally:
+        outsider.dispose()
+
+
+def test_execute_and_commit_commits_with_the_last_write_or_leaves_the_commit_to_the_caller(org):
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    insert_session({"id": "v" * 32, "org_id": org.id, "call_sid": "CA4", "state": {}, "started_at": at,
+                    "updated_at": at})
+    touch = RawStatement("UPDATE call_session SET duration = :d WHERE id = :id")
+    committed = touch.execute_and_commit({"d": 9, "id": "v" * 32})
+    assert committed is (db.engine.dialect.name == "postgresql")
+    # PostgreSQL: the insert and the update are already durable, before the ORM's commit.
+    assert _sessions_seen_from_outside("CA4") == (1 if committed else 0)
+    db.session.commit()  # closes the ORM's transaction either way (nothing is sent on PostgreSQL)
+    assert _sessions_seen_from_outside("CA4") == 1
+    assert db.session.scalar(select(CallSession.duration).where(CallSession.call_sid == "CA4")) == 9
+
+
+def test_a_failing_statement_is_not_committed_with_the_transaction_before_it(org):
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    insert_session({"id": "w" * 32, "org_id": org.id, "call_sid": "CA5", "state": {}, "started_at": at,
+                    "updated_at": at})
+    broken = RawStatement("UPDATE call_session SET call_sid = :sid WHERE id = :id")
+    with pytest.raises(exc.IntegrityError):
+        broken.execute_and_commit({"sid": None, "id": "w" * 32})  # call_sid is NOT NULL
+    db.session.rollback()
+    assert _sessions_seen_from_outside("CA5") == 0
+    assert db.session.scalar(select(CallSession).where(CallSession.call_sid == "CA5")) is None
