@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from types import MappingProxyType
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.orm import make_transient_to_detached
 
 from db_raw import RawStatement
 from extensions import db
@@ -188,52 +189,58 @@ _WEBHOOK_STAMP = RawStatement(
     "SELECT o.id, o.name, o.timezone, CAST(o.settings AS TEXT), i.id, i.type, i.updated_at "
     "FROM organization o LEFT JOIN upstream_integration i ON i.org_id = o.id WHERE o.slug = :slug"
 )
-_ORG_COLUMNS = ("id", "slug", "name", "timezone", "created_at")
 
 
 @dataclass(frozen=True)
-class _WebhookOrg:
+class WebhookOrg:
+    """An organisation as Twilio's webhooks read it: its columns, not an ORM instance.
+
+    Shared by every request of a worker while its stamp holds, so it is read-only (settings
+    included). The call runtime needs no more than this of an org: its id (every query is
+    scoped by it), slug and settings.
+    """
+
+    id: int
+    slug: str
+    name: str
+    timezone: str
+    settings: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class _WebhookEntry:
     stamp: tuple
-    columns: dict[str, Any]
+    org: WebhookOrg
     provider: Provider | None
 
 
-def webhook_org(slug: str | None) -> tuple[Organization | None, Provider | None]:
+def webhook_org(slug: str | None) -> tuple[WebhookOrg | None, Provider | None]:
     """The organisation a webhook names by slug, and its provider (None when nothing is connected).
 
     The front door's lookup on every Twilio request: one small query reads the stamp above;
-    while it matches the per-process cache, the org is attached to the session as loaded (no
-    second query) and the provider is reused, with no decryption. Otherwise both are loaded
-    and cached afresh. ``(None, None)`` for an unknown slug; raises SecretsUnreadable.
+    while it matches the per-process cache, the cached org and provider are reused (no ORM
+    instance, no decryption). Otherwise both are loaded and cached afresh. ``(None, None)``
+    for an unknown slug; raises SecretsUnreadable.
     """
     if not slug:
         return None, None
     stamp = _WEBHOOK_STAMP.first({"slug": slug})
     if stamp is None:
         return None, None
-    cache: dict[str, _WebhookOrg] = current_app.extensions.setdefault(WEBHOOK_CACHE_KEY, {})
+    cache: dict[str, _WebhookEntry] = current_app.extensions.setdefault(WEBHOOK_CACHE_KEY, {})
     hit = cache.get(slug)
     if hit is not None and hit.stamp == stamp:
-        return _attached_org(hit.columns, stamp[3]), hit.provider
+        return hit.org, hit.provider
     org, integration = org_with_integration(slug)
     if org is None:
         return None, None
     provider = provider_for(org, integration)
+    settings = json.loads(stamp[3]) if stamp[3] is not None else None
+    view = WebhookOrg(org.id, org.slug, org.name, org.timezone, MappingProxyType(settings or {}))
     if len(cache) >= WEBHOOK_CACHE_MAX:
         cache.clear()
-    cache[slug] = _WebhookOrg(stamp, {name: getattr(org, name) for name in _ORG_COLUMNS}, provider)
-    return org, provider
-
-
-def _attached_org(columns: dict[str, Any], settings_text: str | None) -> Organization:
-    """The cached org as a persistent instance of this session, as if just loaded (no query)."""
-    existing = db.session.identity_map.get(db.session.identity_key(Organization, columns["id"]))
-    if existing is not None:
-        return existing
-    org = Organization(**columns, settings=json.loads(settings_text) if settings_text is not None else None)
-    make_transient_to_detached(org)
-    db.session.add(org)
-    return org
+    cache[slug] = _WebhookEntry(stamp, view, provider)
+    return view, provider
 
 
 def provider_for(org: Organization, integration: UpstreamIntegration | None) -> Provider | None:

@@ -329,16 +329,20 @@ class TwilioProvider(Provider):
     def handle_webhook(self, service_id: str, request_data: Any) -> WebhookResponse:
         """Hand a verified webhook to the call runtime (``services.calls.handle_twilio_webhook``).
 
-        ``request_data`` is the Flask request, or a mapping with ``form`` and ``query``.
+        ``request_data`` is the Flask request, or a mapping with ``form`` and ``query`` (and the
+        front door's ``org``, this provider's organisation as it already read it).
         """
         from services.calls import handle_twilio_webhook  # the call runtime imports upstream, not vice versa
 
+        org = None
         if isinstance(request_data, Mapping):
             form, query = dict(request_data.get("form") or {}), dict(request_data.get("query") or {})
+            org = request_data.get("org")
         else:
             form, query = request_data.form.to_dict(), request_data.args.to_dict()
-        status, content_type, body = handle_twilio_webhook(db.session.get(Organization, self.org_id), service_id,
-                                                           form, query)
+        if org is None or org.id != self.org_id:
+            org = db.session.get(Organization, self.org_id)
+        status, content_type, body = handle_twilio_webhook(org, service_id, form, query)
         return WebhookResponse(status, content_type, body)
 
     def test_params(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:

@@ -79,7 +79,7 @@ def webhook(vendor: str, service_id: str):
         return _forbidden("missing or invalid signature", service_id, slug)
     form, query = request.form.to_dict(), request.args.to_dict()
     try:
-        result = provider.handle_webhook(service_id, {"form": form, "query": query})
+        result = provider.handle_webhook(service_id, {"form": form, "query": query, "org": org})
     except Exception:  # noqa: BLE001  the runtime never raises, but Twilio must never see a 5xx from a voice URL
         log.exception("%s webhook for org %s failed", service_id, org.slug)
         if service_id in CALLBACK_SERVICES or service_id == "sms":
