@@ -315,7 +315,15 @@ def under_gunicorn(admin_url: str, rates: list[float], seconds: float, threads: 
         )
         report("full webhook", full, bare)
         for rate in rates:
+            cpu0, own0, pg0 = cpu_seconds(pids), cpu_seconds([os.getpid()]), cpu_seconds(pg_pids)
             ladder = run_calls(base, transport, int(rate * seconds), open_threads, seconds * 2 + 10, rate)
+            cpu, own = cpu_seconds(pids) - cpu0, cpu_seconds([os.getpid()]) - own0
+            pg_cpu = cpu_seconds(pg_pids) - pg0
+            per = 1000 / max(len(ladder.turns) + len(ladder.callbacks), 1)
+            print(
+                f"    CPU per request: server {cpu * per:.2f} ms, simulators {own * per:.2f} ms, "
+                f"PostgreSQL {pg_cpu * per:.2f} ms; cores busy {(cpu + own + pg_cpu) / ladder.seconds:.2f}"
+            )
             sids += ladder.sids
             ok = ladder.call_rate >= rate * 0.95 and pct(ladder.turns, 0.99) < 100 and not ladder.failures
             print(
