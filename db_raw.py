@@ -67,19 +67,11 @@ class RawStatement:
             prepared = self._prepared[dialect.name] = (sql, binds, results)
         return prepared
 
-    def _run(self, params: Mapping[str, Any], then_commit: bool = False) -> tuple[Any, list[Processor | None]]:
+    def _run(self, params: Mapping[str, Any]) -> tuple[Any, list[Processor | None]]:
         conn = db.session.connection()
         sql, binds, results = self._prepare(conn.dialect)
         values = {name: (binds[name](value) if name in binds else value) for name, value in params.items()}
-        if then_commit:
-            # psycopg's client-side cursor binds the parameters itself (its own adapters and
-            # quoting) and sends the text by the simple query protocol, which takes two statements.
-            from psycopg import ClientCursor
-
-            sql += "; COMMIT"
-            cursor = ClientCursor(conn.connection.dbapi_connection)
-        else:
-            cursor = conn.connection.cursor()
+        cursor = conn.connection.cursor()
         try:
             cursor.execute(sql, values)
         except conn.dialect.loaded_dbapi.Error as err:
@@ -100,24 +92,6 @@ class RawStatement:
         """Run the statement (a write) in the session's transaction."""
         cursor, _ = self._run(params)
         cursor.close()
-
-    def execute_and_commit(self, params: Mapping[str, Any]) -> bool:
-        """Run the statement (a write) and COMMIT the transaction in the same round trip, if possible.
-
-        PostgreSQL (psycopg): ``<statement>; COMMIT`` in one message, so the last write of a
-        transaction costs no second round trip for its commit. Flush the ORM's pending changes
-        first: this commits everything the transaction holds. If the statement fails, the
-        COMMIT is not run and the transaction is left to be rolled back. The ORM's own
-        ``commit()`` afterwards still closes its bookkeeping and sends nothing (psycopg sees the
-        connection idle). Elsewhere the statement runs alone and answers False: commit as usual.
-        """
-        dialect = db.session.get_bind().dialect
-        if dialect.name != "postgresql" or dialect.driver != "psycopg":
-            self.execute(params)
-            return False
-        cursor, _ = self._run(params, then_commit=True)
-        cursor.close()
-        return True
 
     def first(self, params: Mapping[str, Any]) -> tuple | None:
         """The first result row with its columns converted, or None."""
