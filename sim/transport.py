@@ -11,6 +11,8 @@ from __future__ import annotations
 import codecs
 import http.client
 import ipaddress
+import socket
+import ssl
 from collections.abc import Mapping
 from typing import Any, NamedTuple, Protocol
 from urllib.parse import urlencode, urlsplit
@@ -99,27 +101,121 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
+class _Closed(Exception):
+    """The server closed the connection before answering."""
+
+
+class _Connection:
+    """One HTTP/1.1 connection: a request out, its response back (status, headers, body).
+
+    Reads exactly what the response framing says (Content-Length, chunked, or to the end
+    of the stream) and keeps the connection unless either side asked to close it.
+    """
+
+    def __init__(self, scheme: str, host: str, port: int, timeout: float) -> None:
+        sock = socket.create_connection((host, port), timeout=timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if scheme == "https":
+            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+        self.sock, self.buffer = sock, b""
+        self.netloc = host if port == (443 if scheme == "https" else 80) else f"{host}:{port}"
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def _fill(self) -> bool:
+        chunk = self.sock.recv(65536)
+        self.buffer += chunk
+        return bool(chunk)
+
+    def _until(self, marker: bytes, limit: int = 65536, first: bool = False) -> bytes:
+        while (end := self.buffer.find(marker)) < 0:
+            if len(self.buffer) > limit:
+                raise http.client.HTTPException("response header too long")
+            if not self._fill():
+                # Closed before the first byte of an answer: the request can be sent again.
+                raise _Closed() if first and not self.buffer else http.client.IncompleteRead(self.buffer)
+        line, self.buffer = self.buffer[:end], self.buffer[end + len(marker):]
+        return line
+
+    def _exactly(self, size: int) -> bytes:
+        while len(self.buffer) < size:
+            if not self._fill():
+                raise http.client.IncompleteRead(self.buffer, size - len(self.buffer))
+        data, self.buffer = self.buffer[:size], self.buffer[size:]
+        return data
+
+    def _chunked(self) -> bytes:
+        parts = []
+        while True:
+            size_line = self._until(b"\r\n").split(b";", 1)[0].strip()
+            try:
+                size = int(size_line, 16)
+            except ValueError as err:
+                raise http.client.HTTPException(f"bad chunk size {size_line!r}") from err
+            if size == 0:
+                while self._until(b"\r\n"):  # trailers, up to the empty line
+                    pass
+                return b"".join(parts)
+            parts.append(self._exactly(size))
+            self._exactly(2)
+
+    def exchange(self, method: str, target: str, headers: Mapping[str, str], body: bytes | None):
+        """Send one request and read its response: ``(status, headers, body, will_close)``."""
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {self.netloc}"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        if body is not None:
+            lines.append(f"Content-Length: {len(body)}")
+        self.sock.sendall("\r\n".join(lines).encode("latin-1") + b"\r\n\r\n" + (body or b""))
+        first = True
+        while True:
+            head = self._until(b"\r\n\r\n", first=first).decode("latin-1").split("\r\n")
+            first = False
+            version, _, rest = head[0].partition(" ")
+            code = rest[:3]
+            if not version.startswith("HTTP/") or not code.isdigit():
+                raise http.client.BadStatusLine(head[0])
+            status = int(code)
+            if status >= 200 or status == 101:
+                break  # 1xx interim answers (100 Continue) are skipped
+        fields: dict[str, str] = {}
+        for line in head[1:]:
+            name, _, value = line.partition(":")
+            fields[name.strip().lower()] = value.strip()
+        will_close = fields.get("connection", "").lower() == "close" or version == "HTTP/1.0"
+        if method == "HEAD" or status in (204, 304):
+            data = b""
+        elif "chunked" in fields.get("transfer-encoding", "").lower():
+            data = self._chunked()
+        elif "content-length" in fields:
+            data = self._exactly(int(fields["content-length"]))
+        else:
+            while self._fill():
+                pass
+            data, self.buffer, will_close = self.buffer, b"", True
+        return status, fields, data, will_close
+
+
 class HttpTransport:
     """Requests over real HTTP to a server on this machine (loopback addresses only).
 
-    One kept-alive connection per host and port, on the standard library's `http.client`: a
-    load generator sharing the machine with the server under test should cost it little. A
-    request that fails on a reused connection the server had closed meanwhile (its keep-alive
-    timeout) is sent once more on a fresh one, as HTTP clients do; any other failure is a
-    `TransportError`. Not thread-safe: give each thread its own transport.
+    One kept-alive HTTP/1.1 connection per host and port, on a plain socket: a load generator
+    sharing the machine with the server under test should cost it little, and the standard
+    library's `http.client` spends most of its time parsing headers with the e-mail parser.
+    A request that fails on a reused connection the server had closed meanwhile (its
+    keep-alive timeout) is sent once more on a fresh one, as HTTP clients do; any other
+    failure is a `TransportError`. Not thread-safe: give each thread its own transport.
     """
 
     def __init__(self, timeout: float = 10.0) -> None:
         self.timeout = timeout
-        self._connections: dict[tuple[str, int], http.client.HTTPConnection] = {}
+        self._connections: dict[tuple[str, int], _Connection] = {}
 
-    def _connection(self, scheme: str, host: str, port: int) -> tuple[http.client.HTTPConnection, bool]:
+    def _connection(self, scheme: str, host: str, port: int) -> tuple[_Connection, bool]:
         conn = self._connections.get((host, port))
         if conn is not None:
             return conn, True
-        cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
-        conn = cls(host, port, timeout=self.timeout)
-        self._connections[(host, port)] = conn
+        conn = self._connections[(host, port)] = _Connection(scheme, host, port, self.timeout)
         return conn, False
 
     def _drop(self, host: str, port: int) -> None:
@@ -137,24 +233,24 @@ class HttpTransport:
         send_headers = dict(headers)
         if body is not None:
             send_headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        payload = body.encode() if body is not None else None
         for attempt in (1, 2):
-            conn, reused = self._connection(parts.scheme, host, port)
+            reused = False
             try:
-                conn.request(method, target, body=body.encode() if body is not None else None, headers=send_headers)
-                response = conn.getresponse()
-                data = response.read()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as err:
+                conn, reused = self._connection(parts.scheme, host, port)
+                status, fields, data, will_close = conn.exchange(method, target, send_headers, payload)
+            except (_Closed, BrokenPipeError, ConnectionResetError) as err:
                 self._drop(host, port)
                 if reused and attempt == 1:
                     continue  # the server closed an idle kept-alive connection: once more on a new one
-                raise TransportError(f"{method} {url} failed: {err}") from err
-            except (OSError, http.client.HTTPException) as err:
+                raise TransportError(f"{method} {url} failed: {err or 'connection closed'}") from err
+            except (OSError, ValueError, http.client.HTTPException) as err:
                 self._drop(host, port)
                 raise TransportError(f"{method} {url} failed: {err}") from err
-            if response.will_close:
+            if will_close:
                 self._drop(host, port)
-            content_type = response.getheader("Content-Type", "")
-            return TransportResponse(response.status, content_type, data.decode(_charset(content_type)))
+            content_type = fields.get("content-type", "")
+            return TransportResponse(status, content_type, data.decode(_charset(content_type), errors="replace"))
         raise AssertionError("unreachable")
 
     def post(self, url: str, params: Mapping[str, str], headers: Mapping[str, str]) -> TransportResponse:
