@@ -43,6 +43,9 @@ def create_app(config: dict | None = None) -> Flask:
     from web.errors import register_error_handlers
 
     register_blueprints(app)
+    from web.connect import WebhookAwareSessionInterface
+
+    app.session_interface = WebhookAwareSessionInterface()
     register_error_handlers(app)
     app.before_request(load_current_org)
     app.jinja_env.globals.update(can=can)

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import parse_qsl
 
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Flask, Request, Response, abort, current_app, request
+from flask.sessions import SecureCookieSessionInterface
+from werkzeug.datastructures import MultiDict
 
 from db_pool import retry_on_disconnect
 from extensions import csrf, db
@@ -26,6 +29,32 @@ bp = Blueprint("connect", __name__, url_prefix="/connect")
 csrf.exempt(bp)
 
 VENDORS = ("twilio",)
+WEBHOOK_PATH = "/connect/webhook/"
+
+
+class WebhookAwareSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, but none for Twilio's webhooks: no browser, no cookie.
+
+    Their requests get Flask's null session (read as empty, never saved, no Set-Cookie), so
+    the hot path does not build the cookie serializer on every request.
+    """
+
+    def open_session(self, app: Flask, req: Request) -> Any:
+        """Flask's cookie session, or the null session for a webhook."""
+        if req.path.startswith(WEBHOOK_PATH):
+            return self.make_null_session(app)
+        return super().open_session(app, req)
+
+
+def webhook_form() -> MultiDict:
+    """The webhook's form fields. Twilio posts them url-encoded (UTF-8): read straight from the
+    body, without werkzeug's general form parser; anything else goes through ``request.form``.
+    """
+    content_type = request.headers.get("Content-Type", "")
+    if content_type.split(";", 1)[0].strip().lower() != "application/x-www-form-urlencoded":
+        return request.form
+    body = request.get_data(cache=True).decode("utf-8", "replace")
+    return MultiDict(parse_qsl(body, keep_blank_values=True))
 
 
 def signed_url() -> str:
@@ -75,9 +104,10 @@ def webhook(vendor: str, service_id: str):
     if provider is None or not hasattr(provider, "validate_webhook"):
         return _forbidden("no Twilio integration", service_id, slug)
     signature = request.headers.get("X-Twilio-Signature", "")
-    if not provider.validate_webhook(signed_url(), request.form, signature):
+    fields = webhook_form()
+    if not provider.validate_webhook(signed_url(), fields, signature):
         return _forbidden("missing or invalid signature", service_id, slug)
-    form, query = request.form.to_dict(), request.args.to_dict()
+    form, query = fields.to_dict(), request.args.to_dict()
     try:
         result = provider.handle_webhook(service_id, {"form": form, "query": query, "org": org})
     except Exception:  # noqa: BLE001  the runtime never raises, but Twilio must never see a 5xx from a voice URL

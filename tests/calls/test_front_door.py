@@ -205,3 +205,41 @@ def test_the_org_cache_follows_every_change_at_once(world, client, make):
                                                      "authToken": TWILIO_FAKE_AUTH_TOKEN}, verify=False)
     db.session.commit()
     assert sms(new_token, "reborn") == 403 and sms(TWILIO_FAKE_AUTH_TOKEN, "reborn") == 200
+
+
+def test_webhooks_carry_no_cookie_session_and_keep_every_form_field(world, client):
+    world.flow(acme())
+    url = f"{BASE}/ivr-menu?orgid=acme"
+    form = call_form(Caller="+1 (555) 010-0000", SpeechResult="")  # url-encoded specials, a blank value
+    answer = post(client, url, form)
+    assert answer.status_code == 200 and "Set-Cookie" not in answer.headers
+    session = world.session(form["CallSid"])
+    assert session.from_number == CALLER and session.to_number == IVR_NUMBER
+
+    # Repeated fields are signed as Twilio signs them: every value of the name, in order.
+    repeated = [("CallSid", "CA" + "2" * 32), ("From", CALLER), ("To", IVR_NUMBER), ("AccountSid",
+                TWILIO_FAKE_ACCOUNT_SID), ("StirVerstat", "TN-Validation-Passed-A"), ("StirVerstat", "second")]
+    from werkzeug.datastructures import MultiDict
+
+    signature = RequestValidator(TWILIO_FAKE_AUTH_TOKEN).compute_signature(url, MultiDict(repeated))
+    answer = client.post(url.removeprefix("http://localhost"), data=MultiDict(repeated),
+                         headers={"X-Twilio-Signature": signature})
+    assert answer.status_code == 200 and world.session("CA" + "2" * 32) is not None
+    forged = client.post(url.removeprefix("http://localhost"), data=MultiDict(repeated[:-1]),
+                         headers={"X-Twilio-Signature": signature})
+    assert forged.status_code == 403
+
+
+def test_a_multipart_webhook_is_read_through_the_general_form_parser(world, client):
+    world.flow(acme())
+    url = f"{BASE}/ivr-menu?orgid=acme"
+    form = call_form()
+    signature = RequestValidator(TWILIO_FAKE_AUTH_TOKEN).compute_signature(url, form)
+    answer = client.post(url.removeprefix("http://localhost"), data=form, content_type="multipart/form-data",
+                         headers={"X-Twilio-Signature": signature})
+    assert answer.status_code == 200 and world.session(form["CallSid"]) is not None
+
+
+def test_pages_still_get_the_cookie_session(client):
+    answer = client.post("/login", data={"email": "nobody@example.com", "password": "wrong"})
+    assert answer.status_code in (200, 400, 401) and "session=" in answer.headers.get("Set-Cookie", "")
