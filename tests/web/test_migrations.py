@@ -1,5 +1,6 @@
 """Alembic migrations build exactly the schema the models describe, on SQLite and PostgreSQL."""
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -22,3 +23,12 @@ def test_migration_head_is_applied(app):
     with db.engine.connect() as conn:
         current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     assert current == script.get_current_head()
+
+
+@pytest.mark.postgres
+def test_call_sessions_leave_room_for_in_place_updates(app):
+    from sqlalchemy import text
+
+    with db.engine.connect() as conn:
+        options = conn.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'call_session'")).scalar()
+    assert "fillfactor=70" in (options or [])
