@@ -175,6 +175,17 @@ def verify_steps(database_url: str, sids: list[str], per_call: int) -> tuple[int
     return lost, open_calls
 
 
+def hot_share(database_url: str) -> float:
+    """The share of call_session's updates PostgreSQL made in place (HOT: no new index entries)."""
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        updates, hot = conn.execute(
+            text("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'call_session'")
+        ).one()
+    engine.dispose()
+    return hot / updates if updates else 0.0
+
+
 def report(label: str, calls: Run, bare: Run, sequential: bool = False) -> None:
     """Print turns/s and latency beside the bare route's, and their throughput ratio.
 
@@ -334,6 +345,7 @@ def under_gunicorn(admin_url: str, rates: list[float], seconds: float, threads: 
             )
         lost, open_calls = verify_steps(url, sids, STEPS_PER_CALL)
         print(f"  {len(sids)} calls checked in the database: {lost} with lost steps, {open_calls} not completed")
+        print(f"  call_session updates made in place (HOT): {hot_share(url):.0%}")
     finally:
         if proc is not None:
             proc.terminate()
