@@ -57,6 +57,7 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "WTF_CSRF_SSL_STRICT": secure_cookies,
         "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
         "DB_PING_IDLE_SECONDS": float(env.get("PHONETREE_DB_PING_IDLE_SECONDS", "10")),
+        "WEBHOOK_ORG_RECHECK_SECONDS": float(env.get("PHONETREE_WEBHOOK_ORG_RECHECK_SECONDS", "1")),
     }
 
 

@@ -12,14 +12,16 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from types import MappingProxyType
 from typing import Any
 
-from flask import current_app
-from sqlalchemy import select
+from flask import current_app, has_app_context
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from db_raw import RawStatement
 from extensions import db
@@ -207,29 +209,38 @@ class WebhookOrg:
     settings: Mapping[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass
 class _WebhookEntry:
     stamp: tuple
     org: WebhookOrg
     provider: Provider | None
+    checked: float  # time.monotonic() when the stamp was last read and matched
 
 
-def webhook_org(slug: str | None) -> tuple[WebhookOrg | None, Provider | None]:
+def webhook_org(slug: str | None, fresh: bool = False) -> tuple[WebhookOrg | None, Provider | None]:
     """The organisation a webhook names by slug, and its provider (None when nothing is connected).
 
-    The front door's lookup on every Twilio request: one small query reads the stamp above;
-    while it matches the per-process cache, the cached org and provider are reused (no ORM
-    instance, no decryption). Otherwise both are loaded and cached afresh. ``(None, None)``
+    The front door's lookup on every Twilio request. A per-process cache holds the org and its
+    provider (no ORM instance, no decryption) with the stamp row above; the stamp is read again
+    when the entry is older than ``WEBHOOK_ORG_RECHECK_SECONDS`` (or ``fresh``), and a changed
+    stamp loads both afresh. Changes committed in this process clear the cache at once; other
+    workers see them within the recheck interval, and the front door asks for ``fresh`` before
+    rejecting a signature, so a new auth token is honoured at once everywhere. ``(None, None)``
     for an unknown slug; raises SecretsUnreadable.
     """
     if not slug:
         return None, None
-    stamp = _WEBHOOK_STAMP.first({"slug": slug})
-    if stamp is None:
-        return None, None
     cache: dict[str, _WebhookEntry] = current_app.extensions.setdefault(WEBHOOK_CACHE_KEY, {})
     hit = cache.get(slug)
+    now = time.monotonic()
+    if hit is not None and not fresh and now - hit.checked < current_app.config["WEBHOOK_ORG_RECHECK_SECONDS"]:
+        return hit.org, hit.provider
+    stamp = _WEBHOOK_STAMP.first({"slug": slug})
+    if stamp is None:
+        cache.pop(slug, None)
+        return None, None
     if hit is not None and hit.stamp == stamp:
+        hit.checked = now
         return hit.org, hit.provider
     org, integration = org_with_integration(slug)
     if org is None:
@@ -239,8 +250,31 @@ def webhook_org(slug: str | None) -> tuple[WebhookOrg | None, Provider | None]:
     view = WebhookOrg(org.id, org.slug, org.name, org.timezone, MappingProxyType(settings or {}))
     if len(cache) >= WEBHOOK_CACHE_MAX:
         cache.clear()
-    cache[slug] = _WebhookEntry(stamp, view, provider)
+    cache[slug] = _WebhookEntry(stamp, view, provider, now)
     return view, provider
+
+
+_ORG_CHANGED = "phonetree_webhook_org_changed"
+
+
+@event.listens_for(Session, "after_flush")
+def _note_org_changes(session: Session, _context: Any) -> None:
+    """An org or integration written in this transaction: its webhook cache entry must go."""
+    for instance in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(instance, Organization | UpstreamIntegration):
+            session.info[_ORG_CHANGED] = True
+            return
+
+
+@event.listens_for(Session, "after_commit")
+def _clear_webhook_cache(session: Session) -> None:
+    if session.info.pop(_ORG_CHANGED, False) and has_app_context():
+        current_app.extensions.get(WEBHOOK_CACHE_KEY, {}).clear()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_org_changes(session: Session, _previous: Any) -> None:
+    session.info.pop(_ORG_CHANGED, None)
 
 
 def provider_for(org: Organization, integration: UpstreamIntegration | None) -> Provider | None:

@@ -243,3 +243,35 @@ def test_a_multipart_webhook_is_read_through_the_general_form_parser(world, clie
 def test_pages_still_get_the_cookie_session(client):
     answer = client.post("/login", data={"email": "nobody@example.com", "password": "wrong"})
     assert answer.status_code in (200, 400, 401) and "session=" in answer.headers.get("Set-Cookie", "")
+
+
+def test_another_worker_sees_changes_within_the_recheck_and_new_tokens_at_once(world, app, client):
+    """Two apps on one database stand for two workers: each has its own org cache."""
+    from app import create_app
+    from upstream.registry import save_integration
+
+    other = create_app({**app.config, "WEBHOOK_ORG_RECHECK_SECONDS": 3600.0})
+    other.test_client_class = type(client)
+    other_client = other.test_client()
+
+    def sms(token: str) -> int:
+        form = {"MessageSid": "SM" + "6" * 32, "From": CALLER, "To": IVR_NUMBER, "Body": "hi"}
+        return post(other_client, f"{BASE}/sms?orgid=acme", form, token=token).status_code
+
+    assert sms(TWILIO_FAKE_AUTH_TOKEN) == 200  # the other worker caches acme
+    new_token = "8" * 32
+    save_integration(world.org, "TwilioProvider", "Acme Twilio", {"accountSid": TWILIO_FAKE_ACCOUNT_SID,
+                                                                   "authToken": new_token}, verify=False)
+    db.session.commit()  # in this worker: its cache is cleared; the other one's is not
+    assert sms(TWILIO_FAKE_AUTH_TOKEN) == 200  # within its recheck interval the old token still passes there
+    assert sms(new_token) == 200  # the new one is checked against the database before any 403
+    assert sms(TWILIO_FAKE_AUTH_TOKEN) == 403  # and that read refreshed the cache: the old token is gone
+
+    other.config["WEBHOOK_ORG_RECHECK_SECONDS"] = 0.0  # every webhook reads the stamp
+    world.org.settings = {"call_fallback": {"action": "hangup", "message": "Closed for inventory."}}
+    db.session.commit()
+    resp = post(other_client, f"{BASE}/ivr-menu?orgid=acme", call_form(CallSid="CA" + "7" * 32), token=new_token)
+    assert "Closed for inventory." in resp.get_data(as_text=True)
+    with other.app_context():
+        db.session.remove()
+        db.engine.dispose()
