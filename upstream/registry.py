@@ -273,8 +273,9 @@ def _clear_webhook_cache(session: Session) -> None:
 
 
 @event.listens_for(Session, "after_soft_rollback")
-def _forget_org_changes(session: Session, _previous: Any) -> None:
-    session.info.pop(_ORG_CHANGED, None)
+def _forget_org_changes(session: Session, previous: Any) -> None:
+    if previous.parent is None:  # the whole transaction, not a savepoint within it
+        session.info.pop(_ORG_CHANGED, None)
 
 
 def provider_for(org: Organization, integration: UpstreamIntegration | None) -> Provider | None:

@@ -83,36 +83,47 @@ def _as_response(service_id: str, result: Any) -> Response:
     return Response(body, status=status, content_type=content_type)
 
 
+def _verified(service_id: str, slug: str | None, fields: MultiDict) -> tuple[Any, Any, Any]:
+    """``(org, provider, None)`` when the request is signed by Twilio for this org, else
+    ``(None, None, answer)`` with the answer to give.
+
+    A cached org may be a moment old: before a known org's request is rejected, the database
+    has its say (an unknown org was just read from it).
+    """
+    signature = request.headers.get("X-Twilio-Signature", "")
+    reason = ""
+    for fresh in (False, True):
+        try:
+            org, provider = retry_on_disconnect(lambda fresh=fresh: webhook_org(slug, fresh), db.session.rollback)
+        except SecretsUnreadable:
+            log.exception("%s webhook for org %r: the stored Twilio secrets cannot be read", service_id, slug)
+            return None, None, _forbidden("unreadable Twilio secrets", service_id, slug)
+        except Exception:  # noqa: BLE001  the database is unreachable: nothing can be read or stored
+            log.exception("%s webhook for org %r: the database is unavailable", service_id, slug)
+            if service_id in VOICE_SERVICES:  # Twilio would read a 5xx to the caller as "an application error"
+                return None, None, Response(goodbye_twiml(), status=200, content_type="text/xml; charset=utf-8")
+            return None, None, json_error(503, "unavailable", "Phonetree cannot reach its database; Twilio will retry.")
+        if org is None:
+            return None, None, _forbidden("unknown org", service_id, slug)
+        if provider is None or not hasattr(provider, "validate_webhook"):
+            reason = "no Twilio integration"
+        elif not provider.validate_webhook(signed_url(), fields, signature):
+            reason = "missing or invalid signature"
+        else:
+            return org, provider, None
+    return None, None, _forbidden(reason, service_id, slug)
+
+
 @bp.post("/webhook/<vendor>/<service_id>")
 def webhook(vendor: str, service_id: str):
     """Authenticate a Twilio webhook for the org named by ``orgid`` and dispatch it."""
     if vendor not in VENDORS or service_id not in SERVICE_IDS:
         abort(404)
     slug = request.args.get("orgid")
-    signature = request.headers.get("X-Twilio-Signature", "")
     fields = webhook_form()
-    # A cached org may be a moment old: before a request is rejected, the database has its say.
-    for fresh in (False, True):
-        try:
-            org, provider = retry_on_disconnect(lambda fresh=fresh: webhook_org(slug, fresh), db.session.rollback)
-        except SecretsUnreadable:
-            log.exception("%s webhook for org %r: the stored Twilio secrets cannot be read", service_id, slug)
-            return _forbidden("unreadable Twilio secrets", service_id, slug)
-        except Exception:  # noqa: BLE001  the database is unreachable: nothing can be read or stored
-            log.exception("%s webhook for org %r: the database is unavailable", service_id, slug)
-            if service_id in VOICE_SERVICES:  # Twilio would read a 5xx to the caller as "an application error"
-                return Response(goodbye_twiml(), status=200, content_type="text/xml; charset=utf-8")
-            return json_error(503, "unavailable", "Phonetree cannot reach its database; Twilio will retry.")
-        if org is None:
-            reason = "unknown org"
-        elif provider is None or not hasattr(provider, "validate_webhook"):
-            reason = "no Twilio integration"
-        elif not provider.validate_webhook(signed_url(), fields, signature):
-            reason = "missing or invalid signature"
-        else:
-            break
-    else:
-        return _forbidden(reason, service_id, slug)
+    org, provider, refusal = _verified(service_id, slug, fields)
+    if refusal is not None:
+        return refusal
     form, query = fields.to_dict(), request.args.to_dict()
     try:
         result = provider.handle_webhook(service_id, {"form": form, "query": query, "org": org})
