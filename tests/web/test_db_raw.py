@@ -92,3 +92,20 @@ def test_a_dead_connection_is_invalidated_so_the_work_can_be_retried(org):
     outsider.dispose()
     assert retry_on_disconnect(lambda: stamp.first({})[0], db.session.rollback) not in (victim, second)
 
+
+
+@pytest.mark.postgres
+def test_the_session_lock_reads_by_its_unique_key_whatever_the_statistics(org):
+    """A generic plan made before any ANALYZE must not walk the org's index (every call it ever had)."""
+    from sqlalchemy import text
+
+    from services.call_store import _LOCK
+
+    conn = db.session.connection()
+    conn.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+    for kind, index in (("id", "pk_call_session"), ("sid", "uq_call_session_call_sid")):
+        sql = _LOCK[kind].sql["postgresql"].replace(":key", "$1")
+        conn.execute(text(f"PREPARE lock_{kind}(varchar) AS {sql}"))
+        plan = "\n".join(row[0] for row in conn.execute(text(f"EXPLAIN EXECUTE lock_{kind}('x')")))
+        assert f"Index Scan using {index}" in plan and "org_id" not in plan, plan
+    db.session.rollback()
