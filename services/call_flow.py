@@ -321,11 +321,9 @@ def sessionless_voicemail(org: Organization, params: Mapping[str, Any]) -> str:
 
 def queue_music(org: Organization, service_id: str, form: Mapping[str, Any], query: Mapping[str, Any]) -> str:
     """An Enqueue's waitUrl: the caller's place in the queue, then the node's hold message and music."""
-    session = None
-    if query.get("session"):
-        session = db.session.scalar(
-            select(CallSession).where(CallSession.id == str(query["session"])[:32], CallSession.org_id == org.id)
-        )
+    session = db.session.get(CallSession, str(query["session"])[:32]) if query.get("session") else None
+    if session is not None and session.org_id != org.id:  # by the key alone (see call_store._SELECT)
+        session = None
     definition = session_definition(session) if session is not None else None
     if session is None or definition is None:
         response = VoiceResponse()
