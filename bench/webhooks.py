@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -284,6 +285,19 @@ def _start_gunicorn(url: str, secret: str, keys: str, tmp: Path) -> tuple[subpro
     return proc, base
 
 
+def _with_cpu(work: Callable[[], Run], groups: tuple[list[int], list[int], list[int]]) -> tuple[Run, str]:
+    """A load run, and the CPU each of its requests cost the server, the simulators and PostgreSQL."""
+    before = [cpu_seconds(pids) for pids in groups]
+    run = work()
+    server, own, pg = (cpu_seconds(pids) - start for pids, start in zip(groups, before, strict=True))
+    per = 1000 / max(len(run.turns) + len(run.callbacks), 1)
+    busy = (server + own + pg) / run.seconds if run.seconds else 0.0
+    return run, (
+        f"CPU per request: server {server * per:.2f} ms, simulators {own * per:.2f} ms, "
+        f"PostgreSQL {pg * per:.2f} ms; cores busy {busy:.2f}"
+    )
+
+
 def under_gunicorn(admin_url: str, rates: list[float], seconds: float, threads: int, open_threads: int) -> None:
     """Saturated throughput and a ladder of call rates against gunicorn (2 workers) on scratch PostgreSQL."""
     from app import create_app
@@ -311,30 +325,18 @@ def under_gunicorn(admin_url: str, rates: list[float], seconds: float, threads: 
             f"gunicorn -w 2 {' '.join(WORKER_ARGS)} on PostgreSQL; simulators in this process "
             f"({threads} threads closed loop, {open_threads} open loop); {os.cpu_count()} CPUs shared by all"
         )
-        pg_pids = postgres_pids()
-        cpu0, own0, pg0 = cpu_seconds(pids), cpu_seconds([os.getpid()]), cpu_seconds(pg_pids)
-        full = run_calls(base, transport, 10**6, threads, seconds)
-        cpu, own = cpu_seconds(pids) - cpu0, cpu_seconds([os.getpid()]) - own0
-        pg_cpu = cpu_seconds(pg_pids) - pg0
+        groups = (pids, [os.getpid()], postgres_pids())  # server, simulators, PostgreSQL
+        full, cpu = _with_cpu(lambda: run_calls(base, transport, 10**6, threads, seconds), groups)
         sids += full.sids
-        requests = max(len(full.turns) + len(full.callbacks), 1)
         bare = run_bare(base, transport, len(full.turns), threads)
-        print(
-            f"  closed loop, {seconds:g} s: {full.call_rate:.1f} calls/s, HTTP errors {full.failures}, "
-            f"CPU per request: server {cpu * 1000 / requests:.2f} ms, simulators {own * 1000 / requests:.2f} ms, "
-            f"PostgreSQL {pg_cpu * 1000 / requests:.2f} ms"
-        )
+        print(f"  closed loop, {seconds:g} s: {full.call_rate:.1f} calls/s, HTTP errors {full.failures}, {cpu}")
         report("full webhook", full, bare)
         for rate in rates:
-            cpu0, own0, pg0 = cpu_seconds(pids), cpu_seconds([os.getpid()]), cpu_seconds(pg_pids)
-            ladder = run_calls(base, transport, int(rate * seconds), open_threads, seconds * 2 + 10, rate)
-            cpu, own = cpu_seconds(pids) - cpu0, cpu_seconds([os.getpid()]) - own0
-            pg_cpu = cpu_seconds(pg_pids) - pg0
-            per = 1000 / max(len(ladder.turns) + len(ladder.callbacks), 1)
-            print(
-                f"    CPU per request: server {cpu * per:.2f} ms, simulators {own * per:.2f} ms, "
-                f"PostgreSQL {pg_cpu * per:.2f} ms; cores busy {(cpu + own + pg_cpu) / ladder.seconds:.2f}"
+            ladder, cpu = _with_cpu(
+                lambda rate=rate: run_calls(base, transport, int(rate * seconds), open_threads, seconds * 2 + 10, rate),
+                groups,
             )
+            print(f"    {cpu}")
             sids += ladder.sids
             ok = ladder.call_rate >= rate * 0.95 and pct(ladder.turns, 0.99) < 100 and not ladder.failures
             print(
