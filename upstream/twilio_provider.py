@@ -27,6 +27,7 @@ from extensions import db
 from models import Organization
 from upstream.errors import CredentialsRejected, IntegrationConfigError, UpstreamError
 from upstream.provider import ConfigField, Provider
+from upstream.signature_values import SignedValues
 from upstream.twilio_errors import AUTHENTICATE, NOT_FOUND, upstream_error
 from upstream.twilio_http import make_twilio_client
 from upstream.twilio_params import NUMBER_FIELDS, WEBHOOK_FIELDS, number_dict, pick, test_params
@@ -54,31 +55,6 @@ OPERATIONS: dict[str, str] = {
     "createCall": "create_call",
     "mintVoiceToken": "mint_voice_token",
 }
-
-
-class _SignedValues:
-    """Form fields as `RequestValidator` reads a multi-valued form: the names, and ``getall(name)``.
-
-    A werkzeug MultiDict or a plain dict otherwise costs the validator two caught exceptions per field.
-    """
-
-    __slots__ = ("_params",)
-
-    def __init__(self, params: Mapping[str, Any]) -> None:
-        self._params = params
-
-    def __iter__(self):
-        return iter(self._params)
-
-    def __len__(self) -> int:
-        return len(self._params)
-
-    def getall(self, name: str) -> list[str]:
-        getlist = getattr(self._params, "getlist", None)
-        if getlist is not None:
-            return getlist(name)
-        value = self._params[name]
-        return list(value) if isinstance(value, list | tuple) else [value]
 
 
 @dataclass(frozen=True)
@@ -315,7 +291,7 @@ class TwilioProvider(Provider):
         """Whether ``signature`` (X-Twilio-Signature) is Twilio's, for this account, over url + params."""
         if not signature:
             return False
-        values = _SignedValues(params or {})
+        values = SignedValues(params or {})
         try:
             validator = RequestValidator(self._secrets["authToken"])
             # The URL exactly as received is what Twilio signs in practice: one HMAC. Only a miss
