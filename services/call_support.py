@@ -212,15 +212,20 @@ def scrub(value: Any) -> Any:
             text = json.dumps(value, separators=(",", ":"))
         except (TypeError, ValueError):
             return _scrub(value)
-        if not _DIGIT_RUN_RE.search(text) and not _SUSPECT_KEY_RE.search(text.lower()):
+        if not _suspect(text):
             return value
     return _scrub(value)
+
+
+def _suspect(json_text: str) -> bool:
+    """Whether a value's JSON text could hold anything `scrub` changes."""
+    return bool(_DIGIT_RUN_RE.search(json_text) or _SUSPECT_KEY_RE.search(json_text.lower()))
 
 
 def scrub_json(value: Mapping | list) -> tuple[Any, str]:
     """`scrub(value)` and its JSON text, from one serialisation when nothing needed scrubbing."""
     text = json.dumps(value, separators=(",", ":"))
-    if not _DIGIT_RUN_RE.search(text) and not _SUSPECT_KEY_RE.search(text.lower()):
+    if not _suspect(text):
         return value, text
     clean = _scrub(value)
     return clean, json.dumps(clean, separators=(",", ":"))
