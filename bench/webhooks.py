@@ -206,25 +206,31 @@ def report(label: str, calls: Run, bare: Run, sequential: bool = False) -> None:
     print(f"  throughput ratio turn/bare: {ratio:.1%} (goal >= 50%)")
 
 
-def in_process(calls: int) -> None:
-    """Whole calls through the test client, one at a time, on a scratch SQLite database."""
+def in_process_app(url: str):
+    """The app on database `url` for the Flask test client: migrated, seeded, with the bare route."""
     from app import create_app
     from tests.plugins.db import IsolatedClient
 
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SECRET_KEY": "bench-" + "x" * 40,
+            "ENCRYPTION_KEYS": [Fernet.generate_key().decode()],
+            "PUBLIC_BASE_URL": "http://localhost",
+        }
+    )
+    add_bare_route(app)
+    app.test_client_class = IsolatedClient
+    seed(app)
+    return app
+
+
+def in_process(calls: int) -> None:
+    """Whole calls through the test client, one at a time, on a scratch SQLite database."""
     tmp = Path(tempfile.mkdtemp(prefix="phonetree-bench-"))
     try:
         url = f"sqlite:///{tmp / 'bench.db'}"
-        app = create_app(
-            {
-                "SQLALCHEMY_DATABASE_URI": url,
-                "SECRET_KEY": "bench-" + "x" * 40,
-                "ENCRYPTION_KEYS": [Fernet.generate_key().decode()],
-                "PUBLIC_BASE_URL": "http://localhost",
-            }
-        )
-        add_bare_route(app)
-        app.test_client_class = IsolatedClient
-        seed(app)
+        app = in_process_app(url)
         client = app.test_client()
 
         def transport():
@@ -328,8 +334,9 @@ def under_gunicorn(admin_url: str, rates: list[float], seconds: float, threads: 
         groups = (pids, [os.getpid()], postgres_pids())  # server, simulators, PostgreSQL
         full, cpu = _with_cpu(lambda: run_calls(base, transport, 10**6, threads, seconds), groups)
         sids += full.sids
-        bare = run_bare(base, transport, len(full.turns), threads)
+        bare, bare_cpu = _with_cpu(lambda: run_bare(base, transport, len(full.turns), threads), groups)
         print(f"  closed loop, {seconds:g} s: {full.call_rate:.1f} calls/s, HTTP errors {full.failures}, {cpu}")
+        print(f"  bare route: {bare_cpu}")
         report("full webhook", full, bare)
         for rate in rates:
             ladder, cpu = _with_cpu(
