@@ -46,10 +46,9 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from werkzeug.datastructures import MultiDict  # noqa: E402
 
-from bench.webhook_load import AUTH_TOKEN, NUMBER, cpu_seconds, postgres_pids, run_calls  # noqa: E402
+from bench.webhook_load import bare_request, cpu_seconds, postgres_pids, run_calls  # noqa: E402
 from bench.webhooks import in_process_app  # noqa: E402
 from sim import FlaskClientTransport  # noqa: E402
-from sim.params import sign  # noqa: E402
 
 
 @dataclass
@@ -103,12 +102,10 @@ def per_call(work: Callable[[int], Any], count: int, pids: list[int] | None = No
     return 1e6 * wall / count, 1e6 * cpu / count, 1e6 * other / count
 
 
-def bare_request(app: Any) -> Callable[[int], Any]:
+def bare_route(app: Any) -> Callable[[int], Any]:
     """The bare route's whole request through the test client, as `bench/webhooks.py` posts it."""
     client = FlaskClientTransport(app.test_client())
-    url = "http://localhost/bench/bare"
-    form = {"CallSid": "CA" + "0" * 32, "From": "+15550000000", "To": NUMBER, "Digits": "1"}
-    headers = {"X-Twilio-Signature": sign(AUTH_TOKEN, url, form)}
+    url, form, headers = bare_request("http://localhost")
     return lambda _i: client.post(url, form, headers)
 
 
@@ -142,26 +139,20 @@ def engine_turn(got: Captured) -> Callable[[int], Any]:
     return lambda i: run_turn(*turns[i % len(turns)])
 
 
-def _statements(app: Any, dialect_name: str) -> tuple[Any, ...]:
+def _statements(app: Any) -> dict[str, tuple[str, dict[str, Any], list[Any]]]:
+    """The hot path's statements as prepared for the app's database: (SQL, bind processors, result processors)."""
     from services.call_store import _LOCK, _PG_PERSIST, _SESSION_UPDATE, _STEP_INSERT, _TOUCH, _TURN_INSERT
 
     with app.app_context():
         from extensions import db
 
         dialect = db.engine.dialect
-        if dialect.name != dialect_name:
-            raise RuntimeError(f"expected {dialect_name}, the app runs {dialect.name}")
-        return tuple(
-            s._prepare(dialect)
-            for s in (
-                _TOUCH["id"],
-                _LOCK["id"],
-                _STEP_INSERT,
-                _TURN_INSERT,
-                _SESSION_UPDATE,
-                _PG_PERSIST if dialect_name == "postgresql" else _LOCK["id"],
-            )
-        )
+        statements = {"touch": _TOUCH["id"], "lock": _LOCK["id"]}
+        if dialect.name == "postgresql":
+            statements["persist"] = _PG_PERSIST
+        else:
+            statements.update(step=_STEP_INSERT, turn=_TURN_INSERT, session=_SESSION_UPDATE)
+        return {name: statement._prepare(dialect) for name, statement in statements.items()}
 
 
 def _bound(binds: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
@@ -183,7 +174,8 @@ def _persist_params(got: Captured, count: int) -> list[tuple[str, dict, dict, li
 
 def sqlite_turn(app: Any, path: str, got: Captured, count: int) -> tuple[Callable[[int], Any], Callable[[], None]]:
     """Lock, persist and commit one turn with sqlite3 itself (up to `count` of them), and how to close it."""
-    touch, lock, step_insert, turn_insert, update, _ = _statements(app, "sqlite")
+    sql = _statements(app)
+    touch, lock, step_insert, turn_insert, update = (sql[k] for k in ("touch", "lock", "step", "turn", "session"))
     work = []
     for sid, values, turn, steps, _json in _persist_params(got, count):
         work.append(
@@ -217,7 +209,8 @@ def postgres_turn(
     how to close the connection, and its server process."""
     import psycopg
 
-    _, lock, _, _, _, persist = _statements(app, "postgresql")
+    sql = _statements(app)
+    lock, persist = sql["lock"], sql["persist"]
     work = []
     for sid, values, turn, _steps, steps_json in _persist_params(got, count):
         work.append((sid, _bound(persist[1], {**values, **turn, "steps": steps_json})))
@@ -296,7 +289,7 @@ def main(argv: list[str] | None = None) -> None:
         with lite.app_context():
             times = measure(
                 {
-                    "bare": (bare_request(lite), None),
+                    "bare": (bare_route(lite), None),
                     "signature check (the provider's, one HMAC)": (signature_check(lite, got), None),
                     "form parse": (form_parse(got), None),
                     "flow engine turn with its TwiML": (engine_turn(got), None),

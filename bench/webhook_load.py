@@ -132,11 +132,16 @@ def run_calls(
     return run
 
 
-def run_bare(base: str, make_transport: Callable[[], Any], count: int, threads: int) -> Run:
-    """`count` signed POSTs of a Gather result to the bare route from `threads` threads."""
+def bare_request(base: str) -> tuple[str, dict[str, str], dict[str, str]]:
+    """The bare route's request: its URL, a Gather result's form and Twilio's signature header."""
     url = f"{base}/bench/bare"
     form = {"CallSid": "CA" + "0" * 32, "From": "+15550000000", "To": NUMBER, "Digits": "1"}
-    headers = {"X-Twilio-Signature": sign(AUTH_TOKEN, url, form)}
+    return url, form, {"X-Twilio-Signature": sign(AUTH_TOKEN, url, form)}
+
+
+def run_bare(base: str, make_transport: Callable[[], Any], count: int, threads: int) -> Run:
+    """`count` signed POSTs of a Gather result to the bare route from `threads` threads."""
+    url, form, headers = bare_request(base)
     run = Run()
     local = threading.local()
 
