@@ -1,15 +1,20 @@
-"""The node type registry: adding a node type is one `@register` class.
+"""The node type registry: adding a node type is one `@register` class in one module.
 
-A node type declares its designer form (`fields`), its outcomes, its own checks, and how it
-runs. `run(node, rt)` is called when the flow enters the node; a node that waits for the
-caller (Gather, Record, Pay, Dial, ...) appends its TwiML to ``rt.response`` and returns
+A node type declares its designer form (`fields`), its outcomes, the results it sets, its icon,
+category and card summary, its Studio mapping, the events it waits for, its own checks, and how
+it runs. The designer, the validator, the test console and the Studio import/export read these
+declarations (through `node_type_catalog()` or `NODE_TYPES`) and hold no per-type code.
+
+`run(node, rt)` is called when the flow enters the node; a node that waits for the caller
+(Gather, Record, Pay, Dial, ...) appends its TwiML to ``rt.response`` and returns
 `Wait()`; the next webhook then calls `resume(node, rt, event)`. Any other node returns
 `Route(outcome)` to continue (or `Finish()` to end the call).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -112,6 +117,29 @@ class EnterSubflow:
 
 NodeResult = Route | Wait | Finish | EnterSubflow
 
+# A card summary slot: {field}, {field.key} (a key of an object prop, or of each item of a list
+# prop, joined with ", "), optionally |upper. See `NodeType.summary`.
+SUMMARY_SLOT_RE = re.compile(r"\{([a-z_][a-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?(\|upper)?\}")
+
+
+def prompt_summary(field_name: str) -> tuple[str, str]:
+    """Card summary alternatives for a prompt field: what it says, else the audio it plays."""
+    return (f"{{{field_name}.say}}", f"♪ {{{field_name}.play}}")
+
+
+@dataclass(frozen=True)
+class StudioMapping:
+    """How a node type crosses to and from Twilio Studio (read by `flows.studio`).
+
+    `export(exporter, node)` returns the node's Studio widgets (see `flows.studio.exporter`).
+    `imports` maps a Studio widget type to `mapper(importer, state, node_id)`, which returns a
+    `flows.studio.map_voice.Mapped` for a widget it claims, or None to leave the widget to the
+    built-in mapping. Built-in types keep theirs in `flows.studio` beside the shared helpers.
+    """
+
+    export: Callable[..., list[dict[str, Any]]] | None = None
+    imports: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+
 
 class NodeType:
     """Base class of node types; subclass it and decorate with `@register`."""
@@ -131,6 +159,16 @@ class NodeType:
     ends_call: ClassVar[bool] = False
     # outcomes after which ending the flow is natural (no dead-end warning when unwired)
     quiet_outcomes: ClassVar[tuple[str, ...]] = ()
+    # what `rt.set_result` publishes as widgets.<node id>.<name> (the designer's variable picker)
+    results: ClassVar[tuple[str, ...]] = ()
+    # the card's one-line summary: alternatives tried in order, each a text with {slots} (see
+    # SUMMARY_SLOT_RE) or {"when": {field: value}, "text": ...}; the first whose conditions hold
+    # and whose slots are all non-empty (a prop, else its field default) is shown
+    summary: ClassVar[tuple[str | dict[str, Any], ...]] = ()
+    # props a node dropped on the canvas starts with (enough to show its ports)
+    starter_props: ClassVar[dict[str, Any]] = {}
+    # Twilio Studio export builder and import mappers (None: exported as a generic Say/Play)
+    studio: ClassVar[StudioMapping | None] = None
 
     _field_map: ClassVar[dict[str, Field]] = {}
 
@@ -199,6 +237,10 @@ class NodeType:
             "outcomes": list(self.fixed_outcomes),
             "dynamic_outcomes": dict(self.dynamic_outcomes) if self.dynamic_outcomes else None,
             "waits": bool(self.waits_for),
+            "waits_for": list(self.waits_for),
+            "results": list(self.results),
+            "summary": [dict(a) if isinstance(a, dict) else a for a in self.summary],
+            "starter_props": dict(self.starter_props),
             "ends_call": self.ends_call,
             "quiet_outcomes": list(self.quiet_outcomes),
         }
@@ -207,14 +249,38 @@ class NodeType:
 NODE_TYPES: dict[str, NodeType] = {}
 
 
+def _check_declarations(cls: type[NodeType]) -> None:
+    """Catch a summary, starter prop or result that names nothing, when the type is registered."""
+    names = {f.name for f in cls.fields}
+    for alternative in cls.summary:
+        text = alternative.get("text") if isinstance(alternative, dict) else alternative
+        when = alternative.get("when", {}) if isinstance(alternative, dict) else {}
+        if not isinstance(text, str) or not isinstance(when, dict):
+            raise ValueError(f"{cls.type_name}: a summary alternative needs a text (and a dict `when`)")
+        unknown = {m.group(1) for m in SUMMARY_SLOT_RE.finditer(text)} | set(when)
+        if unknown - names:
+            raise ValueError(f"{cls.type_name}: the summary names unknown fields {sorted(unknown - names)}")
+    if set(cls.starter_props) - names:
+        unknown = set(cls.starter_props) - names
+        raise ValueError(f"{cls.type_name}: starter_props names unknown fields {sorted(unknown)}")
+    if len(set(cls.results)) != len(cls.results) or not all(isinstance(r, str) and r for r in cls.results):
+        raise ValueError(f"{cls.type_name}: results must be distinct names")
+
+
 def register(cls: type[NodeType]) -> type[NodeType]:
     """Class decorator: add a node type to `NODE_TYPES` under its `type_name`."""
     if not cls.type_name:
         raise ValueError(f"{cls.__name__} has no type_name")
     if cls.type_name in NODE_TYPES:
         raise ValueError(f"node type {cls.type_name!r} registered twice")
+    _check_declarations(cls)
     NODE_TYPES[cls.type_name] = cls()
     return cls
+
+
+def unregister(type_name: str) -> None:
+    """Remove a node type (a plug-in being unloaded, or a test's throwaway type); absent is fine."""
+    NODE_TYPES.pop(type_name, None)
 
 
 def get_node_type(type_name: str) -> NodeType | None:
@@ -237,9 +303,10 @@ def node_type_catalog() -> dict[str, Any]:
             t.type_name,
         ),
     )
+    extra = sorted({t.category for t in types} - set(CATEGORY_ORDER))
     return {
         "field_kinds": dict(FIELD_KINDS),
         "branch_operators": [{"name": k, "label": v[0], "needs_value": v[1]} for k, v in OPERATORS.items()],
-        "categories": list(CATEGORY_ORDER),
+        "categories": [*CATEGORY_ORDER, *extra],
         "types": [t.describe() for t in types],
     }

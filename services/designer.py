@@ -9,25 +9,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from flows import NODE_TYPES, DefinitionError, load_definition
 from models import Flow, FlowRevision, Organization
 from services import flows as flow_svc
 
-# What each node type publishes as widgets.<node_id>.<field> (see the node types' set_result).
-RESULT_FIELDS: dict[str, tuple[str, ...]] = {
-    "menu": ("Digits", "SpeechResult", "choice", "attempts"),
-    "collect_input": ("Digits", "SpeechResult", "value", "valid", "attempts"),
-    "record": ("RecordingUrl", "RecordingSid", "RecordingDuration"),
-    "voicemail": ("RecordingUrl", "RecordingSid", "RecordingDuration"),
-    "pay": ("Result", "PaymentConfirmationCode", "PaymentCardType", "PaymentCardNumber", "PaymentToken"),
-    "transfer": ("DialCallStatus", "DialCallDuration", "DialCallSid"),
-    "enqueue": ("QueueResult", "QueueTime", "QueueSid"),
-    "http_request": ("status_code", "body", "parsed"),
-    "send_sms": ("status", "sid"),
-    "branch": ("input", "matched"),
-    "business_hours": ("status", "local_time", "timezone"),
-    "subflow": ("status", "flow", "variables"),
-    "ai_agent": ("CallStatus", "StreamSid"),
-}
 CALL_FIELDS = (
     ("call.from", "the caller's number"),
     ("call.to", "the number they called"),
@@ -72,8 +57,6 @@ def upstream(definition: dict, node_id: str) -> list[str]:
 
 def variables_set_by(node: dict) -> list[str]:
     """Flow variables a node sets, as its node type declares them."""
-    from flows import NODE_TYPES, DefinitionError, load_definition
-
     node_type = NODE_TYPES.get(node.get("type", ""))
     if node_type is None:
         return []
@@ -82,6 +65,12 @@ def variables_set_by(node: dict) -> list[str]:
     except DefinitionError:
         return []
     return [name for name in node_type.sets_variables(loaded) if isinstance(name, str) and name]
+
+
+def results_of(node: dict) -> tuple[str, ...]:
+    """What a node publishes as widgets.<node id>.<name>, as its node type declares it (`results`)."""
+    node_type = NODE_TYPES.get(node.get("type", ""))
+    return node_type.results if node_type is not None else ()
 
 
 def template_scope(definition: dict, node_id: str) -> Scope:
@@ -98,7 +87,7 @@ def template_scope(definition: dict, node_id: str) -> Scope:
             if name not in seen_vars:
                 seen_vars.add(name)
                 scope.variables.append({"name": f"vars.{name}", "source": label})
-        fields = RESULT_FIELDS.get(node.get("type", ""), ())
+        fields = results_of(node)
         if fields:
             scope.widgets.append(
                 {"node": upstream_id, "label": label, "fields": [f"widgets.{upstream_id}.{f}" for f in fields]}

@@ -9,7 +9,7 @@ from flows.checks import is_template, to_e164, url_valid
 from flows.definition import Node
 from flows.issues import Issue, error
 from flows.prompts import add_prompt
-from flows.registry import Field, NodeResult, NodeType, Route, Wait, register
+from flows.registry import Field, NodeResult, NodeType, Route, Wait, prompt_summary, register
 
 if TYPE_CHECKING:
     from flows.runtime import Event, Runtime
@@ -59,6 +59,8 @@ class Transfer(NodeType):
     fixed_outcomes = ("answered", "no_answer", "busy", "failed")
     quiet_outcomes = ("answered",)
     waits_for = ("dial",)
+    results = (*DIAL_FIELDS, "reason")
+    summary = (*prompt_summary("whisper"), {"when": {"target": "users"}, "text": "Ring {users}"}, "{number}")
 
     def validate(self, node: Node) -> Iterable[Issue]:
         """A number or users, depending on the target."""
@@ -130,6 +132,8 @@ class Enqueue(NodeType):
     fixed_outcomes = ("bridged", "hangup", "leave", "error")
     quiet_outcomes = ("bridged", "hangup")
     waits_for = ("queue",)
+    results = (*QUEUE_FIELDS, "reason")
+    summary = ("Queue {queue}",)
 
     def run(self, node: Node, rt: Runtime) -> NodeResult:
         """Enqueue the caller with the hold-music waitUrl and wait."""
@@ -178,6 +182,8 @@ class AiAgent(NodeType):
     )
     fixed_outcomes = ("next",)
     waits_for = ("continue",)
+    results = ("CallStatus", "StreamSid")
+    summary = prompt_summary("greeting")
 
     def validate(self, node: Node) -> Iterable[Issue]:
         """The gateway must be a wss:// URL."""

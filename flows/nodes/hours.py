@@ -72,6 +72,8 @@ class BusinessHours(NodeType):
         Field("holidays", "dates", "Closed on", default=[]),
     )
     fixed_outcomes = ("open", "closed")
+    results = ("status", "local_time", "timezone", "holiday")
+    summary = ("Hours in {timezone}", "Hours in the flow's time zone")
 
     def validate(self, node: Node) -> Iterable[Issue]:
         """Weekdays, HH:MM ranges and holiday dates."""

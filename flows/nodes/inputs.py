@@ -10,7 +10,7 @@ from flows.checks import VAR_NAME_RE, regex_matches
 from flows.definition import Node
 from flows.issues import Issue, error
 from flows.prompts import add_prompt
-from flows.registry import Field, NodeResult, NodeType, Route, Wait, register
+from flows.registry import Field, NodeResult, NodeType, Route, Wait, prompt_summary, register
 
 if TYPE_CHECKING:
     from flows.runtime import Event, Runtime
@@ -77,6 +77,9 @@ class Menu(NodeType):
     fixed_outcomes = ("fallback",)
     dynamic_outcomes: ClassVar[dict[str, str] | None] = {"field": "options", "key": "digit"}
     waits_for = ("input", "timeout")
+    results = ("Digits", "SpeechResult", "Confidence", "choice", "attempts", "reason")
+    summary = prompt_summary("prompt")
+    starter_props: ClassVar[dict[str, Any]] = {"options": [{"digit": "1", "label": ""}, {"digit": "2", "label": ""}]}
 
     def validate(self, node: Node) -> Iterable[Issue]:
         """Options: one key each (0-9, * or #), no key twice, keywords a list of words."""
@@ -208,6 +211,8 @@ class CollectInput(NodeType):
     )
     fixed_outcomes = ("success", "invalid", "no_input")
     waits_for = ("input", "timeout")
+    results = ("Digits", "SpeechResult", "Confidence", "value", "valid", "attempts", "reason")
+    summary = prompt_summary("prompt")
 
     def validate(self, node: Node) -> Iterable[Issue]:
         """Variable name, length range and finish key."""

@@ -56,6 +56,8 @@ class HttpRequest(NodeType):
               help="variable name -> path in the JSON answer, e.g. customer.name"),
     )
     fixed_outcomes = ("success", "failed")
+    results = ("status_code", "body", "parsed", "error")
+    summary = ("{method} {url}",)
 
     def validate(self, node: Node) -> Iterable[Issue]:
         """Names of the variables to fill."""
@@ -128,6 +130,8 @@ class SendSms(NodeType):
         Field("body", "template", "Message", required=True),
     )
     fixed_outcomes = ("sent", "failed")
+    results = ("status", "sid", "error")
+    summary = ("{body}",)
 
     def run(self, node: Node, rt: Runtime) -> NodeResult:
         """Send the text through the services; `sent` or `failed`."""
@@ -165,6 +169,8 @@ class Subflow(NodeType):
               help="Variables the subflow starts with (templates)."),
     )
     fixed_outcomes = ("completed", "failed")
+    results = ("status", "flow", "variables", "error", "detail")
+    summary = ("Flow #{flow}",)
 
     @property
     def may_wait(self) -> bool:

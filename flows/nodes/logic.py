@@ -109,6 +109,11 @@ class Branch(NodeType):
     )
     fixed_outcomes = ("no_match",)
     dynamic_outcomes: ClassVar[dict[str, str] | None] = {"field": "conditions", "key": "id"}
+    results = ("input", "matched")
+    summary = ("Test {input}",)
+    starter_props: ClassVar[dict[str, Any]] = {
+        "input": "", "conditions": [{"id": "c1", "label": "", "operator": "equal_to", "value": ""}],
+    }
 
     def validate(self, node: Node) -> Iterable[Issue]:
         """Condition ids, operators, values, regexes and times."""
@@ -171,6 +176,7 @@ class SetVariables(NodeType):
     description = "Set vars.<name> for later nodes (each value is a template)."
     fields = (Field("assignments", "assignments", "Variables", required=True, default=[]),)
     fixed_outcomes = ("next",)
+    summary = ("{assignments.name}",)
 
     def validate(self, node: Node) -> Iterable[Issue]:
         """Variable names and value types."""

@@ -11,7 +11,7 @@ from flows.checks import is_template
 from flows.definition import Node
 from flows.issues import Issue, error
 from flows.prompts import add_prompt
-from flows.registry import Field, NodeResult, NodeType, Route, Wait, register
+from flows.registry import Field, NodeResult, NodeType, Route, Wait, prompt_summary, register
 
 if TYPE_CHECKING:
     from flows.runtime import Event, Runtime
@@ -84,6 +84,8 @@ class Pay(NodeType):
     )
     fixed_outcomes = ("success", "failed")
     waits_for = ("payment",)
+    results = (*KEPT_FIELDS, "PaymentCardNumber", "reason")
+    summary = (*prompt_summary("prompt"), "Charge {charge_amount} {currency|upper}", "Store a card")
 
     def validate(self, node: Node) -> Iterable[Issue]:
         """Amount (when not a template), currency and card types."""

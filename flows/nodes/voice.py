@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from flows.definition import Node
 from flows.prompts import add_prompt, normalize_prompt, say_text
-from flows.registry import Field, Finish, NodeResult, NodeType, Route, Wait, register
+from flows.registry import Field, Finish, NodeResult, NodeType, Route, Wait, prompt_summary, register
 
 if TYPE_CHECKING:
     from flows.runtime import Event, Runtime
@@ -29,6 +29,7 @@ class Say(NodeType):
         Field("pause_after", "number", "Pause after (seconds)", default=0, min=0, max=60),
     )
     fixed_outcomes = ("next",)
+    summary = prompt_summary("prompt")
 
     def run(self, node: Node, rt: Runtime) -> NodeResult:
         """Queue the Say/Play (and pause) and continue through `next`."""
@@ -98,6 +99,8 @@ class Record(NodeType):
     fixed_outcomes = ("recorded", "no_audio", "hangup")
     quiet_outcomes = ("hangup",)
     waits_for = ("recording", "timeout")
+    results = RECORDING_FIELDS
+    summary = prompt_summary("prompt")
 
     def sets_variables(self, node: Node) -> tuple[str, ...]:
         """The optional variable that receives the recording URL."""
@@ -142,6 +145,8 @@ class Voicemail(NodeType):
     fixed_outcomes = ("recorded", "no_audio")
     waits_for = ("recording", "timeout")
     ends_call = True
+    results = RECORDING_FIELDS
+    summary = prompt_summary("prompt")
 
     def run(self, node: Node, rt: Runtime) -> NodeResult:
         """Say the greeting, then Record and wait."""
@@ -173,6 +178,7 @@ class Hangup(NodeType):
         Field("language", "text", "Language", default=""),
     )
     ends_call = True
+    summary = ("{say}", "{play}", "Ends the call")
 
     def run(self, node: Node, rt: Runtime) -> NodeResult:
         """Say or play the goodbye and hang up."""

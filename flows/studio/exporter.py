@@ -1,6 +1,7 @@
 """Export a Phonetree definition as a Twilio Studio Flow Definition.
 
-Each node becomes its nearest widget (see `flows.studio.export_widgets`), outcomes become
+Each node becomes its nearest widget (its type's `studio.export` builder, else the built-in
+builders of `flows.studio.export_voice` and `export_other`), outcomes become
 transitions and ``ui.nodes`` positions become canvas offsets. A node that needs more than one
 widget (a menu is a Gather and a Split; a prompt before a recording is a Say/Play) gets
 helper widgets named after it. What Studio cannot express is exported best-effort and listed
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flows.definition import FlowDefinition, Node, load_definition
+from flows.registry import NODE_TYPES
 from flows.studio.importer import fingerprint
 from flows.studio.liquid_export import jinja_to_liquid
 from flows.studio.tables import TRIGGER_EVENTS
@@ -158,7 +160,10 @@ class Exporter:
             self.entries[node.id] = None if role is None else self.name(node.id, role)
         states: list[dict[str, Any]] = [self._trigger(trigger_name)]
         for node in nodes:
-            builder: Callable[[Exporter, Node], list[dict[str, Any]]] = BUILDERS.get(node.type, generic)
+            declared = NODE_TYPES[node.type].studio if node.type in NODE_TYPES else None
+            builder: Callable[[Exporter, Node], list[dict[str, Any]]] = (
+                declared.export if declared and declared.export else BUILDERS.get(node.type, generic)
+            )
             states.extend(builder(self, node))
         description = str(self.studio.get("description") or self.description or "Exported from Phonetree")
         if self.notes:

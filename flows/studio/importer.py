@@ -5,7 +5,8 @@ becomes the start node, canvas offsets become ``ui.nodes``, and Studio's Liquid 
 (the engine aliases ``widgets``, ``trigger.call`` and ``flow.*``; only what Jinja2 cannot read
 is rewritten). A Gather whose keypress goes straight to a Split on its Digits with single-key
 matches becomes one ``menu`` when that loses nothing; otherwise ``collect_input`` + ``branch``.
-What Phonetree cannot run becomes a placeholder ``branch`` that keeps every transition.
+What Phonetree cannot run becomes a placeholder ``branch`` that keeps every transition. A node
+type may claim widgets first through its `studio.imports` mappers (see `flows.registry.StudioMapping`).
 
 Studio-only details that have no place in a node (original names and types, properties of
 unsupported widgets, the Trigger, merged Splits) are kept under ``ui.studio`` so that
@@ -21,6 +22,7 @@ from typing import Any
 
 from flows.checks import VAR_NAME_RE
 from flows.definition import NODE_ID_RE, SPEC_VERSION
+from flows.registry import NODE_TYPES
 from flows.studio import map_other, map_voice
 from flows.studio.liquid import liquid_to_jinja
 from flows.studio.map_voice import Mapped
@@ -181,6 +183,11 @@ class Importer:
 
     def _map(self, state: dict[str, Any], node_id: str) -> Mapped:
         wtype = state["type"]
+        for node_type in NODE_TYPES.values():
+            mapper = node_type.studio.imports.get(wtype) if node_type.studio else None
+            claimed = mapper(self, state, node_id) if mapper else None
+            if claimed is not None:
+                return claimed
         if wtype == "gather-input-on-call":
             split = self.menus.get(state["name"])
             if split is not None:

@@ -16,20 +16,36 @@ const EDGE_TEMPLATE = (() => {
   return g;
 })();
 
-function excerpt(node) {
-  const p = node.props || {};
-  const prompt = p.prompt || p.greeting || p.whisper;
-  if (prompt && (prompt.say || prompt.play)) return prompt.say || `♪ ${prompt.play}`;
-  if (node.type === "hangup") return p.say || p.play || "Ends the call";
-  if (node.type === "transfer") return p.target === "users" ? `Ring ${(p.users || []).join(", ")}` : p.number || "";
-  if (node.type === "business_hours") return `Hours in ${p.timezone || "the flow's time zone"}`;
-  if (node.type === "branch") return p.input ? `Test ${p.input}` : "";
-  if (node.type === "http_request") return `${p.method || "GET"} ${p.url || ""}`;
-  if (node.type === "send_sms") return p.body || "";
-  if (node.type === "set_variables") return (p.assignments || []).map((a) => a && a.name).filter(Boolean).join(", ");
-  if (node.type === "enqueue") return p.queue ? `Queue ${p.queue}` : "";
-  if (node.type === "subflow") return p.flow ? `Flow #${p.flow}` : "";
-  if (node.type === "pay") return p.charge_amount ? `Charge ${p.charge_amount} ${(p.currency || "usd").toUpperCase()}` : "Store a card";
+// A card's one-line summary from its node type's declared `summary` (flows/registry.py): the first
+// alternative whose `when` holds and whose {slots} all have a value (a prop, else its field default).
+const SLOT = /\{([a-z_][a-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?(\|upper)?\}/g;
+const blank = (v) => v === undefined || v === null || v === "";
+
+function propValue(node, info, name) {
+  const v = (node.props || {})[name];
+  if (!blank(v)) return v;
+  const field = info.fields.find((f) => f.name === name);
+  return field ? field.default : undefined;
+}
+
+function slotText(value, key) {
+  if (key) value = Array.isArray(value) ? value.map((item) => item && item[key]) : (value && typeof value === "object" ? value[key] : undefined);
+  if (Array.isArray(value)) return value.filter((v) => !blank(v) && typeof v !== "object").join(", ");
+  return blank(value) || typeof value === "object" ? "" : String(value);
+}
+
+function excerpt(node, info) {
+  for (const alt of (info && info.summary) || []) {
+    const { text, when = {} } = typeof alt === "string" ? { text: alt } : alt;
+    if (Object.entries(when).some(([name, want]) => propValue(node, info, name) !== want)) continue;
+    let complete = true;
+    const out = text.replace(SLOT, (_, name, key, upper) => {
+      const part = slotText(propValue(node, info, name), key);
+      if (!part) complete = false;
+      return upper ? part.toUpperCase() : part;
+    });
+    if (complete) return out;
+  }
   return "";
 }
 
@@ -196,7 +212,7 @@ export class Canvas {
     const info = this.model.type(node);
     const cat = info ? info.category.toLowerCase() : "unknown";
     const label = info ? info.label : `Unknown type ${node.type}`;
-    const text = excerpt(node);
+    const text = excerpt(node, info);
     const ports = this.model.outcomes(node).map((o) => {
       const wired = node.outcomes[o] ? " wired" : "";
       const stale = this.model.staleOutcome(node, o) ? " stale" : "";

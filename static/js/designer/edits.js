@@ -5,17 +5,10 @@ import { clone } from "./model.js";
 const GRID = 8;
 export const snap = (v) => Math.round(v / GRID) * GRID;
 
-// Starting props for a new node: enough to show its ports, empty where the author must decide.
-function starterProps(type) {
-  if (type === "menu") return { options: [{ digit: "1", label: "" }, { digit: "2", label: "" }] };
-  if (type === "branch") return { input: "", conditions: [{ id: "c1", label: "", operator: "equal_to", value: "" }] };
-  return {};
-}
-
 export function addNode(model, type, x, y) {
   const info = model.types.get(type);
   const id = model.uniqueId(type);
-  const node = { id, type, name: info ? info.label : type, props: starterProps(type), outcomes: {} };
+  const node = { id, type, name: info ? info.label : type, props: clone((info && info.starter_props) || {}), outcomes: {} };
   const patch = { nodes: { [id]: node }, pos: { [id]: { x: snap(x), y: snap(y) } } };
   if (!model.start || !model.nodes.has(model.start)) patch.start = id;
   return [patch, id];
