@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -34,6 +36,32 @@ def test_catalog_describes_every_type() -> None:
                 assert field["default"] in field["choices"]
     used_kinds = {f["kind"] for t in catalog["types"] for f in t["fields"]}
     assert used_kinds == DESIGN_KINDS
+
+
+def test_every_icon_is_in_the_sprite_and_every_summary_names_fields() -> None:
+    sprite = (Path(__file__).resolve().parents[2] / "static/vendor/lucide-static-1.62.0/icons.svg").read_text()
+    for entry in node_type_catalog()["types"]:
+        assert f'id="i-{entry["icon"]}"' in sprite, entry["type"]
+        assert entry["summary"], entry["type"]
+        assert all(isinstance(name, str) for name in entry["results"])
+
+
+@pytest.mark.parametrize(
+    ("declaration", "message"),
+    [
+        ({"summary": ("Say {missing}",)}, "unknown fields ['missing']"),
+        ({"summary": ({"when": {"nope": 1}, "text": "x"},)}, "unknown fields ['nope']"),
+        ({"summary": ({"when": {}},)}, "needs a text"),
+        ({"starter_props": {"nope": 1}}, "starter_props names unknown fields"),
+        ({"results": ("a", "a")}, "distinct"),
+    ],
+)
+def test_declarations_are_checked_when_registered(declaration: dict, message: str) -> None:
+    kind = type("Bad", (NodeType,), {"type_name": "bad_test", "fields": (Field("text", "text", "Text"),),
+                                      **declaration})
+    with pytest.raises(ValueError, match=re.escape(message)):
+        register(kind)
+    assert "bad_test" not in NODE_TYPES
 
 
 def test_derived_outcomes() -> None:
