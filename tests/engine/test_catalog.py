@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from flows import NODE_TYPES, Field, NodeType, load_definition, node_type_catalog, register, validate
-from flows.registry import Route
+from flows.registry import Route, unregister
 from tests.engine.helpers import Call, bye, flow, node
 
 DESIGN_TYPES = {"menu", "collect_input", "record", "pay", "say", "branch", "set_variables", "business_hours",
@@ -93,7 +93,7 @@ def echo_type() -> Iterator[type[NodeType]]:
             return Route("next")
 
     yield Echo
-    del NODE_TYPES["echo_test"]
+    unregister("echo_test")
 
 
 def test_a_new_type_is_one_class(echo_type: type[NodeType]) -> None:
