@@ -13,6 +13,7 @@ declarations (through `node_type_catalog()` or `NODE_TYPES`) and hold no per-typ
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -239,8 +240,8 @@ class NodeType:
             "waits": bool(self.waits_for),
             "waits_for": list(self.waits_for),
             "results": list(self.results),
-            "summary": [dict(a) if isinstance(a, dict) else a for a in self.summary],
-            "starter_props": dict(self.starter_props),
+            "summary": copy.deepcopy(list(self.summary)),
+            "starter_props": copy.deepcopy(self.starter_props),
             "ends_call": self.ends_call,
             "quiet_outcomes": list(self.quiet_outcomes),
         }
