@@ -19,18 +19,11 @@ from extensions import db
 from flows import render_twiml
 from flows.checks import to_e164
 from models import Organization, PhoneNumber, User, phone_number_user
-from services.call_flow import find_number, start_flow
-from services.call_runtime import TurnOutput, continue_call, start_call, step
+from services.call_flow import find_number, upsert_recording
+from services.call_runtime import StartPlan, TurnOutput, step
 from services.call_services import online_identities
 from services.call_store import CallRow
-from services.call_support import (
-    input_summary,
-    log,
-    org_fallback_twiml,
-    parse_turn,
-    scrub,
-    url_builder,
-)
+from services.call_support import input_summary, url_builder
 
 VOICEMAIL_GREETING = "Nobody is available to take your call. Please leave a message after the beep."
 NO_MESSAGE = "We did not receive a message. Goodbye."
@@ -92,7 +85,7 @@ def _voicemail(
     )
 
 
-def ring_number(org: Organization, number: PhoneNumber, service_id: str, form: Mapping[str, Any]) -> str:
+def plan_ring(org: Organization, number: PhoneNumber, form: Mapping[str, Any]) -> StartPlan:
     """A call to a voice-mode number: ring its users' online softphones, else voicemail."""
     users = list(
         db.session.scalars(
@@ -118,15 +111,14 @@ def ring_number(org: Organization, number: PhoneNumber, service_id: str, form: M
             [step("softphones", "ring", None, None, {"clients": len(clients), "users": len(users)})],
         )
 
-    return start_call(
-        org,
-        str(form["CallSid"]),
-        service_id,
+    return StartPlan(
         build,
-        phone_number_id=number.id,
-        from_number=str(form.get("From") or "")[:64],
-        to_number=number.phone_number,
-        direction=str(form.get("Direction") or "inbound")[:32],
+        {
+            "phone_number_id": number.id,
+            "from_number": str(form.get("From") or "")[:64],
+            "to_number": number.phone_number,
+            "direction": str(form.get("Direction") or "inbound")[:32],
+        },
     )
 
 
@@ -166,7 +158,7 @@ def dial_target(response: VoiceResponse, target: str, attrs: dict[str, Any]) -> 
     return number
 
 
-def outbound(org: Organization, service_id: str, form: Mapping[str, Any]) -> str:
+def plan_outbound(org: Organization, form: Mapping[str, Any]) -> StartPlan:
     """A softphone's call (From ``client:...``): dial the number it asks for with the org's caller ID."""
     identity = str(form.get("From") or "")[len("client:") :]
     email = identity.removeprefix("user:").lower()
@@ -210,69 +202,35 @@ def outbound(org: Organization, service_id: str, form: Mapping[str, Any]) -> str
             )
         return voice_output(response, "outbound", 1, "dial", [step("dial", "dial", None, None, {"target": dialed})])
 
-    return start_call(
-        org,
-        str(form["CallSid"]),
-        service_id,
+    return StartPlan(
         build,
-        phone_number_id=caller.id if caller is not None else None,
-        from_number=identity[:64],
-        to_number=target[:64],
-        direction="outbound",
+        {
+            "phone_number_id": caller.id if caller is not None else None,
+            "from_number": identity[:64],
+            "to_number": target[:64],
+            "direction": "outbound",
+        },
     )
 
 
-def voice(org: Organization, service_id: str, form: Mapping[str, Any], query: Mapping[str, Any]) -> str:
-    """The ``voice`` webhook: softphone calls, voice-mode numbers and their follow-ups."""
-    if query.get("session"):
-        params = scrub(dict(form))
-        return continue_call(
-            org,
-            query["session"],
-            form.get("CallSid"),
-            service_id,
-            parse_turn(query),
-            lambda session: _next(org, session, params),
-        )
-    if not form.get("CallSid"):
-        log.warning("voice webhook for org %s without a CallSid", org.slug)
-        return org_fallback_twiml(org, "no CallSid")
-    if str(form.get("From") or "").startswith("client:"):
-        return outbound(org, service_id, form)
+def plan_ring_client(org: Organization, form: Mapping[str, Any]) -> StartPlan:
+    """A call to a softphone (To ``client:...``): ring it."""
     to = str(form.get("To") or "")
-    if to.startswith("client:"):
-        return _ring_client(org, service_id, form, to)
-    number = find_number(org, to)
-    if number is None:
-        log.warning("voice call %s for org %s to %r, not one of its numbers", form.get("CallSid"), org.slug, to)
-        return org_fallback_twiml(org, "unknown number")
-    if number.mode == "ivr":
-        return start_flow(org, service_id, form, query)
-    return ring_number(org, number, service_id, form)
 
-
-def _ring_client(org: Organization, service_id: str, form: Mapping[str, Any], to: str) -> str:
     def build(session: CallRow) -> TurnOutput:
         response = VoiceResponse()
         attrs = {"action": url_builder(org.slug, session.id)("voice", turn=1), "method": "POST", "timeout": 25}
         identity = dial_target(response, to, attrs)
         return voice_output(response, "internal", 1, "dial", [step("dial", "dial", None, None, {"target": identity})])
 
-    return start_call(
-        org,
-        str(form["CallSid"]),
-        service_id,
+    return StartPlan(
         build,
-        from_number=str(form.get("From") or "")[:64],
-        to_number=to[:64],
-        direction="inbound",
+        {"from_number": str(form.get("From") or "")[:64], "to_number": to[:64], "direction": "inbound"},
     )
 
 
-def _next(org: Organization, session: CallRow, params: Mapping[str, Any]) -> TurnOutput:
+def next_turn(org: Organization, session: CallRow, params: Mapping[str, Any]) -> TurnOutput:
     """A follow-up of a non-flow call: a Dial/Connect/Enqueue ended, or a voicemail was left."""
-    from services.call_flow import upsert_recording
-
     state = session.state or {}
     stage, turn = state.get("stage"), session.turn + 1
     summary = input_summary(params)

@@ -16,6 +16,7 @@ from typing import Any
 
 from flows import Event, TurnContext, load_definition, run_turn
 from flows.nodes.hours import holiday_dates, is_open
+from flows.webhooks import webhook_path
 from services.console_speech import heard_from_twiml
 
 SIM_FROM = "+15551230000"
@@ -238,7 +239,7 @@ def _turn(run: dict, definition: dict, event: Event, load_flow) -> dict:
 
     def url_for(service_id: str, **params: Any) -> str:
         query = "&".join(f"{k}={v}" for k, v in params.items())
-        return f"https://console.phonetree.invalid/{service_id}?{query}"
+        return f"https://console.phonetree.invalid{webhook_path(service_id)}?{query}"
 
     result = run_turn(
         definition, run["state"], event, TurnContext(call=call, now=now, url_for=url_for, services=services)
