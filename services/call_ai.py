@@ -17,12 +17,13 @@ from sqlalchemy import select
 from twilio.twiml.voice_response import VoiceResponse
 
 from extensions import db
+from flows import stage_state
 from models import CallSession, Organization
 from services.call_flow import find_number
 from services.call_runtime import Compute, StartPlan, TurnOutput, step
 from services.call_store import CallRow
 from services.call_support import log, org_fallback_twiml, url_builder
-from services.call_voice import dial_target, voice_output, voice_state
+from services.call_voice import dial_target, voice_output
 
 RESERVED_QUERY = ("orgid", "session", "turn", "to")
 
@@ -108,10 +109,9 @@ def transfer_turn(org: Organization, form: Mapping[str, Any], query: Mapping[str
         if dialed is None:
             log.warning("ai transfer of call %s to %r: not a number, client or queue", session.call_sid, target)
             twiml = org_fallback_twiml(org, "invalid transfer target", session.id, turn)
-            state = voice_state("transfer", turn, "transfer", True)
             return TurnOutput(
                 twiml,
-                state,
+                stage_state("transfer", turn, "transfer", True, "fallback"),
                 turn,
                 [step("transfer", "transfer", "continue", "failed", {"target": target[:64]})],
                 True,

@@ -28,6 +28,7 @@ from flows import (
 )
 from flows import queue_music_twiml as engine_queue_music
 from flows.nodes.connect import DEFAULT_HOLD_MUSIC
+from flows.state import end_of, ended_state, turn_of, waiting_node
 from flows.twiml import goodbye_twiml
 from flows.webhooks import InboundWebhook
 from models import CallSession, CallStep, Flow, Organization, Payment, PhoneNumber, Recording
@@ -138,13 +139,12 @@ def from_result(result: TurnResult, params: Mapping[str, Any]) -> TurnOutput:
             item["detail"] = {**item["detail"], "input": summary}
             break
     state = result.state
-    waiting = state.get("waiting") or {}
-    end = state.get("end") or {}
-    current = waiting.get("node") or end.get("node") or (steps[-1]["node_id"] if steps else None)
+    end = end_of(state)
+    current = waiting_node(state) or end.get("node") or (steps[-1]["node_id"] if steps else None)
     return TurnOutput(
         result.twiml,
         state,
-        int(state.get("turn", 0)),
+        turn_of(state),
         steps,
         result.done,
         end.get("reason") if result.done else None,
@@ -153,8 +153,7 @@ def from_result(result: TurnResult, params: Mapping[str, Any]) -> TurnOutput:
 
 
 def _ended(twiml: str, turn: int, reason: str, steps: list[dict[str, Any]]) -> TurnOutput:
-    state = {"status": "done", "turn": turn, "waiting": None, "end": {"reason": reason, "node": None}}
-    return TurnOutput(twiml, state, turn, steps, True, reason, None)
+    return TurnOutput(twiml, ended_state(turn, reason), turn, steps, True, reason, None)
 
 
 def plan_flow(org: Organization, route: NumberRoute, form: Mapping[str, Any]) -> StartPlan:
@@ -213,10 +212,10 @@ def plan_resume(org: Organization, hook: InboundWebhook) -> Compute | str:
                 "fallback",
                 [step("", "", event.kind if event else hook.service_id, None, {"fallback": "no definition"})],
             )
-        waiting_node = (state.get("waiting") or {}).get("node")
+        waiting_at = waiting_node(state)
         result = run_turn(definition, state, event, turn_context(org, session, hook.form))
         out = from_result(result, params)
-        out.extras.extend(artefacts(session, event, waiting_node, params))
+        out.extras.extend(artefacts(session, event, waiting_at, params))
         return out
 
     return compute

@@ -16,8 +16,9 @@ from sqlalchemy import select
 from twilio.twiml.voice_response import VoiceResponse
 
 from extensions import db
-from flows import render_twiml
+from flows import render_twiml, stage_state
 from flows.checks import to_e164
+from flows.state import stage_of, waiting_node
 from models import Organization, PhoneNumber, User, phone_number_user
 from services.call_flow import find_number, upsert_recording
 from services.call_runtime import StartPlan, TurnOutput, step
@@ -31,17 +32,6 @@ THANKS = "Thank you for your message. Goodbye."
 ANSWERED = ("completed", "answered")
 
 
-def voice_state(stage: str, turn: int, node: str, done: bool = False) -> dict[str, Any]:
-    return {
-        "mode": "voice",
-        "stage": stage,
-        "turn": turn,
-        "status": "done" if done else "waiting",
-        "waiting": None if done else {"node": node},
-        "end": None,
-    }
-
-
 def voice_output(
     response: VoiceResponse,
     stage: str,
@@ -51,9 +41,8 @@ def voice_output(
     done: bool = False,
     reason: str | None = None,
 ) -> TurnOutput:
-    state = voice_state(stage, turn, node, done)
-    if done:
-        state["end"] = {"reason": reason, "node": node}
+    """A turn of a call that does not run a flow, in its `stage` (see `flows.stage_state`)."""
+    state = stage_state(stage, turn, node, done, reason)
     return TurnOutput(render_twiml(response), state, turn, steps, done, reason, node)
 
 
@@ -232,7 +221,7 @@ def plan_ring_client(org: Organization, form: Mapping[str, Any]) -> StartPlan:
 def next_turn(org: Organization, session: CallRow, params: Mapping[str, Any]) -> TurnOutput:
     """A follow-up of a non-flow call: a Dial/Connect/Enqueue ended, or a voicemail was left."""
     state = session.state or {}
-    stage, turn = state.get("stage"), session.turn + 1
+    stage, turn = stage_of(state), session.turn + 1
     summary = input_summary(params)
     response = VoiceResponse()
     if stage == "voicemail":
@@ -254,7 +243,7 @@ def next_turn(org: Organization, session: CallRow, params: Mapping[str, Any]) ->
         return out
     status = str(params.get("DialCallStatus") or params.get("QueueResult") or params.get("CallStatus") or "")
     answered = status in ANSWERED or status in ("bridged", "bridging-in-process")
-    node = str((state.get("waiting") or {}).get("node") or stage or "dial")
+    node = str(waiting_node(state) or stage or "dial")
     if stage == "ringing" and not answered:
         result = _voicemail(org, session, turn, why=f"softphones: {status or 'no answer'}")
         result.steps.insert(0, step(node, "ring", "dial", status.replace("-", "_") or "no_answer", {"input": summary}))
