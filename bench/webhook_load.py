@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim import CallerSimulator, Press
+from sim import CallerSimulator, Press, webhook_url
 from sim.params import sign
 
 ACCOUNT_SID = "AC" + "b" * 32
@@ -99,9 +99,9 @@ def run_calls(
             auth_token=AUTH_TOKEN,
             from_=f"+1555{uuid.uuid4().int % 10**7:07d}",
             to=NUMBER,
-            status_callback_url=f"{base}/connect/webhook/twilio/status?orgid=bench",
+            status_callback_url=webhook_url(base, "status", orgid="bench"),
         )
-        transcript = sim.run(f"{base}/connect/webhook/twilio/ivr-menu?orgid=bench", SCRIPT)
+        transcript = sim.run(webhook_url(base, "ivr-menu", orgid="bench"), SCRIPT)
         with run._lock:
             run.lags.append(lag)
             if transcript.end_reason == "hangup" and not transcript.errors:

@@ -31,6 +31,7 @@ from sim import (
     Say,
     ScriptError,
     Silence,
+    webhook_url,
 )
 from upstream.registry import get_integration
 from upstream.secrets import decrypt_secrets
@@ -140,10 +141,10 @@ def simulate(
         auth_token=token,
         from_=from_,
         to=number,
-        status_callback_url=f"{base}/connect/webhook/twilio/status?orgid={org.slug}",
+        status_callback_url=webhook_url(base, "status", orgid=org.slug),
     )
     try:
-        transcript = sim.run(f"{base}/connect/webhook/twilio/{service}?orgid={org.slug}", actions)
+        transcript = sim.run(webhook_url(base, service, orgid=org.slug), actions)
     except ScriptError as err:
         if not sim.ended:  # the caller gives up: Twilio's final status callback ends the stored call
             sim.act(HangUp())

@@ -18,15 +18,18 @@ from flows.issues import Issue
 from flows.registry import NODE_TYPES, Field, NodeType, node_type_catalog, register
 from flows.runtime import EVENT_KINDS, Event, Step, TurnContext, TurnResult
 from flows.services import FakeServices, NullServices, Services
+from flows.state import END_REASONS, CallState, end_session, ended_state, stage_state
 from flows.twiml import fallback_twiml
 from flows.twiml import render as render_twiml
 from flows.validation import has_errors, validate
 from flows.webhooks import event_from_webhook
 
 __all__ = [
+    "END_REASONS",
     "EVENT_KINDS",
     "NODE_TYPES",
     "SPEC_VERSION",
+    "CallState",
     "DefinitionError",
     "Event",
     "FakeServices",
@@ -41,6 +44,8 @@ __all__ = [
     "Step",
     "TurnContext",
     "TurnResult",
+    "end_session",
+    "ended_state",
     "event_from_webhook",
     "fallback_twiml",
     "has_errors",
@@ -50,5 +55,6 @@ __all__ = [
     "register",
     "render_twiml",
     "run_turn",
+    "stage_state",
     "validate",
 ]

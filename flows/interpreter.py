@@ -20,7 +20,8 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from flows.definition import DefinitionError, FlowDefinition, Node, load_definition
 from flows.registry import NODE_TYPES, EnterSubflow, Finish, NodeResult, NodeType, Route, Wait
-from flows.runtime import Event, Runtime, Step, TurnContext, TurnResult, new_state
+from flows.runtime import Event, Runtime, Step, TurnContext, TurnResult
+from flows.state import CallState, mark_ended, new_state
 from flows.twiml import fallback_twiml, render
 
 log = logging.getLogger("phonetree.flows")
@@ -205,9 +206,7 @@ class _Turn:
         return parent
 
     def _end(self, reason: str, node: Node | None, detail: str | None = None) -> None:
-        self.state.update(status="done", waiting=None,
-                          end={"reason": reason, "node": node.id if node else None, "turn": self.rt.turn,
-                               "detail": detail})
+        mark_ended(self.state, reason, node.id if node else None, self.rt.turn, detail)
 
     def _fallback(self, reason: str, node: Node | None, error: str | None) -> str:
         detail: dict[str, Any] = {"fallback": reason}
@@ -225,7 +224,7 @@ class _Turn:
 
 def run_turn(
     definition: FlowDefinition | dict[str, Any],
-    state: dict[str, Any] | None,
+    state: CallState | dict[str, Any] | None,
     event: Event,
     ctx: TurnContext,
 ) -> TurnResult:
@@ -240,8 +239,8 @@ def run_turn(
         root = load_definition(definition)
     except DefinitionError as exc:
         fresh = new_state()
-        fresh.update(turn=previous_turn + 1, status="done",
-                     end={"reason": "fallback", "node": None, "turn": previous_turn + 1, "detail": str(exc)})
+        fresh["turn"] = previous_turn + 1
+        mark_ended(fresh, "fallback", None, previous_turn + 1, str(exc))
         step = Step("", "", event.kind, None, {"fallback": "invalid definition", "error": str(exc)[:300]}, at)
         return TurnResult(fresh, [step], fallback_twiml(None, "invalid definition"), True)
     current = new_state() if state is None or event.kind == "start" else copy_state(state)
@@ -249,8 +248,7 @@ def run_turn(
     try:
         turn = _Turn(root, current, event, ctx)
     except _FallbackError as fb:  # the running subflow could not be loaded
-        current.update(status="done", waiting=None,
-                       end={"reason": "fallback", "node": None, "turn": current["turn"], "detail": fb.reason})
+        mark_ended(current, "fallback", None, current["turn"], fb.reason)
         step = Step("", "", event.kind, None, {"fallback": fb.reason}, at)
         return TurnResult(current, [step], fallback_twiml(root.settings, fb.reason), True)
     return turn.run()

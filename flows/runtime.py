@@ -12,10 +12,10 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from flows.definition import FlowDefinition, Settings
 from flows.services import NullServices, Services
+from flows.state import CallState
 from flows.templating import build_context, render
 
 EVENT_KINDS = ("start", "input", "timeout", "recording", "payment", "dial", "queue", "continue")
-STATE_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class Step:
 class TurnResult:
     """The new call state, the steps taken, the TwiML to answer with, and whether the call ends."""
 
-    state: dict[str, Any]
+    state: CallState
     steps: list[Step]
     twiml: str
     done: bool
@@ -92,23 +92,6 @@ class TurnResult:
     def waiting(self) -> dict[str, Any] | None:
         """The waiting node record (node, expects, turn), or None when done."""
         return self.state.get("waiting")
-
-
-def new_state() -> dict[str, Any]:
-    """A fresh call state (before the first turn)."""
-    return {
-        "v": STATE_VERSION,
-        "turn": 0,
-        "status": "new",
-        "flow": None,
-        "waiting": None,
-        "vars": {},
-        "results": {},
-        "attempts": {},
-        "visits": {},
-        "stack": [],
-        "end": None,
-    }
 
 
 class Runtime:

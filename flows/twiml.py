@@ -90,3 +90,14 @@ def fallback_twiml(
     response = VoiceResponse()
     append_fallback(response, _settings(settings), url_for)
     return render(response)
+
+
+GOODBYE = "Sorry, this call cannot continue. Goodbye."
+
+
+def goodbye_twiml(message: str = GOODBYE) -> str:
+    """A polite goodbye that ends the call: the answer when nothing better can be said."""
+    response = VoiceResponse()
+    response.say(message)
+    response.hangup()
+    return render(response)

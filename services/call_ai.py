@@ -17,12 +17,13 @@ from sqlalchemy import select
 from twilio.twiml.voice_response import VoiceResponse
 
 from extensions import db
+from flows import stage_state
 from models import CallSession, Organization
 from services.call_flow import find_number
-from services.call_runtime import TurnOutput, continue_call, start_call, step
+from services.call_runtime import Compute, StartPlan, TurnOutput, step
 from services.call_store import CallRow
-from services.call_support import log, org_fallback_twiml, parse_turn, url_builder
-from services.call_voice import dial_target, voice_output, voice_state
+from services.call_support import log, org_fallback_twiml, url_builder
+from services.call_voice import dial_target, voice_output
 
 RESERVED_QUERY = ("orgid", "session", "turn", "to")
 
@@ -50,8 +51,11 @@ def _gateway_connect(
         stream.parameter(name=key, value=value)
 
 
-def ai_connect(org: Organization, service_id: str, form: Mapping[str, Any], query: Mapping[str, Any]) -> str:
-    """``ai-voice`` (an inbound call) and ``ivr-ai-outbound`` (a call Phonetree placed): stream to the gateway."""
+def plan_ai(org: Organization, service_id: str, form: Mapping[str, Any], query: Mapping[str, Any]) -> StartPlan | str:
+    """``ai-voice`` (an inbound call) and ``ivr-ai-outbound`` (a call Phonetree placed): stream to the gateway.
+
+    A TwiML answer instead of a plan when the call cannot be streamed (no gateway, no CallSid).
+    """
     if not current_app.config.get("VOICE_GATEWAY_URL"):
         log.warning("%s webhook for org %s but VOICE_GATEWAY_URL is not set", service_id, org.slug)
         return org_fallback_twiml(org, "no voice gateway")
@@ -65,20 +69,22 @@ def ai_connect(org: Organization, service_id: str, form: Mapping[str, Any], quer
         _gateway_connect(org, session, response, form, query, direction)
         return voice_output(response, "ai", 1, "ai", [step("ai", "ai_agent", None, None, {"direction": direction})])
 
-    return start_call(
-        org,
-        str(form["CallSid"]),
-        service_id,
+    return StartPlan(
         build,
-        phone_number_id=number.id if number else None,
-        from_number=str(form.get("From") or "")[:64],
-        to_number=str(form.get("To") or "")[:64],
-        direction=direction,
+        {
+            "phone_number_id": number.id if number else None,
+            "from_number": str(form.get("From") or "")[:64],
+            "to_number": str(form.get("To") or "")[:64],
+            "direction": direction,
+        },
     )
 
 
-def ai_transfer(org: Organization, service_id: str, form: Mapping[str, Any], query: Mapping[str, Any]) -> str:
-    """``ivr-ai-transfer``: the AI asked to hand the call to ``to`` (number, ``client:id`` or ``queue:name``)."""
+def transfer_turn(org: Organization, form: Mapping[str, Any], query: Mapping[str, Any]) -> Compute:
+    """``ivr-ai-transfer``: the AI asked to hand the call to ``to`` (number, ``client:id`` or ``queue:name``).
+
+    The turn runs on the call's session, or opens one for a call Phonetree does not know yet.
+    """
     target = str(query.get("to") or form.get("TransferTo") or "").strip()
 
     def transfer(session: CallRow) -> TurnOutput:
@@ -103,10 +109,9 @@ def ai_transfer(org: Organization, service_id: str, form: Mapping[str, Any], que
         if dialed is None:
             log.warning("ai transfer of call %s to %r: not a number, client or queue", session.call_sid, target)
             twiml = org_fallback_twiml(org, "invalid transfer target", session.id, turn)
-            state = voice_state("transfer", turn, "transfer", True)
             return TurnOutput(
                 twiml,
-                state,
+                stage_state("transfer", turn, "transfer", True, "fallback"),
                 turn,
                 [step("transfer", "transfer", "continue", "failed", {"target": target[:64]})],
                 True,
@@ -117,18 +122,21 @@ def ai_transfer(org: Organization, service_id: str, form: Mapping[str, Any], que
             response, "transfer", turn, "transfer", [step("transfer", "transfer", "continue", None, {"target": dialed})]
         )
 
-    if not form.get("CallSid"):
-        return org_fallback_twiml(org, "no CallSid")
+    return transfer
+
+
+def transfer_opens(org: Organization, form: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
+    """Whether an ``ivr-ai-transfer`` opens a session: no session named and none for its CallSid."""
+    if query.get("session"):
+        return False
     owner = db.session.scalar(select(CallSession.org_id).where(CallSession.call_sid == str(form["CallSid"])[:64]))
-    exists = owner == org.id  # by the unique CallSid alone, the org compared here (see call_store._SELECT)
-    if exists or query.get("session"):
-        return continue_call(org, query.get("session"), form.get("CallSid"), service_id, parse_turn(query), transfer)
-    return start_call(
-        org,
-        str(form["CallSid"]),
-        service_id,
-        transfer,
-        from_number=str(form.get("From") or "")[:64],
-        to_number=str(form.get("To") or "")[:64],
-        direction=str(form.get("Direction") or "inbound")[:32],
-    )
+    return owner != org.id  # by the unique CallSid alone, the org compared here (see call_store._SELECT)
+
+
+def transfer_fields(form: Mapping[str, Any]) -> dict[str, Any]:
+    """The session columns of a call that an ``ivr-ai-transfer`` opens."""
+    return {
+        "from_number": str(form.get("From") or "")[:64],
+        "to_number": str(form.get("To") or "")[:64],
+        "direction": str(form.get("Direction") or "inbound")[:32],
+    }

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from twilio.twiml.messaging_response import MessagingResponse
 
 from extensions import db
-from flows import render_twiml
+from flows import end_session, render_twiml
+from flows.state import is_done, waiting_node
 from models import CallStep, Message, Organization
 from services.call_flow import find_number, upsert_recording
 from services.call_runtime import lock_session
@@ -51,10 +52,10 @@ def call_status(org: Organization, form: Mapping[str, Any], query: Mapping[str, 
     seconds = str(form.get("CallDuration") or "")
     duration = int(seconds) if seconds.isdigit() else None
     values: dict[str, Any] = {"status": status, "ended_at": at, "duration": duration, "updated_at": at}
-    state = dict(session.state or {})
-    waiting = state.get("waiting") or {}
-    if state.get("status") != "done" and waiting.get("node"):
-        node = str(waiting["node"])[:64]
+    state = session.state or {}
+    waiting_at = waiting_node(state)
+    if not is_done(state) and waiting_at:
+        node = str(waiting_at)[:64]
         db.session.add(
             CallStep(
                 org_id=session.org_id,
@@ -69,8 +70,8 @@ def call_status(org: Organization, form: Mapping[str, Any], query: Mapping[str, 
                 at=at,
             )
         )
-        state.update(status="done", waiting=None, end={"reason": "caller_hangup", "node": node, "turn": session.turn})
-        values.update(step_count=session.step_count + 1, state=state, end_reason=session.end_reason or "caller_hangup")
+        ended = end_session(state, "caller_hangup", node=node, turn=session.turn)
+        values.update(step_count=session.step_count + 1, state=ended, end_reason=session.end_reason or "caller_hangup")
     elif session.end_reason is None:
         values["end_reason"] = "ended" if status == "completed" else status
     update_session(session.id, **values)

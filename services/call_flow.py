@@ -28,24 +28,25 @@ from flows import (
 )
 from flows import queue_music_twiml as engine_queue_music
 from flows.nodes.connect import DEFAULT_HOLD_MUSIC
-from flows.webhooks import event_from_webhook
+from flows.state import end_of, ended_state, turn_of, waiting_node
+from flows.twiml import goodbye_twiml
+from flows.webhooks import InboundWebhook
 from models import CallSession, CallStep, Flow, Organization, Payment, PhoneNumber, Recording
-from services.call_runtime import TurnOutput, continue_call, start_call, step
+from services.call_runtime import Compute, StartPlan, TurnOutput, step
 from services.call_services import CallServices
 from services.call_store import CallRow
 from services.call_support import (
     call_fields,
     flag,
-    goodbye_twiml,
     input_summary,
     log,
     mask_card,
     now,
     org_fallback_twiml,
-    parse_turn,
     scrub,
     url_builder,
 )
+from services.flows import definition_for_caller, published_definition
 
 _COMPILED: dict[int, tuple[dict, FlowDefinition]] = {}
 _COMPILED_MAX = 1024
@@ -109,8 +110,6 @@ def number_route(org: Organization, number: str) -> NumberRoute | None:
 
 def session_definition(session: CallRow) -> FlowDefinition | dict | None:
     """The definition a call runs on: its frozen draft, or its published revision."""
-    from services.flows import published_definition
-
     if session.uses_draft:
         return session.draft_definition
     if session.revision_id is None:
@@ -140,13 +139,12 @@ def from_result(result: TurnResult, params: Mapping[str, Any]) -> TurnOutput:
             item["detail"] = {**item["detail"], "input": summary}
             break
     state = result.state
-    waiting = state.get("waiting") or {}
-    end = state.get("end") or {}
-    current = waiting.get("node") or end.get("node") or (steps[-1]["node_id"] if steps else None)
+    end = end_of(state)
+    current = waiting_node(state) or end.get("node") or (steps[-1]["node_id"] if steps else None)
     return TurnOutput(
         result.twiml,
         state,
-        int(state.get("turn", 0)),
+        turn_of(state),
         steps,
         result.done,
         end.get("reason") if result.done else None,
@@ -155,25 +153,12 @@ def from_result(result: TurnResult, params: Mapping[str, Any]) -> TurnOutput:
 
 
 def _ended(twiml: str, turn: int, reason: str, steps: list[dict[str, Any]]) -> TurnOutput:
-    state = {"status": "done", "turn": turn, "waiting": None, "end": {"reason": reason, "node": None}}
-    return TurnOutput(twiml, state, turn, steps, True, reason, None)
+    return TurnOutput(twiml, ended_state(turn, reason), turn, steps, True, reason, None)
 
 
-def start_flow(org: Organization, service_id: str, form: Mapping[str, Any], query: Mapping[str, Any]) -> str:
-    """A new call to an IVR number: run the start of the number's flow (the draft for test users)."""
-    from services.call_voice import ring_number
-    from services.flows import definition_for_caller
-
+def plan_flow(org: Organization, route: NumberRoute, form: Mapping[str, Any]) -> StartPlan:
+    """A new call to a number with a flow: its first turn (the draft for test users)."""
     call_sid, to, from_ = str(form.get("CallSid") or ""), str(form.get("To") or ""), str(form.get("From") or "")
-    if not call_sid:
-        log.warning("%s webhook for org %s without a CallSid; saying goodbye", service_id, org.slug)
-        return goodbye_twiml()
-    route = number_route(org, to)
-    if route is None:
-        log.warning("call %s for org %s to %r, which is not one of its numbers", call_sid, org.slug, to)
-        return org_fallback_twiml(org, "unknown number")
-    if route.flow_id is None and route.mode == "voice":
-        return ring_number(org, find_number(org, to), service_id, form)
     definition, revision_id, uses_draft = (None, None, False)
     if route.flow_id is not None and route.archived is False:
         definition, revision_id, uses_draft = definition_for_caller(
@@ -190,28 +175,28 @@ def start_flow(org: Organization, service_id: str, form: Mapping[str, Any], quer
         result = run_turn(compiled(definition, revision_id), None, Event("start", params), ctx)
         return from_result(result, params)
 
-    return start_call(
-        org,
-        call_sid,
-        service_id,
+    return StartPlan(
         build,
-        phone_number_id=route.id,
-        flow_id=route.flow_id if route.archived is not None else None,
-        revision_id=revision_id,
-        uses_draft=uses_draft,
-        draft_definition=definition if uses_draft else None,
-        from_number=from_[:64],
-        to_number=to[:64],
-        direction=str(form.get("Direction") or "inbound")[:32],
+        {
+            "phone_number_id": route.id,
+            "flow_id": route.flow_id if route.archived is not None else None,
+            "revision_id": revision_id,
+            "uses_draft": uses_draft,
+            "draft_definition": definition if uses_draft else None,
+            "from_number": from_[:64],
+            "to_number": to[:64],
+            "direction": str(form.get("Direction") or "inbound")[:32],
+        },
     )
 
 
-def resume_flow(org: Organization, service_id: str, form: Mapping[str, Any], query: Mapping[str, Any]) -> str:
-    """An ivr-* webhook of a running call: resume the waiting node with the event it brings."""
-    params = scrub(dict(form))
-    event = event_from_webhook(service_id, params, query)
-    fallback_voicemail = service_id == "ivr-recording" and flag(query, "fallback")
-    if fallback_voicemail and not query.get("session"):
+def plan_resume(org: Organization, hook: InboundWebhook) -> Compute | str:
+    """An ivr-* webhook of a running call: resume the waiting node with the event it brings
+    (its params scrubbed of card data); a fallback voicemail with no session answers at once."""
+    params = scrub(hook.form)
+    event = Event(hook.event.kind, params) if hook.event is not None else None
+    fallback_voicemail = hook.service_id == "ivr-recording" and flag(hook.query, "fallback")
+    if fallback_voicemail and not hook.query.get("session"):
         return sessionless_voicemail(org, params)
 
     def compute(session: CallRow) -> TurnOutput:
@@ -225,15 +210,15 @@ def resume_flow(org: Organization, service_id: str, form: Mapping[str, Any], que
                 twiml,
                 session.turn + 1,
                 "fallback",
-                [step("", "", event.kind if event else service_id, None, {"fallback": "no definition"})],
+                [step("", "", event.kind if event else hook.service_id, None, {"fallback": "no definition"})],
             )
-        waiting_node = (state.get("waiting") or {}).get("node")
-        result = run_turn(definition, state, event, turn_context(org, session, form))
+        waiting_at = waiting_node(state)
+        result = run_turn(definition, state, event, turn_context(org, session, hook.form))
         out = from_result(result, params)
-        out.extras.extend(artefacts(session, event, waiting_node, params))
+        out.extras.extend(artefacts(session, event, waiting_at, params))
         return out
 
-    return continue_call(org, query.get("session"), form.get("CallSid"), service_id, parse_turn(query), compute)
+    return compute
 
 
 def artefacts(session: CallRow, event: Event, node_id: str | None, params: Mapping[str, Any]) -> list[Any]:

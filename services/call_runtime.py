@@ -19,9 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from extensions import db
+from flows.twiml import goodbye_twiml
 from models import CallSession, CallTurn, Organization, new_uid
 from services.call_store import CallRow, insert_session, lock_row, persist_turn
-from services.call_support import goodbye_twiml, now, scrub_json
+from services.call_support import now, scrub_json
 
 log = logging.getLogger("phonetree.calls")
 
@@ -38,6 +39,18 @@ class TurnOutput:
     end_reason: str | None = None
     current_node: str | None = None
     extras: list[Any] = field(default_factory=list)  # rows to add in the same transaction
+
+
+Compute = Callable[[CallRow], TurnOutput]
+
+
+@dataclass(frozen=True)
+class StartPlan:
+    """How to open a new call: the first turn's builder (run on the fresh session row) and the
+    session's columns (number, flow, revision, from, to, direction)."""
+
+    build: Compute
+    fields: dict[str, Any]
 
 
 def step(

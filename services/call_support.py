@@ -15,39 +15,19 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import current_app, has_request_context, request
-from twilio.twiml.voice_response import VoiceResponse
 
-from flows import fallback_twiml, render_twiml
+from flows import fallback_twiml
 from flows.nodes.pay import mask_card_number
+from flows.webhooks import webhook_path
 from models import Organization, utcnow
 
 log = logging.getLogger("phonetree.calls")
-
-VOICE_SERVICES = frozenset(
-    {
-        "voice",
-        "ivr-menu",
-        "ivr-continue",
-        "ivr-input",
-        "ivr-menu-input",
-        "ivr-recording",
-        "ivr-payment-status",
-        "ivr-queue-music",
-        "ivr-ai-outbound",
-        "ivr-ai-transfer",
-        "ai-voice",
-    }
-)
-CALLBACK_SERVICES = frozenset({"status", "recording-status", "transcription-status"})
-MESSAGING_SERVICES = frozenset({"sms"})
-SERVICE_IDS = VOICE_SERVICES | CALLBACK_SERVICES | MESSAGING_SERVICES
 
 TWIML = "text/xml; charset=utf-8"
 # (HTTP status, content type, body): what a webhook answers.
 WebhookAnswer = tuple[int, str, str]
 
 DEFAULT_APOLOGY = "Sorry, we cannot take your call right now."
-GOODBYE = "Sorry, this call cannot continue. Goodbye."
 
 # The standard call fields templates may see; everything else Twilio posts stays out of the state.
 CALL_FIELDS = (
@@ -129,7 +109,7 @@ def webhook_url(org_slug: str, service_id: str, session_id: str | None = None, *
     if session_id:
         query["session"] = session_id
     query.update({k: v for k, v in params.items() if v is not None})
-    return f"{base_url()}/connect/webhook/twilio/{service_id}?{urlencode(query)}"
+    return f"{base_url()}{webhook_path(service_id)}?{urlencode(query)}"
 
 
 def url_builder(org_slug: str, session_id: str | None) -> Callable[..., str]:
@@ -164,14 +144,6 @@ def org_fallback_twiml(org: Organization, reason: str, session_id: str | None = 
         return builder(service_id, turn=turn, **params)
 
     return fallback_twiml(org_fallback(org), reason, url_for)
-
-
-def goodbye_twiml(message: str = GOODBYE) -> str:
-    """A polite goodbye that ends the call."""
-    response = VoiceResponse()
-    response.say(message)
-    response.hangup()
-    return render_twiml(response)
 
 
 def call_fields(form: Mapping[str, Any]) -> dict[str, str]:

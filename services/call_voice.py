@@ -3,8 +3,10 @@
 A call to a number in voice mode rings the assigned users' online softphones
 (`<Dial><Client>`), then takes a voicemail; a softphone's outgoing call (From ``client:...``)
 dials the number it asks for with the org's caller ID; ``To: client:...`` rings that softphone.
-These calls (and the AI ones of `services.call_ai`) keep a small state in their session
-(``mode: voice``, ``stage``); their follow-up webhooks come back to ``voice?session=..&turn=..``.
+`services.calls` opens these calls with the plans here (`plan_ring`, `plan_outbound`,
+`plan_ring_client`) and resumes them with `next_turn`. They (and the AI ones of `services.call_ai`)
+keep a small state made by `flows.stage_state` (``mode: voice``, ``stage``); their follow-up
+webhooks come back to ``voice?session=..&turn=..``.
 """
 
 from __future__ import annotations
@@ -16,37 +18,20 @@ from sqlalchemy import select
 from twilio.twiml.voice_response import VoiceResponse
 
 from extensions import db
-from flows import render_twiml
+from flows import render_twiml, stage_state
 from flows.checks import to_e164
+from flows.state import stage_of, waiting_node
 from models import Organization, PhoneNumber, User, phone_number_user
-from services.call_flow import find_number, start_flow
-from services.call_runtime import TurnOutput, continue_call, start_call, step
+from services.call_flow import find_number, upsert_recording
+from services.call_runtime import StartPlan, TurnOutput, step
 from services.call_services import online_identities
 from services.call_store import CallRow
-from services.call_support import (
-    input_summary,
-    log,
-    org_fallback_twiml,
-    parse_turn,
-    scrub,
-    url_builder,
-)
+from services.call_support import input_summary, url_builder
 
 VOICEMAIL_GREETING = "Nobody is available to take your call. Please leave a message after the beep."
 NO_MESSAGE = "We did not receive a message. Goodbye."
 THANKS = "Thank you for your message. Goodbye."
 ANSWERED = ("completed", "answered")
-
-
-def voice_state(stage: str, turn: int, node: str, done: bool = False) -> dict[str, Any]:
-    return {
-        "mode": "voice",
-        "stage": stage,
-        "turn": turn,
-        "status": "done" if done else "waiting",
-        "waiting": None if done else {"node": node},
-        "end": None,
-    }
 
 
 def voice_output(
@@ -58,9 +43,8 @@ def voice_output(
     done: bool = False,
     reason: str | None = None,
 ) -> TurnOutput:
-    state = voice_state(stage, turn, node, done)
-    if done:
-        state["end"] = {"reason": reason, "node": node}
+    """A turn of a call that does not run a flow, in its `stage` (see `flows.stage_state`)."""
+    state = stage_state(stage, turn, node, done, reason)
     return TurnOutput(render_twiml(response), state, turn, steps, done, reason, node)
 
 
@@ -92,7 +76,7 @@ def _voicemail(
     )
 
 
-def ring_number(org: Organization, number: PhoneNumber, service_id: str, form: Mapping[str, Any]) -> str:
+def plan_ring(org: Organization, number: PhoneNumber, form: Mapping[str, Any]) -> StartPlan:
     """A call to a voice-mode number: ring its users' online softphones, else voicemail."""
     users = list(
         db.session.scalars(
@@ -118,15 +102,14 @@ def ring_number(org: Organization, number: PhoneNumber, service_id: str, form: M
             [step("softphones", "ring", None, None, {"clients": len(clients), "users": len(users)})],
         )
 
-    return start_call(
-        org,
-        str(form["CallSid"]),
-        service_id,
+    return StartPlan(
         build,
-        phone_number_id=number.id,
-        from_number=str(form.get("From") or "")[:64],
-        to_number=number.phone_number,
-        direction=str(form.get("Direction") or "inbound")[:32],
+        {
+            "phone_number_id": number.id,
+            "from_number": str(form.get("From") or "")[:64],
+            "to_number": number.phone_number,
+            "direction": str(form.get("Direction") or "inbound")[:32],
+        },
     )
 
 
@@ -166,7 +149,7 @@ def dial_target(response: VoiceResponse, target: str, attrs: dict[str, Any]) -> 
     return number
 
 
-def outbound(org: Organization, service_id: str, form: Mapping[str, Any]) -> str:
+def plan_outbound(org: Organization, form: Mapping[str, Any]) -> StartPlan:
     """A softphone's call (From ``client:...``): dial the number it asks for with the org's caller ID."""
     identity = str(form.get("From") or "")[len("client:") :]
     email = identity.removeprefix("user:").lower()
@@ -210,71 +193,37 @@ def outbound(org: Organization, service_id: str, form: Mapping[str, Any]) -> str
             )
         return voice_output(response, "outbound", 1, "dial", [step("dial", "dial", None, None, {"target": dialed})])
 
-    return start_call(
-        org,
-        str(form["CallSid"]),
-        service_id,
+    return StartPlan(
         build,
-        phone_number_id=caller.id if caller is not None else None,
-        from_number=identity[:64],
-        to_number=target[:64],
-        direction="outbound",
+        {
+            "phone_number_id": caller.id if caller is not None else None,
+            "from_number": identity[:64],
+            "to_number": target[:64],
+            "direction": "outbound",
+        },
     )
 
 
-def voice(org: Organization, service_id: str, form: Mapping[str, Any], query: Mapping[str, Any]) -> str:
-    """The ``voice`` webhook: softphone calls, voice-mode numbers and their follow-ups."""
-    if query.get("session"):
-        params = scrub(dict(form))
-        return continue_call(
-            org,
-            query["session"],
-            form.get("CallSid"),
-            service_id,
-            parse_turn(query),
-            lambda session: _next(org, session, params),
-        )
-    if not form.get("CallSid"):
-        log.warning("voice webhook for org %s without a CallSid", org.slug)
-        return org_fallback_twiml(org, "no CallSid")
-    if str(form.get("From") or "").startswith("client:"):
-        return outbound(org, service_id, form)
+def plan_ring_client(org: Organization, form: Mapping[str, Any]) -> StartPlan:
+    """A call to a softphone (To ``client:...``): ring it."""
     to = str(form.get("To") or "")
-    if to.startswith("client:"):
-        return _ring_client(org, service_id, form, to)
-    number = find_number(org, to)
-    if number is None:
-        log.warning("voice call %s for org %s to %r, not one of its numbers", form.get("CallSid"), org.slug, to)
-        return org_fallback_twiml(org, "unknown number")
-    if number.mode == "ivr":
-        return start_flow(org, service_id, form, query)
-    return ring_number(org, number, service_id, form)
 
-
-def _ring_client(org: Organization, service_id: str, form: Mapping[str, Any], to: str) -> str:
     def build(session: CallRow) -> TurnOutput:
         response = VoiceResponse()
         attrs = {"action": url_builder(org.slug, session.id)("voice", turn=1), "method": "POST", "timeout": 25}
         identity = dial_target(response, to, attrs)
         return voice_output(response, "internal", 1, "dial", [step("dial", "dial", None, None, {"target": identity})])
 
-    return start_call(
-        org,
-        str(form["CallSid"]),
-        service_id,
+    return StartPlan(
         build,
-        from_number=str(form.get("From") or "")[:64],
-        to_number=to[:64],
-        direction="inbound",
+        {"from_number": str(form.get("From") or "")[:64], "to_number": to[:64], "direction": "inbound"},
     )
 
 
-def _next(org: Organization, session: CallRow, params: Mapping[str, Any]) -> TurnOutput:
+def next_turn(org: Organization, session: CallRow, params: Mapping[str, Any]) -> TurnOutput:
     """A follow-up of a non-flow call: a Dial/Connect/Enqueue ended, or a voicemail was left."""
-    from services.call_flow import upsert_recording
-
     state = session.state or {}
-    stage, turn = state.get("stage"), session.turn + 1
+    stage, turn = stage_of(state), session.turn + 1
     summary = input_summary(params)
     response = VoiceResponse()
     if stage == "voicemail":
@@ -296,7 +245,7 @@ def _next(org: Organization, session: CallRow, params: Mapping[str, Any]) -> Tur
         return out
     status = str(params.get("DialCallStatus") or params.get("QueueResult") or params.get("CallStatus") or "")
     answered = status in ANSWERED or status in ("bridged", "bridging-in-process")
-    node = str((state.get("waiting") or {}).get("node") or stage or "dial")
+    node = str(waiting_node(state) or stage or "dial")
     if stage == "ringing" and not answered:
         result = _voicemail(org, session, turn, why=f"softphones: {status or 'no answer'}")
         result.steps.insert(0, step(node, "ring", "dial", status.replace("-", "_") or "no_answer", {"input": summary}))

@@ -1,10 +1,14 @@
-"""The call runtime's entry point: every Twilio webhook of an org, by serviceId.
+"""The call runtime's entry point: every verified Twilio webhook of an org.
 
-`handle_twilio_webhook(org, service_id, form, query)` answers ``(status, content_type, body)``.
+The front door (web/connect.py) checks the signature and has the provider parse the request
+into an `InboundWebhook` (serviceId, Twilio's fields, the engine event); `handle_webhook` runs
+it and answers ``(status, content_type, body)``, which the provider renders for Twilio.
+
+A voice webhook either opens a call (`start`: one new session row, then its first turn) or
+resumes one (`resume`: the session row locked, a retried turn replayed, else the next turn);
+both go through `call_runtime`, which persists the turn. Callbacks and SMS are `call_events`.
 Voice services always answer 200 TwiML, whatever goes wrong (then the org's apology and
 fallback); callbacks answer 204; ``sms`` answers TwiML with the auto-reply, if any.
-The pieces: `call_runtime` (locking, retries, persistence), `call_flow` (IVR flows),
-`call_voice` (softphones, AI), `call_events` (callbacks, SMS), `call_log` (pages, analytics).
 """
 
 from __future__ import annotations
@@ -13,43 +17,29 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from extensions import db
+from flows.twiml import goodbye_twiml
+from flows.webhooks import InboundWebhook
 from models import Organization
-from services.call_ai import ai_connect, ai_transfer
+from services.call_ai import plan_ai, transfer_fields, transfer_opens, transfer_turn
 from services.call_events import call_status, inbound_sms, recording_status, transcription_status
-from services.call_flow import queue_music, resume_flow, start_flow
+from services.call_flow import find_number, number_route, plan_flow, plan_resume, queue_music
 from services.call_log import node_counts
+from services.call_runtime import Compute, StartPlan, continue_call, start_call
 from services.call_support import (
-    CALLBACK_SERVICES,
-    SERVICE_IDS,
     TWIML,
-    VOICE_SERVICES,
     WebhookAnswer,
     answer_twiml,
     empty_answer,
-    goodbye_twiml,
     log,
     org_fallback_twiml,
+    parse_turn,
+    scrub,
 )
-from services.call_voice import voice
+from services.call_voice import next_turn, plan_outbound, plan_ring, plan_ring_client
 
-__all__ = ["SERVICE_IDS", "VOICE_SERVICES", "handle_twilio_webhook", "node_counts"]
+__all__ = ["handle_webhook", "node_counts", "resume", "start"]
 
-VoiceHandler = Callable[[Organization, str, Mapping[str, Any], Mapping[str, Any]], str]
 CallbackHandler = Callable[[Organization, Mapping[str, Any], Mapping[str, Any]], WebhookAnswer]
-
-VOICE_HANDLERS: dict[str, VoiceHandler] = {
-    "ivr-menu": start_flow,
-    "voice": voice,
-    "ivr-menu-input": resume_flow,
-    "ivr-input": resume_flow,
-    "ivr-recording": resume_flow,
-    "ivr-payment-status": resume_flow,
-    "ivr-continue": resume_flow,
-    "ivr-queue-music": queue_music,
-    "ai-voice": ai_connect,
-    "ivr-ai-outbound": ai_connect,
-    "ivr-ai-transfer": ai_transfer,
-}
 CALLBACK_HANDLERS: dict[str, CallbackHandler] = {
     "status": call_status,
     "recording-status": recording_status,
@@ -58,27 +48,107 @@ CALLBACK_HANDLERS: dict[str, CallbackHandler] = {
 }
 
 
-def handle_twilio_webhook(
-    org: Organization, service_id: str, form: Mapping[str, Any], query: Mapping[str, Any]
-) -> WebhookAnswer:
-    """Handle one (already authenticated) Twilio webhook for `org`; never raises."""
+def handle_webhook(org: Organization, hook: InboundWebhook) -> WebhookAnswer:
+    """Run one (already authenticated) Twilio webhook for `org`; never raises."""
     try:
-        if service_id in VOICE_HANDLERS:
-            return answer_twiml(VOICE_HANDLERS[service_id](org, service_id, form, query))
-        if service_id in CALLBACK_HANDLERS:
-            return CALLBACK_HANDLERS[service_id](org, form, query)
+        if hook.webhook.kind != "voice":
+            return CALLBACK_HANDLERS[hook.service_id](org, hook.form, hook.query)
+        if hook.service_id == "ivr-queue-music":  # hold music: not a turn, the call's state is only read
+            return answer_twiml(queue_music(org, hook.service_id, hook.form, hook.query))
+        return answer_twiml(start(org, hook) if _opens(org, hook) else resume(org, hook))
     except Exception:  # noqa: BLE001  Twilio must get TwiML, never a 5xx read out as "an application error"
         db.session.rollback()
-        log.exception("%s webhook for org %s (CallSid %r) failed", service_id, org.slug, form.get("CallSid"))
-        return _failure_answer(org, service_id)
-    log.warning("webhook for org %s names unknown service %r", org.slug, service_id)
-    return answer_twiml(goodbye_twiml()) if service_id not in CALLBACK_SERVICES else empty_answer()
+        log.exception("%s webhook for org %s (CallSid %r) failed", hook.service_id, org.slug, hook.form.get("CallSid"))
+        return _failure_answer(org, hook)
 
 
-def _failure_answer(org: Organization, service_id: str) -> WebhookAnswer:
-    if service_id in CALLBACK_SERVICES:
+def _opens(org: Organization, hook: InboundWebhook) -> bool:
+    """Whether a voice webhook opens a call (else it resumes the session it names)."""
+    if not hook.webhook.opens:
+        return False
+    if hook.service_id == "voice":
+        return not hook.query.get("session")
+    if hook.service_id == "ivr-ai-transfer":
+        return bool(hook.form.get("CallSid")) and transfer_opens(org, hook.form, hook.query)
+    return True
+
+
+def start(org: Organization, hook: InboundWebhook) -> str:
+    """Open a call: plan it by serviceId and number, insert its session, run its first turn.
+
+    A repeated start of the same CallSid replays the stored first answer (`call_runtime.start_call`).
+    """
+    plan = _plan_start(org, hook)
+    if isinstance(plan, str):
+        return plan
+    return start_call(org, str(hook.form["CallSid"]), hook.service_id, plan.build, **plan.fields)
+
+
+def resume(org: Organization, hook: InboundWebhook) -> str:
+    """The next turn of a known call, under its row lock; a retried turn gets its stored TwiML."""
+    compute = _plan_resume(org, hook)
+    if isinstance(compute, str):
+        return compute
+    query, form = hook.query, hook.form
+    return continue_call(org, query.get("session"), form.get("CallSid"), hook.service_id, parse_turn(query), compute)
+
+
+def _plan_start(org: Organization, hook: InboundWebhook) -> StartPlan | str:
+    form, service_id = hook.form, hook.service_id
+    if service_id in ("ai-voice", "ivr-ai-outbound"):
+        return plan_ai(org, service_id, form, hook.query)
+    if service_id == "ivr-ai-transfer":
+        return StartPlan(transfer_turn(org, form, hook.query), transfer_fields(form))
+    if service_id == "ivr-menu":
+        return _plan_number_call(org, hook)
+    if not form.get("CallSid"):  # voice
+        log.warning("voice webhook for org %s without a CallSid", org.slug)
+        return org_fallback_twiml(org, "no CallSid")
+    if str(form.get("From") or "").startswith("client:"):
+        return plan_outbound(org, form)
+    to = str(form.get("To") or "")
+    if to.startswith("client:"):
+        return plan_ring_client(org, form)
+    number = find_number(org, to)
+    if number is None:
+        log.warning("voice call %s for org %s to %r, not one of its numbers", form.get("CallSid"), org.slug, to)
+        return org_fallback_twiml(org, "unknown number")
+    if number.mode == "ivr":
+        return _plan_number_call(org, hook)
+    return plan_ring(org, number, form)
+
+
+def _plan_number_call(org: Organization, hook: InboundWebhook) -> StartPlan | str:
+    """A call to one of the org's numbers: its flow, or its softphones when it has none in voice mode."""
+    form = hook.form
+    call_sid, to = str(form.get("CallSid") or ""), str(form.get("To") or "")
+    if not call_sid:
+        log.warning("%s webhook for org %s without a CallSid; saying goodbye", hook.service_id, org.slug)
+        return goodbye_twiml()
+    route = number_route(org, to)
+    if route is None:
+        log.warning("call %s for org %s to %r, which is not one of its numbers", call_sid, org.slug, to)
+        return org_fallback_twiml(org, "unknown number")
+    if route.flow_id is None and route.mode == "voice":
+        return plan_ring(org, find_number(org, to), form)
+    return plan_flow(org, route, form)
+
+
+def _plan_resume(org: Organization, hook: InboundWebhook) -> Compute | str:
+    if hook.service_id == "voice":
+        params = scrub(hook.form)
+        return lambda session: next_turn(org, session, params)
+    if hook.service_id == "ivr-ai-transfer":
+        if not hook.form.get("CallSid"):
+            return org_fallback_twiml(org, "no CallSid")
+        return transfer_turn(org, hook.form, hook.query)
+    return plan_resume(org, hook)
+
+
+def _failure_answer(org: Organization, hook: InboundWebhook) -> WebhookAnswer:
+    if hook.webhook.kind == "callback":
         return empty_answer()
-    if service_id == "sms":
+    if hook.webhook.kind == "messaging":
         return 200, TWIML, '<?xml version="1.0" encoding="UTF-8"?><Response />'
     try:
         return answer_twiml(org_fallback_twiml(org, "internal error"))

@@ -16,6 +16,8 @@ from typing import Any
 
 from flows import Event, TurnContext, load_definition, run_turn
 from flows.nodes.hours import holiday_dates, is_open
+from flows.state import end_of, expects, waiting_node
+from flows.webhooks import webhook_path
 from services.console_speech import heard_from_twiml
 
 SIM_FROM = "+15551230000"
@@ -238,7 +240,7 @@ def _turn(run: dict, definition: dict, event: Event, load_flow) -> dict:
 
     def url_for(service_id: str, **params: Any) -> str:
         query = "&".join(f"{k}={v}" for k, v in params.items())
-        return f"https://console.phonetree.invalid/{service_id}?{query}"
+        return f"https://console.phonetree.invalid{webhook_path(service_id)}?{query}"
 
     result = run_turn(
         definition, run["state"], event, TurnContext(call=call, now=now, url_for=url_for, services=services)
@@ -254,12 +256,12 @@ def _turn(run: dict, definition: dict, event: Event, load_flow) -> dict:
     run["transcript"].extend(
         {"who": "flow", "kind": kind, "text": text} for kind, text in heard_from_twiml(result.twiml)
     )
-    waiting = result.state.get("waiting") if not result.done else None
-    run["expects"] = list(waiting.get("expects") or []) if waiting else []
-    run["active"] = waiting.get("node") if waiting else (run["path"][-1]["node"] if run["path"] else None)
+    waiting_at = waiting_node(result.state) if not result.done else None
+    run["expects"] = expects(result.state) if waiting_at else []
+    run["active"] = waiting_at or (run["path"][-1]["node"] if run["path"] else None)
     run["done"] = bool(result.done)
     if result.done:
-        end = result.state.get("end") or {}
+        end = end_of(result.state)
         run["transcript"].append({"who": "system", "text": f"Call ended ({end.get('reason', 'completed')})."})
     return run
 

@@ -9,6 +9,7 @@ from urllib.parse import quote
 import phonenumbers
 from flask import current_app, has_request_context, request
 
+from flows.webhooks import webhook_path
 from models import Organization, PhoneNumber
 from upstream.errors import SecretsUnreadable, UpstreamError
 
@@ -80,17 +81,17 @@ def public_base_url() -> str:
 
 def webhook_config(org: Organization, mode: str) -> dict[str, str | None]:
     """The settings Twilio must hold for a number of this org in this mode (Twilio's field names)."""
-    base = f"{public_base_url()}/connect/webhook/twilio"
+    base = public_base_url()
     query = f"?orgid={quote(org.slug)}"
     voice = "ivr-menu" if mode == "ivr" else "voice"
     return {
-        "voice_url": f"{base}/{voice}{query}",
+        "voice_url": f"{base}{webhook_path(voice)}{query}",
         "voice_method": WEBHOOK_METHOD,
         "voice_application_sid": None,
-        "sms_url": f"{base}/sms{query}",
+        "sms_url": f"{base}{webhook_path('sms')}{query}",
         "sms_method": WEBHOOK_METHOD,
         "sms_application_sid": None,
-        "status_callback": f"{base}/status{query}",
+        "status_callback": f"{base}{webhook_path('status')}{query}",
         "status_callback_method": WEBHOOK_METHOD,
     }
 

@@ -24,6 +24,7 @@ from sim.actions import (
     Silence,
 )
 from sim.caller import CallerSimulator, ScriptError, SimulatorError
+from sim.params import webhook_url
 from sim.transcript import CallEvent, CallTranscript, PromptState, RequestRecord
 from sim.transport import (
     FlaskClientTransport,
@@ -59,4 +60,5 @@ __all__ = [
     "TwimlError",
     "assert_valid_twiml",
     "parse_twiml",
+    "webhook_url",
 ]

@@ -11,15 +11,24 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime
+from urllib.parse import urlencode
 
 from twilio.request_validator import RequestValidator
 
+from flows.webhooks import webhook_path
 from sim.actions import DialResult, PayResult, QueueResult, RecordAudio
 from sim.verbs import Pay
 from upstream.signature_values import SignedValues
 
 API_VERSION = "2010-04-01"
 RECORDINGS_BASE = "https://api.twilio.com/2010-04-01/Accounts"
+
+
+def webhook_url(base: str, service_id: str, **query: str) -> str:
+    """Phonetree's URL for one of its Twilio webhooks (``flows.webhooks``' registry) on ``base``."""
+    return f"{base.rstrip('/')}{webhook_path(service_id)}" + (f"?{urlencode(query)}" if query else "")
+
+
 _COUNTRY_BY_PREFIX = (
     ("+1", "US"),
     ("+44", "GB"),

@@ -23,8 +23,8 @@ from twilio.jwt.access_token.grants import VoiceGrant
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from extensions import db
-from models import Organization
+from flows.twiml import goodbye_twiml
+from flows.webhooks import WEBHOOK_BY_ID, InboundWebhook, event_from_webhook
 from upstream.errors import CredentialsRejected, IntegrationConfigError, UpstreamError
 from upstream.provider import ConfigField, Provider
 from upstream.signature_values import SignedValues
@@ -64,6 +64,9 @@ class VoiceToken:
     token: str
     identity: str
     expires_at: datetime
+
+
+TWIML = "text/xml; charset=utf-8"
 
 
 @dataclass(frozen=True)
@@ -302,24 +305,32 @@ class TwilioProvider(Provider):
         except (ValueError, TypeError, KeyError):
             return False
 
-    def handle_webhook(self, service_id: str, request_data: Any) -> WebhookResponse:
-        """Hand a verified webhook to the call runtime (``services.calls.handle_twilio_webhook``).
-
-        ``request_data`` is the Flask request, or a mapping with ``form`` and ``query`` (and the
-        front door's ``org``, this provider's organisation as it already read it).
+    def parse_webhook(self, service_id: str, form: Mapping[str, Any], query: Mapping[str, Any]) -> InboundWebhook:
+        """A verified webhook's fields as the runtime takes them: Twilio's form and query as plain
+        dicts, and the engine event they bring (``flows.event_from_webhook``; None for a webhook
+        that is not a flow turn). ``service_id`` must be one of ``flows.webhooks.SERVICE_IDS``.
         """
-        from services.calls import handle_twilio_webhook  # the call runtime imports upstream, not vice versa
+        form, query = dict(form), dict(query)
+        return InboundWebhook(WEBHOOK_BY_ID[service_id], form, query, event_from_webhook(service_id, form, query))
 
-        org = None
-        if isinstance(request_data, Mapping):
-            form, query = dict(request_data.get("form") or {}), dict(request_data.get("query") or {})
-            org = request_data.get("org")
-        else:
-            form, query = request_data.form.to_dict(), request_data.args.to_dict()
-        if org is None or org.id != self.org_id:
-            org = db.session.get(Organization, self.org_id)
-        status, content_type, body = handle_twilio_webhook(org, service_id, form, query)
-        return WebhookResponse(status, content_type, body)
+    def render_answer(
+        self, webhook: InboundWebhook | str, answer: tuple[int, str, str | bytes] | None
+    ) -> WebhookResponse:
+        """The runtime's ``(status, content_type, body)`` as Twilio must get it.
+
+        A voice webhook always answers 200 TwiML: anything else (or no answer, when the runtime
+        failed) becomes a spoken goodbye, which Twilio plays instead of "an application error".
+        A callback or SMS without an answer gets 204.
+        """
+        hook = webhook.webhook if isinstance(webhook, InboundWebhook) else WEBHOOK_BY_ID[webhook]
+        if answer is not None:
+            status, content_type, body = answer
+            if hook.kind != "voice" or (status == 200 and str(content_type).startswith("text/xml")):
+                return WebhookResponse(status, content_type, body)
+            log.error("%s webhook produced %s %s; answering a goodbye instead", hook.service_id, status, content_type)
+        if hook.kind == "voice":
+            return WebhookResponse(200, TWIML, goodbye_twiml())
+        return WebhookResponse(204, "text/plain", "")
 
     def test_params(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
         """Keyword arguments for a test operation from its camelCase JSON params."""

@@ -3,7 +3,9 @@
 Every request must carry a valid ``X-Twilio-Signature`` for the org's auth token, computed
 over ``{PUBLIC_BASE_URL}{path}?{query}`` (or the URL as received when PUBLIC_BASE_URL is not
 set) and the form body. Otherwise: 403 and nothing is read or stored beyond the org lookup.
-Verified requests go to the org's provider, which hands them to the call runtime.
+A verified request goes three steps: the org's provider parses Twilio's fields into an
+`InboundWebhook` (with its engine event), the call runtime (`services.calls.handle_webhook`)
+runs it, and the provider renders the answer (always 200 TwiML for a voice webhook).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from werkzeug.datastructures import MultiDict
 
 from db_pool import retry_on_disconnect
 from extensions import csrf, db
-from services.call_support import CALLBACK_SERVICES, SERVICE_IDS, VOICE_SERVICES, goodbye_twiml
+from flows.twiml import goodbye_twiml
+from flows.webhooks import SERVICE_IDS, VENDOR, VOICE_SERVICES, WEBHOOK_PREFIX
+from services.calls import handle_webhook
 from upstream.errors import SecretsUnreadable
 from upstream.registry import webhook_org
 from web.errors import json_error
@@ -28,8 +32,8 @@ log = logging.getLogger("phonetree.connect")
 bp = Blueprint("connect", __name__, url_prefix="/connect")
 csrf.exempt(bp)
 
-VENDORS = ("twilio",)
-WEBHOOK_PATH = "/connect/webhook/"
+VENDORS = (VENDOR,)
+WEBHOOK_PATH = WEBHOOK_PREFIX.removesuffix(f"{VENDOR}/")
 
 
 class WebhookAwareSessionInterface(SecureCookieSessionInterface):
@@ -69,18 +73,6 @@ def signed_url() -> str:
 def _forbidden(reason: str, service_id: str, slug: str | None):
     log.warning("rejected %s webhook for org %r: %s", service_id, slug, reason)
     return json_error(403, "forbidden", "This request is not signed by Twilio for this organisation.")
-
-
-def _as_response(service_id: str, result: Any) -> Response:
-    status = getattr(result, "status", None)
-    if status is None:
-        status, content_type, body = result
-    else:
-        content_type, body = result.content_type, result.body
-    if service_id in VOICE_SERVICES and (status != 200 or not str(content_type).startswith("text/xml")):
-        log.error("%s webhook produced %s %s; answering a goodbye instead", service_id, status, content_type)
-        status, content_type, body = 200, "text/xml; charset=utf-8", goodbye_twiml()
-    return Response(body, status=status, content_type=content_type)
 
 
 def _verified(service_id: str, slug: str | None, fields: MultiDict) -> tuple[Any, Any, Any]:
@@ -124,12 +116,11 @@ def webhook(vendor: str, service_id: str):
     org, provider, refusal = _verified(service_id, slug, fields)
     if refusal is not None:
         return refusal
-    form, query = fields.to_dict(), request.args.to_dict()
+    answer = None
     try:
-        result = provider.handle_webhook(service_id, {"form": form, "query": query, "org": org})
+        hook = provider.parse_webhook(service_id, fields.to_dict(), request.args.to_dict())
+        answer = handle_webhook(org, hook)
     except Exception:  # noqa: BLE001  the runtime never raises, but Twilio must never see a 5xx from a voice URL
         log.exception("%s webhook for org %s failed", service_id, org.slug)
-        if service_id in CALLBACK_SERVICES or service_id == "sms":
-            return Response("", status=204)
-        return Response(goodbye_twiml(), status=200, content_type="text/xml; charset=utf-8")
-    return _as_response(service_id, result)
+    result = provider.render_answer(service_id, answer)
+    return Response(result.body, status=result.status, content_type=result.content_type)

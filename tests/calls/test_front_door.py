@@ -6,8 +6,8 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from extensions import db
+from flows.webhooks import SERVICE_IDS
 from models import CallSession, CallStep, Message, Organization
-from services.call_support import SERVICE_IDS
 from sim import assert_valid_twiml
 from tests.calls.conftest import BASE, CALLER, IVR_NUMBER
 from tests.calls.flows import acme

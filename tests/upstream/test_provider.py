@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import socket
-import sys
-import types
 
 import jwt
 import pytest
@@ -138,22 +136,22 @@ def test_validate_webhook(provider, twilio_fake):
     assert provider.validate_webhook(url, params, forged) is False
 
 
-def test_handle_webhook_delegates_to_the_call_runtime(upstream_api, monkeypatch):
+def test_the_provider_parses_webhooks_into_engine_events_and_renders_answers(upstream_api):
+    """The provider speaks Twilio only: fields in, an engine event out; an answer rendered for Twilio."""
     upstream_api.save()
-    seen = {}
-
-    def handle_twilio_webhook(org, service_id, form, query):
-        seen.update(org=org.slug, service_id=service_id, form=form, query=query)
-        return 200, "text/xml", "<Response/>"
-
-    fake_calls = types.SimpleNamespace(handle_twilio_webhook=handle_twilio_webhook)
-    monkeypatch.setitem(sys.modules, "services.calls", fake_calls)
     from upstream.registry import get_provider
 
-    answer = get_provider(upstream_api.org).handle_webhook(
-        "voice", {"form": {"CallSid": "CA1"}, "query": {"orgid": "acme"}})
-    assert answer == WebhookResponse(200, "text/xml", "<Response/>")
-    assert seen == {"org": "acme", "service_id": "voice", "form": {"CallSid": "CA1"}, "query": {"orgid": "acme"}}
+    provider = get_provider(upstream_api.org)
+    hook = provider.parse_webhook("ivr-menu-input", {"CallSid": "CA1", "Digits": "2"}, {"orgid": "acme", "turn": "1"})
+    assert (hook.service_id, hook.event.kind, hook.event.params["Digits"]) == ("ivr-menu-input", "input", "2")
+    assert hook.query == {"orgid": "acme", "turn": "1"} and hook.form == {"CallSid": "CA1", "Digits": "2"}
+    assert provider.parse_webhook("ivr-input", {}, {"timeout": "1"}).event.kind == "timeout"
+    assert provider.parse_webhook("status", {"CallStatus": "completed"}, {}).event is None
+    assert provider.render_answer(hook, (200, "text/xml", "<Response/>")) == WebhookResponse(200, "text/xml",
+                                                                                            "<Response/>")
+    broken = provider.render_answer(hook, (500, "text/plain", "boom"))  # a voice webhook always answers TwiML
+    assert broken.status == 200 and broken.content_type.startswith("text/xml") and "<Hangup" in broken.body
+    assert provider.render_answer("status", None) == WebhookResponse(204, "text/plain", "")
 
 
 @pytest.mark.parametrize(("status", "code", "words"), [
