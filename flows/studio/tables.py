@@ -109,6 +109,7 @@ PLACEHOLDER_FALLBACK: dict[str, str] = {
     "make-outgoing-call-v2": "failed",
     "add-twiml-redirect": "fail",
     "send-to-autopilot": "failure",
+    "send-to-auto-pilot": "failure",
 }
 
 UNSUPPORTED_WHY: dict[str, str] = {
@@ -122,6 +123,7 @@ UNSUPPORTED_WHY: dict[str, str] = {
     "make-outgoing-call-v2": "Phonetree flows answer calls; they do not place them",
     "add-twiml-redirect": "Phonetree cannot hand the call to outside TwiML and take it back",
     "send-to-autopilot": "Autopilot is retired",
+    "send-to-auto-pilot": "Autopilot is retired",
 }
 
 TRIGGER_EVENTS = ("incomingMessage", "incomingCall", "incomingConversationMessage", "incomingRequest", "incomingParent")
