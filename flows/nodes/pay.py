@@ -16,6 +16,7 @@ from flows.registry import Field, NodeResult, NodeType, Route, Wait, prompt_summ
 if TYPE_CHECKING:
     from flows.runtime import Event, Runtime
 
+BANK_ACCOUNT_TYPES = ("consumer-checking", "consumer-savings", "commercial-checking", "commercial-savings")
 AMOUNT_RE = re.compile(r"^\d{1,9}(\.\d{1,2})?$")
 CARD_TYPES = ("visa", "mastercard", "amex", "maestro", "discover", "optima", "jcb", "diners-club", "enroute")
 # Other spellings of the card types (Twilio Studio's Capture Payments writes "master-card"), folded
@@ -104,6 +105,10 @@ class Pay(NodeType):
         Field("postal_code", "bool", "Ask postal code", default=False),
         Field("security_code", "bool", "Ask security code", default=True),
         Field("language", "text", "Language", default=""),
+        Field("bank_account_type", "select", "Bank account type", default="consumer-checking",
+              choices=BANK_ACCOUNT_TYPES, help="For ACH debits."),
+        Field("min_postal_code_length", "number", "Shortest postal code", default=0, min=0, max=10,
+              help="0: any length."),
     )
     fixed_outcomes = ("success", "failed")
     waits_for = ("payment",)
@@ -157,6 +162,10 @@ class Pay(NodeType):
             attrs["description"] = description
         if self.prop(node, "language"):
             attrs["language"] = self.prop(node, "language")
+        if self.prop(node, "payment_method") == "ach-debit":
+            attrs["bank_account_type"] = self.prop(node, "bank_account_type")
+        if attrs["postal_code"] and int(self.prop(node, "min_postal_code_length") or 0) > 0:
+            attrs["min_postal_code_length"] = int(self.prop(node, "min_postal_code_length"))
         rt.response.pay(**attrs)
         return Wait({"amount": attrs.get("charge_amount", "0")})
 

@@ -322,6 +322,8 @@ def build_pay(cx: Exporter, node: Node) -> Widgets:
         "postal_code": "true" if p.get("postal_code") else "false",
         "security_code": bool(p.get("security_code", True)),
         "language": p.get("language") or None,
+        "bank_account_type": p.get("bank_account_type") if p.get("payment_method") == "ach-debit" else None,
+        "min_postal_code_length": p.get("min_postal_code_length") or None,
     }
     aux = cx.aux_of(node, "failed")
     unwired = set((cx.stash.get(node.id) or {}).get("unwired") or ())

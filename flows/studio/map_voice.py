@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from flows.nodes.pay import CARD_TYPES, card_types
 from flows.studio.tables import (
+    BANK_ACCOUNT_TYPES,
     EVENT_OUTCOMES,
     FAILURE_CODES,
     PAYMENT_METHODS,
@@ -248,7 +249,9 @@ def map_collect(cx: Importer, state: dict[str, Any], node_id: str) -> Mapped:
     node_props.update(_gather_common(props, notes))
     if props.get("number_of_digits") not in (None, ""):
         node_props["num_digits"] = clamp(as_int(props["number_of_digits"]), 1, 64, "number_of_digits", notes)
-    if props.get("finish_on_key") is not None:
+    if props.get("stop_gather") not in (None, "") and not truthy(props["stop_gather"]):
+        node_props["finish_on_key"] = ""  # "Stop gathering on keypress?" No: every key is gathered
+    elif props.get("finish_on_key") is not None:
         key = str(props["finish_on_key"])
         node_props["finish_on_key"] = key[:1]
         if len(key) > 1:
@@ -323,7 +326,14 @@ def map_pay(cx: Importer, state: dict[str, Any], node_id: str) -> Mapped:
         node_props["postal_code"] = truthy(props["postal_code"])
     if props.get("security_code") is not None:
         node_props["security_code"] = truthy(props["security_code"])
-    for key in ("parameters", "bank_account_type", "min_postal_code_length"):
+    bank = enum_value(props, "bank_account_type", BANK_ACCOUNT_TYPES, notes)
+    if bank:
+        node_props["bank_account_type"] = bank
+    if props.get("min_postal_code_length") not in (None, ""):
+        node_props["min_postal_code_length"] = clamp(
+            as_int(props["min_postal_code_length"], 0), 0, 10, "min_postal_code_length", notes
+        )
+    for key in ("parameters",):
         if props.get(key) not in (None, "", []):
             notes.append(f"{key} is not supported by the pay node")
     used = {
@@ -339,6 +349,8 @@ def map_pay(cx: Importer, state: dict[str, Any], node_id: str) -> Mapped:
         "timeout",
         "postal_code",
         "security_code",
+        "bank_account_type",
+        "min_postal_code_length",
         "offset",
     }
     outcomes, by_outcome, more = route(cx, state, EVENT_OUTCOMES["capture-payments"], ignore_none=("hangup",))

@@ -136,5 +136,8 @@ DIGIT_KEYS = frozenset("0123456789*#")
 PAYMENT_METHODS = {"credit-card": "credit-card", "ach-debit": "ach-debit", "ach": "ach-debit"}
 TOKEN_TYPES = {"one-time": "one-time", "reusable": "reusable", "payment-method": "payment-method"}
 TRIM_VALUES = {"trim-silence": "trim-silence", "do-not-trim": "do-not-trim"}
+BANK_ACCOUNT_TYPES = {
+    name: name for name in ("consumer-checking", "consumer-savings", "commercial-checking", "commercial-savings")
+}
 # Gather's speech properties: Twilio's speechModel names are kept as written (new ones appear).
 SPEECH_PROPS = ("hints", "gather_language", "speech_timeout", "speech_model", "profanity_filter", "enhanced")

@@ -36,8 +36,9 @@ END = state("end", "say-play", {"say": "Bye"}, ("audioComplete", None))
 STRINGY = studio(
     state("account", "gather-input-on-call", {
         "say": "Account number or say it", "language": "en-GB", "voice": "Polly.Amy", "loop": "2",
-        "number_of_digits": "4", "timeout": "7", "finish_on_key": "#", "stop_gather": "true",
+        "number_of_digits": "4", "timeout": "7", "finish_on_key": "#",
         "gather_language": "fr-FR", "speech_model": "numbers_and_commands", "profanity_filter": "false",
+        "stop_gather": "false",
         "speech_timeout": "Auto", "hints": "un, deux",
     }, ("keypress", "pay"), ("speech", "pay"), ("timeout", "end")),
     state("pay", "capture-payments", {
@@ -45,6 +46,7 @@ STRINGY = studio(
         "payment_method": "credit-card", "payment_token_type": "one_time",
         "valid_card_types": ["visa", "master-card", "amex", "diners-club", "discover", "jcb", "maestro"],
         "max_attempts": "3", "timeout": "10", "postal_code": "false", "security_code": "true",
+        "min_postal_code_length": "5", "bank_account_type": "commercial_savings",
     }, ("success", "vm"), ("maxFailedAttempts", "end"), ("providerError", "end"), ("payInterrupted", "end"),
         ("hangup", None), ("validationError", "end")),
     state("vm", "record-voicemail", {
@@ -65,7 +67,7 @@ def test_studio_value_sets_and_strings_are_mapped() -> None:
     nodes = nodes_of(definition)
     assert nodes["account"]["props"] == {
         "prompt": {"say": "Account number or say it", "voice": "Polly.Amy", "language": "en-GB", "loop": 2},
-        "variable": "account", "input": "both", "retries": 0, "timeout": 7, "num_digits": 4, "finish_on_key": "#",
+        "variable": "account", "input": "both", "retries": 0, "timeout": 7, "num_digits": 4, "finish_on_key": "",
         "speech_hints": "un, deux", "speech_language": "fr-FR", "speech_timeout": "auto",
         "speech_model": "numbers_and_commands", "profanity_filter": False,
     }
@@ -74,6 +76,7 @@ def test_studio_value_sets_and_strings_are_mapped() -> None:
         "payment_method": "credit-card", "token_type": "one-time",
         "valid_card_types": "visa mastercard amex diners-club discover jcb maestro",
         "max_attempts": 3, "timeout": 10, "postal_code": False, "security_code": True,
+        "bank_account_type": "commercial-savings", "min_postal_code_length": 5,
     }
     assert nodes["vm"]["props"] == {"play_beep": False, "max_length": 300, "timeout": 3, "finish_on_key": "#",
                                     "trim": "do-not-trim", "transcribe": True}
@@ -83,6 +86,7 @@ def test_studio_value_sets_and_strings_are_mapped() -> None:
     first = call.start()
     assert 'language="fr-FR"' in first.twiml and 'speechModel="numbers_and_commands"' in first.twiml
     assert 'profanityFilter="false"' in first.twiml and 'numDigits="4"' in first.twiml
+    assert 'finishOnKey=""' in first.twiml  # Studio's "stop gathering on keypress": no
     assert '<Say language="en-GB" loop="2" voice="Polly.Amy">' in first.twiml
     second = call.send("input", Digits="1234")
     assert 'validCardTypes="visa mastercard amex diners-club discover jcb maestro"' in second.twiml
@@ -190,3 +194,16 @@ def test_a_flow_started_only_by_messages_still_gets_a_start_node() -> None:
     assert definition["start"] == "loop_1"
     assert "no incomingCall transition; calls start where incomingConversationMessage goes" in report[0]["detail"]
     assert [i.code for i in validate(definition) if i.severity == "error"] == []
+
+
+def test_an_ach_debit_keeps_its_bank_account_type() -> None:
+    data = copy.deepcopy(STRINGY)
+    data["states"][2]["properties"].update(payment_method="ACH_DEBIT", postal_code="true")
+    definition, report = import_studio(data)
+    pay = nodes_of(definition)["pay"]["props"]
+    assert (pay["payment_method"], pay["bank_account_type"]) == ("ach-debit", "commercial-savings")
+    call = Call(definition)
+    call.start()
+    twiml = call.send("input", Digits="1234").twiml
+    assert 'paymentMethod="ach-debit"' in twiml and 'bankAccountType="commercial-savings"' in twiml
+    assert 'minPostalCodeLength="5"' in twiml and "validCardTypes" not in twiml
