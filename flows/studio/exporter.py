@@ -196,10 +196,11 @@ class Exporter:
     def _restore_transitions(self, states: list[dict[str, Any]], built: list[tuple[Node, Widgets]]) -> None:
         """Write the original transitions of unchanged widgets (their order, conditions, names, unwired events).
 
-        Only when every widget they name is still exported under that name, or is one the
-        Studio flow itself named without defining it.
+        Only when every widget they name is still the entry widget of a node (or a menu's own
+        Split), or is one the Studio flow itself named without defining it.
         """
-        names = {s["name"] for s in states}
+        names = {name for name in self.entries.values() if name}
+        names |= {self.name(node_id, "split") for node_id in self.merged if self.d.node(node_id) is not None}
         missing = dict(self.studio.get("missing") or {})
         names |= {name for node_id, name in missing.items() if self.d.node(node_id) is None}
 

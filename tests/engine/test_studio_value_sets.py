@@ -207,3 +207,17 @@ def test_an_ach_debit_keeps_its_bank_account_type() -> None:
     twiml = call.send("input", Digits="1234").twiml
     assert 'paymentMethod="ach-debit"' in twiml and 'bankAccountType="commercial-savings"' in twiml
     assert 'minPostalCodeLength="5"' in twiml and "validCardTypes" not in twiml
+
+
+def test_original_transitions_are_kept_only_while_their_targets_are() -> None:
+    definition, _ = import_studio(studio_of(SHARED / "28-basic-ivr-template.json"))
+    back = export_studio(definition)
+    assert back == studio_of(SHARED / "28-basic-ivr-template.json")
+    target = next(t["next"] for s in back["states"] if s["name"] == "voice_check_branch" for t in s["transitions"])
+    edited = copy.deepcopy(definition)
+    edited["nodes"] = [n for n in edited["nodes"] if n["name"] != target]
+    again = export_studio(edited)
+    names = {s["name"] for s in again["states"]}
+    assert target not in names
+    for s in again["states"]:
+        assert all(t.get("next") in names for t in s["transitions"] if t.get("next")), s["name"]
