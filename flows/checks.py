@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import phonenumbers
 import regex
 
-from flows.issues import Issue, error
+from flows.issues import Issue, error, warning
 from flows.prompts import prompt_is_valid, prompt_templates
 
 if TYPE_CHECKING:
@@ -100,6 +100,27 @@ def to_e164(number: str, region: str = "US") -> str | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+# Twilio's alphanumeric sender IDs: 1-11 letters, digits and spaces, at least one letter.
+ALPHANUMERIC_SENDER_RE = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
+
+
+def alphanumeric_sender(text: str) -> bool:
+    """True for a text that Twilio accepts as an alphanumeric sender ID."""
+    return bool(ALPHANUMERIC_SENDER_RE.match(text.strip()))
+
+
+def _sender_issues(node: Node, spec: Field, value: str) -> Iterable[Issue]:
+    if phone_valid(value):
+        return
+    if alphanumeric_sender(value):
+        yield warning("alphanumeric_sender", f"{value!r} is an alphanumeric sender ID: some countries (the US and "
+                      "Canada among them) refuse such senders, and the recipient cannot reply.", node.id, spec.name)
+    else:
+        yield warning("invalid_sender", f"{value!r} is neither a phone number nor an alphanumeric sender ID "
+                      "(at most 11 letters, digits or spaces): sending will take the failed outcome.",
+                      node.id, spec.name)
+
+
 def _is_empty(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == {}
 
@@ -147,6 +168,11 @@ def check_field(node: Node, spec: Field, value: Any) -> Iterable[Issue]:
             yield bad("invalid_type", f"{spec.label} must be a phone number.")
         elif not is_template(value) and not phone_valid(value):
             yield bad("invalid_phone", f"{value!r} is not a valid phone number.")
+    elif kind == "sender":
+        if not isinstance(value, str):
+            yield bad("invalid_type", f"{spec.label} must be a phone number or a sender ID.")
+        elif not is_template(value):
+            yield from _sender_issues(node, spec, value)
     elif kind == "users" and (
         not isinstance(value, list) or not all(isinstance(u, str) and u.strip() for u in value)
     ):
@@ -184,7 +210,7 @@ def field_templates(node_type: NodeType, node: Node) -> list[tuple[str, str]]:
         if value is None:
             continue
         kind, name = spec.kind, spec.name
-        if kind in ("template", "url", "phone") and isinstance(value, str):
+        if kind in ("template", "url", "phone", "sender") and isinstance(value, str):
             found.append((name, value))
         elif kind == "prompt":
             found.extend((f"{name}.{k}", src) for k, src in prompt_templates(value))

@@ -43,6 +43,7 @@ FIELD_KINDS: dict[str, str] = {
     "key_values": "an object of name -> template string",
     "url": "an http(s) or wss URL (may be a template)",
     "phone": "a phone number in E.164 form (may be a template)",
+    "sender": "a phone number in E.164 form or an alphanumeric sender ID such as ACME (may be a template)",
     "users": 'user identities whose softphones ring: ["alice@example.com", ...]',
     "flow_ref": "the id of another published flow",
 }

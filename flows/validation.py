@@ -92,7 +92,8 @@ class _Validator:
         self.graph.add_edges_from(edges)
 
     def _node(self, node: Node, node_type: NodeType) -> None:
-        self.errors.extend(i for i in check_fields(node_type, node) if i.severity == "error")
+        for issue in check_fields(node_type, node):
+            (self.errors if issue.severity == "error" else self.warnings).append(issue)
         reads: list[tuple[str, str]] = []
         for field, source in node_type.templates(node):
             info = analyze(source)

@@ -24,6 +24,7 @@ DIGIT_WORDS = {
 _WORDS_RE = re.compile(r"[^\w*#]+", re.UNICODE)
 
 INVALID_PROMPT = {"say": "Sorry, that is not a valid choice."}
+SPEECH_MODEL_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 NO_INPUT_PROMPT = {"say": "Sorry, I didn't get that."}
 
 
@@ -201,6 +202,10 @@ class CollectInput(NodeType):
         Field("speech_language", "text", "Speech language", default=""),
         Field("speech_timeout", "text", "Speech end timeout", default="auto",
               help="'auto' or seconds of silence that end speech."),
+        Field("speech_model", "text", "Speech model", default="",
+              help="Twilio's speechModel, e.g. phone_call, numbers_and_commands, googlev2_telephony; "
+                   "empty: Twilio's default."),
+        Field("profanity_filter", "bool", "Mask profanity", default=True),
         Field("min_length", "number", "Minimum length", min=0, max=1000),
         Field("max_length", "number", "Maximum length", min=1, max=1000),
         Field("digits_only", "bool", "Digits only", default=False),
@@ -225,6 +230,10 @@ class CollectInput(NodeType):
         fk = node.props.get("finish_on_key")
         if isinstance(fk, str) and len(fk) > 1:
             yield error("invalid_digit", "The finish key is a single key.", node.id, "finish_on_key")
+        model = node.props.get("speech_model")
+        if isinstance(model, str) and model and not SPEECH_MODEL_RE.match(model):
+            yield error("invalid_speech_model", f"{model!r} is not a speech model name like phone_call.",
+                        node.id, "speech_model")
 
     def sets_variables(self, node: Node) -> Iterable[str]:
         """The variable the value is stored in."""
@@ -244,6 +253,10 @@ class CollectInput(NodeType):
                 attrs["hints"] = self.prop(node, "speech_hints")
             attrs["language"] = self.prop(node, "speech_language") or rt.settings.language
             attrs["speech_timeout"] = str(self.prop(node, "speech_timeout"))
+            if self.prop(node, "speech_model"):
+                attrs["speech_model"] = str(self.prop(node, "speech_model"))
+            if self.prop(node, "profanity_filter") is False:
+                attrs["profanity_filter"] = False
         _gather(node, rt, "ivr-input", attrs, prompt)
 
     def run(self, node: Node, rt: Runtime) -> NodeResult:

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from flows.checks import VAR_NAME_RE, to_e164, url_valid
+from flows.checks import VAR_NAME_RE, alphanumeric_sender, to_e164, url_valid
 from flows.definition import DefinitionError, Node, load_definition
 from flows.issues import Issue, error
 from flows.registry import EnterSubflow, Field, NodeResult, NodeType, Route, register
@@ -126,7 +126,8 @@ class SendSms(NodeType):
     description = "Text the caller a link, a confirmation, ..."
     fields = (
         Field("to", "phone", "To", default="{{ call.from }}"),
-        Field("from", "phone", "From", default="{{ call.to }}"),
+        Field("from", "sender", "From", default="{{ call.to }}",
+              help="A number you own, or an alphanumeric sender ID (refused in some countries)."),
         Field("body", "template", "Message", required=True),
     )
     fixed_outcomes = ("sent", "failed")
@@ -137,7 +138,8 @@ class SendSms(NodeType):
         """Send the text through the services; `sent` or `failed`."""
         region = rt.settings.region
         to = to_e164(rt.render(self.prop(node, "to")).strip(), region)
-        from_ = to_e164(rt.render(self.prop(node, "from")).strip(), region)
+        sender = rt.render(self.prop(node, "from")).strip()
+        from_ = to_e164(sender, region) or (sender if alphanumeric_sender(sender) else None)
         body = rt.render(self.prop(node, "body")).strip()
         if to is None or from_ is None or not body:
             reason = "invalid_to" if to is None else "invalid_from" if from_ is None else "empty_body"

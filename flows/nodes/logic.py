@@ -104,8 +104,10 @@ class Branch(NodeType):
     category = "Logic"
     description = "Test a value against ordered conditions; the first match wins, else no_match."
     fields = (
-        Field("input", "template", "Value to test", required=True, help="e.g. {{ widgets.menu.Digits }}"),
-        Field("conditions", "conditions", "Conditions", required=True, default=[]),
+        Field("input", "template", "Value to test", default="",
+              help="e.g. {{ widgets.menu.Digits }}; needed when there are conditions"),
+        Field("conditions", "conditions", "Conditions", default=[],
+              help="None: every call goes on through no_match (as a Studio Split with no conditions)."),
     )
     fixed_outcomes = ("no_match",)
     dynamic_outcomes: ClassVar[dict[str, str] | None] = {"field": "conditions", "key": "id"}
@@ -120,6 +122,9 @@ class Branch(NodeType):
         conditions = node.props.get("conditions")
         if not isinstance(conditions, list):
             return
+        source = node.props.get("input")
+        if conditions and (source is None or (isinstance(source, str) and not source.strip())):
+            yield error("required", "Value to test is required when there are conditions.", node.id, "input")
         seen: set[str] = set()
         for i, cond in enumerate(conditions):
             path = f"conditions[{i}]"

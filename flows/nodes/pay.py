@@ -16,8 +16,32 @@ from flows.registry import Field, NodeResult, NodeType, Route, Wait, prompt_summ
 if TYPE_CHECKING:
     from flows.runtime import Event, Runtime
 
+BANK_ACCOUNT_TYPES = ("consumer-checking", "consumer-savings", "commercial-checking", "commercial-savings")
 AMOUNT_RE = re.compile(r"^\d{1,9}(\.\d{1,2})?$")
 CARD_TYPES = ("visa", "mastercard", "amex", "maestro", "discover", "optima", "jcb", "diners-club", "enroute")
+# Other spellings of the card types (Twilio Studio's Capture Payments writes "master-card"), folded
+# to <Pay>'s names after lower-casing and turning "_" and " " into "-".
+CARD_TYPE_ALIASES = {
+    "master-card": "mastercard",
+    "american-express": "amex",
+    "americanexpress": "amex",
+    "diners": "diners-club",
+    "dinersclub": "diners-club",
+    "diners-club-international": "diners-club",
+    "en-route": "enroute",
+}
+
+
+def card_type(name: str) -> str:
+    """A card type as <Pay> names it (an unknown name comes back folded, for the error message)."""
+    folded = re.sub(r"[\s_]+", "-", name.strip().lower())
+    return CARD_TYPE_ALIASES.get(folded, folded)
+
+
+def card_types(value: Any) -> list[str]:
+    """The card types of a space-, comma- or list-separated value, as <Pay> names them."""
+    items = value if isinstance(value, list) else re.split(r"[\s,]+", str(value or ""))
+    return [card_type(str(item)) for item in items if str(item).strip()]
 # Result values Twilio posts to the Pay action; anything but success is a failure.
 PAY_RESULTS = (
     "success", "payment-connector-error", "too-many-failed-attempts", "caller-interrupted-with-star",
@@ -75,12 +99,16 @@ class Pay(NodeType):
         Field("token_type", "select", "Token type", default="reusable",
               choices=("one-time", "reusable", "payment-method")),
         Field("valid_card_types", "text", "Card types", default="visa mastercard amex",
-              help="Space-separated: " + " ".join(CARD_TYPES)),
+              help="Space-separated: " + " ".join(CARD_TYPES) + " (Studio's master-card is mastercard)"),
         Field("max_attempts", "number", "Attempts", default=1, min=1, max=3),
         Field("timeout", "number", "Seconds to wait per entry", default=5, min=1, max=60),
         Field("postal_code", "bool", "Ask postal code", default=False),
         Field("security_code", "bool", "Ask security code", default=True),
         Field("language", "text", "Language", default=""),
+        Field("bank_account_type", "select", "Bank account type", default="consumer-checking",
+              choices=BANK_ACCOUNT_TYPES, help="For ACH debits."),
+        Field("min_postal_code_length", "number", "Shortest postal code", default=0, min=0, max=10,
+              help="0: any length."),
     )
     fixed_outcomes = ("success", "failed")
     waits_for = ("payment",)
@@ -99,8 +127,8 @@ class Pay(NodeType):
             yield error("invalid_currency", f"{currency!r} is not a 3-letter currency code.", node.id, "currency")
         cards = node.props.get("valid_card_types")
         if isinstance(cards, str):
-            unknown = [c for c in cards.split() if c not in CARD_TYPES]
-            if unknown or not cards.split():
+            unknown = [c for c in card_types(cards) if c not in CARD_TYPES]
+            if unknown or not card_types(cards):
                 yield error("invalid_card_type", f"Unknown card types: {' '.join(unknown) or '(none)'}.",
                             node.id, "valid_card_types")
 
@@ -128,12 +156,16 @@ class Pay(NodeType):
         else:
             attrs["token_type"] = self.prop(node, "token_type")
         if self.prop(node, "payment_method") == "credit-card":
-            attrs["valid_card_types"] = self.prop(node, "valid_card_types")
+            attrs["valid_card_types"] = " ".join(card_types(self.prop(node, "valid_card_types")))
         description = rt.render(self.prop(node, "description")).strip()
         if description:
             attrs["description"] = description
         if self.prop(node, "language"):
             attrs["language"] = self.prop(node, "language")
+        if self.prop(node, "payment_method") == "ach-debit":
+            attrs["bank_account_type"] = self.prop(node, "bank_account_type")
+        if attrs["postal_code"] and int(self.prop(node, "min_postal_code_length") or 0) > 0:
+            attrs["min_postal_code_length"] = int(self.prop(node, "min_postal_code_length"))
         rt.response.pay(**attrs)
         return Wait({"amount": attrs.get("charge_amount", "0")})
 

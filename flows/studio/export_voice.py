@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from flows.nodes.pay import card_types
 from flows.prompts import normalize_prompt
 from flows.studio.exporter import widget
 
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from flows.studio.exporter import Exporter
 
 Widgets = list[dict[str, Any]]
+DEFAULT_CARDS = "visa mastercard amex"
+STUDIO_CARD_NAMES = {"mastercard": "master-card"}  # how Studio's Capture Payments writes them
 PAY_FAILURES = ("maxFailedAttempts", "providerError", "payInterrupted", "hangup", "validationError")
 HELPER_PROMPT = {
     "record": "prompt",
@@ -258,6 +261,10 @@ def build_collect(cx: Exporter, node: Node) -> Widgets:
             props["hints"] = p["speech_hints"]
         if p.get("speech_language"):
             props["gather_language"] = p["speech_language"]
+        if p.get("speech_model"):
+            props["speech_model"] = p["speech_model"]
+        if p.get("profanity_filter") is False:
+            props["profanity_filter"] = "false"
     checks = [k for k in ("min_length", "max_length", "digits_only", "regex") if p.get(k)]
     if checks or int(p.get("retries", 2) or 0) > 0:
         cx.note(node, "input checks and retries are not exported (" + ", ".join(checks + ["retries"]) + ")")
@@ -309,12 +316,14 @@ def build_pay(cx: Exporter, node: Node) -> Widgets:
         "payment_connector": p.get("payment_connector", "Default"),
         "payment_method": "ACH_DEBIT" if p.get("payment_method") == "ach-debit" else "credit-card",
         "payment_token_type": p.get("token_type", "reusable"),
-        "valid_card_types": str(p.get("valid_card_types", "visa mastercard amex")).split(),
+        "valid_card_types": [STUDIO_CARD_NAMES.get(c, c) for c in card_types(p.get("valid_card_types", DEFAULT_CARDS))],
         "max_attempts": p.get("max_attempts", 1),
         "timeout": p.get("timeout", 5),
         "postal_code": "true" if p.get("postal_code") else "false",
         "security_code": bool(p.get("security_code", True)),
         "language": p.get("language") or None,
+        "bank_account_type": p.get("bank_account_type") if p.get("payment_method") == "ach-debit" else None,
+        "min_postal_code_length": p.get("min_postal_code_length") or None,
     }
     aux = cx.aux_of(node, "failed")
     unwired = set((cx.stash.get(node.id) or {}).get("unwired") or ())

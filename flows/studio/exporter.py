@@ -18,9 +18,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from flows.definition import FlowDefinition, Node, load_definition
+from flows.definition import FlowDefinition, Node, copy_json, load_definition
 from flows.registry import NODE_TYPES
-from flows.studio.importer import fingerprint
+from flows.studio.importer import fingerprint, wiring_fingerprint
 from flows.studio.liquid_export import jinja_to_liquid
 from flows.studio.tables import TRIGGER_EVENTS
 
@@ -39,6 +39,7 @@ _CALL_NAMES = {
     "forwarded_from": "ForwardedFrom",
 }
 FOLDING_TYPES = ("pay", "collect_input")
+Widgets = list[dict[str, Any]]
 
 
 class Exporter:
@@ -159,12 +160,16 @@ class Exporter:
             role = entry_role(self, node)
             self.entries[node.id] = None if role is None else self.name(node.id, role)
         states: list[dict[str, Any]] = [self._trigger(trigger_name)]
+        built: list[tuple[Node, Widgets]] = []
         for node in nodes:
             declared = NODE_TYPES[node.type].studio if node.type in NODE_TYPES else None
             builder: Callable[[Exporter, Node], list[dict[str, Any]]] = (
                 declared.export if declared and declared.export else BUILDERS.get(node.type, generic)
             )
-            states.extend(builder(self, node))
+            built.append((node, builder(self, node)))
+            states.extend(built[-1][1])
+        self._restore_transitions(states, built)
+        states = self._in_studio_order(states)
         description = str(self.studio.get("description") or self.description or "Exported from Phonetree")
         if self.notes:
             description += "\n\nPhonetree export notes:\n" + "\n".join(f"- {n}" for n in self.notes)
@@ -174,6 +179,65 @@ class Exporter:
             "initial_state": trigger_name,
             "flags": dict(self.studio.get("flags") or {"allow_concurrent_calls": True}),
         }
+
+    # -- original transitions of unchanged widgets ---------------------------------------------
+    def unchanged(self, node: Node) -> bool:
+        """True while the node's props and wiring (and its import-added branches) are as imported."""
+        stash = self.stash.get(node.id)
+        if not stash or stash.get("fp") != fingerprint(node.to_dict()["props"]):
+            return False
+        raw_aux = dict(self.studio.get("aux") or {})
+        aux = [self.d.node(a) for a, owner in raw_aux.items() if owner == node.id]
+        if any(a is None for a in aux):
+            return False
+        current = wiring_fingerprint(node.to_dict(), [a.to_dict() for a in aux if a is not None])
+        return stash.get("wfp") == current
+
+    def _restore_transitions(self, states: list[dict[str, Any]], built: list[tuple[Node, Widgets]]) -> None:
+        """Write the original transitions of unchanged widgets (their order, conditions, names, unwired events).
+
+        Only when every widget they name is still the entry widget of a node (or a menu's own
+        Split), or is one the Studio flow itself named without defining it.
+        """
+        names = {name for name in self.entries.values() if name}
+        names |= {self.name(node_id, "split") for node_id in self.merged if self.d.node(node_id) is not None}
+        missing = dict(self.studio.get("missing") or {})
+        names |= {name for node_id, name in missing.items() if self.d.node(node_id) is None}
+
+        def fits(transitions: Any) -> bool:
+            return isinstance(transitions, list) and all(
+                isinstance(t, dict) and (not t.get("next") or t["next"] in names) for t in transitions
+            )
+
+        trigger = self.studio.get("trigger") or {}
+        original = trigger.get("original")
+        if original and trigger.get("start") == self.d.start and fits(original):
+            states[0]["transitions"] = copy_json(original)
+        for node, widgets in built:
+            if not self.unchanged(node):
+                continue
+            stash = self.stash[node.id]
+            wanted = {self.name(node.id): stash.get("transitions") or []}
+            merged = self.merged.get(node.id)
+            if merged and "transitions" in merged:
+                wanted[self.name(node.id, "split")] = merged["transitions"]
+            for state in widgets:
+                transitions = wanted.get(state["name"])
+                if transitions is not None and fits(transitions):
+                    state["transitions"] = copy_json(transitions)
+
+    def _in_studio_order(self, states: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The widgets in the order the Studio flow listed them; new ones follow the widget before them."""
+        order = {name: i for i, name in enumerate(self.studio.get("order") or [])}
+        if not order:
+            return states
+        keyed, last = [], -1
+        for pos, state in enumerate(states):
+            known = state["name"] in order
+            if known:
+                last = order[state["name"]]
+            keyed.append((last, 0 if known else 1, pos))
+        return [states[k[2]] for k in sorted(keyed)]
 
     def _trigger(self, name: str) -> dict[str, Any]:
         stash = self.studio.get("trigger") or {}

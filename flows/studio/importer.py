@@ -5,12 +5,15 @@ becomes the start node, canvas offsets become ``ui.nodes``, and Studio's Liquid 
 (the engine aliases ``widgets``, ``trigger.call`` and ``flow.*``; only what Jinja2 cannot read
 is rewritten). A Gather whose keypress goes straight to a Split on its Digits with single-key
 matches becomes one ``menu`` when that loses nothing; otherwise ``collect_input`` + ``branch``.
-What Phonetree cannot run becomes a placeholder ``branch`` that keeps every transition. A node
-type may claim widgets first through its `studio.imports` mappers (see `flows.registry.StudioMapping`).
+What Phonetree cannot run, and a widget type it does not know, becomes a placeholder ``branch``
+that keeps every transition. A transition to a widget that does not exist becomes an outcome
+pointing at a node id that does not exist: a dead end on the canvas and a ``missing_target``
+error on that node until the user connects it. A node type may claim widgets first through its
+`studio.imports` mappers (see `flows.registry.StudioMapping`).
 
-Studio-only details that have no place in a node (original names and types, properties of
-unsupported widgets, the Trigger, merged Splits) are kept under ``ui.studio`` so that
-`export_studio` can write the flow back as it came.
+Studio-only details that have no place in a node (original names, types, properties and
+transitions, the Trigger, merged Splits, names of missing widgets) are kept under ``ui.studio``
+so that `export_studio` can write the flow back as it came.
 """
 
 from __future__ import annotations
@@ -32,8 +35,11 @@ from flows.studio.tables import DIGIT_KEYS, TRIGGER_EVENTS, WIDGET_NODE
 Report = list[dict[str, str]]
 
 _AUX = "\x00aux:"
-START_EVENTS = ("incomingCall", "incomingParent", "incomingRequest")
+# Where calls start, best first: a flow started only by messages still gets a start node (its
+# messaging widgets are placeholders) so that it can be published and edited.
+START_EVENTS = ("incomingCall", "incomingParent", "incomingRequest", "incomingMessage", "incomingConversationMessage")
 IGNORED_PROPS = frozenset({"offset"})
+MISSING = "there is no widget by that name"
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -57,6 +63,7 @@ class Importer:
         self.trigger = next((s for s in self.states if s["type"] == "trigger"), None)
         self.taken: set[str] = set()
         self.ids: dict[str, str] = {}
+        self.missing: dict[str, str] = {}  # name of a widget that does not exist -> its dangling node id
         for state in self.states:
             if state["type"] != "trigger":
                 self.ids[state["name"]] = self._reserve(state["name"])
@@ -179,7 +186,13 @@ class Importer:
             return None
         if target.startswith(_AUX):
             return target[len(_AUX) :]
-        return self.ids.get(target)
+        if target in self.ids:
+            return self.ids[target]
+        if target in self.by_name:
+            return None  # the Trigger: Phonetree has no node for it
+        if target not in self.missing:
+            self.missing[target] = self._reserve(target)
+        return self.missing[target]
 
     def _map(self, state: dict[str, Any], node_id: str) -> Mapped:
         wtype = state["type"]
@@ -224,11 +237,15 @@ class Importer:
         notes = [f"{e} → {t} is not used (Phonetree flows answer calls)" for e, t in wired.items() if e != source]
         if source and source != "incomingCall":
             notes.insert(0, f"no incomingCall transition; calls start where {source} goes")
+        if source and wired[source] in self.missing:
+            notes.insert(0, f"{source} → {wired[source]}: {MISSING}; choose the start node in the designer")
         detail = f"start node: {start}" if start else "no incomingCall transition: the flow has no start node"
         studio["trigger"] = {
             "name": trigger["name"],
             "offset": (trigger.get("properties") or {}).get("offset") or {"x": 0, "y": 0},
             "transitions": [{"event": e, "next": t} for e, t in wired.items() if e != "incomingCall"],
+            "original": trigger.get("transitions") or [],
+            "start": start,
         }
         return start, {
             "widget": trigger["name"],
@@ -245,6 +262,7 @@ class Importer:
             "widgets": {},
             "merged": {},
             "aux": {},
+            "order": [s["name"] for s in self.states],
         }
         start, trigger_row = self._trigger(studio)
         nodes: list[dict[str, Any]] = []
@@ -262,6 +280,7 @@ class Importer:
                     "name": name,
                     "offset": offset,
                     "input": (state.get("properties") or {}).get("input"),
+                    "transitions": state.get("transitions") or [],
                 }
                 rows.append(
                     {
@@ -274,14 +293,20 @@ class Importer:
                 continue
             node_id = self.ids[name]
             mapped = self._map(state, node_id)
-            nodes.append(self._node(node_id, name, mapped))
+            node = self._node(node_id, name, mapped)
+            nodes.append(node)
             positions[node_id] = {"x": offset.get("x", 0), "y": offset.get("y", 0)}
+            aux_nodes = []
             for i, aux in enumerate(mapped.aux):
-                nodes.append({**aux, "outcomes": self._outcomes(aux["outcomes"], mapped.notes)})
+                aux_nodes.append({**aux, "outcomes": self._outcomes(aux["outcomes"], mapped.notes)})
                 studio["aux"][aux["id"]] = node_id
                 positions[aux["id"]] = {"x": offset.get("x", 0) + 280, "y": offset.get("y", 0) + 140 + 60 * i}
+            nodes.extend(aux_nodes)
             studio["widgets"][node_id] = self._stash(state, node_id, mapped)
+            studio["widgets"][node_id]["wfp"] = wiring_fingerprint(node, aux_nodes)
             rows.append(self._row(state, mapped))
+        if self.missing:
+            studio["missing"] = {node_id: name for name, node_id in self.missing.items()}
         ui: dict[str, Any] = {"nodes": positions, "studio": studio}
         attention = [r for r in rows if r["status"] != "mapped"]
         if attention:
@@ -316,6 +341,8 @@ class Importer:
             resolved = self.resolve(target)
             if resolved:
                 out[outcome] = resolved
+                if target in self.missing and notes is not None:
+                    notes.append(f"'{outcome}' → {target}: {MISSING}; connect this outcome in the designer")
             elif target and notes is not None:
                 notes.append(f"'{outcome}' → {target} is dropped (a transition back to the Trigger)")
         return out
@@ -345,6 +372,8 @@ class Importer:
         unwired = [t["event"] for t in state.get("transitions") or [] if not t.get("next")]
         if unwired:
             entry["unwired"] = unwired
+        if state.get("transitions"):
+            entry["transitions"] = state["transitions"]
         return entry
 
 
@@ -352,6 +381,15 @@ def fingerprint(props: Any) -> str:
     """A short stable hash of a node's props (to tell whether they were edited since import)."""
     text = json.dumps(props, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def wiring_fingerprint(node: dict[str, Any], aux: list[dict[str, Any]]) -> str:
+    """A hash of a node's outcomes and of the branches the import put behind them.
+
+    While it is unchanged (and the targets keep their widget names) the exporter writes the
+    widget's original Studio transitions back verbatim.
+    """
+    return fingerprint([node.get("outcomes") or {}, [[a.get("props"), a.get("outcomes")] for a in aux]])
 
 
 def import_studio(data: Any) -> tuple[dict[str, Any], Report]:

@@ -20,6 +20,7 @@ from flows.studio.map_voice import (
     route,
     truthy,
 )
+from flows.studio.shape import STUDIO_WIDGET_TYPES
 from flows.studio.tables import (
     EVENT_OUTCOMES,
     NO_VALUE_OPERATORS,
@@ -279,7 +280,13 @@ def map_unsupported(cx: Importer, state: dict[str, Any], node_id: str, why: str 
     if not conditions:
         conditions.append({"id": "unsupported", "label": wtype, "operator": "equal_to", "value": wtype})
     props = {"input": f"{{{{ widgets.{node_id}.event }}}}", "conditions": conditions}
-    reason = why or UNSUPPORTED_WHY.get(wtype, "Phonetree has no equivalent")
+    reason = why or UNSUPPORTED_WHY.get(wtype)
+    if reason is None:
+        reason = (
+            "Phonetree has no equivalent"
+            if wtype in STUDIO_WIDGET_TYPES
+            else f"{wtype!r} is not a widget type of Twilio's Studio library"
+        )
     detail = (
         f"placeholder branch keeping its transitions; calls continue through '{fallback}'"
         if fallback

@@ -7,11 +7,22 @@ them into node ids) plus notes for anything it could not carry over (which makes
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flows.studio.tables import EVENT_OUTCOMES, FAILURE_CODES, UNMAPPABLE_EVENTS
+from flows.nodes.pay import CARD_TYPES, card_types
+from flows.studio.tables import (
+    BANK_ACCOUNT_TYPES,
+    EVENT_OUTCOMES,
+    FAILURE_CODES,
+    PAYMENT_METHODS,
+    SPEECH_PROPS,
+    TOKEN_TYPES,
+    TRIM_VALUES,
+    UNMAPPABLE_EVENTS,
+)
 
 if TYPE_CHECKING:
     from flows.studio.importer import Importer
@@ -63,6 +74,18 @@ def as_list(value: Any) -> list[Any]:
 def truthy(value: Any) -> bool:
     """Studio booleans come as true or \"true\"."""
     return value is True or str(value).strip().lower() in ("true", "1", "yes", "on")
+
+
+def enum_value(props: dict[str, Any], key: str, table: dict[str, str], notes: list[str]) -> str | None:
+    """A Studio enumerated property as Phonetree's value (None when absent or unknown, with a note)."""
+    raw = props.get(key)
+    if raw in (None, ""):
+        return None
+    folded = re.sub(r"[\s_]+", "-", str(raw).strip().lower())
+    if folded in table:
+        return table[folded]
+    notes.append(f"{key} {raw!r} is not one of {', '.join(sorted(set(table.values())))}; the default is used")
+    return None
 
 
 def route(
@@ -149,8 +172,9 @@ def map_record(cx: Importer, state: dict[str, Any]) -> Mapped:
         node_props["timeout"] = clamp(as_int(props["timeout"]), 0, 60, "timeout", notes)
     if props.get("finish_on_key") is not None:
         node_props["finish_on_key"] = str(props["finish_on_key"])
-    if props.get("trim") in ("trim-silence", "do-not-trim"):
-        node_props["trim"] = props["trim"]
+    trim = enum_value(props, "trim", TRIM_VALUES, notes)
+    if trim:
+        node_props["trim"] = trim
     node_props["transcribe"] = truthy(props.get("transcribe", False))
     for key in ("transcription_callback_url", "recording_status_callback_url"):
         if props.get(key):
@@ -198,7 +222,7 @@ def map_menu(cx: Importer, state: dict[str, Any], split: dict[str, Any]) -> Mapp
     outcomes["fallback"] = (timeouts or no_match or [None])[0]
     node_props: dict[str, Any] = {"prompt": prompt, "options": options, "retries": 0}
     node_props.update(_gather_common(props, notes))
-    used.update(("loop", "timeout", "number_of_digits", "finish_on_key", "speech_timeout", "stop_gather"))
+    used.update(("loop", "timeout", "number_of_digits", "finish_on_key", "stop_gather", *SPEECH_PROPS))
     digits = ", ".join(o["digit"] for o in options)
     return Mapped("menu", node_props, outcomes, f"menu (with {split['name']}: options {digits})", notes, used=used)
 
@@ -225,7 +249,9 @@ def map_collect(cx: Importer, state: dict[str, Any], node_id: str) -> Mapped:
     node_props.update(_gather_common(props, notes))
     if props.get("number_of_digits") not in (None, ""):
         node_props["num_digits"] = clamp(as_int(props["number_of_digits"]), 1, 64, "number_of_digits", notes)
-    if props.get("finish_on_key") is not None:
+    if props.get("stop_gather") not in (None, "") and not truthy(props["stop_gather"]):
+        node_props["finish_on_key"] = ""  # "Stop gathering on keypress?" No: every key is gathered
+    elif props.get("finish_on_key") is not None:
         key = str(props["finish_on_key"])
         node_props["finish_on_key"] = key[:1]
         if len(key) > 1:
@@ -234,22 +260,19 @@ def map_collect(cx: Importer, state: dict[str, Any], node_id: str) -> Mapped:
         if props.get("hints"):
             hints = props["hints"]
             node_props["speech_hints"] = ", ".join(map(str, hints)) if isinstance(hints, list) else str(hints)
-        if props.get("gather_language") or props.get("language"):
-            node_props["speech_language"] = str(props.get("gather_language") or props.get("language"))
+        if props.get("gather_language"):  # "language" is the prompt's
+            node_props["speech_language"] = str(props["gather_language"])
         if props.get("speech_timeout") not in (None, ""):
-            node_props["speech_timeout"] = str(props["speech_timeout"])
-    used.update(
-        (
-            "loop",
-            "timeout",
-            "number_of_digits",
-            "finish_on_key",
-            "hints",
-            "gather_language",
-            "speech_timeout",
-            "stop_gather",
-        )
-    )
+            node_props["speech_timeout"] = str(props["speech_timeout"]).strip().lower()
+        model = str(props.get("speech_model") or "").strip()
+        if model and model != "default":
+            node_props["speech_model"] = model
+        elif truthy(props.get("enhanced", False)):
+            node_props["speech_model"] = "phone_call"  # Twilio's enhanced model is phone_call
+        if props.get("profanity_filter") not in (None, "") and not truthy(props["profanity_filter"]):
+            node_props["profanity_filter"] = False
+    # without a speech transition Studio does not listen: its speech properties change nothing
+    used.update(("loop", "timeout", "number_of_digits", "finish_on_key", "stop_gather", *SPEECH_PROPS))
     outcomes, by_outcome, more = route(cx, state, EVENT_OUTCOMES["gather-input-on-call"])
     notes.extend(more)
     mapped = Mapped(
@@ -285,13 +308,16 @@ def map_pay(cx: Importer, state: dict[str, Any], node_id: str) -> Mapped:
             node_props[key] = str(props[key])
     if props.get("description"):
         node_props["description"] = cx.tpl(str(props["description"]), notes)
-    method = str(props.get("payment_method") or "credit-card").lower().replace("_", "-")
-    node_props["payment_method"] = method if method in ("credit-card", "ach-debit") else "credit-card"
-    if props.get("payment_token_type") in ("one-time", "reusable", "payment-method"):
-        node_props["token_type"] = props["payment_token_type"]
-    cards = props.get("valid_card_types")
+    node_props["payment_method"] = enum_value(props, "payment_method", PAYMENT_METHODS, notes) or "credit-card"
+    token_type = enum_value(props, "payment_token_type", TOKEN_TYPES, notes)
+    if token_type:
+        node_props["token_type"] = token_type
+    cards = card_types(props.get("valid_card_types"))
     if cards:
-        node_props["valid_card_types"] = " ".join(map(str, cards)) if isinstance(cards, list) else str(cards)
+        node_props["valid_card_types"] = " ".join(cards)
+        unknown = [c for c in cards if c not in CARD_TYPES]
+        if unknown:
+            notes.append(f"unknown card types {' '.join(unknown)}: choose among {' '.join(CARD_TYPES)}")
     if props.get("max_attempts") is not None:
         node_props["max_attempts"] = clamp(as_int(props["max_attempts"], 1), 1, 3, "max_attempts", notes)
     if props.get("timeout") is not None:
@@ -300,7 +326,14 @@ def map_pay(cx: Importer, state: dict[str, Any], node_id: str) -> Mapped:
         node_props["postal_code"] = truthy(props["postal_code"])
     if props.get("security_code") is not None:
         node_props["security_code"] = truthy(props["security_code"])
-    for key in ("parameters", "bank_account_type", "min_postal_code_length"):
+    bank = enum_value(props, "bank_account_type", BANK_ACCOUNT_TYPES, notes)
+    if bank:
+        node_props["bank_account_type"] = bank
+    if props.get("min_postal_code_length") not in (None, ""):
+        node_props["min_postal_code_length"] = clamp(
+            as_int(props["min_postal_code_length"], 0), 0, 10, "min_postal_code_length", notes
+        )
+    for key in ("parameters",):
         if props.get(key) not in (None, "", []):
             notes.append(f"{key} is not supported by the pay node")
     used = {
@@ -316,6 +349,8 @@ def map_pay(cx: Importer, state: dict[str, Any], node_id: str) -> Mapped:
         "timeout",
         "postal_code",
         "security_code",
+        "bank_account_type",
+        "min_postal_code_length",
         "offset",
     }
     outcomes, by_outcome, more = route(cx, state, EVENT_OUTCOMES["capture-payments"], ignore_none=("hangup",))

@@ -3,8 +3,11 @@
 A Studio Flow Definition (REST API v2, ``definition`` of a Flow) is
 ``{"description", "initial_state", "states": [...], "flags"}`` where each state is a widget
 ``{"name", "type", "properties", "transitions": [{"event", "next"?, "conditions"?}]}``.
-Problems raise the engine's `DefinitionError(message, path)` with a path such as
-``states[2].transitions[0].next``, so an API client can say what is wrong and where.
+Only what makes the document not a flow raises the engine's `DefinitionError(message, path)`,
+with a path such as ``states[2].transitions[0].event``, so an API client can say what is wrong
+and where. What a real export may hold (an unknown or legacy widget type, a transition to a
+widget that does not exist) is accepted here: the importer turns it into a placeholder node or
+an outcome that points nowhere, which validation reports on that node.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ STUDIO_WIDGET_TYPES = frozenset(
         "add-twiml-redirect",
         "send-to-flex",
         "send-to-autopilot",
+        "send-to-auto-pilot",
     }
 )
 
@@ -93,18 +97,15 @@ def _offset(value: Any, path: str) -> None:
             raise DefinitionError(f"must be a number, got {_type_name(coord)}", f"{path}.{axis}")
 
 
-def _transition(raw: Any, path: str, names: set[str]) -> None:
+def _transition(raw: Any, path: str) -> None:
     if not isinstance(raw, dict):
         raise DefinitionError(f"a transition must be an object, got {_type_name(raw)}", path)
     event = raw.get("event")
     if not isinstance(event, str) or not event:
         raise DefinitionError("event must be a non-empty string", f"{path}.event")
     target = raw.get("next")
-    if target not in (None, ""):
-        if not isinstance(target, str):
-            raise DefinitionError(f"next must name a widget, got {_type_name(target)}", f"{path}.next")
-        if target not in names:
-            raise DefinitionError(f"no widget named {target!r}", f"{path}.next")
+    if target not in (None, "") and not isinstance(target, str):
+        raise DefinitionError(f"next must name a widget, got {_type_name(target)}", f"{path}.next")
     conditions = raw.get("conditions")
     if conditions is not None:
         if not isinstance(conditions, list):
@@ -149,8 +150,6 @@ def check_studio(data: Any) -> dict[str, Any]:
         wtype = state.get("type")
         if not isinstance(wtype, str) or not wtype:
             raise DefinitionError("type must be a non-empty string", f"{path}.type")
-        if wtype not in STUDIO_WIDGET_TYPES:
-            raise DefinitionError(f"unknown widget type {wtype!r}", f"{path}.type")
         props = state.get("properties")
         if props is not None and not isinstance(props, dict):
             raise DefinitionError(f"properties must be an object, got {_type_name(props)}", f"{path}.properties")
@@ -160,7 +159,7 @@ def check_studio(data: Any) -> dict[str, Any]:
             raise DefinitionError(f"transitions must be a list, got {_type_name(transitions)}", f"{path}.transitions")
     for i, state in enumerate(states):
         for j, raw in enumerate(state.get("transitions") or []):
-            _transition(raw, f"states[{i}].transitions[{j}]", names)
+            _transition(raw, f"states[{i}].transitions[{j}]")
     initial = data.get("initial_state")
     if initial is None:
         raise DefinitionError("missing: name the widget the flow starts at (usually 'Trigger')", "initial_state")

@@ -109,6 +109,7 @@ PLACEHOLDER_FALLBACK: dict[str, str] = {
     "make-outgoing-call-v2": "failed",
     "add-twiml-redirect": "fail",
     "send-to-autopilot": "failure",
+    "send-to-auto-pilot": "failure",
 }
 
 UNSUPPORTED_WHY: dict[str, str] = {
@@ -122,8 +123,21 @@ UNSUPPORTED_WHY: dict[str, str] = {
     "make-outgoing-call-v2": "Phonetree flows answer calls; they do not place them",
     "add-twiml-redirect": "Phonetree cannot hand the call to outside TwiML and take it back",
     "send-to-autopilot": "Autopilot is retired",
+    "send-to-auto-pilot": "Autopilot is retired",
 }
 
 TRIGGER_EVENTS = ("incomingMessage", "incomingCall", "incomingConversationMessage", "incomingRequest", "incomingParent")
 
 DIGIT_KEYS = frozenset("0123456789*#")
+
+# Enumerated properties as Studio's exports write them (Twilio's Studio widget reference: Capture
+# Payments, Record Voicemail, Gather Input on Call), after folding (lower case, "_" and " " → "-"),
+# mapped to the Phonetree value. Card types are folded by `flows.nodes.pay.card_type`.
+PAYMENT_METHODS = {"credit-card": "credit-card", "ach-debit": "ach-debit", "ach": "ach-debit"}
+TOKEN_TYPES = {"one-time": "one-time", "reusable": "reusable", "payment-method": "payment-method"}
+TRIM_VALUES = {"trim-silence": "trim-silence", "do-not-trim": "do-not-trim"}
+BANK_ACCOUNT_TYPES = {
+    name: name for name in ("consumer-checking", "consumer-savings", "commercial-checking", "commercial-savings")
+}
+# Gather's speech properties: Twilio's speechModel names are kept as written (new ones appear).
+SPEECH_PROPS = ("hints", "gather_language", "speech_timeout", "speech_model", "profanity_filter", "enhanced")

@@ -17,7 +17,7 @@ DESIGN_TYPES = {"menu", "collect_input", "record", "pay", "say", "branch", "set_
                 "transfer", "enqueue", "http_request", "send_sms", "subflow", "voicemail", "ai_agent", "hangup"}
 DESIGN_KINDS = {"text", "template", "prompt", "number", "bool", "select", "digits", "regex", "timezone",
                 "weekly_hours", "dates", "options", "conditions", "assignments", "key_values", "url", "phone",
-                "users", "flow_ref"}
+                "sender", "users", "flow_ref"}
 
 
 def test_catalog_describes_every_type() -> None:

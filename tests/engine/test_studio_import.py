@@ -61,6 +61,18 @@ def nodes_of(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {n["id"]: n for n in definition["nodes"]}
 
 
+def studio_of(path: Path) -> dict[str, Any]:
+    """A flow file's Studio Flow Definition (unwrapped from a REST API Flow resource)."""
+    data = json.loads(path.read_text())
+    return data.get("definition", data)
+
+
+def missing_names(data: dict[str, Any]) -> set[str]:
+    """Names that transitions of a Studio flow point at but no widget has."""
+    names = {s["name"] for s in data["states"]}
+    return {t["next"] for s in data["states"] for t in s.get("transitions") or [] if t.get("next")} - names
+
+
 def is_voice(data: dict[str, Any]) -> bool:
     """True when the Trigger sends calls somewhere."""
     return any(
@@ -73,7 +85,7 @@ def is_voice(data: dict[str, Any]) -> bool:
 
 def test_there_are_fixtures_for_every_widget_type() -> None:
     assert {p.name for p in FIXTURES.glob("*.json")} >= set(NOT_MAPPED)
-    types = {s["type"] for p in FIXTURES.glob("*.json") for s in json.loads(p.read_text())["states"]}
+    types = {s["type"] for p in FLOW_FILES for s in studio_of(p)["states"]}
     assert types >= STUDIO_WIDGET_TYPES - {"make-outgoing-call", "send-to-autopilot"}
 
 
@@ -105,24 +117,32 @@ def test_import_reports_every_widget(path: Path) -> None:
         offset = (state.get("properties") or {}).get("offset")
         if offset:
             assert definition["ui"]["nodes"][node.id] == {"x": offset["x"], "y": offset["y"]}
-        assert set(node.outcomes.values()) <= ids
+        dangling = set(node.outcomes.values()) - ids  # outcomes to widgets the export does not define
+        missing = definition["ui"]["studio"].get("missing", {})
+        assert dangling <= set(missing)
+        row = next(r for r in report if r["widget"] == state["name"])
+        for node_id in dangling:
+            assert f"→ {missing[node_id]}: there is no widget by that name" in row["detail"]
+            assert row["status"] == "partial"
+    assert set(definition["ui"]["studio"].get("missing", {}).values()) == missing_names(data.get("definition", data))
 
 
 @pytest.mark.parametrize("path", FLOW_FILES, ids=lambda p: p.name)
 def test_imported_flows_validate(path: Path) -> None:
-    data = json.loads(path.read_text())
-    definition, report = import_studio(data)
-    issues = validate(definition)
-    errors = [i for i in issues if i.severity == "error"]
-    if path.name in VOICE_FIXTURES:
-        assert errors == []
-    else:  # a real export may need fixing, but every error is on a widget the report flags
-        flagged = {
-            n["id"]
-            for n in definition["nodes"]
-            if any(r["widget"] == n["name"] and r["status"] != "mapped" for r in report)
-        }
-        assert {e.node_id for e in errors} <= flagged | {None}
+    """Every file imports without an error, except each transition to a missing widget (02's
+    "Goodbye"): that is one missing_target error on the node, at the outcome, naming the widget."""
+    definition, report = import_studio(json.loads(path.read_text()))
+    errors = [i for i in validate(definition) if i.severity == "error"]
+    missing = definition["ui"]["studio"].get("missing", {})
+    expected = sorted(
+        (n["id"], f"outcomes.{outcome}", target)
+        for n in definition["nodes"]
+        for outcome, target in n["outcomes"].items()
+        if target in missing
+    )
+    assert sorted((e.node_id, e.field, e.message.split("'")[3]) for e in errors) == expected
+    assert all(e.code == "missing_target" for e in errors)
+    assert bool(expected) == (path.name == "02-ca-regulatory-subflow-voicemail.json")
 
 
 @pytest.mark.parametrize("path", FLOW_FILES, ids=lambda p: p.name)
@@ -141,9 +161,14 @@ def test_every_wired_transition_survives(path: Path) -> None:
         for aux in nodes.values():  # branches the import put behind an outcome
             if aux["id"] in reachable and aux["id"] in definition["ui"]["studio"]["aux"]:
                 reachable |= set(aux["outcomes"].values())
+        missing = definition["ui"]["studio"].get("missing", {})
         for t in state.get("transitions") or []:
             if t.get("next") and t["next"] in by_name:
                 assert by_name[t["next"]]["id"] in reachable or t["event"] in details[state["name"]], (state["name"], t)
+            elif t.get("next") and t["next"] not in {s["name"] for s in data.get("definition", data)["states"]}:
+                # a widget the export does not define: a dead-end outcome, named in the report
+                assert any(missing.get(target) == t["next"] for target in reachable), (state["name"], t)
+                assert f"→ {t['next']}: there is no widget by that name" in details[state["name"]]
 
 
 # ---------------------------------------------------------------- the mapping, fixture by fixture
@@ -487,11 +512,11 @@ def test_call_to_an_sms_flow_is_told_to_text() -> None:
                 "states": [
                     {"name": "T", "type": "trigger"},
                     {"name": "a", "type": "say-play"},
-                    {"name": "b", "type": "foo"},
+                    {"name": "b", "type": ""},
                 ],
             },
             "states[2].type",
-            "unknown widget type 'foo'",
+            "type must be a non-empty string",
         ),
         (
             {"initial_state": "T", "states": [{"name": "T", "type": "trigger"}, {"type": "say-play"}]},
@@ -506,12 +531,10 @@ def test_call_to_an_sms_flow_is_told_to_text() -> None:
         (
             {
                 "initial_state": "T",
-                "states": [
-                    {"name": "T", "type": "trigger", "transitions": [{"event": "incomingCall", "next": "nowhere"}]}
-                ],
+                "states": [{"name": "T", "type": "trigger", "transitions": [{"event": "incomingCall", "next": 3}]}],
             },
             "states[0].transitions[0].next",
-            "no widget named 'nowhere'",
+            "next must name a widget, got a number",
         ),
         (
             {"initial_state": "T", "states": [{"name": "T", "type": "trigger", "transitions": [{"next": "T"}]}]},

@@ -1,0 +1,131 @@
+"""Real Twilio Studio exports through the API: each imports (201) and publishes; a transition to a
+widget that does not exist is an error on that node that the user can fix, after which it publishes."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from extensions import db
+from models import Flow, FlowRevision
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "studio-flows"
+REAL_EXPORTS = sorted(SHARED.glob("*.json"))
+MISSING_WIDGET = "02-ca-regulatory-subflow-voicemail.json"  # Check_Decision's match "1" → "Goodbye"
+
+
+@pytest.fixture
+def editor(make):
+    org = make.org("acme")
+    user = make.user("ed@example.com", role="editor", org=org)
+    return org, user, make.api_headers(user, org)
+
+
+def test_the_real_exports_are_there() -> None:
+    assert len(REAL_EXPORTS) == 15
+
+
+@pytest.mark.parametrize("path", REAL_EXPORTS, ids=lambda p: p.name[:2])
+def test_every_real_export_imports_and_publishes(client, editor, path: Path) -> None:
+    headers = editor[2]
+    studio = json.loads(path.read_text())
+    resp = client.post("/api/flows/import", json=studio, headers=headers)
+    body = resp.get_json()
+    assert resp.status_code == 201, body
+    assert body["format"] == "studio"
+    assert [r["widget"] for r in body["report"]] == [s["name"] for s in studio["states"]]
+    errors = [i for i in body["issues"] if i["severity"] == "error"]
+    published = client.post(f"/api/flows/{body['id']}/publish", json={}, headers=headers)
+    if path.name == MISSING_WIDGET:
+        assert [(e["code"], e["node_id"], e["field"]) for e in errors] == [
+            ("missing_target", "Offer_To_Retry", "outcomes.1")
+        ]
+        assert published.status_code == 422
+    else:
+        assert errors == []
+        assert published.status_code == 200 and published.get_json() == {"revision": 1}
+
+
+def test_a_missing_widget_is_an_error_on_its_node_and_fixing_it_publishes(client, editor) -> None:
+    headers = editor[2]
+    studio = json.loads((SHARED / MISSING_WIDGET).read_text())
+    body = client.post("/api/flows/import", json=studio, headers=headers).get_json()
+    row = next(r for r in body["report"] if r["widget"] == "Offer_To_Retry")
+    assert row["status"] == "partial" and "'1' → Goodbye: there is no widget by that name" in row["detail"]
+    issue = next(i for i in body["issues"] if i["severity"] == "error")
+    assert issue["node_id"] == "Offer_To_Retry" and "'Goodbye'" in issue["message"]
+    flow = client.get(f"/api/flows/{body['id']}", headers=headers).get_json()
+    menu = next(n for n in flow["definition"]["nodes"] if n["id"] == "Offer_To_Retry")
+    assert menu["type"] == "menu" and menu["outcomes"]["1"] == "Goodbye"
+    refused = client.post(f"/api/flows/{body['id']}/publish", json={}, headers=headers)
+    assert refused.status_code == 422 and refused.get_json()["error"]["code"] == "invalid_flow"
+    assert db.session.query(FlowRevision).count() == 0
+
+    # The fix a user makes in the designer: add the Goodbye the export forgot.
+    fixed = copy.deepcopy(flow["definition"])
+    fixed["nodes"].append(
+        {"id": "Goodbye", "type": "hangup", "name": "Goodbye", "props": {"say": "Goodbye."}, "outcomes": {}}
+    )
+    saved = client.put(
+        f"/api/flows/{body['id']}", json={"definition": fixed, "draft_version": flow["draft_version"]}, headers=headers
+    )
+    assert saved.status_code == 200, saved.get_json()
+    assert not [i for i in saved.get_json()["issues"] if i["severity"] == "error"]
+    published = client.post(f"/api/flows/{body['id']}/publish", json={}, headers=headers)
+    assert published.status_code == 200 and published.get_json() == {"revision": 1}
+    # Exported again, the transition names the widget the user added.
+    back = client.get(f"/api/flows/{body['id']}/export?format=studio", headers=headers).get_json()
+    decision = next(s for s in back["states"] if s["name"] == "Check_Decision")
+    assert {"next": "Goodbye", "event": "match"}.items() <= decision["transitions"][1].items()
+    assert next(s for s in back["states"] if s["name"] == "Goodbye")["type"] == "say-play"
+
+
+def test_an_unknown_widget_type_is_a_placeholder_not_a_refusal(client, editor) -> None:
+    studio = {
+        "initial_state": "Trigger",
+        "states": [
+            {
+                "name": "Trigger",
+                "type": "trigger",
+                "transitions": [{"event": "incomingCall", "next": "x"}],
+                "properties": {},
+            },
+            {
+                "name": "x",
+                "type": "foo",
+                "transitions": [{"event": "done", "next": "bye"}, {"event": "oops"}],
+                "properties": {"color": "blue", "offset": {"x": 1, "y": 2}},
+            },
+            {
+                "name": "bye",
+                "type": "say-play",
+                "transitions": [{"event": "audioComplete"}],
+                "properties": {"say": "Bye"},
+            },
+        ],
+    }
+    resp = client.post("/api/flows/import", json=studio, headers=editor[2])
+    body = resp.get_json()
+    assert resp.status_code == 201
+    row = body["report"][1]
+    assert row["status"] == "unsupported" and "'foo' is not a widget type of Twilio's Studio library" in row["detail"]
+    assert not [i for i in body["issues"] if i["severity"] == "error"]
+    back = client.get(f"/api/flows/{body['id']}/export?format=studio", headers=editor[2]).get_json()
+    assert back["states"][1] == studio["states"][1]
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ({"initial_state": "Trigger", "states": "nope"}, "states"),
+        ({"initial_state": "Trigger", "states": [{"name": "Trigger", "type": "trigger"}, 7]}, "states[1]"),
+        ({"hello": "world"}, "found keys: hello"),
+    ],
+)
+def test_only_a_body_that_is_not_a_flow_is_refused(client, editor, body, where) -> None:
+    resp = client.post("/api/flows/import", json=body, headers=editor[2])
+    assert resp.status_code == 400 and where in resp.get_json()["error"]["message"]
+    assert db.session.query(Flow).count() == 0
