@@ -54,6 +54,25 @@ class InvalidFlow(FlowError):
         self.issues = issues
 
 
+class NothingToPublish(FlowError):
+    """The draft says exactly what the live revision says: publishing would only repeat it."""
+
+    code = "nothing_to_publish"
+
+    def __init__(self, revision: FlowRevision):
+        super().__init__(
+            f"Nothing new to publish: the draft is the same as revision {revision.number}, which is live."
+        )
+        self.revision = revision
+
+
+def logic_of(definition: dict | None) -> dict:
+    """The parts of a definition that change what callers hear (everything but editor layout)."""
+    if not definition:
+        return {}
+    return {k: v for k, v in definition.items() if k != "ui"}
+
+
 def check_definition(definition) -> dict:
     """Raise FlowError unless `definition` is a well-formed Phonetree definition; returns it."""
     from flows import DefinitionError, load_definition
@@ -196,8 +215,15 @@ def _freeze(org: Organization, user: User | None, flow: Flow, definition: dict, 
 
 
 def publish(org: Organization, user: User | None, flow: Flow, message: str = "") -> FlowRevision:
-    """Validate the draft and freeze it as the next published revision (InvalidFlow on errors)."""
+    """Validate the draft and freeze it as the next published revision.
+
+    Raises InvalidFlow on errors, and NothingToPublish (no revision made) when the draft's logic is
+    the live revision's: moving cards alone is not a new revision.
+    """
     locked = get_flow(org, flow.id, lock=True)
+    live = locked.published_revision
+    if live is not None and logic_of(live.definition) == logic_of(locked.draft):
+        raise NothingToPublish(live)
     return _freeze(org, user, locked, locked.draft, message)
 
 

@@ -95,7 +95,8 @@ def test_publish_revisions_and_rollback(client, editor):
     flow = _create(client, headers)
     fid = flow["id"]
     assert client.post(f"/api/flows/{fid}/publish", json={"message": "first"}, headers=headers).get_json() == {
-        "revision": 1
+        "revision": 1,
+        "published": True,
     }
     changed = copy.deepcopy(flow["definition"])
     changed["nodes"][0]["props"]["prompt"]["say"] = "Welcome to version two."
@@ -274,7 +275,30 @@ def test_concurrent_publishes_get_distinct_revision_numbers(app, client, editor,
     monkeypatch.setattr(svc, "validate_flow", slow_validate)
     results = _at_once(app, 3, lambda c, i: c.post(f"/api/flows/{fid}/publish", headers=headers))
     assert [r.status_code for r in results] == [200, 200, 200], [r.get_json() for r in results]
-    assert sorted(r.get_json()["revision"] for r in results) == [1, 2, 3]
+    # one draft, one revision: the publishes that waited for the lock find it already live
+    assert [r.get_json()["revision"] for r in results] == [1, 1, 1]
+    assert sorted(r.get_json()["published"] for r in results) == [False, False, True]
+    assert db.session.query(FlowRevision).count() == 1
+
+
+def test_publishing_an_unchanged_draft_makes_no_revision(client, editor):
+    _, _, headers = editor
+    flow = _create(client, headers)
+    fid = flow["id"]
+    assert client.post(f"/api/flows/{fid}/publish", headers=headers).get_json()["revision"] == 1
+    moved = copy.deepcopy(flow["definition"])
+    moved.setdefault("ui", {})["nodes"] = {moved["nodes"][0]["id"]: {"x": 500, "y": 300}}  # layout only
+    client.put(f"/api/flows/{fid}", json={"definition": moved, "draft_version": 1}, headers=headers)
+    again = client.post(f"/api/flows/{fid}/publish", json={"message": "again"}, headers=headers)
+    assert again.status_code == 200
+    assert again.get_json() == {
+        "revision": 1,
+        "published": False,
+        "code": "nothing_to_publish",
+        "message": "Nothing new to publish: the draft is the same as revision 1, which is live.",
+    }
+    revs = client.get(f"/api/flows/{fid}/revisions", headers=headers).get_json()["revisions"]
+    assert [r["number"] for r in revs] == [1]
 
 
 def test_concurrent_saves_of_one_version_keep_one_and_refuse_the_other(app, client, editor, monkeypatch):
