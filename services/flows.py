@@ -157,7 +157,7 @@ def create_flow(
     if definition is None:
         if template and template not in TEMPLATES:
             raise FlowError(f"Unknown template '{template}'; choose one of {', '.join(TEMPLATES)}.")
-        definition = template_definition(template or "blank")
+        definition = template_definition(template or "blank", org.timezone or "UTC")
     check_definition(definition)
     flow = Flow(
         org_id=org.id,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from extensions import db
-from models import CallSession
+from models import CallSession, Flow
 from sim import DialResult, PayResult, Press, RecordAudio
 from tests.calls.conftest import IVR_NUMBER
 from tests.calls.flows import acme
@@ -140,10 +140,35 @@ def test_cli_simulate_explains_problems(world, runner):
     unknown = runner.invoke(args=["call", "simulate", "--number", "+15550000001"])
     assert unknown.exit_code != 0 and "No organisation has the number" in unknown.output
     misfit = runner.invoke(args=["call", "simulate", "--number", IVR_NUMBER, "--script", "2,654321#,dial:busy"])
-    assert misfit.exit_code != 0 and "waits at <Pay>" in misfit.output
+    assert misfit.exit_code != 0 and "The call waits for a card payment (pay, pay:fail)" in misfit.output
     db.session.expire_all()
     stopped = db.session.scalar(select(CallSession))
     assert stopped.status != "in_progress" and stopped.ended_at is not None  # the caller hung up; not left open
+
+
+def test_cli_simulate_at_fixes_the_calls_clock_in_the_orgs_time_zone(world, runner, app):
+    world.flow(acme())
+    world.org.timezone = "America/New_York"
+    db.session.commit()
+    test_clock = app.config["PHONETREE_CLOCK"]
+
+    def hours_outcome(*extra):
+        result = runner.invoke(args=["call", "simulate", "--number", IVR_NUMBER, "--script", "1,hangup", *extra])
+        assert result.exit_code == 0, result.output
+        stored = re.search(r"Stored as call (\w+):", result.output).group(1)
+        session = db.session.scalar(select(CallSession).where(CallSession.id == stored))
+        return result.output, dict((n, o) for n, e, o in world.path(session) if n == "hours")["hours"]
+
+    output, outcome = hours_outcome("--at", "2026-12-07T10:00")  # a Monday morning in New York
+    assert outcome == "open" and "Call at Monday 07 December 2026 10:00 EST." in output
+    assert hours_outcome("--at", "2026-12-07T22:00")[1] == "closed"
+    assert hours_outcome("--at", "2026-12-07T10:00", "--tz", "Asia/Tokyo")[1] == "closed"  # 20:00 in New York
+    assert hours_outcome("--at", "2026-12-07T15:00+00:00")[1] == "open"  # an offset wins: 10:00 in New York
+    assert app.config["PHONETREE_CLOCK"] is test_clock  # the app's clock is given back
+    bad = runner.invoke(args=["call", "simulate", "--number", IVR_NUMBER, "--at", "Monday 10am"])
+    assert bad.exit_code != 0 and "is not a date and time such as 2026-12-07T10:00" in bad.output
+    zone = runner.invoke(args=["call", "simulate", "--number", IVR_NUMBER, "--at", "2026-12-07T10:00", "--tz", "Mars"])
+    assert zone.exit_code != 0 and "'Mars' is not an IANA time zone" in zone.output
 
 
 def test_ids_too_large_to_exist_do_not_break_the_pages(world, make, client):
@@ -153,3 +178,30 @@ def test_ids_too_large_to_exist_do_not_break_the_pages(world, make, client):
         resp = client.get(path)
         assert resp.status_code == 200 and "0 calls" in resp.get_data(as_text=True), path
     assert client.get(f"/calls/stats?flow={big}").status_code == 200
+
+
+def test_readme_first_call_examples_work_at_any_hour(world, runner):
+    assert runner.invoke(args=["seed-demo", "--org", "acme"]).exit_code == 0  # the demo flow, in New York's time
+    world.number(IVR_NUMBER, flow_id=db.session.scalar(select(Flow.id).where(Flow.org_id == world.org.id)))
+    db.session.commit()
+    for real_hour in (3, 15, 23):  # whatever the time, --at decides
+        world.clock.now = datetime(2026, 12, 7, real_hour, tzinfo=UTC)
+        opened = runner.invoke(
+            args=["call", "simulate", "--number", IVR_NUMBER, "--at", "2026-12-07T10:00", "--press", "1"]
+        )
+        assert opened.exit_code == 0, opened.output
+        assert "Our sales team will be with you shortly." in opened.output
+        closed = runner.invoke(
+            args=[
+                "call",
+                "simulate",
+                "--number",
+                IVR_NUMBER,
+                "--at",
+                "2026-12-07T22:00",
+                "--script",
+                "record:6:Call me back",
+            ]
+        )
+        assert closed.exit_code == 0, closed.output
+        assert "We are closed right now." in closed.output

@@ -34,6 +34,18 @@ def test_create_from_template_list_and_get(client, editor):
     assert got["issues"] == [] and got["has_unpublished_changes"] is True
 
 
+@pytest.mark.parametrize("template", ["main_menu", "after_hours", "blank"])
+def test_starter_templates_keep_the_orgs_time(client, editor, template):
+    org, _, headers = editor
+    org.timezone = "Europe/Paris"
+    db.session.commit()
+    definition = _create(client, headers, template=template)["definition"]
+    assert definition["settings"]["timezone"] == "Europe/Paris"
+    hours = [n for n in definition["nodes"] if n["type"] == "business_hours"]
+    assert all(n["props"]["timezone"] == "Europe/Paris" for n in hours)
+    assert bool(hours) == (template != "blank")
+
+
 @pytest.mark.parametrize(
     "body, needle",
     [
