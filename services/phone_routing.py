@@ -110,6 +110,24 @@ def apply_routing(phone: PhoneNumber, routing: Routing) -> None:
     phone.updated_at = utcnow()
 
 
+def routing_warnings(phone: PhoneNumber | Routing) -> list[dict[str, str]]:
+    """What is wrong with a number's routing though it was accepted: an IVR flow that is not published.
+
+    Such a number is routed and in sync with Twilio, yet its callers hear only the org's fallback
+    until the flow has a published revision. Answers `[{"code", "message"}]` (empty when all is well).
+    """
+    flow = phone.flow
+    if phone.mode != "ivr" or flow is None or flow.published_revision_id is not None:
+        return []
+    return [
+        {
+            "code": "flow_not_published",
+            "message": f"The flow '{flow.name}' has no published revision: callers hear the fallback "
+            "apology until it is published.",
+        }
+    ]
+
+
 def member_choices(org: Organization) -> list[User]:
     """Members of the org, by e-mail (for pickers)."""
     return list(
