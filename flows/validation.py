@@ -92,7 +92,8 @@ class _Validator:
         self.graph.add_edges_from(edges)
 
     def _node(self, node: Node, node_type: NodeType) -> None:
-        self.errors.extend(i for i in check_fields(node_type, node) if i.severity == "error")
+        errors = [i for i in check_fields(node_type, node) if i.severity == "error"]
+        self.errors.extend(errors)
         reads: list[tuple[str, str]] = []
         for field, source in node_type.templates(node):
             info = analyze(source)
@@ -112,8 +113,9 @@ class _Validator:
                 self.warnings.append(warning("unknown_outcome", f"{node_type.label} has no outcome {outcome!r}; "
                                              "it is never taken.", node.id, f"outcomes.{outcome}"))
         if not node_type.ends_call:
+            faulty = _faulty_outcomes(node, node_type, errors) if errors else set()
             for outcome in outcomes:
-                if outcome not in node.outcomes and outcome not in node_type.quiet_outcomes:
+                if outcome not in node.outcomes and outcome not in node_type.quiet_outcomes and outcome not in faulty:
                     self.warnings.append(warning("dead_end", f"Outcome {outcome!r} is not connected: the call "
                                                  "hangs up there without a goodbye.", node.id, f"outcomes.{outcome}"))
 
@@ -190,3 +192,17 @@ class _Validator:
                 if not known & bit[name]:
                     self.warnings.append(warning("read_before_set", f"vars.{name} is read before any node sets it.",
                                                  node.id, field))
+
+
+def _faulty_outcomes(node: Node, node_type: NodeType, errors: list[Issue]) -> set[str]:
+    """Outcomes made by a list item that already has an error (a menu option's bad key): reported once, there."""
+    dynamic = node_type.dynamic_outcomes
+    items = node.props.get(dynamic["field"]) if dynamic else None
+    if not isinstance(items, list):
+        return set()
+    flagged = {i.field.split(".")[0] for i in errors if i.field}
+    return {
+        str(item.get(dynamic["key"]))
+        for index, item in enumerate(items)
+        if isinstance(item, dict) and f"{dynamic['field']}[{index}]" in flagged
+    }

@@ -190,3 +190,31 @@ def call_detail(org: Organization, session_id: str) -> CallDetail | None:
     )
     payments = list(db.session.scalars(select(Payment).where(Payment.session_id == call.id).order_by(Payment.id)))
     return CallDetail(call, turns, recordings, payments)
+
+
+# The caller's side of a step in words, by Twilio's parameter (values are already scrubbed).
+_INPUT_WORDS = {
+    "SpeechResult": "said “{}”",
+    "RecordingDuration": "recorded {} s",
+    "Result": "payment: {}",
+    "PaymentCardType": "card: {}",
+    "PaymentCardNumber": "card number {}",
+    "DialCallStatus": "transfer: {}",
+    "DialCallDuration": "talked {} s",
+    "QueueResult": "queue: {}",
+    "QueueTime": "waited {} s",
+}
+
+
+def describe_input(given: dict[str, str]) -> list[str]:
+    """What the caller did at a step, as people say it ("pressed 1", "said “sales”"), never as Twilio's fields."""
+    words: list[str] = []
+    digits = given.get("Digits")
+    if digits == "hangup":
+        words.append("hung up")
+    elif digits and "RecordingDuration" in given:
+        words.append(f"ended the recording with {digits}" if digits != "#" else "pressed # to end the recording")
+    elif digits:
+        words.append(f"pressed {digits}")
+    words += [text.format(given[key]) for key, text in _INPUT_WORDS.items() if given.get(key) not in (None, "")]
+    return words

@@ -40,6 +40,7 @@ class StaleDraft(FlowError):
             "Reload to see their changes; your edits were not saved."
         )
         self.current_version, self.updated_by, self.updated_at = flow.draft_version, who, flow.draft_updated_at
+        self.updated_by_id = flow.draft_updated_by_id
 
 
 class InvalidFlow(FlowError):

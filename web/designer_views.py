@@ -141,12 +141,12 @@ def save_draft(flow_id: int):
         db.session.commit()
     except svc.StaleDraft as err:
         db.session.rollback()
-        raise ApiError(
-            409,
-            err.code,
-            err.message,
-            conflict={"by": err.updated_by, "at": _iso(err.updated_at), "draft_version": err.current_version},
-        ) from None
+        mine = err.updated_by_id is not None and err.updated_by_id == current_user.id
+        message = (
+            "You saved this flow in another tab or window since this one loaded it." if mine else err.message
+        )
+        conflict = {"by": err.updated_by, "at": _iso(err.updated_at), "draft_version": err.current_version}
+        raise ApiError(409, err.code, message, conflict=conflict | {"mine": mine}) from None
     except svc.FlowError as err:
         db.session.rollback()
         raise ApiError(400, "invalid_definition", err.message, path=err.path) from None

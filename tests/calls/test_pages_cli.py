@@ -27,13 +27,28 @@ def test_calls_list_filters_and_paginates(world, make, client):
     _viewer(make, world)
     page = client.get("/calls/").get_data(as_text=True)
     assert "2 calls" in page and "Main line" in page and IVR_NUMBER in page
-    assert "2025-03-04 15:30:00" in page and "2025-03-06 16:00:00" in page
+    assert "2025-03-04 15:30:00 UTC" in page and "2025-03-06 16:00:00 UTC" in page and "Started <span" in page
     by_day = client.get("/calls/?date=2025-03-06").get_data(as_text=True)
     assert "1 call" in by_day and "2025-03-04 15:30:00" not in by_day
     assert "0 calls" in client.get("/calls/?status=busy").get_data(as_text=True)
     assert "2 calls" in client.get(f"/calls/?flow={flow.id}&number=").get_data(as_text=True)
     partial = client.get("/calls/?date=2025-03-06", headers={"HX-Request": "true", "HX-Target": "call-list"})
     assert partial.get_data(as_text=True).lstrip().startswith('<section id="call-list"')
+
+
+def test_call_times_show_the_orgs_time_zone_and_inputs_read_as_words(world, make, client):
+    world.flow(acme())
+    world.clock.now = datetime(2025, 3, 4, 23, 30, tzinfo=UTC)  # closed in New York: voicemail
+    _, voicemail = world.call([Press("1"), RecordAudio(6, transcript="Please call back.")])
+    world.org.timezone = "America/New_York"
+    db.session.commit()
+    _viewer(make, world)
+    listing = client.get("/calls/").get_data(as_text=True)
+    assert "2025-03-04 18:30:00 EST" in listing and "(America/New_York)" in listing
+    page = client.get(f"/calls/{voicemail.id}").get_data(as_text=True)
+    assert "2025-03-04 18:30:00 EST" in page
+    assert "Caller pressed 1" in page and "Caller pressed # to end the recording, recorded 6 s" in page
+    assert "Digits=" not in page and "RecordingDuration" not in page
 
 
 def test_calls_list_pages(world, make, client, monkeypatch):
@@ -58,7 +73,8 @@ def test_call_timeline_shows_steps_audio_transcript_and_payment(world, make, cli
     _viewer(make, world)
     page = client.get(f"/calls/{paid.id}").get_data(as_text=True)
     assert "Caller heard:" in page and "Paying 12.50 on account 654321." in page
-    assert "Digits=654321" in page and "xxxx-xxxx-xxxx-1111" in page and "visa" in page
+    assert "Caller pressed 654321" in page and "Digits=" not in page
+    assert "xxxx-xxxx-xxxx-1111" in page and "visa" in page
     assert "4111111111111111" not in page
     vm = client.get(f"/calls/{voicemail.id}").get_data(as_text=True)
     assert re.search(r'<audio controls preload="none" src="https://api\.twilio\.com/[^"]+\.mp3">', vm)

@@ -196,3 +196,23 @@ def test_errors_come_before_warnings_and_issues_serialise() -> None:
     severities = [i.severity for i in issues]
     assert severities == sorted(severities)  # "error" < "warning"
     assert all(set(i.to_dict()) == {"severity", "code", "message", "node_id", "field"} for i in issues)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ([{"digit": "1"}], None),
+        ([{"digit": "1"}, {"label": "Sales"}], "Option 2 has no key: give it one of 0-9, * or #."),
+        ([{"digit": "1"}, {"digit": "12"}], "Option 2's key '12' is not one key (0-9, * or #)."),
+    ],
+)
+def test_one_menu_mistake_is_one_problem(options, message) -> None:
+    menu = node("m", "menu", {"prompt": "Press 1", "options": options}, fallback="bye", **{"1": "bye"})
+    definition = flow(menu, bye())
+    issues = [i for i in validate(definition) if i.node_id == "m"]
+    assert [(i.severity, i.message) for i in issues] == ([("error", message)] if message else [])
+
+
+def test_a_menu_without_options_is_one_error_not_two() -> None:
+    definition = flow(node("m", "menu", {"prompt": "Press 1", "options": []}, fallback="bye"), bye())
+    assert [i.message for i in validate(definition) if i.node_id == "m"] == ["A menu needs at least one option."]
