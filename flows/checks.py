@@ -172,6 +172,8 @@ def check_fields(node_type: NodeType, node: Node) -> list[Issue]:
             continue
         generic.extend(check_field(node, spec, value))
     own = list(node_type.validate(node))
+    if not own or not generic:
+        return generic + own
     # One mistake, one problem: the type's own words replace the generic issue about the same field.
     said = {(i.field, i.code) for i in own}
     return [i for i in generic if (i.field, i.code) not in said] + own

@@ -183,15 +183,69 @@ class _Validator:
                 if out & ~before:
                     reach_in[nxt] = before | out
                     work.append(nxt)
+        must_out = self._must_set(reachable, gen, (1 << len(names)) - 1)
         for node in self.d.nodes:
             reads = self.reads.get(node.id)
             if not reads or node.id not in reachable:
                 continue
             known = reach_in.get(node.id, 0) | gen.get(node.id, 0)
+            surely = self._must_in(node.id, must_out) | gen.get(node.id, 0)
             for field, name in reads:
                 if not known & bit[name]:
                     self.warnings.append(warning("read_before_set", f"vars.{name} is read before any node sets it.",
                                                  node.id, field))
+                elif not surely & bit[name]:
+                    self.warnings.append(self._maybe_unset(node, field, name, bit[name], must_out))
+
+    def _must_in(self, node_id: str, must_out: dict[str, int]) -> int:
+        """Variables every path from the start sets before reaching the node (a bit each)."""
+        if node_id == self.d.start:
+            return 0
+        outs = [must_out[p] for p in self.graph.pred[node_id] if p in must_out]
+        known = outs[0] if outs else 0
+        for out in outs:
+            known &= out
+        return known
+
+    def _must_set(self, reachable: set[str], gen: dict[str, int], everything: int) -> dict[str, int]:
+        """Forward "surely set" data flow: what every path from the start has set on leaving each node.
+
+        Starts optimistic (everything set) and only shrinks; nodes are visited in reverse postorder
+        from the start, so a flow without loops settles in one pass.
+        """
+        start = self.d.start
+        order = list(reversed(list(nx.dfs_postorder_nodes(self.graph, start)))) if start in self.graph else []
+        must_out = dict.fromkeys(order, everything)
+        preds = {n: [p for p in self.graph.pred[n] if p in must_out] for n in order}
+        succ = self.graph.succ
+        work = deque(order)
+        queued = set(order)
+        while work:
+            node_id = work.popleft()
+            queued.discard(node_id)
+            known = 0
+            if node_id != start and preds[node_id]:
+                known = everything
+                for pred in preds[node_id]:
+                    known &= must_out[pred]
+            out = known | gen.get(node_id, 0)
+            if out != must_out[node_id]:
+                must_out[node_id] = out
+                for nxt in succ[node_id]:
+                    if nxt not in queued:
+                        work.append(nxt)
+                        queued.add(nxt)
+        return must_out
+
+    def _maybe_unset(self, node: Node, field: str, name: str, mask: int, must_out: dict[str, int]) -> Issue:
+        """The warning for a variable some path reaches `node` without setting, naming a node on that path."""
+        by_id = self.d.nodes_by_id
+        via = next((p for p in self.graph.pred[node.id] if p in must_out and not must_out[p] & mask), None)
+        if via is None or node.id == self.d.start:
+            where = "when the call starts here"
+        else:
+            where = f"on the path through '{by_id[via].name or via}'"
+        return warning("maybe_unset", f"vars.{name} may be empty here: no node sets it {where}.", node.id, field)
 
 
 def _faulty_outcomes(node: Node, node_type: NodeType, errors: list[Issue]) -> set[str]:

@@ -180,6 +180,23 @@ def test_warning_variable_read_before_set() -> None:
     assert "vars.city is read before any node sets it." in messages
 
 
+def test_warning_variable_empty_on_some_path_names_node_and_field() -> None:
+    definition = flow(
+        node("main", "menu", {"prompt": "1 support, 2 pay", "options": [{"digit": "1"}, {"digit": "2"}]},
+             **{"1": "ticket", "2": "pay", "fallback": "pay"}),
+        node("ticket", "collect_input", {"prompt": "Ticket?", "variable": "ticket"}, success="thanks"),
+        {**node("pay", "set_variables", {"assignments": [{"name": "paid", "value": "yes"}]}, next="thanks"),
+         "name": "Take payment"},
+        node("thanks", "hangup", {"say": "We will call you about ticket {{ vars.ticket }}."}),
+    )
+    issues = [i for i in validate(definition) if i.code == "maybe_unset"]
+    assert [(i.severity, i.node_id, i.field) for i in issues] == [("warning", "thanks", "say")]
+    assert issues[0].message == "vars.ticket may be empty here: no node sets it on the path through 'Take payment'."
+    # once every path sets it, the warning goes
+    definition["nodes"][2]["props"]["assignments"].append({"name": "ticket", "value": "none"})
+    assert not [i for i in validate(definition) if i.code in ("maybe_unset", "read_before_set")]
+
+
 def test_http_variables_and_record_variable_count_as_set() -> None:
     definition = flow(
         node("h", "http_request", {"url": "https://api.example.com", "variables": {"tier": "customer.tier"}},
