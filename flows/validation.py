@@ -24,6 +24,8 @@ from flows.issues import Issue, error, warning
 from flows.registry import NODE_TYPES, NodeType
 from flows.templating import analyze
 
+NODE_NAME_LIMIT = 200
+
 
 def validate(definition: FlowDefinition | dict[str, Any]) -> list[Issue]:
     """Every issue of a flow, errors first then warnings, each in node order."""
@@ -77,6 +79,9 @@ class _Validator:
                 self.errors.append(error("duplicate_id", f"Node id {node.id!r} is used more than once.",
                                          node.id, "id"))
                 continue
+            if len(node.name) > NODE_NAME_LIMIT:
+                self.errors.append(error("name_too_long", f"The name is {len(node.name)} characters; the limit is "
+                                         f"{NODE_NAME_LIMIT}. Shorten it.", node.id, "name"))
             node_type = NODE_TYPES.get(node.type)
             if node_type is None:
                 self.errors.append(error("unknown_type", f"Unknown node type {node.type!r}.", node.id, "type"))

@@ -137,13 +137,24 @@ def get_flow(org: Organization, flow_id: int, lock: bool = False) -> Flow | None
     return db.session.scalar(query)
 
 
+NAME_LIMIT = 200  # flows, as the column allows
+
+
 def _clean_name(name: str | None) -> str:
     name = (name or "").strip()
     if not name:
         raise FlowError("A flow needs a name.")
-    if len(name) > 200:
-        raise FlowError("A flow name can be at most 200 characters.")
+    if len(name) > NAME_LIMIT:
+        raise FlowError(f"The flow name is {len(name)} characters; the limit is {NAME_LIMIT}. Shorten it.")
     return name
+
+
+def shorten(text: str, limit: int = 200) -> str:
+    """`text` within `limit` characters, cut at a word and marked with an ellipsis (for names we make up)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0] if " " in text[: limit - 1] else text[: limit - 1]
+    return cut.rstrip(" ,;:-") + "…"
 
 
 def create_flow(
@@ -322,7 +333,7 @@ def import_flow(org: Organization, user: User | None, data, name: str | None = N
             default_name = "Imported flow"
     except DefinitionError as err:
         raise FlowError(str(err), err.path) from None
-    flow = create_flow(org, user, (name or "").strip() or default_name[:200], definition)
+    flow = create_flow(org, user, (name or "").strip() or shorten(default_name, NAME_LIMIT), definition)
     return flow, fmt, report, validate_flow(definition)
 
 

@@ -15,6 +15,7 @@ from services.phone_twilio import PhoneError
 
 MODES = ("ivr", "voice")
 MAX_AUTO_REPLY = 1600
+FRIENDLY_NAME_LIMIT = 64  # Twilio's limit for a number's FriendlyName
 
 
 @dataclass
@@ -62,7 +63,14 @@ def parse_routing(org: Organization, data: Mapping[str, Any], current: PhoneNumb
     if data.get("friendlyName"):
         if not isinstance(data["friendlyName"], str):
             raise PhoneError(400, "invalid_friendly_name", "friendlyName is text of at most 64 characters.")
-        routing.friendly_name = data["friendlyName"].strip()[:64]
+        name = data["friendlyName"].strip()
+        if len(name) > FRIENDLY_NAME_LIMIT:
+            raise PhoneError(
+                400,
+                "invalid_friendly_name",
+                f"The number's name is {len(name)} characters; Twilio keeps at most {FRIENDLY_NAME_LIMIT}. Shorten it.",
+            )
+        routing.friendly_name = name
     return routing
 
 

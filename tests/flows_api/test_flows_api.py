@@ -396,3 +396,22 @@ def test_node_type_catalog(client, editor):
         "hangup",
     } <= set(types)
     assert any(f["name"] == "options" for f in types["menu"]["fields"])
+
+
+def test_names_over_the_limit_are_refused_whole(client, editor):
+    _, _, headers = editor
+    long_name = "Support line " * 15 + "x" * 6  # 201 characters
+    assert len(long_name) == 201
+    resp = client.post("/api/flows", json={"name": long_name}, headers=headers)
+    assert resp.status_code == 400
+    assert resp.get_json()["error"]["message"] == "The flow name is 201 characters; the limit is 200. Shorten it."
+    assert db.session.query(Flow).count() == 0
+    assert client.post("/api/flows", json={"name": long_name[:200]}, headers=headers).status_code == 201
+
+
+def test_a_made_up_name_is_shortened_at_a_word_with_an_ellipsis():
+    words = "Customer support for the whole northern region " * 6
+    short = svc.shorten(words, 200)
+    assert len(short) <= 200 and short.endswith("…") and words.startswith(short[:-1])
+    assert short[-2] != " " and words[len(short) - 1] == " "  # cut between words, not inside one
+    assert svc.shorten("Front desk", 200) == "Front desk"

@@ -253,3 +253,16 @@ def test_routing_to_an_unpublished_flow_answers_with_a_warning(phone, flow):
     db.session.commit()
     routed = phone.ok("POST", f"/phone/numbers/{bought['phoneId']}/routing", {"mode": "ivr"})
     assert routed["warnings"] == [] and routed["flowId"] == flow.id
+
+
+def test_a_number_name_over_twilios_limit_is_refused_not_cut(phone):
+    bought = phone.ok("POST", "/phone/numbers", {"areaCode": "415", "mode": "voice"}, status=201)
+    name = "Front desk main line for walk-in customers and deliveries, east!"  # 64 characters
+    assert len(name) == 64
+    too_long = phone.post(f"/phone/numbers/{bought['phoneId']}/routing", {"friendlyName": name + "!"})
+    assert too_long.status_code == 400 and too_long.get_json()["error"] == {
+        "code": "invalid_friendly_name",
+        "message": "The number's name is 65 characters; Twilio keeps at most 64. Shorten it.",
+    }
+    renamed = phone.ok("POST", f"/phone/numbers/{bought['phoneId']}/routing", {"friendlyName": name})
+    assert renamed["friendlyName"] == name
