@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Blueprint, abort, g, render_template, request
 
@@ -18,6 +17,7 @@ from services.call_log import (
     filter_choices,
     list_calls,
     node_counts,
+    zone_or_utc,
 )
 from web.context import page_auth
 
@@ -29,11 +29,7 @@ def in_zone(moment: datetime | None, zone: str | None) -> str:
     """A stored (UTC) time as the org reads it: in its time zone, with the zone's abbreviation."""
     if moment is None:
         return ""
-    try:
-        tz = ZoneInfo(zone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        tz = ZoneInfo("UTC")
-    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+    return moment.astimezone(zone_or_utc(zone)).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 @bp.get("/")

@@ -38,15 +38,17 @@ def test_calls_list_filters_and_paginates(world, make, client):
 
 def test_call_times_show_the_orgs_time_zone_and_inputs_read_as_words(world, make, client):
     world.flow(acme())
-    world.clock.now = datetime(2025, 3, 4, 23, 30, tzinfo=UTC)  # closed in New York: voicemail
+    world.clock.now = datetime(2025, 3, 5, 2, 0, tzinfo=UTC)  # Tuesday 21:00 in New York, closed: voicemail
     _, voicemail = world.call([Press("1"), RecordAudio(6, transcript="Please call back.")])
     world.org.timezone = "America/New_York"
     db.session.commit()
     _viewer(make, world)
     listing = client.get("/calls/").get_data(as_text=True)
-    assert "2025-03-04 18:30:00 EST" in listing and "(America/New_York)" in listing
+    assert "2025-03-04 21:00:00 EST" in listing and "(America/New_York)" in listing
+    assert "1 call" in client.get("/calls/?date=2025-03-04").get_data(as_text=True)  # the org's day, not UTC's
+    assert "0 calls" in client.get("/calls/?date=2025-03-05").get_data(as_text=True)
     page = client.get(f"/calls/{voicemail.id}").get_data(as_text=True)
-    assert "2025-03-04 18:30:00 EST" in page
+    assert "2025-03-04 21:00:00 EST" in page
     assert "Caller pressed 1" in page and "Caller pressed # to end the recording, recorded 6 s" in page
     assert "Digits=" not in page and "RecordingDuration" not in page
 
@@ -89,7 +91,7 @@ def test_a_call_links_to_its_flow_and_revision(world, make, client):
     _, session = world.call([Press("9"), Press("9"), Press("9")])
     _viewer(make, world)
     listed = client.get("/calls/").get_data(as_text=True)
-    assert f'<a href="/flows/{flow.id}">Main line</a>' in listed
+    assert f'href="/flows/{flow.id}">Main line</a>' in listed
     page = client.get(f"/calls/{session.id}").get_data(as_text=True)
     assert f'<a href="/flows/{flow.id}"><strong>Main line</strong></a>' in page
     number = session.revision.number
