@@ -54,7 +54,7 @@ def test_buy_route_see_drift_and_repair(page, live_server, twilio_fake, acme):
     row.locator("text=Edit routing").click()
     page.wait_for_selector("#routing-form")
     page.select_option("#edit-mode", "ivr")
-    page.select_option("#edit-flow", label="Main line")
+    page.select_option("#edit-flow", label="Main line · draft only, not published")
     page.select_option("#edit-users", label="alice@example.com")
     page.fill("#edit-sms", "Thanks for your message!")
     page.click("#routing-form button[type=submit]")
