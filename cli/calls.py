@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import contextvars
 import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 from flask import Flask, current_app
@@ -80,6 +85,66 @@ def parse_script(text: str) -> list[Action]:
     return actions
 
 
+# What the caller can do at each verb the flow may wait at, in the script's words.
+WAIT_HINTS = {
+    "Gather": "a key press or words (1, 123#, say:<words>, silence)",
+    "Record": "a recording (record:<seconds>[:<transcript>], silence)",
+    "Pay": "a card payment (pay, pay:fail)",
+    "Dial": "the outcome of a transfer (dial:completed, dial:busy, dial:no-answer)",
+    "Enqueue": "the outcome of a queue (queue:bridged, queue:hangup)",
+}
+
+
+def call_moment(at: str, tz_name: str | None, org: Organization) -> datetime:
+    """The moment `--at` names: an ISO date and time, in `--tz`, else the org's time zone (an offset wins)."""
+    try:
+        moment = datetime.fromisoformat(at.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"{at!r} is not a date and time such as 2026-12-07T10:00.", param_hint="--at"
+        ) from None
+    if moment.tzinfo is not None:
+        return moment
+    name = tz_name or org.timezone or "UTC"
+    try:
+        return moment.replace(tzinfo=ZoneInfo(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(
+            f"{name!r} is not an IANA time zone such as America/New_York.", param_hint="--tz"
+        ) from None
+
+
+@contextmanager
+def _clock_from(start: datetime | None) -> Iterator[None]:
+    """Run the call on a clock that starts at `start` and then moves with real time (none: as it is)."""
+    if start is None:
+        yield
+        return
+    config = current_app.config
+    began = time.monotonic()
+    clock: Callable[[], datetime] = lambda: start + timedelta(seconds=time.monotonic() - began)  # noqa: E731
+    had, previous = "PHONETREE_CLOCK" in config, config.get("PHONETREE_CLOCK")
+    config["PHONETREE_CLOCK"] = clock
+    try:
+        yield
+    finally:
+        if had:
+            config["PHONETREE_CLOCK"] = previous
+        else:
+            config.pop("PHONETREE_CLOCK", None)
+
+
+def _misfit(sim: CallerSimulator, err: ScriptError) -> str:
+    """Why the script stopped, in the script's words rather than the simulator's."""
+    verb = type(sim.waiting).__name__ if sim.waiting is not None else ""
+    if verb not in WAIT_HINTS:
+        return str(err)
+    return (
+        f"The call waits for {WAIT_HINTS[verb]}, but the script has nothing that fits there. "
+        "Add that action to --press/--script at this point (the transcript above shows where the call is)."
+    )
+
+
 def _org_for(number: str, slug: str | None) -> tuple[Organization, PhoneNumber | None]:
     if slug:
         org = Organization.by_slug(slug)
@@ -115,6 +180,10 @@ def _credentials(org: Organization) -> tuple[str, str]:
 @click.option("--script", default="", help=SCRIPT_HELP)
 @click.option("--from", "from_", default="+15550100000", show_default=True, help="The caller's number.")
 @click.option("--requests", "show_requests", is_flag=True, help="Also print every webhook request made.")
+@click.option(
+    "--at", "at", default=None, help="The call's clock, e.g. 2026-12-07T10:00 (in --tz, else the org's time zone)."
+)
+@click.option("--tz", "tz_name", default=None, help="IANA time zone of --at, e.g. Europe/Paris.")
 def simulate(
     number: str,
     org_slug: str | None,
@@ -124,9 +193,14 @@ def simulate(
     script: str,
     from_: str,
     show_requests: bool,
+    at: str | None,
+    tz_name: str | None,
 ) -> None:
     """Call NUMBER in-process through the signed webhooks and print what the caller heard and did."""
     org, row = _org_for(number, org_slug)
+    if tz_name and not at:
+        raise click.BadParameter("--tz names the time zone of --at; give --at too.", param_hint="--tz")
+    start = call_moment(at, tz_name, org) if at else None
     account_sid, token = _credentials(org)
     actions = parse_script(script) if script else [Press(k.strip()) for p in presses for k in p.split(",") if k.strip()]
     if not script:
@@ -143,13 +217,17 @@ def simulate(
         to=number,
         status_callback_url=webhook_url(base, "status", orgid=org.slug),
     )
-    try:
-        transcript = sim.run(webhook_url(base, service, orgid=org.slug), actions)
-    except ScriptError as err:
-        if not sim.ended:  # the caller gives up: Twilio's final status callback ends the stored call
-            sim.act(HangUp())
-        click.echo(sim.transcript.text(include_requests=show_requests))
-        raise click.ClickException(str(err)) from None
+    if start is not None:
+        click.echo(f"Call at {start.strftime('%A %d %B %Y %H:%M %Z')}.")
+    with _clock_from(start):
+        try:
+            transcript = sim.run(webhook_url(base, service, orgid=org.slug), actions)
+        except ScriptError as err:
+            message = _misfit(sim, err)
+            if not sim.ended:  # the caller gives up: Twilio's final status callback ends the stored call
+                sim.act(HangUp())
+            click.echo(sim.transcript.text(include_requests=show_requests))
+            raise click.ClickException(message) from None
     click.echo(transcript.text(include_requests=show_requests))
     session = db.session.scalar(select(CallSession).where(CallSession.call_sid == sim.call_sid))
     if session is not None:

@@ -24,6 +24,8 @@ def seed_demo(email: str, org_slug: str) -> None:
         user.set_password(password)
     set_membership(org, user, "admin")
     if db.session.scalar(select(Flow.id).where(Flow.org_id == org.id)) is None:
+        if org.timezone in (None, "", "UTC"):
+            org.timezone = "America/New_York"  # the demo's office hours and README's call examples are New York's
         flow = create_flow(
             org,
             user,

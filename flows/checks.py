@@ -190,15 +190,19 @@ def check_field(node: Node, spec: Field, value: Any) -> Iterable[Issue]:
 
 def check_fields(node_type: NodeType, node: Node) -> list[Issue]:
     """Generic issues for every declared field of the node, plus the type's own checks."""
-    issues: list[Issue] = []
+    generic: list[Issue] = []
     props = node.props
     for spec in node_type.fields:
         value = props.get(spec.name)
         if value is None and not spec.required:
             continue
-        issues.extend(check_field(node, spec, value))
-    issues.extend(node_type.validate(node))
-    return issues
+        generic.extend(check_field(node, spec, value))
+    own = list(node_type.validate(node))
+    if not own or not generic:
+        return generic + own
+    # One mistake, one problem: the type's own words replace the generic issue about the same field.
+    said = {(i.field, i.code) for i in own}
+    return [i for i in generic if (i.field, i.code) not in said] + own
 
 
 def field_templates(node_type: NodeType, node: Node) -> list[tuple[str, str]]:

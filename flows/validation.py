@@ -24,6 +24,8 @@ from flows.issues import Issue, error, warning
 from flows.registry import NODE_TYPES, NodeType
 from flows.templating import analyze
 
+NODE_NAME_LIMIT = 200
+
 
 def validate(definition: FlowDefinition | dict[str, Any]) -> list[Issue]:
     """Every issue of a flow, errors first then warnings, each in node order."""
@@ -77,6 +79,9 @@ class _Validator:
                 self.errors.append(error("duplicate_id", f"Node id {node.id!r} is used more than once.",
                                          node.id, "id"))
                 continue
+            if len(node.name) > NODE_NAME_LIMIT:
+                self.errors.append(error("name_too_long", f"The name is {len(node.name)} characters; the limit is "
+                                         f"{NODE_NAME_LIMIT}. Shorten it.", node.id, "name"))
             node_type = NODE_TYPES.get(node.type)
             if node_type is None:
                 self.errors.append(error("unknown_type", f"Unknown node type {node.type!r}.", node.id, "type"))
@@ -92,8 +97,10 @@ class _Validator:
         self.graph.add_edges_from(edges)
 
     def _node(self, node: Node, node_type: NodeType) -> None:
-        for issue in check_fields(node_type, node):
-            (self.errors if issue.severity == "error" else self.warnings).append(issue)
+        field_issues = check_fields(node_type, node)
+        errors = [i for i in field_issues if i.severity == "error"]
+        self.errors.extend(errors)
+        self.warnings.extend(i for i in field_issues if i.severity != "error")
         reads: list[tuple[str, str]] = []
         for field, source in node_type.templates(node):
             info = analyze(source)
@@ -113,8 +120,9 @@ class _Validator:
                 self.warnings.append(warning("unknown_outcome", f"{node_type.label} has no outcome {outcome!r}; "
                                              "it is never taken.", node.id, f"outcomes.{outcome}"))
         if not node_type.ends_call:
+            faulty = _faulty_outcomes(node, node_type, errors) if errors else set()
             for outcome in outcomes:
-                if outcome not in node.outcomes and outcome not in node_type.quiet_outcomes:
+                if outcome not in node.outcomes and outcome not in node_type.quiet_outcomes and outcome not in faulty:
                     self.warnings.append(warning("dead_end", f"Outcome {outcome!r} is not connected: the call "
                                                  "hangs up there without a goodbye.", node.id, f"outcomes.{outcome}"))
 
@@ -182,12 +190,80 @@ class _Validator:
                 if out & ~before:
                     reach_in[nxt] = before | out
                     work.append(nxt)
+        must_out = self._must_set(reachable, gen, (1 << len(names)) - 1)
         for node in self.d.nodes:
             reads = self.reads.get(node.id)
             if not reads or node.id not in reachable:
                 continue
             known = reach_in.get(node.id, 0) | gen.get(node.id, 0)
+            surely = self._must_in(node.id, must_out) | gen.get(node.id, 0)
             for field, name in reads:
                 if not known & bit[name]:
                     self.warnings.append(warning("read_before_set", f"vars.{name} is read before any node sets it.",
                                                  node.id, field))
+                elif not surely & bit[name]:
+                    self.warnings.append(self._maybe_unset(node, field, name, bit[name], must_out))
+
+    def _must_in(self, node_id: str, must_out: dict[str, int]) -> int:
+        """Variables every path from the start sets before reaching the node (a bit each)."""
+        if node_id == self.d.start:
+            return 0
+        outs = [must_out[p] for p in self.graph.pred[node_id] if p in must_out]
+        known = outs[0] if outs else 0
+        for out in outs:
+            known &= out
+        return known
+
+    def _must_set(self, reachable: set[str], gen: dict[str, int], everything: int) -> dict[str, int]:
+        """Forward "surely set" data flow: what every path from the start has set on leaving each node.
+
+        Starts optimistic (everything set) and only shrinks; nodes are visited in reverse postorder
+        from the start, so a flow without loops settles in one pass.
+        """
+        start = self.d.start
+        order = list(reversed(list(nx.dfs_postorder_nodes(self.graph, start)))) if start in self.graph else []
+        must_out = dict.fromkeys(order, everything)
+        preds = {n: [p for p in self.graph.pred[n] if p in must_out] for n in order}
+        succ = self.graph.succ
+        work = deque(order)
+        queued = set(order)
+        while work:
+            node_id = work.popleft()
+            queued.discard(node_id)
+            known = 0
+            if node_id != start and preds[node_id]:
+                known = everything
+                for pred in preds[node_id]:
+                    known &= must_out[pred]
+            out = known | gen.get(node_id, 0)
+            if out != must_out[node_id]:
+                must_out[node_id] = out
+                for nxt in succ[node_id]:
+                    if nxt not in queued:
+                        work.append(nxt)
+                        queued.add(nxt)
+        return must_out
+
+    def _maybe_unset(self, node: Node, field: str, name: str, mask: int, must_out: dict[str, int]) -> Issue:
+        """The warning for a variable some path reaches `node` without setting, naming a node on that path."""
+        by_id = self.d.nodes_by_id
+        via = next((p for p in self.graph.pred[node.id] if p in must_out and not must_out[p] & mask), None)
+        if via is None or node.id == self.d.start:
+            where = "when the call starts here"
+        else:
+            where = f"on the path through '{by_id[via].name or via}'"
+        return warning("maybe_unset", f"vars.{name} may be empty here: no node sets it {where}.", node.id, field)
+
+
+def _faulty_outcomes(node: Node, node_type: NodeType, errors: list[Issue]) -> set[str]:
+    """Outcomes made by a list item that already has an error (a menu option's bad key): reported once, there."""
+    dynamic = node_type.dynamic_outcomes
+    items = node.props.get(dynamic["field"]) if dynamic else None
+    if not isinstance(items, list):
+        return set()
+    flagged = {i.field.split(".")[0] for i in errors if i.field}
+    return {
+        str(item.get(dynamic["key"]))
+        for index, item in enumerate(items)
+        if isinstance(item, dict) and f"{dynamic['field']}[{index}]" in flagged
+    }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
+import zoneinfo
 
 from sqlalchemy import func, select
 
@@ -78,3 +80,39 @@ def _keep_an_admin(org: Organization, leaving: Membership) -> None:
     )
     if admins <= 1:
         raise AccountError("An organisation needs at least one admin; make someone else admin first.")
+
+
+ORG_NAME_MAX = 200
+
+
+def time_zone_names() -> tuple[str, ...]:
+    """Every IANA time zone a person may pick (UTC and the Area/City ones), sorted."""
+    return _time_zone_names()
+
+
+@functools.lru_cache(maxsize=1)
+def _time_zone_names() -> tuple[str, ...]:
+    zones = zoneinfo.available_timezones()
+    return ("UTC", *sorted(z for z in zones if "/" in z and not z.startswith(("Etc/", "SystemV/", "posix/", "right/"))))
+
+
+def check_time_zone(name: str) -> str:
+    """The IANA zone `name`, or AccountError saying how to pick one."""
+    name = (name or "").strip()
+    if name not in zoneinfo.available_timezones():
+        shown = f"“{name[:60]}”" if name else "An empty time zone"
+        raise AccountError(f"{shown} is not a time zone: pick one from the list, such as Europe/Paris or UTC.")
+    return name
+
+
+def update_org(org: Organization, name: str, timezone: str) -> Organization:
+    """Rename the organisation and set its time zone (AccountError for a bad name or zone; nothing changes then)."""
+    clean = " ".join((name or "").split())
+    if not clean:
+        raise AccountError("The organisation needs a name.")
+    if len(clean) > ORG_NAME_MAX:
+        raise AccountError(f"The name is {len(clean)} characters; the limit is {ORG_NAME_MAX}.")
+    zone = check_time_zone(timezone)
+    org.name, org.timezone = clean, zone
+    db.session.flush()
+    return org

@@ -7,6 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
@@ -97,6 +98,14 @@ class CallPage:
     filters: CallFilters = field(default_factory=CallFilters)
 
 
+def zone_or_utc(name: str | None) -> ZoneInfo:
+    """The org's time zone (UTC when unset or unknown), for showing and filtering call times."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
 def list_calls(org: Organization, filters: CallFilters, page_size: int = PAGE_SIZE) -> CallPage:
     """The org's calls, newest first, filtered and paginated (numbers and flows loaded with them)."""
     query = select(CallSession).where(CallSession.org_id == org.id)
@@ -106,9 +115,11 @@ def list_calls(org: Organization, filters: CallFilters, page_size: int = PAGE_SI
         query = query.where(CallSession.flow_id == filters.flow)
     if filters.status:
         query = query.where(CallSession.status == filters.status)
-    if filters.day:
-        start = datetime.combine(filters.day, time.min).replace(tzinfo=UTC)
-        query = query.where(CallSession.started_at >= start, CallSession.started_at < start + timedelta(days=1))
+    if filters.day:  # the org's day, as the list shows its times
+        zone = zone_or_utc(org.timezone)
+        start = datetime.combine(filters.day, time.min, tzinfo=zone).astimezone(UTC)
+        end = datetime.combine(filters.day + timedelta(days=1), time.min, tzinfo=zone).astimezone(UTC)
+        query = query.where(CallSession.started_at >= start, CallSession.started_at < end)
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
     pages = max((total + page_size - 1) // page_size, 1)
     page = min(filters.page, pages)
@@ -190,3 +201,31 @@ def call_detail(org: Organization, session_id: str) -> CallDetail | None:
     )
     payments = list(db.session.scalars(select(Payment).where(Payment.session_id == call.id).order_by(Payment.id)))
     return CallDetail(call, turns, recordings, payments)
+
+
+# The caller's side of a step in words, by Twilio's parameter (values are already scrubbed).
+_INPUT_WORDS = {
+    "SpeechResult": "said “{}”",
+    "RecordingDuration": "recorded {} s",
+    "Result": "payment: {}",
+    "PaymentCardType": "card: {}",
+    "PaymentCardNumber": "card number {}",
+    "DialCallStatus": "transfer: {}",
+    "DialCallDuration": "talked {} s",
+    "QueueResult": "queue: {}",
+    "QueueTime": "waited {} s",
+}
+
+
+def describe_input(given: dict[str, str]) -> list[str]:
+    """What the caller did at a step, as people say it ("pressed 1", "said “sales”"), never as Twilio's fields."""
+    words: list[str] = []
+    digits = given.get("Digits")
+    if digits == "hangup":
+        words.append("hung up")
+    elif digits and "RecordingDuration" in given:
+        words.append(f"ended the recording with {digits}" if digits != "#" else "pressed # to end the recording")
+    elif digits:
+        words.append(f"pressed {digits}")
+    words += [text.format(given[key]) for key, text in _INPUT_WORDS.items() if given.get(key) not in (None, "")]
+    return words

@@ -96,11 +96,7 @@ def template_scope(definition: dict, node_id: str) -> Scope:
     return scope
 
 
-def logic_of(definition: dict | None) -> dict:
-    """The parts of a definition that change what callers hear (everything but editor layout)."""
-    if not definition:
-        return {}
-    return {k: v for k, v in definition.items() if k != "ui"}
+logic_of = flow_svc.logic_of
 
 
 def has_unpublished_changes(flow: Flow) -> bool:

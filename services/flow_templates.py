@@ -12,6 +12,7 @@ def _flow(start: str, nodes: list[dict], positions: dict[str, tuple[int, int]], 
         "spec": SPEC,
         "start": start,
         "settings": {
+            "timezone": "UTC",
             "voice": "Polly.Joanna",
             "language": "en-US",
             "fallback": {"action": "hangup", "message": "Sorry, something went wrong. Goodbye."},
@@ -21,14 +22,14 @@ def _flow(start: str, nodes: list[dict], positions: dict[str, tuple[int, int]], 
     }
 
 
-def _office_hours(timezone: str, open_: str, closed: str) -> dict:
-    """A business-hours node open 09:00-17:00 Monday to Friday."""
+def _office_hours(open_: str, closed: str) -> dict:
+    """A business-hours node open 09:00-17:00 Monday to Friday (in the zone template_definition sets)."""
     weekdays = {day: [["09:00", "17:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
     return {
         "id": "hours",
         "type": "business_hours",
         "name": "Open now?",
-        "props": {"timezone": timezone, "hours": weekdays | {"sat": [], "sun": []}, "holidays": []},
+        "props": {"timezone": "UTC", "hours": weekdays | {"sat": [], "sun": []}, "holidays": []},
         "outcomes": {"open": open_, "closed": closed},
     }
 
@@ -54,7 +55,7 @@ def _main_menu() -> dict:
     return _flow(
         "hours",
         [
-            _office_hours("America/New_York", open_="main", closed="closed"),
+            _office_hours(open_="main", closed="closed"),
             {
                 "id": "main",
                 "type": "menu",
@@ -134,7 +135,7 @@ def _after_hours() -> dict:
     return _flow(
         "hours",
         [
-            _office_hours("UTC", open_="open", closed="voicemail"),
+            _office_hours(open_="open", closed="voicemail"),
             {
                 "id": "open",
                 "type": "say",
@@ -221,6 +222,14 @@ TEMPLATES = {
 }
 
 
-def template_definition(key: str) -> dict:
-    """A fresh copy of a starter flow's definition; KeyError for an unknown key."""
-    return copy.deepcopy(TEMPLATES[key][2]())
+def template_definition(key: str, timezone: str = "UTC") -> dict:
+    """A fresh copy of a starter flow's definition in `timezone` (the org's); KeyError for an unknown key.
+
+    The flow's settings and every business-hours node keep time in that zone.
+    """
+    definition = copy.deepcopy(TEMPLATES[key][2]())
+    definition["settings"]["timezone"] = timezone
+    for node in definition["nodes"]:
+        if node["type"] == "business_hours":
+            node["props"]["timezone"] = timezone
+    return definition

@@ -40,6 +40,7 @@ class StaleDraft(FlowError):
             "Reload to see their changes; your edits were not saved."
         )
         self.current_version, self.updated_by, self.updated_at = flow.draft_version, who, flow.draft_updated_at
+        self.updated_by_id = flow.draft_updated_by_id
 
 
 class InvalidFlow(FlowError):
@@ -52,6 +53,25 @@ class InvalidFlow(FlowError):
         first = errors[0]["message"] if errors else ""
         super().__init__(f"The flow has {len(errors)} error(s) and was not published. First: {first}")
         self.issues = issues
+
+
+class NothingToPublish(FlowError):
+    """The draft says exactly what the live revision says: publishing would only repeat it."""
+
+    code = "nothing_to_publish"
+
+    def __init__(self, revision: FlowRevision):
+        super().__init__(
+            f"Nothing new to publish: the draft is the same as revision {revision.number}, which is live."
+        )
+        self.revision = revision
+
+
+def logic_of(definition: dict | None) -> dict:
+    """The parts of a definition that change what callers hear (everything but editor layout)."""
+    if not definition:
+        return {}
+    return {k: v for k, v in definition.items() if k != "ui"}
 
 
 def check_definition(definition) -> dict:
@@ -117,13 +137,24 @@ def get_flow(org: Organization, flow_id: int, lock: bool = False) -> Flow | None
     return db.session.scalar(query)
 
 
+NAME_LIMIT = 200  # flows, as the column allows
+
+
 def _clean_name(name: str | None) -> str:
     name = (name or "").strip()
     if not name:
         raise FlowError("A flow needs a name.")
-    if len(name) > 200:
-        raise FlowError("A flow name can be at most 200 characters.")
+    if len(name) > NAME_LIMIT:
+        raise FlowError(f"The flow name is {len(name)} characters; the limit is {NAME_LIMIT}. Shorten it.")
     return name
+
+
+def shorten(text: str, limit: int = 200) -> str:
+    """`text` within `limit` characters, cut at a word and marked with an ellipsis (for names we make up)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0] if " " in text[: limit - 1] else text[: limit - 1]
+    return cut.rstrip(" ,;:-") + "…"
 
 
 def create_flow(
@@ -138,7 +169,7 @@ def create_flow(
     if definition is None:
         if template and template not in TEMPLATES:
             raise FlowError(f"Unknown template '{template}'; choose one of {', '.join(TEMPLATES)}.")
-        definition = template_definition(template or "blank")
+        definition = template_definition(template or "blank", org.timezone or "UTC")
     check_definition(definition)
     flow = Flow(
         org_id=org.id,
@@ -196,8 +227,15 @@ def _freeze(org: Organization, user: User | None, flow: Flow, definition: dict, 
 
 
 def publish(org: Organization, user: User | None, flow: Flow, message: str = "") -> FlowRevision:
-    """Validate the draft and freeze it as the next published revision (InvalidFlow on errors)."""
+    """Validate the draft and freeze it as the next published revision.
+
+    Raises InvalidFlow on errors, and NothingToPublish (no revision made) when the draft's logic is
+    the live revision's: moving cards alone is not a new revision.
+    """
     locked = get_flow(org, flow.id, lock=True)
+    live = locked.published_revision
+    if live is not None and logic_of(live.definition) == logic_of(locked.draft):
+        raise NothingToPublish(live)
     return _freeze(org, user, locked, locked.draft, message)
 
 
@@ -295,7 +333,7 @@ def import_flow(org: Organization, user: User | None, data, name: str | None = N
             default_name = "Imported flow"
     except DefinitionError as err:
         raise FlowError(str(err), err.path) from None
-    flow = create_flow(org, user, (name or "").strip() or default_name[:200], definition)
+    flow = create_flow(org, user, (name or "").strip() or shorten(default_name, NAME_LIMIT), definition)
     return flow, fmt, report, validate_flow(definition)
 
 

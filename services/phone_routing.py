@@ -15,6 +15,7 @@ from services.phone_twilio import PhoneError
 
 MODES = ("ivr", "voice")
 MAX_AUTO_REPLY = 1600
+FRIENDLY_NAME_LIMIT = 64  # Twilio's limit for a number's FriendlyName
 
 
 @dataclass
@@ -62,7 +63,14 @@ def parse_routing(org: Organization, data: Mapping[str, Any], current: PhoneNumb
     if data.get("friendlyName"):
         if not isinstance(data["friendlyName"], str):
             raise PhoneError(400, "invalid_friendly_name", "friendlyName is text of at most 64 characters.")
-        routing.friendly_name = data["friendlyName"].strip()[:64]
+        name = data["friendlyName"].strip()
+        if len(name) > FRIENDLY_NAME_LIMIT:
+            raise PhoneError(
+                400,
+                "invalid_friendly_name",
+                f"The number's name is {len(name)} characters; Twilio keeps at most {FRIENDLY_NAME_LIMIT}. Shorten it.",
+            )
+        routing.friendly_name = name
     return routing
 
 
@@ -108,6 +116,24 @@ def apply_routing(phone: PhoneNumber, routing: Routing) -> None:
     if routing.friendly_name:
         phone.friendly_name = routing.friendly_name
     phone.updated_at = utcnow()
+
+
+def routing_warnings(phone: PhoneNumber | Routing) -> list[dict[str, str]]:
+    """What is wrong with a number's routing though it was accepted: an IVR flow that is not published.
+
+    Such a number is routed and in sync with Twilio, yet its callers hear only the org's fallback
+    until the flow has a published revision. Answers `[{"code", "message"}]` (empty when all is well).
+    """
+    flow = phone.flow
+    if phone.mode != "ivr" or flow is None or flow.published_revision_id is not None:
+        return []
+    return [
+        {
+            "code": "flow_not_published",
+            "message": f"The flow '{flow.name}' has no published revision: callers hear the fallback "
+            "apology until it is published.",
+        }
+    ]
 
 
 def member_choices(org: Organization) -> list[User]:

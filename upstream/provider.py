@@ -33,11 +33,12 @@ class ConfigField:
     def check(self, value: str) -> None:
         """Raise IntegrationConfigError when a non-empty value is malformed (never quoting the value)."""
         if len(value) > MAX_VALUE_LENGTH:
-            raise IntegrationConfigError(f"{self.name} is too long (at most {MAX_VALUE_LENGTH} characters).", self.name)
+            raise IntegrationConfigError(
+                f"{self.label} is too long (at most {MAX_VALUE_LENGTH} characters).", self.name)
         if any(ch.isspace() for ch in value):
-            raise IntegrationConfigError(f"{self.name} must not contain spaces or line breaks.", self.name)
+            raise IntegrationConfigError(f"{self.label} must not contain spaces or line breaks.", self.name)
         if self.pattern and not re.fullmatch(self.pattern, value):
-            raise IntegrationConfigError(f"{self.name} must be {self.format_hint}.", self.name)
+            raise IntegrationConfigError(f"{self.label} must be {self.format_hint}.", self.name)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,12 @@ class Provider(ABC):
 
     def __repr__(self) -> str:  # never show secrets, even in a debugger or a traceback
         return f"<{type(self).__name__} org={self.org_id} secrets={sorted(self._secrets)}>"
+
+    @classmethod
+    def labels(cls, names: list[str]) -> str:
+        """The fields' labels as people know them ("Account SID"), joined for a sentence."""
+        by_name = {f.name: f.label for f in cls.fields}
+        return ", ".join(by_name.get(n, n) for n in names)
 
     @classmethod
     def public_names(cls) -> list[str]:
@@ -107,7 +114,7 @@ class Provider(ABC):
         for f in cls.fields:
             raw = config.get(f.name)
             if raw is not None and not isinstance(raw, str):
-                raise IntegrationConfigError(f"{f.name} must be a string.", f.name)
+                raise IntegrationConfigError(f"{f.label} must be text.", f.name)
             value = (raw or "").strip()
             if value:
                 f.check(value)
@@ -121,7 +128,7 @@ class Provider(ABC):
         for f in cls.fields:
             present = public.get(f.name) if not f.secret else secrets.get(f.name)
             if f.required and not present:
-                raise IntegrationConfigError(f"{f.name} is required ({f.label}).", f.name)
+                raise IntegrationConfigError(f"{f.label} is required.", f.name)
         return public, secrets
 
     @classmethod

@@ -37,9 +37,9 @@ T = TypeVar("T")
 MAX_TOKEN_TTL = 3600
 
 
-def _sid(prefix: str, what: str) -> dict[str, str]:
+def _sid(prefix: str) -> dict[str, str]:
     return {"pattern": rf"{prefix}[0-9a-fA-F]{{32}}",
-            "format_hint": f"{what}: '{prefix}' followed by 32 hexadecimal characters"}
+            "format_hint": f"'{prefix}' followed by 32 hexadecimal characters"}
 
 
 # Every Twilio operation by its API name (as in POST /upstream/test/TwilioProvider/{operation}).
@@ -84,12 +84,12 @@ class TwilioProvider(Provider):
     type_name: ClassVar[str] = "TwilioProvider"
     label: ClassVar[str] = "Twilio"
     fields: ClassVar[tuple[ConfigField, ...]] = (
-        ConfigField("accountSid", "Account SID", **_sid("AC", "the Account SID"),
+        ConfigField("accountSid", "Account SID", **_sid("AC"),
                     help="Twilio console → Account info."),
-        ConfigField("authToken", "Auth token", secret=True, help="Twilio console → Account info. Signs webhooks."),
-        ConfigField("appSid", "TwiML App SID", required=False, **_sid("AP", "a TwiML App SID"),
+        ConfigField("authToken", "Auth Token", secret=True, help="Twilio console → Account info. Signs webhooks."),
+        ConfigField("appSid", "TwiML App SID", required=False, **_sid("AP"),
                     help="The TwiML App the softphone calls out through (Voice → TwiML Apps)."),
-        ConfigField("apiKey", "API key SID", required=False, **_sid("SK", "an API key SID"),
+        ConfigField("apiKey", "API key SID", required=False, **_sid("SK"),
                     help="An API key (Account → API keys) that signs softphone tokens."),
         ConfigField("apiKeySecret", "API key secret", secret=True, required=False,
                     help="Shown once by Twilio when the API key is created."),
@@ -113,15 +113,15 @@ class TwilioProvider(Provider):
         submitted_secret = {name: bool((submitted.get(name) or "").strip()) for name in cls.secret_names()}
         if stored_public and public.get("accountSid") != stored_public.get("accountSid") \
                 and not submitted_secret["authToken"]:
-            raise IntegrationConfigError("A different accountSid needs its authToken too.", "authToken")
+            raise IntegrationConfigError("A different Account SID needs its Auth Token too.", "authToken")
         if not public.get("apiKey"):
             if submitted_secret["apiKeySecret"]:
-                raise IntegrationConfigError("apiKeySecret was sent without its apiKey.", "apiKey")
+                raise IntegrationConfigError("An API key secret was given without its API key SID.", "apiKey")
             secrets.pop("apiKeySecret", None)  # the key was removed: forget its kept secret
             return
         if stored_public.get("apiKey") != public["apiKey"] and not submitted_secret["apiKeySecret"]:
-            raise IntegrationConfigError(f"apiKey {'changed' if stored_public.get('apiKey') else 'was set'}: "
-                                         "send its apiKeySecret too.", "apiKeySecret")
+            raise IntegrationConfigError(f"The API key SID {'changed' if stored_public.get('apiKey') else 'was set'}: "
+                                         "enter its API key secret too.", "apiKeySecret")
 
     @property
     def account_sid(self) -> str:
@@ -154,7 +154,7 @@ class TwilioProvider(Provider):
         except UpstreamError as err:
             if err.code == AUTHENTICATE or err.status == 401:
                 raise CredentialsRejected(
-                    "Twilio rejected the accountSid and authToken (Twilio error 20003). Copy both again from the "
+                    "Twilio rejected the Account SID and Auth Token (Twilio error 20003). Copy both again from the "
                     "Twilio console (Account info); nothing was saved.", "authToken", err) from None
             raise
         if account.get("status") not in (None, "active"):
@@ -173,11 +173,11 @@ class TwilioProvider(Provider):
         except UpstreamError as err:
             if err.code == AUTHENTICATE or err.status == 401:
                 raise CredentialsRejected(
-                    "Twilio rejected the apiKey and apiKeySecret (Twilio error 20003). Check the key under Account "
-                    "→ API keys, or create a new one; nothing was saved.", "apiKeySecret", err) from None
+                    "Twilio rejected the API key SID and API key secret (Twilio error 20003). Check the key under "
+                    "Account → API keys, or create a new one; nothing was saved.", "apiKeySecret", err) from None
             if err.code == NOT_FOUND or err.status == 404:
                 raise CredentialsRejected(
-                    "The apiKey belongs to a different Twilio account than accountSid; nothing was saved.",
+                    "The API key belongs to a different Twilio account than the Account SID; nothing was saved.",
                     "apiKey", err) from None
             raise
 
@@ -279,7 +279,8 @@ class TwilioProvider(Provider):
         missing += [] if self._secrets.get("apiKeySecret") else ["apiKeySecret"]
         if missing:
             raise IntegrationConfigError(
-                f"The softphone needs {', '.join(missing)}; an admin can add them under Settings → Twilio.", missing[0])
+                f"The softphone needs {self.labels(missing)}; an admin can add them under Settings → Twilio.",
+                missing[0])
         if not identity or len(identity) > 121:
             raise IntegrationConfigError("identity must be 1 to 121 characters.", "identity")
         ttl = max(60, min(int(ttl), MAX_TOKEN_TTL))

@@ -17,9 +17,9 @@ class IdConverter(IntegerConverter):
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint to the app (one line per area)."""
     app.url_map.converters["int"] = IdConverter
-    from web import api_auth, auth, flows_api, main, members, phone_api, twilio_settings, upstream
+    from web import api_auth, auth, flows_api, main, members, org_settings, phone_api, twilio_settings, upstream
 
-    for module in (main, auth, api_auth, members, flows_api, phone_api, upstream, twilio_settings):
+    for module in (main, auth, api_auth, members, flows_api, phone_api, upstream, twilio_settings, org_settings):
         app.register_blueprint(module.bp)
     from web import calls, connect
 

@@ -9,10 +9,27 @@ from flask import Blueprint, abort, g, render_template, request
 from extensions import db
 from models import Flow
 from models.base import parse_id
-from services.call_log import STATUSES, CallFilters, call_detail, filter_choices, list_calls, node_counts
+from services.call_log import (
+    STATUSES,
+    CallFilters,
+    call_detail,
+    describe_input,
+    filter_choices,
+    list_calls,
+    node_counts,
+    zone_or_utc,
+)
 from web.context import page_auth
 
 bp = Blueprint("calls", __name__, url_prefix="/calls")
+
+
+@bp.app_template_filter("in_zone")
+def in_zone(moment: datetime | None, zone: str | None) -> str:
+    """A stored (UTC) time as the org reads it: in its time zone, with the zone's abbreviation."""
+    if moment is None:
+        return ""
+    return moment.astimezone(zone_or_utc(zone)).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 @bp.get("/")
@@ -34,7 +51,9 @@ def show(call_id: str):
     if detail is None:
         abort(404)
     names, types = _node_labels(detail.call)
-    return render_template("calls/show.html", detail=detail, call=detail.call, names=names, types=types)
+    return render_template(
+        "calls/show.html", detail=detail, call=detail.call, names=names, types=types, describe_input=describe_input
+    )
 
 
 def _node_labels(call) -> tuple[dict[str, str], dict[str, str]]:

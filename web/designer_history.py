@@ -46,6 +46,9 @@ def publish(flow_id: int):
     try:
         revision = svc.publish(g.org, current_user, flow, request.form.get("message", ""))
         db.session.commit()
+    except svc.NothingToPublish as err:
+        db.session.rollback()
+        return _history(flow, notice=err.message)
     except svc.InvalidFlow as err:
         db.session.rollback()
         errors = [i for i in err.issues if i["severity"] == "error"]

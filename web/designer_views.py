@@ -6,9 +6,7 @@ truth (`services.flows.save_draft` with `draft_version` guards against overwriti
 
 from __future__ import annotations
 
-import functools
 import json
-import zoneinfo
 from typing import Any
 
 from flask import abort, g, jsonify, render_template, request, url_for
@@ -19,6 +17,7 @@ from flows import node_type_catalog
 from flows.layout import auto_layout
 from services import designer as dz
 from services import flows as svc
+from services.accounts import time_zone_names
 from web.context import can, page_auth
 from web.errors import ApiError
 from web.flows_pages import bp, flow_or_404
@@ -87,12 +86,6 @@ def page_data(flow, definition: dict, *, readonly: bool, revision=None) -> dict[
     }
 
 
-@functools.lru_cache(maxsize=1)
-def _timezones() -> tuple[str, ...]:
-    zones = zoneinfo.available_timezones()
-    return tuple(sorted(z for z in zones if "/" in z and not z.startswith(("Etc/", "SystemV/"))))
-
-
 def _page(flow, definition: dict, readonly: bool, rev=None):
     return render_template(
         "flows/designer.html",
@@ -101,7 +94,7 @@ def _page(flow, definition: dict, readonly: bool, rev=None):
         state=dz.flow_state(flow),
         readonly=readonly,
         revision=rev,
-        timezones=_timezones(),
+        timezones=time_zone_names(),
     )
 
 
@@ -141,12 +134,12 @@ def save_draft(flow_id: int):
         db.session.commit()
     except svc.StaleDraft as err:
         db.session.rollback()
-        raise ApiError(
-            409,
-            err.code,
-            err.message,
-            conflict={"by": err.updated_by, "at": _iso(err.updated_at), "draft_version": err.current_version},
-        ) from None
+        mine = err.updated_by_id is not None and err.updated_by_id == current_user.id
+        message = (
+            "You saved this flow in another tab or window since this one loaded it." if mine else err.message
+        )
+        conflict = {"by": err.updated_by, "at": _iso(err.updated_at), "draft_version": err.current_version}
+        raise ApiError(409, err.code, message, conflict=conflict | {"mine": mine}) from None
     except svc.FlowError as err:
         db.session.rollback()
         raise ApiError(400, "invalid_definition", err.message, path=err.path) from None

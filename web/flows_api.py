@@ -168,9 +168,15 @@ def publish(flow_id: int):
     try:
         revision = svc.publish(g.org, g.user, flow, str(body.get("message", "")) if isinstance(body, dict) else "")
         db.session.commit()
+    except svc.NothingToPublish as err:
+        # Publishing is idempotent: the draft is already live, so the answer names that revision.
+        db.session.rollback()
+        return jsonify(
+            {"revision": err.revision.number, "published": False, "code": err.code, "message": err.message}
+        )
     except svc.FlowError as err:
         raise _fail(err) from None
-    return jsonify({"revision": revision.number})
+    return jsonify({"revision": revision.number, "published": True})
 
 
 @bp.get("/<int:flow_id>/revisions")

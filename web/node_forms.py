@@ -247,7 +247,7 @@ def parse_node(node: dict, type_info: dict, form: MultiDict) -> dict:
             props[spec["name"]] = value
     new["props"] = props
     name = form.get("name", "").strip()
-    new["name"] = name[:200] or new.get("name") or new.get("id")
+    new["name"] = name or new.get("name") or new.get("id")  # over the limit: validation says so, nothing is cut
     new["outcomes"] = _remap_outcomes(node, props, type_info.get("dynamic_outcomes"), set())
     return new
 

@@ -11,6 +11,7 @@ from extensions import csrf
 from services import phone as phones
 from services import softphone
 from services.phone_drift import verify as verify_numbers
+from services.phone_routing import routing_warnings
 from services.phone_twilio import PhoneError
 from web.api_auth import api_auth
 from web.errors import ApiError
@@ -56,6 +57,11 @@ def _routing_data(body: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _routed(phone) -> dict[str, Any]:
+    """The number as the API shows it, plus `warnings` about routing that works but misleads (an unpublished flow)."""
+    return {**phones.serialize(phone), "warnings": routing_warnings(phone)}
+
+
 def _text(body: dict[str, Any], key: str) -> str | None:
     value = body.get(key)
     if value is None or value == "":
@@ -87,7 +93,7 @@ def buy():
         contains=_text(body, "contains"),
         country=_text(body, "country") or "US",
     )
-    return jsonify(phones.serialize(phone)), 201
+    return jsonify(_routed(phone)), 201
 
 
 @bp.post("/numbers/add")
@@ -98,7 +104,7 @@ def add():
     body = _body()
     routing = phones.parse_routing(g.org, _routing_data(body))
     phone = phones.import_number(g.org, routing, phone_number=_text(body, "phoneNumber"), sid=_text(body, "sid"))
-    return jsonify(phones.serialize(phone)), 201
+    return jsonify(_routed(phone)), 201
 
 
 @bp.get("/numbers/<int:phone_id>")
@@ -116,7 +122,7 @@ def routing(phone_id: int):
     """Change routing and push the local config to Twilio."""
     phone = phones.get_number(g.org, phone_id)
     new = phones.parse_routing(g.org, _routing_data(_body()), current=phone)
-    return jsonify(phones.serialize(phones.set_routing(g.org, phone, new)))
+    return jsonify(_routed(phones.set_routing(g.org, phone, new)))
 
 
 @bp.post("/numbers/<int:phone_id>/push")

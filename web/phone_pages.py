@@ -7,15 +7,18 @@ button that repairs it. Without JavaScript the same forms post and get the whole
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from flask import Blueprint, g, render_template, request
+from flask import Blueprint, g, render_template, request, url_for
+from flask_login import current_user
 
 from extensions import db
 from models import Flow
+from services import flows as flow_svc
 from services import phone as phones
 from services.phone_drift import verify
-from services.phone_routing import member_choices
+from services.phone_routing import member_choices, routing_warnings
 from services.phone_twilio import PhoneError
 from services.softphone import online_user_ids
 from web.context import page_auth
@@ -69,7 +72,7 @@ def _failed(err: PhoneError, partial: str = "numbers/_list.html"):
     return _page(partial, status, error=err.message, failed=err.phone)
 
 
-def _done(notice: str, clear: tuple[str, ...] = ()):
+def _done(notice: str, clear: tuple[str, ...] = (), phone=None):
     """After an action: the list with a notice (clearing panels it made stale), or a fresh drift check."""
     if _from_drift_panel():
         try:
@@ -77,7 +80,8 @@ def _done(notice: str, clear: tuple[str, ...] = ()):
         except PhoneError as err:
             return _failed(err, "numbers/_drift.html")
         return _page("numbers/_drift.html", report=report, notice=notice)
-    return _list(notice=notice, clear=clear)
+    warnings = routing_warnings(phone) if phone is not None else []
+    return _list(notice=notice, clear=clear, warnings=[w["message"] for w in warnings])
 
 
 def _routing_form() -> dict[str, Any]:
@@ -123,7 +127,9 @@ def buy():
         )
     except PhoneError as err:
         return _failed(err)
-    return _done(f"Bought {phone.phone_number}; Twilio sends its calls and messages to Phonetree.", ("available",))
+    return _done(
+        f"Bought {phone.phone_number}; Twilio sends its calls and messages to Phonetree.", ("available",), phone
+    )
 
 
 @bp.get("/importable")
@@ -146,7 +152,7 @@ def adopt():
         phone = phones.import_number(g.org, routing, sid=request.form.get("sid"))
     except PhoneError as err:
         return _failed(err)
-    return _done(f"Added {phone.phone_number} from your Twilio account.", ("importable",))
+    return _done(f"Added {phone.phone_number} from your Twilio account.", ("importable",), phone)
 
 
 @bp.get("/<int:phone_id>/edit")
@@ -170,7 +176,7 @@ def routing(phone_id: int):
         phones.set_routing(g.org, phone, new)
     except PhoneError as err:
         return _failed(err)
-    return _done(f"Saved the routing of {phone.phone_number} and sent it to Twilio.", ("number-editor",))
+    return _done(f"Saved the routing of {phone.phone_number} and sent it to Twilio.", ("number-editor",), phone)
 
 
 @bp.post("/<int:phone_id>/push")
@@ -205,3 +211,26 @@ def drift():
     except PhoneError as err:
         return _failed(err, "numbers/_drift.html")
     return _page("numbers/_drift.html", report=report)
+
+
+@bp.post("/flows/<int:flow_id>/publish")
+@page_auth("admin")
+def publish_flow(flow_id: int):
+    """Publish a flow chosen for a number that has no published revision (the routing forms' offer)."""
+    flow = Flow.get_for_org(g.org.id, flow_id)
+    if flow is None or flow.archived:
+        return render_template("numbers/_flow_published.html", flow=None), 404
+    try:
+        revision = flow_svc.publish(g.org, current_user, flow, "Published from Phone numbers")
+        db.session.commit()
+    except flow_svc.NothingToPublish as err:
+        db.session.rollback()
+        revision = err.revision
+    except flow_svc.InvalidFlow as err:
+        db.session.rollback()
+        errors = [i for i in err.issues if i["severity"] == "error"]
+        designer = url_for("flows_pages.designer", flow_id=flow.id)
+        return render_template("numbers/_flow_published.html", flow=flow, errors=errors, designer=designer), 422
+    trigger = {"flow-published": {"id": flow.id, "revision": revision.number}}
+    body = render_template("numbers/_flow_published.html", flow=flow, revision=revision)
+    return body, 200, {"HX-Trigger": json.dumps(trigger)}

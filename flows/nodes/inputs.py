@@ -96,9 +96,12 @@ class Menu(NodeType):
                 yield error("invalid_option", "An option must be an object.", node.id, path)
                 continue
             digit = option.get("digit")
-            if not isinstance(digit, str) or len(digit) != 1 or digit not in DIGIT_KEYS:
-                yield error("invalid_digit", f"Option digit {digit!r} is not one key (0-9, * or #).",
+            if digit in (None, ""):
+                yield error("invalid_digit", f"Option {i + 1} has no key: give it one of 0-9, * or #.",
                             node.id, f"{path}.digit")
+            elif not isinstance(digit, str) or len(digit) != 1 or digit not in DIGIT_KEYS:
+                yield error("invalid_digit", f"Option {i + 1}'s key {str(digit)[:10]!r} is not one key "
+                            "(0-9, * or #).", node.id, f"{path}.digit")
             elif digit in seen:
                 yield error("duplicate_digit", f"Digit {digit} is used twice.", node.id, f"{path}.digit")
             else:

@@ -20,6 +20,13 @@
     var status = evt.detail.xhr.status;
     if (status >= 500) toast("Something went wrong on our side (" + status + "). Nothing was lost; please try again.");
   });
+  // A name cut by CSS (an ellipsis) shows in full on hover, also where it is drawn by script (canvas cards).
+  document.addEventListener("mouseover", function (evt) {
+    var el = evt.target.closest && evt.target.closest(".nc-name, .ellipsis");
+    if (!el) return;
+    var cut = !el.hasAttribute("title") && el.scrollWidth > el.clientWidth;
+    if (cut || el.classList.contains("nc-name")) el.setAttribute("title", el.textContent.trim()); // cards get renamed
+  });
   document.addEventListener("htmx:sendError", function () {
     toast("Phonetree could not be reached. Check your connection; nothing was lost.");
   });

@@ -358,25 +358,37 @@ def test_console_business_hours_closed_and_a_recording(page, live_server, acme):
     assert not page.js_errors
 
 
-def test_a_conflicting_save_is_shown_and_can_be_overwritten(page, live_server, acme):
+def _conflict_after_save_by(page, live_server, acme, user) -> str:
+    """Erin opens the menu flow, `user` saves it elsewhere, Erin edits: the conflict banner's text."""
     from extensions import db
     from services import flows as svc
 
     login(page, live_server, "erin@example.com", PASSWORD)
     flow_id = acme["menu"].id
     open_designer(page, live_server, flow_id)
-    # meanwhile Vic's browser saves the draft
     flow = svc.get_flow(acme["org"], flow_id)
-    theirs = json.loads(json.dumps(flow.draft))
-    theirs["nodes"][0]["name"] = "Theirs"
-    svc.save_draft(acme["org"], acme["vic"], flow, theirs, flow.draft_version)
+    elsewhere = json.loads(json.dumps(flow.draft))
+    elsewhere["nodes"][0]["name"] = "Saved elsewhere"
+    svc.save_draft(acme["org"], user, flow, elsewhere, flow.draft_version)
     db.session.commit()
-
     card(page, "closed").click()
     page.wait_for_selector("#node-form form[data-node-id=closed]")
     page.fill("#node-form input[name=name]", "Closed now")
     page.wait_for_selector("#conflict:not([hidden])")
-    text = page.locator("#conflict").inner_text()
+    return page.locator("#conflict").inner_text()
+
+
+def test_a_conflict_with_my_own_other_tab_does_not_blame_anyone(page, live_server, acme):
+    text = _conflict_after_save_by(page, live_server, acme, acme["erin"])  # Erin's other tab saved first
+    assert "You saved this flow in another tab at" in text and "Erin" not in text and "Conflict:" not in text
+    assert "Reload that version" in text and "Overwrite with this tab's" in text and "their" not in text
+    shot(page, "designer-conflict-own-tab")
+    assert not page.js_errors
+
+
+def test_a_conflicting_save_is_shown_and_can_be_overwritten(page, live_server, acme):
+    flow_id = acme["menu"].id
+    text = _conflict_after_save_by(page, live_server, acme, acme["vic"])  # meanwhile Vic's browser saves the draft
     assert "Conflict: Vic saved at" in text and "reload" in text and "overwrite" in text
     assert page.locator("#save-state").inner_text() == "Conflict"
     shot(page, "designer-conflict")

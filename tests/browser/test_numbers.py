@@ -54,7 +54,7 @@ def test_buy_route_see_drift_and_repair(page, live_server, twilio_fake, acme):
     row.locator("text=Edit routing").click()
     page.wait_for_selector("#routing-form")
     page.select_option("#edit-mode", "ivr")
-    page.select_option("#edit-flow", label="Main line")
+    page.select_option("#edit-flow", label="Main line · draft only, not published")
     page.select_option("#edit-users", label="alice@example.com")
     page.fill("#edit-sms", "Thanks for your message!")
     page.click("#routing-form button[type=submit]")
@@ -126,3 +126,67 @@ def test_softphone_fetches_a_token_and_shows_my_phones(page, live_server, twilio
     assert page.locator("#dial").is_disabled() and page.locator("#incoming").is_hidden()
     shot(page, "softphone-unreachable")
     assert not page.js_errors, page.js_errors
+
+
+def test_routing_forms_show_flow_state_default_to_ivr_and_offer_to_publish(page, live_server, twilio_fake, acme):
+    from extensions import db
+    from models import Flow
+    from services.flow_templates import template_definition
+    from services.flows import publish
+
+    publish(acme["org"], acme["alice"], acme["flow"])  # "Main line" is live (r1)
+    draft = Flow(org_id=acme["org"].id, name="Draft line", draft=template_definition("main_menu"), test_users=[])
+    db.session.add(draft)
+    db.session.commit()
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
+    login(page, live_server, "alice@example.com", PASSWORD)
+    page.goto(live_server.url + "/numbers")
+
+    # an org with a published flow buys IVR numbers by default, and every form shows each flow's state
+    assert page.locator("#buy-mode").input_value() == "ivr"
+    assert page.locator("#buy-flow option:checked").inner_text() == "Main line · published r1"
+    assert page.locator("#import-flow option").all_inner_texts() == [
+        "— none —",
+        "Draft line · draft only, not published",
+        "Main line · published r1",
+    ]
+
+    # IVR without a flow is refused before the billing confirmation, which never opens
+    page.select_option("#buy-flow", "")
+    page.fill("#buy-form input[name=area_code]", "415")
+    page.click("#search-numbers")
+    buy = page.locator("#available button[name=phone_number]").first
+    buy.click()
+    required = page.locator("#buy-form .flow-required")
+    required.wait_for()
+    assert "IVR needs a flow" in required.inner_text() and dialogs == [] and not twilio_fake.state.numbers
+    shot(page, "numbers-ivr-needs-a-flow")
+
+    # an unpublished flow says so and offers to publish; bought anyway, the list flags the number
+    page.select_option("#buy-flow", label="Draft line · draft only, not published")
+    hint = page.locator("#buy-form [data-flow-hint]:visible")
+    assert "“Draft line” is not published yet" in hint.inner_text() and required.is_hidden()
+    shot(page, "numbers-unpublished-flow-hint")
+    number = buy.get_attribute("value")
+    buy.click()
+    page.wait_for_selector(f"text=Bought {number}")
+    assert dialogs == [f"Buy {number}? Twilio bills it to your account every month."]
+    assert "The flow 'Draft line' has no published revision" in page.locator("#numbers .flash-warn").inner_text()
+    row = page.locator(f"#numbers tr:has-text('{number}')")
+    assert "flow not published: callers hear the fallback" in row.inner_text()
+    shot(page, "numbers-unpublished-badge")
+
+    # the routing form offers to publish it; once published, the options say so and the flag goes
+    row.locator("text=Edit routing").click()
+    edit_hint = page.locator("#routing-form [data-flow-hint]:visible")
+    edit_hint.locator("text=Publish it now").click()
+    page.wait_for_selector("#routing-form >> text=is published (revision 1): callers hear it now.")
+    assert page.locator("#edit-flow option:checked").inner_text() == "Draft line · published r1"
+    assert page.locator("#buy-flow option", has_text="Draft line").inner_text() == "Draft line · published r1"
+    assert page.locator("#buy-form [data-flow-hint]").count() == 0
+    shot(page, "numbers-published-from-routing")
+    page.click("#routing-form button[type=submit]")
+    page.wait_for_selector(f"text=Saved the routing of {number}")
+    assert "flow not published" not in page.locator(f"#numbers tr:has-text('{number}')").inner_text()
+    assert page.js_errors == []

@@ -34,14 +34,14 @@ def test_connect_test_replace_and_disconnect(page, live_server, twilio_fake):
     page.fill("input[name=apiKeySecret]", twilio_fake.api_key_secret)
     page.click("form.upstream-form button[type=submit]")
     page.wait_for_selector("#twilio-settings .flash-error")
-    assert "Twilio rejected the accountSid and authToken" in page.locator(".flash-error").inner_text()
+    assert "Twilio rejected the Account SID and Auth Token" in page.locator(".flash-error").inner_text()
     assert page.input_value("input[name=accountSid]") == twilio_fake.account_sid
     assert page.input_value("input[name=authToken]") == ""  # secrets never come back from the server
     page.fill("input[name=authToken]", twilio_fake.auth_token)
     page.fill("input[name=apiKeySecret]", twilio_fake.api_key_secret)
     page.click("form.upstream-form button[type=submit]")
     page.wait_for_selector("text=Twilio connected")
-    assert page.locator("[data-secret=authToken]").inner_text() == "Auth token set"
+    assert page.locator("[data-secret=authToken]").inner_text() == "Auth Token set"
     assert page.locator("[data-secret=apiKeySecret]").inner_text() == "API key secret set"
     assert page.get_attribute("input[name=authToken]", "placeholder") == "stored — leave blank to keep"
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from extensions import db
-from models import CallSession
+from models import CallSession, Flow
 from sim import DialResult, PayResult, Press, RecordAudio
 from tests.calls.conftest import IVR_NUMBER
 from tests.calls.flows import acme
@@ -27,13 +27,30 @@ def test_calls_list_filters_and_paginates(world, make, client):
     _viewer(make, world)
     page = client.get("/calls/").get_data(as_text=True)
     assert "2 calls" in page and "Main line" in page and IVR_NUMBER in page
-    assert "2025-03-04 15:30:00" in page and "2025-03-06 16:00:00" in page
+    assert "2025-03-04 15:30:00 UTC" in page and "2025-03-06 16:00:00 UTC" in page and "Started <span" in page
     by_day = client.get("/calls/?date=2025-03-06").get_data(as_text=True)
     assert "1 call" in by_day and "2025-03-04 15:30:00" not in by_day
     assert "0 calls" in client.get("/calls/?status=busy").get_data(as_text=True)
     assert "2 calls" in client.get(f"/calls/?flow={flow.id}&number=").get_data(as_text=True)
     partial = client.get("/calls/?date=2025-03-06", headers={"HX-Request": "true", "HX-Target": "call-list"})
     assert partial.get_data(as_text=True).lstrip().startswith('<section id="call-list"')
+
+
+def test_call_times_show_the_orgs_time_zone_and_inputs_read_as_words(world, make, client):
+    world.flow(acme())
+    world.clock.now = datetime(2025, 3, 5, 2, 0, tzinfo=UTC)  # Tuesday 21:00 in New York, closed: voicemail
+    _, voicemail = world.call([Press("1"), RecordAudio(6, transcript="Please call back.")])
+    world.org.timezone = "America/New_York"
+    db.session.commit()
+    _viewer(make, world)
+    listing = client.get("/calls/").get_data(as_text=True)
+    assert "2025-03-04 21:00:00 EST" in listing and "(America/New_York)" in listing
+    assert "1 call" in client.get("/calls/?date=2025-03-04").get_data(as_text=True)  # the org's day, not UTC's
+    assert "0 calls" in client.get("/calls/?date=2025-03-05").get_data(as_text=True)
+    page = client.get(f"/calls/{voicemail.id}").get_data(as_text=True)
+    assert "2025-03-04 21:00:00 EST" in page
+    assert "Caller pressed 1" in page and "Caller pressed # to end the recording, recorded 6 s" in page
+    assert "Digits=" not in page and "RecordingDuration" not in page
 
 
 def test_calls_list_pages(world, make, client, monkeypatch):
@@ -58,7 +75,8 @@ def test_call_timeline_shows_steps_audio_transcript_and_payment(world, make, cli
     _viewer(make, world)
     page = client.get(f"/calls/{paid.id}").get_data(as_text=True)
     assert "Caller heard:" in page and "Paying 12.50 on account 654321." in page
-    assert "Digits=654321" in page and "xxxx-xxxx-xxxx-1111" in page and "visa" in page
+    assert "Caller pressed 654321" in page and "Digits=" not in page
+    assert "xxxx-xxxx-xxxx-1111" in page and "visa" in page
     assert "4111111111111111" not in page
     vm = client.get(f"/calls/{voicemail.id}").get_data(as_text=True)
     assert re.search(r'<audio controls preload="none" src="https://api\.twilio\.com/[^"]+\.mp3">', vm)
@@ -73,7 +91,7 @@ def test_a_call_links_to_its_flow_and_revision(world, make, client):
     _, session = world.call([Press("9"), Press("9"), Press("9")])
     _viewer(make, world)
     listed = client.get("/calls/").get_data(as_text=True)
-    assert f'<a href="/flows/{flow.id}">Main line</a>' in listed
+    assert f'href="/flows/{flow.id}">Main line</a>' in listed
     page = client.get(f"/calls/{session.id}").get_data(as_text=True)
     assert f'<a href="/flows/{flow.id}"><strong>Main line</strong></a>' in page
     number = session.revision.number
@@ -140,10 +158,35 @@ def test_cli_simulate_explains_problems(world, runner):
     unknown = runner.invoke(args=["call", "simulate", "--number", "+15550000001"])
     assert unknown.exit_code != 0 and "No organisation has the number" in unknown.output
     misfit = runner.invoke(args=["call", "simulate", "--number", IVR_NUMBER, "--script", "2,654321#,dial:busy"])
-    assert misfit.exit_code != 0 and "waits at <Pay>" in misfit.output
+    assert misfit.exit_code != 0 and "The call waits for a card payment (pay, pay:fail)" in misfit.output
     db.session.expire_all()
     stopped = db.session.scalar(select(CallSession))
     assert stopped.status != "in_progress" and stopped.ended_at is not None  # the caller hung up; not left open
+
+
+def test_cli_simulate_at_fixes_the_calls_clock_in_the_orgs_time_zone(world, runner, app):
+    world.flow(acme())
+    world.org.timezone = "America/New_York"
+    db.session.commit()
+    test_clock = app.config["PHONETREE_CLOCK"]
+
+    def hours_outcome(*extra):
+        result = runner.invoke(args=["call", "simulate", "--number", IVR_NUMBER, "--script", "1,hangup", *extra])
+        assert result.exit_code == 0, result.output
+        stored = re.search(r"Stored as call (\w+):", result.output).group(1)
+        session = db.session.scalar(select(CallSession).where(CallSession.id == stored))
+        return result.output, dict((n, o) for n, e, o in world.path(session) if n == "hours")["hours"]
+
+    output, outcome = hours_outcome("--at", "2026-12-07T10:00")  # a Monday morning in New York
+    assert outcome == "open" and "Call at Monday 07 December 2026 10:00 EST." in output
+    assert hours_outcome("--at", "2026-12-07T22:00")[1] == "closed"
+    assert hours_outcome("--at", "2026-12-07T10:00", "--tz", "Asia/Tokyo")[1] == "closed"  # 20:00 in New York
+    assert hours_outcome("--at", "2026-12-07T15:00+00:00")[1] == "open"  # an offset wins: 10:00 in New York
+    assert app.config["PHONETREE_CLOCK"] is test_clock  # the app's clock is given back
+    bad = runner.invoke(args=["call", "simulate", "--number", IVR_NUMBER, "--at", "Monday 10am"])
+    assert bad.exit_code != 0 and "is not a date and time such as 2026-12-07T10:00" in bad.output
+    zone = runner.invoke(args=["call", "simulate", "--number", IVR_NUMBER, "--at", "2026-12-07T10:00", "--tz", "Mars"])
+    assert zone.exit_code != 0 and "'Mars' is not an IANA time zone" in zone.output
 
 
 def test_ids_too_large_to_exist_do_not_break_the_pages(world, make, client):
@@ -153,3 +196,30 @@ def test_ids_too_large_to_exist_do_not_break_the_pages(world, make, client):
         resp = client.get(path)
         assert resp.status_code == 200 and "0 calls" in resp.get_data(as_text=True), path
     assert client.get(f"/calls/stats?flow={big}").status_code == 200
+
+
+def test_readme_first_call_examples_work_at_any_hour(world, runner):
+    assert runner.invoke(args=["seed-demo", "--org", "acme"]).exit_code == 0  # the demo flow, in New York's time
+    world.number(IVR_NUMBER, flow_id=db.session.scalar(select(Flow.id).where(Flow.org_id == world.org.id)))
+    db.session.commit()
+    for real_hour in (3, 15, 23):  # whatever the time, --at decides
+        world.clock.now = datetime(2026, 12, 7, real_hour, tzinfo=UTC)
+        opened = runner.invoke(
+            args=["call", "simulate", "--number", IVR_NUMBER, "--at", "2026-12-07T10:00", "--press", "1"]
+        )
+        assert opened.exit_code == 0, opened.output
+        assert "Our sales team will be with you shortly." in opened.output
+        closed = runner.invoke(
+            args=[
+                "call",
+                "simulate",
+                "--number",
+                IVR_NUMBER,
+                "--at",
+                "2026-12-07T22:00",
+                "--script",
+                "record:6:Call me back",
+            ]
+        )
+        assert closed.exit_code == 0, closed.output
+        assert "We are closed right now." in closed.output

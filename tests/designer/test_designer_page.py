@@ -60,6 +60,12 @@ def test_a_stale_save_is_a_conflict_naming_who_saved(ed, acme):
     assert db.session.get(Flow, fid).draft["nodes"][0]["name"] == "Theirs"
     resp = ed.json(f"/flows/{fid}/draft", {"definition": mine, "draft_version": 1, "force": True})
     assert resp.status_code == 200 and resp.get_json()["draft_version"] == 3
+    assert body["conflict"]["mine"] is False and "vi@example.com saved this flow" in body["error"]["message"]
+    own = ed.json(f"/flows/{fid}/draft", {"definition": mine, "draft_version": 2})  # ed's other tab saved 3
+    assert own.status_code == 409 and own.get_json()["conflict"]["mine"] is True
+    assert own.get_json()["error"]["message"] == (
+        "You saved this flow in another tab or window since this one loaded it."
+    )
     db.session.expire_all()
     assert db.session.get(Flow, fid).draft["nodes"][0]["name"] == "Mine"
 

@@ -39,6 +39,18 @@ def test_publish_then_history_shows_who_when_message_and_changes(ed, acme):
     assert html.index("r2") < html.index("r1")  # newest first
 
 
+def test_publishing_the_live_draft_again_says_nothing_is_new(ed, acme):
+    fid = acme["flow"].id
+    ed.htmx(f"/flows/{fid}/publish", {"message": "one"})
+    resp = ed.htmx(f"/flows/{fid}/publish", {"message": "same again"})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert "Nothing new to publish: the draft is the same as revision 1, which is live." in html
+    assert "same again" not in html and 'data-revision="2"' not in html
+    db.session.expire_all()
+    assert db.session.get(Flow, fid).published_revision.number == 1
+
+
 def test_publishing_a_flow_with_errors_is_refused(ed, acme):
     _save(acme, lambda d: d["nodes"][1]["props"].pop("prompt"))
     resp = ed.htmx(f"/flows/{acme['flow'].id}/publish", {"message": "broken"})

@@ -180,6 +180,23 @@ def test_warning_variable_read_before_set() -> None:
     assert "vars.city is read before any node sets it." in messages
 
 
+def test_warning_variable_empty_on_some_path_names_node_and_field() -> None:
+    definition = flow(
+        node("main", "menu", {"prompt": "1 support, 2 pay", "options": [{"digit": "1"}, {"digit": "2"}]},
+             **{"1": "ticket", "2": "pay", "fallback": "pay"}),
+        node("ticket", "collect_input", {"prompt": "Ticket?", "variable": "ticket"}, success="thanks"),
+        {**node("pay", "set_variables", {"assignments": [{"name": "paid", "value": "yes"}]}, next="thanks"),
+         "name": "Take payment"},
+        node("thanks", "hangup", {"say": "We will call you about ticket {{ vars.ticket }}."}),
+    )
+    issues = [i for i in validate(definition) if i.code == "maybe_unset"]
+    assert [(i.severity, i.node_id, i.field) for i in issues] == [("warning", "thanks", "say")]
+    assert issues[0].message == "vars.ticket may be empty here: no node sets it on the path through 'Take payment'."
+    # once every path sets it, the warning goes
+    definition["nodes"][2]["props"]["assignments"].append({"name": "ticket", "value": "none"})
+    assert not [i for i in validate(definition) if i.code in ("maybe_unset", "read_before_set")]
+
+
 def test_http_variables_and_record_variable_count_as_set() -> None:
     definition = flow(
         node("h", "http_request", {"url": "https://api.example.com", "variables": {"tier": "customer.tier"}},
@@ -196,3 +213,23 @@ def test_errors_come_before_warnings_and_issues_serialise() -> None:
     severities = [i.severity for i in issues]
     assert severities == sorted(severities)  # "error" < "warning"
     assert all(set(i.to_dict()) == {"severity", "code", "message", "node_id", "field"} for i in issues)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ([{"digit": "1"}], None),
+        ([{"digit": "1"}, {"label": "Sales"}], "Option 2 has no key: give it one of 0-9, * or #."),
+        ([{"digit": "1"}, {"digit": "12"}], "Option 2's key '12' is not one key (0-9, * or #)."),
+    ],
+)
+def test_one_menu_mistake_is_one_problem(options, message) -> None:
+    menu = node("m", "menu", {"prompt": "Press 1", "options": options}, fallback="bye", **{"1": "bye"})
+    definition = flow(menu, bye())
+    issues = [i for i in validate(definition) if i.node_id == "m"]
+    assert [(i.severity, i.message) for i in issues] == ([("error", message)] if message else [])
+
+
+def test_a_menu_without_options_is_one_error_not_two() -> None:
+    definition = flow(node("m", "menu", {"prompt": "Press 1", "options": []}, fallback="bye"), bye())
+    assert [i.message for i in validate(definition) if i.node_id == "m"] == ["A menu needs at least one option."]

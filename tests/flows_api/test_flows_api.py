@@ -34,6 +34,18 @@ def test_create_from_template_list_and_get(client, editor):
     assert got["issues"] == [] and got["has_unpublished_changes"] is True
 
 
+@pytest.mark.parametrize("template", ["main_menu", "after_hours", "blank"])
+def test_starter_templates_keep_the_orgs_time(client, editor, template):
+    org, _, headers = editor
+    org.timezone = "Europe/Paris"
+    db.session.commit()
+    definition = _create(client, headers, template=template)["definition"]
+    assert definition["settings"]["timezone"] == "Europe/Paris"
+    hours = [n for n in definition["nodes"] if n["type"] == "business_hours"]
+    assert all(n["props"]["timezone"] == "Europe/Paris" for n in hours)
+    assert bool(hours) == (template != "blank")
+
+
 @pytest.mark.parametrize(
     "body, needle",
     [
@@ -95,7 +107,8 @@ def test_publish_revisions_and_rollback(client, editor):
     flow = _create(client, headers)
     fid = flow["id"]
     assert client.post(f"/api/flows/{fid}/publish", json={"message": "first"}, headers=headers).get_json() == {
-        "revision": 1
+        "revision": 1,
+        "published": True,
     }
     changed = copy.deepcopy(flow["definition"])
     changed["nodes"][0]["props"]["prompt"]["say"] = "Welcome to version two."
@@ -256,7 +269,30 @@ def test_concurrent_publishes_get_distinct_revision_numbers(app, client, editor,
     monkeypatch.setattr(svc, "validate_flow", slow_validate)
     results = _at_once(app, 3, lambda c, i: c.post(f"/api/flows/{fid}/publish", headers=headers))
     assert [r.status_code for r in results] == [200, 200, 200], [r.get_json() for r in results]
-    assert sorted(r.get_json()["revision"] for r in results) == [1, 2, 3]
+    # one draft, one revision: the publishes that waited for the lock find it already live
+    assert [r.get_json()["revision"] for r in results] == [1, 1, 1]
+    assert sorted(r.get_json()["published"] for r in results) == [False, False, True]
+    assert db.session.query(FlowRevision).count() == 1
+
+
+def test_publishing_an_unchanged_draft_makes_no_revision(client, editor):
+    _, _, headers = editor
+    flow = _create(client, headers)
+    fid = flow["id"]
+    assert client.post(f"/api/flows/{fid}/publish", headers=headers).get_json()["revision"] == 1
+    moved = copy.deepcopy(flow["definition"])
+    moved.setdefault("ui", {})["nodes"] = {moved["nodes"][0]["id"]: {"x": 500, "y": 300}}  # layout only
+    client.put(f"/api/flows/{fid}", json={"definition": moved, "draft_version": 1}, headers=headers)
+    again = client.post(f"/api/flows/{fid}/publish", json={"message": "again"}, headers=headers)
+    assert again.status_code == 200
+    assert again.get_json() == {
+        "revision": 1,
+        "published": False,
+        "code": "nothing_to_publish",
+        "message": "Nothing new to publish: the draft is the same as revision 1, which is live.",
+    }
+    revs = client.get(f"/api/flows/{fid}/revisions", headers=headers).get_json()["revisions"]
+    assert [r["number"] for r in revs] == [1]
 
 
 def test_concurrent_saves_of_one_version_keep_one_and_refuse_the_other(app, client, editor, monkeypatch):
@@ -342,3 +378,22 @@ def test_node_type_catalog(client, editor):
         "hangup",
     } <= set(types)
     assert any(f["name"] == "options" for f in types["menu"]["fields"])
+
+
+def test_names_over_the_limit_are_refused_whole(client, editor):
+    _, _, headers = editor
+    long_name = "Support line " * 15 + "x" * 6  # 201 characters
+    assert len(long_name) == 201
+    resp = client.post("/api/flows", json={"name": long_name}, headers=headers)
+    assert resp.status_code == 400
+    assert resp.get_json()["error"]["message"] == "The flow name is 201 characters; the limit is 200. Shorten it."
+    assert db.session.query(Flow).count() == 0
+    assert client.post("/api/flows", json={"name": long_name[:200]}, headers=headers).status_code == 201
+
+
+def test_a_made_up_name_is_shortened_at_a_word_with_an_ellipsis():
+    words = "Customer support for the whole northern region " * 6
+    short = svc.shorten(words, 200)
+    assert len(short) <= 200 and short.endswith("…") and words.startswith(short[:-1])
+    assert short[-2] != " " and words[len(short) - 1] == " "  # cut between words, not inside one
+    assert svc.shorten("Front desk", 200) == "Front desk"

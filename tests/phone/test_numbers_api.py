@@ -232,3 +232,37 @@ def test_a_number_another_org_uses_cannot_be_adopted(phone, app, make):
     assert "acme" not in body["error"]["message"].lower()
     assert db.session.scalars(PhoneNumber.for_org(sister.id)).all() == []
     assert phone.twilio_number(owned["sid"])["voice_url"] == phone.hook("voice")  # still routed to acme
+
+
+def test_routing_to_an_unpublished_flow_answers_with_a_warning(phone, flow):
+    from services.flows import publish
+
+    warning = {
+        "code": "flow_not_published",
+        "message": "The flow 'Main line' has no published revision: callers hear the fallback apology until it is "
+        "published.",
+    }
+    bought = phone.ok("POST", "/phone/numbers", {"areaCode": "415", "mode": "ivr", "flowId": flow.id}, status=201)
+    assert bought["warnings"] == [warning] and bought["syncStatus"] == "ok"  # routed and pushed all the same
+    owned = phone.fake.state.add_owned_number(phone.fake.account_sid)
+    added = phone.ok("POST", "/phone/numbers/add", {"sid": owned["sid"], "flowId": flow.id}, status=201)
+    assert added["warnings"] == [warning]
+    voice = phone.ok("POST", f"/phone/numbers/{added['phoneId']}/routing", {"mode": "voice"})
+    assert voice["warnings"] == []  # a flow kept on a voice number answers no calls
+    publish(phone.org, None, flow)
+    db.session.commit()
+    routed = phone.ok("POST", f"/phone/numbers/{bought['phoneId']}/routing", {"mode": "ivr"})
+    assert routed["warnings"] == [] and routed["flowId"] == flow.id
+
+
+def test_a_number_name_over_twilios_limit_is_refused_not_cut(phone):
+    bought = phone.ok("POST", "/phone/numbers", {"areaCode": "415", "mode": "voice"}, status=201)
+    name = "Front desk main line for walk-in customers and deliveries, east!"  # 64 characters
+    assert len(name) == 64
+    too_long = phone.post(f"/phone/numbers/{bought['phoneId']}/routing", {"friendlyName": name + "!"})
+    assert too_long.status_code == 400 and too_long.get_json()["error"] == {
+        "code": "invalid_friendly_name",
+        "message": "The number's name is 65 characters; Twilio keeps at most 64. Shorten it.",
+    }
+    renamed = phone.ok("POST", f"/phone/numbers/{bought['phoneId']}/routing", {"friendlyName": name})
+    assert renamed["friendlyName"] == name

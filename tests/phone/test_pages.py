@@ -36,7 +36,8 @@ def test_page_lists_numbers_with_routing_and_badges(phone, flow, admin_session):
     row = re.search(rf'<tr id="number-{bought["phoneId"]}".*?</tr>', html, re.S).group(0)
     assert bought["phoneNumber"] in row and "Main line" in row and "alice@example.com" in row
     assert "in sync" in row and ">ivr<" in row
-    assert f'<a href="/flows/{flow.id}">' in row  # from a number to its flow
+    assert f'href="/flows/{flow.id}">Main line</a>' in row  # from a number to its flow
+    assert "flow not published: callers hear the fallback" in row
     assert f'<a href="/calls/?number={bought["phoneId"]}">Calls</a>' in row  # ... and to its calls
     calls = phone.client.get(f"/calls/?number={bought['phoneId']}").get_data(as_text=True)
     assert f'<option value="{bought["phoneId"]}" selected' in calls
@@ -173,3 +174,21 @@ def test_area_code_search_says_what_it_accepts(phone, admin_session):
     inputs = re.findall(r"<input [^>]*pattern=[^>]*>", html)
     assert inputs and all('title="' in i for i in inputs)
     assert 'title="2 to 5 digits, e.g. 415"' in html
+
+
+def test_publish_offer_publishes_or_says_why_not(phone, flow, admin_session):
+    broken = flow.draft | {"nodes": [n for n in flow.draft["nodes"] if n["id"] != "main"]}  # wires to a missing node
+    from tests.phone.conftest import make_flow
+
+    other = make_flow(phone.org, "Broken line")
+    other.draft = broken
+    db.session.commit()
+    refused = _post(phone, f"/numbers/flows/{other.id}/publish", admin_session)
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "was not published" in html and f'href="/flows/{other.id}"' in html
+    done = _post(phone, f"/numbers/flows/{flow.id}/publish", admin_session)
+    assert done.status_code == 200 and "is published (revision 1): callers hear it now." in done.get_data(as_text=True)
+    assert f'"flow-published": {{"id": {flow.id}, "revision": 1}}' in done.headers["HX-Trigger"]
+    again = _post(phone, f"/numbers/flows/{flow.id}/publish", admin_session)  # a second tab: nothing new, same answer
+    assert again.status_code == 200 and "revision 1" in again.get_data(as_text=True)
+    assert _post(phone, "/numbers/flows/999999/publish", admin_session).status_code == 404

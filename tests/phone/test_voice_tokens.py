@@ -116,7 +116,8 @@ def test_token_needs_the_api_key(app, client, make, twilio_fake):
     resp = client.post("/phone/token", json={}, headers=make.api_headers(admin, org))
     assert resp.status_code == 409
     err = resp.get_json()["error"]
-    assert err["code"] == "voice_not_configured" and "appSid" in err["message"]
+    assert err["code"] == "voice_not_configured" and "TwiML App SID" in err["message"]
+    assert "appSid" not in err["message"]
     assert twilio_fake.auth_token not in resp.get_data(as_text=True)
 
 

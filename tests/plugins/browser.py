@@ -101,6 +101,18 @@ def shot(pg, name: str) -> Path:
     return path
 
 
+def seed_admin(slug: str, name: str, email: str, password: str):
+    """An org with one admin, committed; returns (org, user)."""
+    from extensions import db
+    from services.accounts import ensure_org, ensure_user, set_membership
+
+    org = ensure_org(slug, name)
+    user, _ = ensure_user(email, password, email.split("@")[0].title())
+    set_membership(org, user, "admin")
+    db.session.commit()
+    return org, user
+
+
 def login(pg, server: LiveServer, email: str, password: str) -> None:
     """Sign in through the real form."""
     pg.goto(server.url + "/login")

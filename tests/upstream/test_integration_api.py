@@ -167,9 +167,9 @@ def test_bad_api_key_secret_and_foreign_api_key(upstream_api, twilio_fake):
     ({"authToken": None}, "authToken", "required"),
     ({"appSid": "XX" + "0" * 32}, "appSid", "'AP'"),
     ({"apiKey": "AK" + "0" * 32}, "apiKey", "'SK'"),
-    ({"apiKey": None}, "apiKey", "without its apiKey"),
-    ({"apiKeySecret": None}, "apiKeySecret", "apiKeySecret"),
-    ({"authToken": 12345}, "authToken", "string"),
+    ({"apiKey": None}, "apiKey", "without its API key SID"),
+    ({"apiKeySecret": None}, "apiKeySecret", "enter its API key secret too"),
+    ({"authToken": 12345}, "authToken", "Auth Token must be text"),
     ({"authToken": "two words"}, "authToken", "spaces"),
     ({"authtoken": "x"}, "authtoken", "Unknown config field"),
 ])

@@ -121,7 +121,7 @@ def test_mint_voice_token_needs_the_softphone_fields(twilio_fake):
     bare = _provider(twilio_fake, appSid=None, apiKey=None, apiKeySecret=None)
     with pytest.raises(IntegrationConfigError) as caught:
         bare.mint_voice_token("user:alice@example.com")
-    assert "appSid, apiKey, apiKeySecret" in caught.value.message
+    assert "TwiML App SID, API key SID, API key secret" in caught.value.message
 
 
 def test_validate_webhook(provider, twilio_fake):

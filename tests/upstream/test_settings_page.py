@@ -62,7 +62,7 @@ def test_connect_replace_test_and_disconnect(admin_page, twilio_fake, client):
     assert resp.status_code == 200, html
     assert html.startswith('<section id="twilio-settings"')  # the partial alone, for htmx
     assert f"Twilio connected: account {twilio_fake.account_sid}" in html
-    assert "Auth token set" in html and "API key secret set" in html and APP_SID in html
+    assert "Auth Token set" in html and "API key secret set" in html and APP_SID in html
     assert _secret_inputs(html) == [("authToken", ""), ("apiKeySecret", "")]
     assert "stored — leave blank to keep" in html
 
@@ -91,7 +91,7 @@ def test_bad_credentials_show_the_error_and_save_nothing(admin_page, twilio_fake
     resp = admin_page(data=_form(twilio_fake, authToken=wrong))
     html = resp.get_data(as_text=True)
     assert resp.status_code == 400  # htmx swaps 400s in place
-    assert "Twilio rejected the accountSid and authToken" in html and "nothing was saved" in html
+    assert "Twilio rejected the Account SID and Auth Token" in html and "nothing was saved" in html
     assert 'aria-invalid="true"' in html
     assert f'value="{twilio_fake.account_sid}"' in html  # public fields come back as typed
     assert _secret_inputs(html) == [("authToken", ""), ("apiKeySecret", "")]  # secrets never do
@@ -100,7 +100,7 @@ def test_bad_credentials_show_the_error_and_save_nothing(admin_page, twilio_fake
 
 def test_malformed_field_is_named(admin_page, twilio_fake):
     html = admin_page(data=_form(twilio_fake, apiKey="SK-nope")).get_data(as_text=True)
-    assert "apiKey must be an API key SID" in html
+    assert "API key SID must be &#39;SK&#39; followed by 32 hexadecimal characters" in html
     assert _row(admin_page.org) is None
 
 
@@ -134,7 +134,7 @@ def test_non_admins_see_a_read_only_summary(twilio_app, make, client, twilio_fak
     make.login(f"{role}@acme.example")
     html = client.get(PAGE).get_data(as_text=True)
     assert '<span class="badge badge-ok">connected</span>' in html and twilio_fake.account_sid in html
-    assert "Only admins can change" in html and "Auth token set" in html
+    assert "Only admins can change" in html and "Auth Token set" in html
     assert "<form class=\"card stack upstream-form\"" not in html and 'id="twilio-test"' not in html
     token = make.csrf(PAGE)
     for path in (PAGE, f"{PAGE}/test", f"{PAGE}/disconnect"):

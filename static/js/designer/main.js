@@ -117,7 +117,13 @@ saver = new Saver({
     box.textContent = { saved: "Saved", dirty: "Unsaved changes", saving: "Saving…", error: d.message || "Not saved", conflict: "Conflict" }[state];
     const banner = $("#conflict");
     banner.hidden = state !== "conflict";
-    if (state === "conflict") banner.querySelector("[data-conflict-text]").textContent = `Conflict: ${d.by} saved at ${d.at} — reload their version or overwrite it with yours.`;
+    if (state === "conflict") {
+      banner.querySelector("[data-conflict-text]").textContent = d.mine
+        ? `You saved this flow in another tab at ${d.at} — reload to get that version, or overwrite it with this tab's.`
+        : `Conflict: ${d.by} saved at ${d.at} — reload their version or overwrite it with yours.`;
+      banner.querySelector("[data-cmd=conflict-reload]").textContent = d.mine ? "Reload that version" : "Reload their version";
+      banner.querySelector("[data-cmd=conflict-overwrite]").textContent = d.mine ? "Overwrite with this tab's" : "Overwrite with mine";
+    }
   },
   onSaved(res) {
     setFlowState(res.state);

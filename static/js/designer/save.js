@@ -107,7 +107,7 @@ export class Saver {
         else { this.clearBackup(); this.set("saved", { at: res.data.saved_at }); }
       } else if (res.status === 409) {
         const c = (res.data && res.data.conflict) || {};
-        this.set("conflict", { by: c.by || "Someone", at: timeOf(c.at), message: res.data?.error?.message });
+        this.set("conflict", { by: c.by || "Someone", mine: c.mine === true, at: timeOf(c.at), message: res.data?.error?.message });
       } else {
         const msg = res.data?.error?.message || `The server answered ${res.status}.`;
         this.set("error", { message: `Not saved: ${msg}` });
