@@ -17,6 +17,7 @@ from services import designer
 from services import flows as svc
 from services.flow_templates import TEMPLATES
 from web.context import page_auth
+from web.downloads import attachment, slug
 
 bp = Blueprint("flows_pages", __name__, url_prefix="/flows")
 
@@ -172,13 +173,10 @@ def export(flow_id: int):
         exported = svc.export_flow(flow, fmt, definition)
     except svc.FlowError as err:
         abort(400, err.message)
-    slug = "".join(c if c.isalnum() else "-" for c in flow.name.lower()).strip("-") or "flow"
-    filename = f"{slug}-{suffix}.{'studio' if fmt == 'studio' else 'phonetree'}.json"
-    return Response(
-        json.dumps(exported, indent=2),
-        mimetype="application/json",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    ending = f"{suffix}.{'studio' if fmt == 'studio' else 'phonetree'}.json"
+    filename = f"{slug(flow.name) or 'flow'}-{ending}"
+    fallback = f"{slug(flow.name, ascii_only=True) or f'flow-{flow.id}'}-{ending}"
+    return attachment(json.dumps(exported, indent=2), filename, "application/json", fallback)
 
 
 from web import designer_console, designer_history, designer_views  # noqa: E402,F401  (routes on this blueprint)
