@@ -18,6 +18,7 @@ from services import flows as svc
 from services.flow_templates import TEMPLATES
 from web.context import page_auth
 from web.downloads import attachment, slug
+from web.json_input import BodyError, parse_json
 
 bp = Blueprint("flows_pages", __name__, url_prefix="/flows")
 
@@ -131,9 +132,10 @@ def _import_payload() -> tuple[object | None, str | None]:
     if len(raw) > MAX_IMPORT_BYTES:
         return None, "That file is larger than 5 MB."
     try:
-        return json.loads(raw), None
-    except (ValueError, UnicodeDecodeError) as err:
-        return None, f"That is not valid JSON: {err}."
+        return parse_json(raw), None
+    except BodyError as err:
+        where = f" (at {err.field})" if err.field else ""
+        return None, f"That cannot be imported: {err.message}{where}."
 
 
 @bp.post("/import")

@@ -14,6 +14,8 @@ from services.phone_drift import verify as verify_numbers
 from services.phone_twilio import PhoneError
 from web.api_auth import api_auth
 from web.errors import ApiError
+from web.json_input import NoBody, json_body, json_document
+from web.schemas import BuyNumber, ImportNumber, RoutingBody
 
 bp = Blueprint("phone_api", __name__, url_prefix="/phone")
 csrf.exempt(bp)
@@ -23,12 +25,15 @@ ROUTING_KEYS = ("mode", "flowId", "assignedUsers", "smsAutoReply", "friendlyName
 
 def _body() -> dict[str, Any]:
     """The request's JSON object (an empty one for an empty body); 400 for anything else."""
-    if not request.get_data():
-        return {}
-    body = request.get_json(silent=True)
+    body = json_document(empty={})
     if not isinstance(body, dict):
-        raise ApiError(400, "invalid_request", "Send a JSON object with Content-Type: application/json.")
+        raise ApiError(400, "invalid_request", "Send a JSON object with Content-Type: application/json.", field="")
     return body
+
+
+def _checked(schema) -> dict[str, Any]:
+    """The body checked against ``schema``, as the plain dict of the fields sent."""
+    return json_body(schema, optional=True).model_dump(exclude_unset=True)
 
 
 def _api_errors(view):
@@ -77,7 +82,7 @@ def list_numbers():
 @_api_errors
 def buy():
     """Buy a number by phoneNumber, or by areaCode (+ contains, country), and route it."""
-    body = _body()
+    body = _checked(BuyNumber)
     routing = phones.parse_routing(g.org, _routing_data(body))
     phone = phones.buy_number(
         g.org,
@@ -95,7 +100,7 @@ def buy():
 @_api_errors
 def add():
     """Import a number the Twilio account already owns, by phoneNumber or sid, and route it."""
-    body = _body()
+    body = _checked(ImportNumber)
     routing = phones.parse_routing(g.org, _routing_data(body))
     phone = phones.import_number(g.org, routing, phone_number=_text(body, "phoneNumber"), sid=_text(body, "sid"))
     return jsonify(phones.serialize(phone)), 201
@@ -114,8 +119,9 @@ def show(phone_id: int):
 @_api_errors
 def routing(phone_id: int):
     """Change routing and push the local config to Twilio."""
+    body = _checked(RoutingBody)
     phone = phones.get_number(g.org, phone_id)
-    new = phones.parse_routing(g.org, _routing_data(_body()), current=phone)
+    new = phones.parse_routing(g.org, _routing_data(body), current=phone)
     return jsonify(phones.serialize(phones.set_routing(g.org, phone, new)))
 
 
@@ -124,6 +130,7 @@ def routing(phone_id: int):
 @_api_errors
 def push(phone_id: int):
     """Push the local config to Twilio again (repairs drift and failed pushes)."""
+    json_body(NoBody, optional=True)
     phone = phones.get_number(g.org, phone_id)
     return jsonify(phones.serialize(phones.push_config(g.org, phone)))
 
@@ -134,6 +141,7 @@ def push(phone_id: int):
 @_api_errors
 def release(phone_id: int):
     """Release the number on Twilio and forget it."""
+    json_body(NoBody, optional=True)
     phone = phones.get_number(g.org, phone_id)
     number = phones.release_number(g.org, phone)
     return jsonify({"released": True, "phoneId": phone_id, "phoneNumber": number})
@@ -200,5 +208,6 @@ def register_device():
 @api_auth("viewer")
 def unregister_device():
     """The caller's softphone went away: offline now."""
+    json_body(NoBody, optional=True)
     softphone.mark_absent(g.org, g.user)
     return jsonify({"online": False})

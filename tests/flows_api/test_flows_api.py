@@ -166,7 +166,7 @@ def test_import_rejects_what_is_not_a_flow(client, editor, payload):
 
 def test_import_non_json_body(client, editor):
     resp = client.post("/api/flows/import", data="<xml/>", headers=editor[2] | {"Content-Type": "text/xml"})
-    assert resp.status_code == 400 and "not JSON" in resp.get_json()["error"]["message"]
+    assert resp.status_code == 400 and "not valid JSON" in resp.get_json()["error"]["message"]
 
 
 def test_viewer_reads_but_cannot_write(client, make):

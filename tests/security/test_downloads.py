@@ -134,9 +134,9 @@ def test_export_names_outside_latin1_on_gunicorn(app, flows_world, tmp_path):
         deadline = time.monotonic() + 30
         while True:
             try:
-                requests.get(f"{base}/login", timeout=2)
+                requests.get(f"{base}/login", timeout=10)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 assert proc.poll() is None, proc.stdout.read().decode(errors="replace")
                 assert time.monotonic() < deadline, "gunicorn did not start within 30 s"
                 time.sleep(0.2)
