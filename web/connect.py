@@ -21,6 +21,7 @@ from extensions import csrf, db
 from services.call_support import CALLBACK_SERVICES, SERVICE_IDS, VOICE_SERVICES, goodbye_twiml
 from upstream.errors import SecretsUnreadable
 from upstream.registry import webhook_org
+from upstream.twilio_fields import clean_webhook_fields
 from web.errors import json_error
 
 log = logging.getLogger("phonetree.connect")
@@ -124,7 +125,7 @@ def webhook(vendor: str, service_id: str):
     org, provider, refusal = _verified(service_id, slug, fields)
     if refusal is not None:
         return refusal
-    form, query = fields.to_dict(), request.args.to_dict()
+    form, query = clean_webhook_fields(fields, service_id), clean_webhook_fields(request.args, service_id)
     try:
         result = provider.handle_webhook(service_id, {"form": form, "query": query, "org": org})
     except Exception:  # noqa: BLE001  the runtime never raises, but Twilio must never see a 5xx from a voice URL
