@@ -143,7 +143,7 @@ def save_draft(flow_id: int):
             "draft_version": flow.draft_version,
             "saved_at": _iso(flow.draft_updated_at),
             "saved_by": current_user.display_name,
-            "issues": svc.validate_flow(flow.draft),
+            "issues": svc.validate_flow(flow.draft, g.org),
             "state": {"published": state["published"], "unpublished": state["unpublished"]},
         }
     )
@@ -155,7 +155,7 @@ def validate(flow_id: int):
     """The engine's issues for the definition being edited (nothing is saved)."""
     body = json_body(DefinitionBody)
     flow_or_404(flow_id)
-    issues = svc.validate_flow(_definition_from(body.definition))
+    issues = svc.validate_flow(_definition_from(body.definition), g.org)
     errors = sum(1 for i in issues if i["severity"] == "error")
     return jsonify({"issues": issues, "errors": errors, "warnings": len(issues) - errors})
 
@@ -209,7 +209,7 @@ def node_form(flow_id: int):
         node = changed
         nodes = [changed if n.get("id") == node["id"] else n for n in definition.get("nodes") or []]
         definition = {**definition, "nodes": nodes}
-    issues = svc.validate_flow(definition)
+    issues = svc.validate_flow(definition, g.org)
     return render_template(
         "flows/_node_form.html",
         node=node,

@@ -106,7 +106,7 @@ def create():
 def get(flow_id: int):
     """One flow with its draft definition and validation issues."""
     flow = _flow_or_404(flow_id)
-    return jsonify(flow_summary(flow) | {"definition": flow.draft, "issues": svc.validate_flow(flow.draft)})
+    return jsonify(flow_summary(flow) | {"definition": flow.draft, "issues": svc.validate_flow(flow.draft, g.org)})
 
 
 @bp.put("/<int:flow_id>")
@@ -129,7 +129,7 @@ def update(flow_id: int):
         db.session.commit()
     except svc.FlowError as err:
         raise _fail(err) from None
-    return jsonify(flow_summary(flow) | {"definition": flow.draft, "issues": svc.validate_flow(flow.draft)})
+    return jsonify(flow_summary(flow) | {"definition": flow.draft, "issues": svc.validate_flow(flow.draft, g.org)})
 
 
 @bp.post("/<int:flow_id>/validate")
@@ -143,7 +143,7 @@ def validate(flow_id: int):
         svc.check_definition(definition)
     except svc.FlowError as err:
         raise _fail(err) from None
-    issues = svc.validate_flow(definition)
+    issues = svc.validate_flow(definition, g.org)
     return jsonify({"valid": not any(i["severity"] == "error" for i in issues), "issues": issues})
 
 

@@ -130,8 +130,8 @@ def routing(phone_id: int):
 @_api_errors
 def push(phone_id: int):
     """Push the local config to Twilio again (repairs drift and failed pushes)."""
-    json_body(NoBody, optional=True)
     phone = phones.get_number(g.org, phone_id)
+    json_body(NoBody, optional=True)
     return jsonify(phones.serialize(phones.push_config(g.org, phone)))
 
 
@@ -141,8 +141,8 @@ def push(phone_id: int):
 @_api_errors
 def release(phone_id: int):
     """Release the number on Twilio and forget it."""
-    json_body(NoBody, optional=True)
     phone = phones.get_number(g.org, phone_id)
+    json_body(NoBody, optional=True)
     number = phones.release_number(g.org, phone)
     return jsonify({"released": True, "phoneId": phone_id, "phoneNumber": number})
 

@@ -267,9 +267,9 @@ def test_concurrent_publishes_get_distinct_revision_numbers(app, client, editor,
     fid = _create(client, headers, template="main_menu")["id"]
     validate = svc.validate_flow
 
-    def slow_validate(definition):  # widen the window between reading the next number and writing it
+    def slow_validate(definition, org=None):  # widen the window between reading the next number and writing it
         time.sleep(0.3)
-        return validate(definition)
+        return validate(definition, org)
 
     monkeypatch.setattr(svc, "validate_flow", slow_validate)
     results = _at_once(app, 3, lambda c, i: c.post(f"/api/flows/{fid}/publish", headers=headers))
