@@ -14,6 +14,7 @@ from sqlalchemy.orm import defer, selectinload
 
 from extensions import db
 from models import Flow, FlowRevision, Organization, PhoneNumber, User, utcnow
+from services.flow_refs import subflow_issues
 from services.flow_templates import TEMPLATES, template_definition
 
 
@@ -85,11 +86,14 @@ def check_definition(definition) -> dict:
     return definition
 
 
-def validate_flow(definition: dict) -> list[dict]:
-    """The engine's errors and warnings for a definition, as dicts."""
+def validate_flow(definition: dict, org: Organization | None = None) -> list[dict]:
+    """The engine's errors and warnings for a definition, as dicts (with ``org``: its subflows checked too)."""
     from flows import validate
 
-    return [issue.to_dict() for issue in validate(definition)]
+    issues = [issue.to_dict() for issue in validate(definition)]
+    if org is not None:
+        issues = sorted(issues + subflow_issues(org, definition), key=lambda i: i["severity"] != "error")
+    return issues
 
 
 def list_flows(org: Organization, include_archived: bool = False) -> list[Flow]:
@@ -206,7 +210,7 @@ def _next_number(flow: Flow) -> int:
 
 
 def _freeze(org: Organization, user: User | None, flow: Flow, definition: dict, message: str) -> FlowRevision:
-    issues = validate_flow(definition)
+    issues = validate_flow(definition, org)
     if any(i["severity"] == "error" for i in issues):
         raise InvalidFlow(issues)
     revision = FlowRevision(
@@ -334,7 +338,7 @@ def import_flow(org: Organization, user: User | None, data, name: str | None = N
     except DefinitionError as err:
         raise FlowError(str(err), err.path) from None
     flow = create_flow(org, user, (name or "").strip() or shorten(default_name, NAME_LIMIT), definition)
-    return flow, fmt, report, validate_flow(definition)
+    return flow, fmt, report, validate_flow(definition, org)
 
 
 def export_flow(flow: Flow, fmt: str = "phonetree", definition: dict | None = None) -> dict:

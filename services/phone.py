@@ -30,6 +30,7 @@ from services.phone_twilio import (
     webhook_config,
 )
 from upstream.errors import UpstreamError
+from upstream.twilio_params import NUMBER_SID
 
 __all__ = ["PhoneError", "Routing", "parse_routing"]
 
@@ -256,8 +257,8 @@ def find_owned(org: Organization, provider, phone_number: str | None = None, sid
     try:
         if sid:
             sid = str(sid).strip()
-            if not (sid.startswith("PN") and len(sid) == 34 and sid.isalnum()):
-                raise PhoneError(400, "invalid_sid", "sid is Twilio's PN… phone number SID (34 characters).")
+            if not NUMBER_SID.fullmatch(sid):
+                raise PhoneError(400, "invalid_sid", "sid is Twilio's phone number SID: PN and 32 hexadecimal digits.")
             return provider.fetch_number(sid)
         if not phone_number:
             raise PhoneError(400, "invalid_request", 'Send {"phoneNumber": "+1..."} or {"sid": "PN..."}.')

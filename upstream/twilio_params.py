@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from upstream.errors import IntegrationConfigError
+
+# An IncomingPhoneNumber SID as Twilio issues it. Checked before a SID is put in a REST path, so that
+# a value such as "../../Accounts" can never reach another resource of the account.
+NUMBER_SID = re.compile(r"PN[0-9a-f]{32}")
+
+
+def number_sid(sid: Any) -> str:
+    """``sid`` when it is a phone number SID (``PN`` + 32 lowercase hex digits); IntegrationConfigError otherwise."""
+    if not isinstance(sid, str) or not NUMBER_SID.fullmatch(sid):
+        raise IntegrationConfigError("sid must be a phone number SID: PN followed by 32 hexadecimal digits.", "sid")
+    return sid
+
 
 # The IncomingPhoneNumber fields Phonetree reads (Twilio's JSON names).
 NUMBER_FIELDS = (

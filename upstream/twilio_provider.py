@@ -30,7 +30,7 @@ from upstream.provider import ConfigField, Provider
 from upstream.signature_values import SignedValues
 from upstream.twilio_errors import AUTHENTICATE, NOT_FOUND, upstream_error
 from upstream.twilio_http import make_twilio_client
-from upstream.twilio_params import NUMBER_FIELDS, WEBHOOK_FIELDS, number_dict, pick, test_params
+from upstream.twilio_params import NUMBER_FIELDS, WEBHOOK_FIELDS, number_dict, number_sid, pick, test_params
 
 log = logging.getLogger("phonetree.upstream.twilio")
 T = TypeVar("T")
@@ -240,10 +240,12 @@ class TwilioProvider(Provider):
 
     def fetch_number(self, sid: str) -> dict[str, Any]:
         """One of the account's numbers by its SID (PN...)."""
+        sid = number_sid(sid)  # never a path such as "../../Accounts" in the REST URL
         return number_dict(self._call("number fetch", lambda: self.client.incoming_phone_numbers(sid).fetch()))
 
     def update_number(self, sid: str, **webhooks: Any) -> dict[str, Any]:
         """Change a number's configuration: voice_url, sms_url, status_callback, their methods, friendly_name ..."""
+        sid = number_sid(sid)  # never a path such as "../../Accounts" in the REST URL
         unknown = sorted(set(webhooks) - set(WEBHOOK_FIELDS))
         if unknown:
             raise IntegrationConfigError(f"Cannot update {', '.join(unknown)} on a number.", unknown[0])
@@ -252,6 +254,7 @@ class TwilioProvider(Provider):
 
     def release_number(self, sid: str) -> bool:
         """Give a number back to Twilio (it stops ringing and billing). True when released."""
+        sid = number_sid(sid)  # never a path such as "../../Accounts" in the REST URL
         released = self._call("number release", lambda: self.client.incoming_phone_numbers(sid).delete())
         log.info("Org %s released %s on Twilio.", self.org_id, sid)
         return bool(released)

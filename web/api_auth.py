@@ -14,6 +14,8 @@ from extensions import csrf, db
 from models import Organization, User
 from models.accounts import ROLE_RANK
 from web.errors import ApiError
+from web.json_input import json_body
+from web.schemas import TokenRequest
 
 bp = Blueprint("api_auth", __name__)
 csrf.exempt(bp)
@@ -72,11 +74,11 @@ def user_from_token(token: str) -> User:
 @bp.post("/auth/token")
 def token():
     """Exchange an e-mail address and password for a JWT."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not body.get("email") or not body.get("password"):
+    body = json_body(TokenRequest)
+    if not body.email or not body.password:
         raise ApiError(400, "invalid_request", 'Send JSON {"email": ..., "password": ...}.')
-    user = User.by_email(str(body["email"]))
-    if user is None or not user.is_active or not user.check_password(str(body["password"])):
+    user = User.by_email(body.email)
+    if user is None or not user.is_active or not user.check_password(body.password):
         raise ApiError(401, "invalid_credentials", "The e-mail address or password is wrong.")
     value, expires = issue_token(user)
     return jsonify({"token": value, "expires_at": expires.isoformat().replace("+00:00", "Z")})

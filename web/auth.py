@@ -22,7 +22,14 @@ def _load_user(user_id: str):
 
 def _safe_next(target: str | None) -> str:
     """Only follow same-site relative redirects after sign-in."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and target.isprintable()  # no CR/LF (header injection) or other control characters
+        and "\\" not in target
+        and not urlsplit(target).netloc
+    ):
         return target
     return url_for("main.home")
 

@@ -25,6 +25,7 @@ from flows.webhooks import SERVICE_IDS, VENDOR, VOICE_SERVICES, WEBHOOK_PREFIX
 from services.calls import handle_webhook
 from upstream.errors import SecretsUnreadable
 from upstream.registry import webhook_org
+from upstream.twilio_fields import clean_webhook_fields
 from web.errors import json_error
 
 log = logging.getLogger("phonetree.connect")
@@ -116,9 +117,10 @@ def webhook(vendor: str, service_id: str):
     org, provider, refusal = _verified(service_id, slug, fields)
     if refusal is not None:
         return refusal
+    form, query = clean_webhook_fields(fields, service_id), clean_webhook_fields(request.args, service_id)
     answer = None
     try:
-        hook = provider.parse_webhook(service_id, fields.to_dict(), request.args.to_dict())
+        hook = provider.parse_webhook(service_id, form, query)
         answer = handle_webhook(org, hook)
     except Exception:  # noqa: BLE001  the runtime never raises, but Twilio must never see a 5xx from a voice URL
         log.exception("%s webhook for org %s failed", service_id, org.slug)

@@ -13,6 +13,7 @@ from services import flows as svc
 from web.context import can, page_auth
 from web.errors import ApiError
 from web.flows_pages import bp, flow_or_404
+from web.json_input import BodyError, parse_json
 from web.node_forms import form_fields
 from web.settings_form import SETTINGS_TYPE, settings_props
 
@@ -107,9 +108,10 @@ def settings_form(flow_id: int):
     """The flow settings form for the settings being edited (posted as JSON in `settings`)."""
     flow = flow_or_404(flow_id)
     try:
-        settings = json.loads(request.form.get("settings") or "{}")
-    except ValueError:
-        raise ApiError(400, "invalid_request", "The settings are not valid JSON.") from None
+        settings = parse_json(request.form.get("settings") or "{}")
+    except BodyError as err:
+        raise ApiError(400, "invalid_request", f"The settings are not acceptable: {err.message}.",
+                       field=err.field) from None
     if not isinstance(settings, dict):
         raise ApiError(400, "invalid_request", "The settings must be an object.")
     fields = form_fields({"id": "", "props": settings_props(settings)}, SETTINGS_TYPE, [])

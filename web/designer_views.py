@@ -6,7 +6,6 @@ truth (`services.flows.save_draft` with `draft_version` guards against overwriti
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import abort, g, jsonify, render_template, request, url_for
@@ -21,29 +20,19 @@ from services.accounts import time_zone_names
 from web.context import can, page_auth
 from web.errors import ApiError
 from web.flows_pages import bp, flow_or_404
+from web.json_input import BodyError, json_body, parse_json
 from web.node_forms import apply_row_action, catalog_type, form_fields, load_json_field, parse_node, parse_value
+from web.schemas import DefinitionBody, DraftSave
 from web.settings_form import parse_settings
-
-MAX_JSON_BYTES = 8 * 1024 * 1024
 
 
 def _iso(dt) -> str | None:
     return dt.isoformat().replace("+00:00", "Z") if dt else None
 
 
-def _json_body() -> dict[str, Any]:
-    if request.content_length and request.content_length > MAX_JSON_BYTES:
-        raise ApiError(413, "payload_too_large", "The flow is larger than 8 MB.")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_request", "Send a JSON object in the request body.")
-    return body
-
-
-def _definition_from(body: dict[str, Any]) -> dict[str, Any]:
-    definition = body.get("definition")
-    if not isinstance(definition, dict):
-        raise ApiError(400, "invalid_request", 'Send the flow as {"definition": {...}}.')
+def _definition_from(definition: dict[str, Any] | None) -> dict[str, Any]:
+    if definition is None:
+        raise ApiError(400, "invalid_request", 'Send the flow as {"definition": {...}}.', field="definition")
     try:
         svc.check_definition(definition)
     except svc.FlowError as err:
@@ -121,13 +110,11 @@ def revision(flow_id: int, number: int):
 @page_auth("editor")
 def save_draft(flow_id: int):
     """Save the whole definition: `{"definition", "draft_version", "force"?}`; 409 on a stale version."""
+    body = json_body(DraftSave)
     flow = flow_or_404(flow_id)
-    body = _json_body()
-    definition = _definition_from(body)
-    expected = body.get("draft_version")
-    if not isinstance(expected, int) or isinstance(expected, bool):
-        raise ApiError(400, "invalid_request", "Send the draft_version you edited.")
-    if body.get("force") is True:
+    definition = _definition_from(body.definition)
+    expected = body.draft_version
+    if body.force:
         expected = flow.draft_version  # the editor chose to overwrite the other save
     try:
         flow = svc.save_draft(g.org, current_user, flow, definition, expected)
@@ -149,7 +136,7 @@ def save_draft(flow_id: int):
             "draft_version": flow.draft_version,
             "saved_at": _iso(flow.draft_updated_at),
             "saved_by": current_user.display_name,
-            "issues": svc.validate_flow(flow.draft),
+            "issues": svc.validate_flow(flow.draft, g.org),
             "state": {"published": state["published"], "unpublished": state["unpublished"]},
         }
     )
@@ -159,8 +146,9 @@ def save_draft(flow_id: int):
 @page_auth("viewer")
 def validate(flow_id: int):
     """The engine's issues for the definition being edited (nothing is saved)."""
+    body = json_body(DefinitionBody)
     flow_or_404(flow_id)
-    issues = svc.validate_flow(_definition_from(_json_body()))
+    issues = svc.validate_flow(_definition_from(body.definition), g.org)
     errors = sum(1 for i in issues if i["severity"] == "error")
     return jsonify({"issues": issues, "errors": errors, "warnings": len(issues) - errors})
 
@@ -169,8 +157,9 @@ def validate(flow_id: int):
 @page_auth("viewer")
 def layout(flow_id: int):
     """Auto-layout positions (layered, top to bottom) for the definition being edited."""
+    body = json_body(DefinitionBody)
     flow_or_404(flow_id)
-    return jsonify({"positions": auto_layout(_definition_from(_json_body()))})
+    return jsonify({"positions": auto_layout(_definition_from(body.definition))})
 
 
 def _posted_node() -> tuple[dict[str, Any], dict[str, Any]]:
@@ -213,7 +202,7 @@ def node_form(flow_id: int):
         node = changed
         nodes = [changed if n.get("id") == node["id"] else n for n in definition.get("nodes") or []]
         definition = {**definition, "nodes": nodes}
-    issues = svc.validate_flow(definition)
+    issues = svc.validate_flow(definition, g.org)
     return render_template(
         "flows/_node_form.html",
         node=node,
@@ -259,9 +248,10 @@ def settings_parse(flow_id: int):
     """Read the flow settings form back into the definition's `settings`."""
     flow_or_404(flow_id)
     try:
-        current = json.loads(request.form.get("settings") or "{}")
-    except ValueError:
-        raise ApiError(400, "invalid_request", "The settings are not valid JSON.") from None
+        current = parse_json(request.form.get("settings") or "{}")
+    except BodyError as err:
+        raise ApiError(400, "invalid_request", f"The settings are not acceptable: {err.message}.",
+                       field=err.field) from None
     settings = parse_settings(current if isinstance(current, dict) else {}, request.form, parse_value)
     try:
         svc.check_definition({"nodes": [], "settings": settings})

@@ -37,13 +37,15 @@ class ApiError(Exception):
 def json_error(status: int, code: str, message: str, **extra):
     """A JSON error response in the API's shape."""
     body = {"error": {"code": code, "message": message}}
+    if "field" in extra:  # the culprit's path sits in the error; at the top level too, as it always has
+        body["error"]["field"] = extra["field"]
     body.update(extra)
     return jsonify(body), status
 
 
 def wants_json() -> bool:
-    """API paths answer JSON; so does any request that asks for JSON and not HTML."""
-    if request.path.startswith(JSON_PREFIXES):
+    """API paths answer JSON; so do requests that send JSON (the designer's JSON routes) or ask for it and not HTML."""
+    if request.path.startswith(JSON_PREFIXES) or (request.method != "GET" and request.is_json):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json" and not request.headers.get("HX-Request")

@@ -10,6 +10,8 @@ from models.base import parse_id
 from services import flows as svc
 from web.api_auth import api_auth
 from web.errors import ApiError
+from web.json_input import json_body, json_document
+from web.schemas import ArchiveBody, DefinitionBody, FlowCreate, FlowUpdate, PublishBody, RollbackBody
 
 bp = Blueprint("flows_api", __name__, url_prefix="/api/flows")
 csrf.exempt(bp)
@@ -47,13 +49,6 @@ def revision_summary(rev: FlowRevision) -> dict:
         "created_at": _iso(rev.created_at),
         "warnings": len([i for i in rev.issues or [] if i.get("severity") == "warning"]),
     }
-
-
-def _body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_request", "Send a JSON object in the request body.")
-    return body
 
 
 def _flow_or_404(flow_id: int) -> Flow:
@@ -97,16 +92,9 @@ def node_types():
 @api_auth("editor")
 def create():
     """Create a flow: `{"name", "definition"?, "template"?, "description"?}`."""
-    body = _body()
+    body = json_body(FlowCreate)
     try:
-        flow = svc.create_flow(
-            g.org,
-            g.user,
-            body.get("name", ""),
-            body.get("definition"),
-            body.get("template"),
-            body.get("description", ""),
-        )
+        flow = svc.create_flow(g.org, g.user, body.name, body.definition, body.template, body.description or "")
         db.session.commit()
     except svc.FlowError as err:
         raise _fail(err) from None
@@ -118,44 +106,44 @@ def create():
 def get(flow_id: int):
     """One flow with its draft definition and validation issues."""
     flow = _flow_or_404(flow_id)
-    return jsonify(flow_summary(flow) | {"definition": flow.draft, "issues": svc.validate_flow(flow.draft)})
+    return jsonify(flow_summary(flow) | {"definition": flow.draft, "issues": svc.validate_flow(flow.draft, g.org)})
 
 
 @bp.put("/<int:flow_id>")
 @api_auth("editor")
 def update(flow_id: int):
     """Save the draft: `{"definition", "draft_version"}` (409 if someone saved since), and/or rename."""
+    body = json_body(FlowUpdate)
     flow = _flow_or_404(flow_id)
-    body = _body()
+    sent = body.model_fields_set
+    if "definition" in sent and body.draft_version is None:
+        raise ApiError(400, "invalid_request", "Send the draft_version you edited, to guard against overwriting "
+                       "others' work.", field="draft_version")
     try:
-        if "name" in body or "description" in body:
-            svc.rename(flow, body.get("name", flow.name), body.get("description"))
-        if "test_users" in body:
-            if not isinstance(body["test_users"], list):
-                raise svc.FlowError("test_users must be a list of phone numbers.")
-            svc.set_test_users(flow, body["test_users"])
-        if "definition" in body:
-            if not isinstance(body.get("draft_version"), int):
-                raise svc.FlowError("Send the draft_version you edited, to guard against overwriting others' work.")
-            flow = svc.save_draft(g.org, g.user, flow, body["definition"], body["draft_version"])
+        if sent & {"name", "description"}:
+            svc.rename(flow, body.name if body.name is not None else flow.name, body.description)
+        if body.test_users is not None:
+            svc.set_test_users(flow, body.test_users)
+        if body.definition is not None:
+            flow = svc.save_draft(g.org, g.user, flow, body.definition, body.draft_version)
         db.session.commit()
     except svc.FlowError as err:
         raise _fail(err) from None
-    return jsonify(flow_summary(flow) | {"definition": flow.draft, "issues": svc.validate_flow(flow.draft)})
+    return jsonify(flow_summary(flow) | {"definition": flow.draft, "issues": svc.validate_flow(flow.draft, g.org)})
 
 
 @bp.post("/<int:flow_id>/validate")
 @api_auth("viewer")
 def validate(flow_id: int):
     """Validate the draft, or a definition sent in the body: `{"definition"?}`."""
+    body = json_body(DefinitionBody, optional=True)
     flow = _flow_or_404(flow_id)
-    body = request.get_json(silent=True) or {}
-    definition = body.get("definition", flow.draft) if isinstance(body, dict) else flow.draft
+    definition = body.definition if body.definition is not None else flow.draft
     try:
         svc.check_definition(definition)
     except svc.FlowError as err:
         raise _fail(err) from None
-    issues = svc.validate_flow(definition)
+    issues = svc.validate_flow(definition, g.org)
     return jsonify({"valid": not any(i["severity"] == "error" for i in issues), "issues": issues})
 
 
@@ -163,10 +151,10 @@ def validate(flow_id: int):
 @api_auth("editor")
 def publish(flow_id: int):
     """Publish the draft as a new revision: `{"message"?}` → `{"revision": N}`; 422 with issues if invalid."""
+    body = json_body(PublishBody, optional=True)
     flow = _flow_or_404(flow_id)
-    body = request.get_json(silent=True) or {}
     try:
-        revision = svc.publish(g.org, g.user, flow, str(body.get("message", "")) if isinstance(body, dict) else "")
+        revision = svc.publish(g.org, g.user, flow, body.message)
         db.session.commit()
     except svc.NothingToPublish as err:
         # Publishing is idempotent: the draft is already live, so the answer names that revision.
@@ -202,10 +190,8 @@ def get_revision(flow_id: int, number: int):
 @api_auth("editor")
 def rollback(flow_id: int):
     """Republish an older revision: `{"revision": N}` → `{"revision": new number}`."""
+    number = json_body(RollbackBody).revision
     flow = _flow_or_404(flow_id)
-    number = _body().get("revision")
-    if not isinstance(number, int):
-        raise ApiError(400, "invalid_request", 'Send {"revision": <number>} naming the revision to roll back to.')
     try:
         revision = svc.rollback(g.org, g.user, flow, number)
         db.session.commit()
@@ -218,10 +204,10 @@ def rollback(flow_id: int):
 @api_auth("editor")
 def archive(flow_id: int):
     """Archive a flow (`{"archived": false}` restores it)."""
+    body = json_body(ArchiveBody, optional=True)
     flow = _flow_or_404(flow_id)
-    body = request.get_json(silent=True) or {}
     try:
-        svc.archive(g.org, flow, bool(body.get("archived", True)) if isinstance(body, dict) else True)
+        svc.archive(g.org, flow, body.archived)
         db.session.commit()
     except svc.FlowError as err:
         raise _fail(err) from None
@@ -232,9 +218,9 @@ def archive(flow_id: int):
 @api_auth("editor")
 def import_flow():
     """Import a Phonetree or Twilio Studio definition (detected automatically); `?name=` names the flow."""
-    data = request.get_json(silent=True)
-    if data is None:
-        raise ApiError(400, "invalid_request", "The body is not JSON: send a flow definition as a JSON object.")
+    data = json_document()
+    if not isinstance(data, dict):
+        raise ApiError(400, "invalid_request", "Send a flow definition as a JSON object.", field="")
     try:
         flow, fmt, report, issues = svc.import_flow(g.org, g.user, data, request.args.get("name"))
         db.session.commit()

@@ -17,6 +17,8 @@ from services import designer
 from services import flows as svc
 from services.flow_templates import TEMPLATES
 from web.context import page_auth
+from web.downloads import attachment, slug
+from web.json_input import BodyError, parse_json
 
 bp = Blueprint("flows_pages", __name__, url_prefix="/flows")
 
@@ -130,9 +132,10 @@ def _import_payload() -> tuple[object | None, str | None]:
     if len(raw) > MAX_IMPORT_BYTES:
         return None, "That file is larger than 5 MB."
     try:
-        return json.loads(raw), None
-    except (ValueError, UnicodeDecodeError) as err:
-        return None, f"That is not valid JSON: {err}."
+        return parse_json(raw), None
+    except BodyError as err:
+        where = f" (at {err.field})" if err.field else ""
+        return None, f"That cannot be imported: {err.message}{where}."
 
 
 @bp.post("/import")
@@ -172,13 +175,10 @@ def export(flow_id: int):
         exported = svc.export_flow(flow, fmt, definition)
     except svc.FlowError as err:
         abort(400, err.message)
-    slug = "".join(c if c.isalnum() else "-" for c in flow.name.lower()).strip("-") or "flow"
-    filename = f"{slug}-{suffix}.{'studio' if fmt == 'studio' else 'phonetree'}.json"
-    return Response(
-        json.dumps(exported, indent=2),
-        mimetype="application/json",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    ending = f"{suffix}.{'studio' if fmt == 'studio' else 'phonetree'}.json"
+    filename = f"{slug(flow.name) or 'flow'}-{ending}"
+    fallback = f"{slug(flow.name, ascii_only=True) or f'flow-{flow.id}'}-{ending}"
+    return attachment(json.dumps(exported, indent=2), filename, "application/json", fallback)
 
 
 from web import designer_console, designer_history, designer_views  # noqa: E402,F401  (routes on this blueprint)

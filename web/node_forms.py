@@ -10,7 +10,6 @@ list rows, with ``f.<field>.count`` holding the number of rows.
 from __future__ import annotations
 
 import copy
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from flows.nodes.hours import WEEKDAYS
+from web.json_input import BodyError, parse_json
 
 ROW_KEYS: dict[str, tuple[str, ...]] = {
     "options": ("digit", "label", "keywords"),
@@ -291,6 +291,7 @@ def load_json_field(raw: str | None, what: str) -> Any:
     if not raw:
         raise ValueError(f"The {what} is missing.")
     try:
-        return json.loads(raw)
-    except ValueError as err:
-        raise ValueError(f"The {what} is not valid JSON: {err}.") from None
+        return parse_json(raw)
+    except BodyError as err:
+        where = f" (at {err.field})" if err.field else ""
+        raise ValueError(f"The {what} is not acceptable: {err.message}{where}.") from None

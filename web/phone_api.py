@@ -15,6 +15,8 @@ from services.phone_routing import routing_warnings
 from services.phone_twilio import PhoneError
 from web.api_auth import api_auth
 from web.errors import ApiError
+from web.json_input import NoBody, json_body, json_document
+from web.schemas import BuyNumber, ImportNumber, RoutingBody
 
 bp = Blueprint("phone_api", __name__, url_prefix="/phone")
 csrf.exempt(bp)
@@ -24,12 +26,15 @@ ROUTING_KEYS = ("mode", "flowId", "assignedUsers", "smsAutoReply", "friendlyName
 
 def _body() -> dict[str, Any]:
     """The request's JSON object (an empty one for an empty body); 400 for anything else."""
-    if not request.get_data():
-        return {}
-    body = request.get_json(silent=True)
+    body = json_document(empty={})
     if not isinstance(body, dict):
-        raise ApiError(400, "invalid_request", "Send a JSON object with Content-Type: application/json.")
+        raise ApiError(400, "invalid_request", "Send a JSON object with Content-Type: application/json.", field="")
     return body
+
+
+def _checked(schema) -> dict[str, Any]:
+    """The body checked against ``schema``, as the plain dict of the fields sent."""
+    return json_body(schema, optional=True).model_dump(exclude_unset=True)
 
 
 def _api_errors(view):
@@ -83,7 +88,7 @@ def list_numbers():
 @_api_errors
 def buy():
     """Buy a number by phoneNumber, or by areaCode (+ contains, country), and route it."""
-    body = _body()
+    body = _checked(BuyNumber)
     routing = phones.parse_routing(g.org, _routing_data(body))
     phone = phones.buy_number(
         g.org,
@@ -101,7 +106,7 @@ def buy():
 @_api_errors
 def add():
     """Import a number the Twilio account already owns, by phoneNumber or sid, and route it."""
-    body = _body()
+    body = _checked(ImportNumber)
     routing = phones.parse_routing(g.org, _routing_data(body))
     phone = phones.import_number(g.org, routing, phone_number=_text(body, "phoneNumber"), sid=_text(body, "sid"))
     return jsonify(_routed(phone)), 201
@@ -120,8 +125,9 @@ def show(phone_id: int):
 @_api_errors
 def routing(phone_id: int):
     """Change routing and push the local config to Twilio."""
+    body = _checked(RoutingBody)
     phone = phones.get_number(g.org, phone_id)
-    new = phones.parse_routing(g.org, _routing_data(_body()), current=phone)
+    new = phones.parse_routing(g.org, _routing_data(body), current=phone)
     return jsonify(_routed(phones.set_routing(g.org, phone, new)))
 
 
@@ -131,6 +137,7 @@ def routing(phone_id: int):
 def push(phone_id: int):
     """Push the local config to Twilio again (repairs drift and failed pushes)."""
     phone = phones.get_number(g.org, phone_id)
+    json_body(NoBody, optional=True)
     return jsonify(phones.serialize(phones.push_config(g.org, phone)))
 
 
@@ -141,6 +148,7 @@ def push(phone_id: int):
 def release(phone_id: int):
     """Release the number on Twilio and forget it."""
     phone = phones.get_number(g.org, phone_id)
+    json_body(NoBody, optional=True)
     number = phones.release_number(g.org, phone)
     return jsonify({"released": True, "phoneId": phone_id, "phoneNumber": number})
 
@@ -206,5 +214,6 @@ def register_device():
 @api_auth("viewer")
 def unregister_device():
     """The caller's softphone went away: offline now."""
+    json_body(NoBody, optional=True)
     softphone.mark_absent(g.org, g.user)
     return jsonify({"online": False})

@@ -7,9 +7,8 @@ where the organisation's calls and money go.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, g, jsonify
 from sqlalchemy.exc import IntegrityError
 
 from extensions import csrf, db
@@ -24,6 +23,8 @@ from upstream.errors import (
 from upstream.registry import delete_integration, get_integration, get_provider_for, public_summary, save_integration
 from web.api_auth import api_auth
 from web.errors import ApiError
+from web.json_input import NoBody, json_body
+from web.schemas import SaveIntegration, TestParams
 
 bp = Blueprint("upstream", __name__, url_prefix="/upstream")
 csrf.exempt(bp)
@@ -36,25 +37,13 @@ def upstream_api_error(err: UpstreamError, prefix: str = "") -> ApiError:
                     upstream={"code": err.code, "status": err.status, "message": err.vendor_message})
 
 
-def _json_body(required: bool) -> dict[str, Any]:
-    if not request.get_data(cache=True) and not required:
-        return {}
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        example = '{"type": "TwilioProvider", "name": ..., "config": {...}}' if required else "a JSON object"
-        raise ApiError(400, "invalid_request", f"Send {example} with Content-Type: application/json.")
-    return body
-
-
 @bp.post("/save-integration")
 @api_auth("admin")
 def save():
     """Create or replace the organisation's integration after the vendor accepted the credentials."""
-    body = _json_body(required=True)
-    if not body.get("type"):
-        raise ApiError(400, "invalid_request", "type is required, e.g. \"TwilioProvider\".", field="type")
+    body = json_body(SaveIntegration)
     try:
-        integration = save_integration(g.org, body.get("type"), body.get("name"), body.get("config"))
+        integration = save_integration(g.org, body.type, body.name, body.config)
         db.session.commit()
     except UnknownIntegrationType as err:
         raise ApiError(400, "unknown_integration_type", err.message, field="type") from None
@@ -89,6 +78,7 @@ def show():
 @api_auth("admin")
 def delete():
     """Disconnect: forget the integration and its secrets (numbers stay in the vendor's account)."""
+    json_body(NoBody, optional=True)
     if not delete_integration(g.org):
         raise ApiError(404, "not_connected", NotConnected().message)
     db.session.commit()
@@ -99,7 +89,7 @@ def delete():
 @api_auth("admin")
 def test(integration: str, operation: str):
     """Run one read-only operation (listPhoneNumbers, searchAvailableNumbers, fetchAccount, fetchNumber)."""
-    params = _json_body(required=False)
+    params = json_body(TestParams, optional=True).root
     try:
         provider = get_provider_for(g.org, integration)
         result = provider.run_test_operation(operation, params)

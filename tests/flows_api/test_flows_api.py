@@ -179,7 +179,7 @@ def test_import_rejects_what_is_not_a_flow(client, editor, payload):
 
 def test_import_non_json_body(client, editor):
     resp = client.post("/api/flows/import", data="<xml/>", headers=editor[2] | {"Content-Type": "text/xml"})
-    assert resp.status_code == 400 and "not JSON" in resp.get_json()["error"]["message"]
+    assert resp.status_code == 400 and "not valid JSON" in resp.get_json()["error"]["message"]
 
 
 def test_viewer_reads_but_cannot_write(client, make):
@@ -262,9 +262,9 @@ def test_concurrent_publishes_get_distinct_revision_numbers(app, client, editor,
     fid = _create(client, headers, template="main_menu")["id"]
     validate = svc.validate_flow
 
-    def slow_validate(definition):  # widen the window between reading the next number and writing it
+    def slow_validate(definition, org=None):  # widen the window between reading the next number and writing it
         time.sleep(0.3)
-        return validate(definition)
+        return validate(definition, org)
 
     monkeypatch.setattr(svc, "validate_flow", slow_validate)
     results = _at_once(app, 3, lambda c, i: c.post(f"/api/flows/{fid}/publish", headers=headers))

@@ -211,20 +211,22 @@ def test_ids_too_large_to_exist_are_clear_errors_not_500s(phone):
     big = "9" * 20
     resp = phone.get(f"/phone/numbers/{big}")
     assert resp.status_code == 404 and resp.get_json()["error"]["code"] == "not_found"
-    cases = [
-        ({"areaCode": "415", "mode": "ivr", "flowId": big}, "unknown_flow"),
-        ({"areaCode": "415", "mode": "ivr", "flowId": int(big)}, "unknown_flow"),
-        ({"areaCode": "415", "mode": "voice", "assignedUsers": [big]}, "unknown_user"),
-        ({"areaCode": "415", "mode": "voice", "assignedUsers": [True]}, "unknown_user"),
+    cases = [  # a string naming no row is unknown; a value of the wrong type or range is an invalid request
+        ({"areaCode": "415", "mode": "ivr", "flowId": big}, "unknown_flow", None),
+        ({"areaCode": "415", "mode": "ivr", "flowId": int(big)}, "invalid_request", "flowId"),
+        ({"areaCode": "415", "mode": "voice", "assignedUsers": [big]}, "unknown_user", None),
+        ({"areaCode": "415", "mode": "voice", "assignedUsers": [True]}, "invalid_request", "assignedUsers.0"),
     ]
-    for body, code in cases:
+    for body, code, field in cases:
         resp = phone.post("/phone/numbers", body)
         assert resp.status_code == 400, (body, resp.get_data(as_text=True))
         assert resp.get_json()["error"]["code"] == code
+        assert resp.get_json()["error"].get("field") == field
     assert phone.fake.state.numbers == {}
 
 
 def test_a_friendly_name_that_is_not_text_is_refused(phone):
     resp = phone.post("/phone/numbers", {"areaCode": "415", "mode": "voice", "friendlyName": {"name": "Sales"}})
-    assert resp.status_code == 400 and resp.get_json()["error"]["code"] == "invalid_friendly_name"
+    assert resp.status_code == 400 and resp.get_json()["error"]["code"] == "invalid_request"
+    assert resp.get_json()["error"]["field"] == "friendlyName"
     assert phone.fake.state.numbers == {}

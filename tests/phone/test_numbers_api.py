@@ -116,7 +116,7 @@ def test_routing_validation(phone, flow, make):
         ({"areaCode": "415", "mode": "ivr", "flowId": foreign_flow.id}, "unknown_flow"),
         ({"areaCode": "415", "mode": "ivr", "flowId": "nope"}, "unknown_flow"),
         ({"areaCode": "415", "mode": "voice", "assignedUsers": ["eve@example.com"]}, "unknown_user"),
-        ({"areaCode": "415", "mode": "voice", "assignedUsers": "alice@example.com"}, "invalid_assigned_users"),
+        ({"areaCode": "415", "mode": "voice", "assignedUsers": "alice@example.com"}, "invalid_request"),
         ({"phoneNumber": "call me maybe", "mode": "voice"}, "invalid_phone_number"),
         ({"phoneNumber": "+1 415", "mode": "voice"}, "invalid_phone_number"),
         ({"areaCode": "4x5", "mode": "voice"}, "invalid_area_code"),
