@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, g, render_template, request
+from flask_login import current_user
 
 from extensions import db
 from models import Flow
@@ -119,10 +120,16 @@ def buy():
     try:
         routing = phones.parse_routing(g.org, _routing_form())
         phone = phones.buy_number(
-            g.org, routing, phone_number=request.form.get("phone_number"), country=request.form.get("country", "US")
+            g.org,
+            routing,
+            phone_number=request.form.get("phone_number"),
+            country=request.form.get("country", "US"),
+            user=current_user,
         )
     except PhoneError as err:
         return _failed(err)
+    if phone.sync_status == "pending":
+        return _done(phone.last_error, ("available",))
     return _done(f"Bought {phone.phone_number}; Twilio sends its calls and messages to Phonetree.", ("available",))
 
 
@@ -143,9 +150,11 @@ def adopt():
     """Import a number the Twilio account owns, routed as chosen, and push its config."""
     try:
         routing = phones.parse_routing(g.org, _routing_form())
-        phone = phones.import_number(g.org, routing, sid=request.form.get("sid"))
+        phone = phones.import_number(g.org, routing, sid=request.form.get("sid"), user=current_user)
     except PhoneError as err:
         return _failed(err)
+    if phone.sync_status == "pending":
+        return _done(phone.last_error, ("importable",))
     return _done(f"Added {phone.phone_number} from your Twilio account.", ("importable",))
 
 
@@ -167,9 +176,11 @@ def routing(phone_id: int):
     try:
         phone = phones.get_number(g.org, phone_id)
         new = phones.parse_routing(g.org, _routing_form(), current=phone)
-        phones.set_routing(g.org, phone, new)
+        phones.set_routing(g.org, phone, new, user=current_user)
     except PhoneError as err:
         return _failed(err)
+    if phone.sync_status == "pending":
+        return _done(phone.last_error, ("number-editor",))
     return _done(f"Saved the routing of {phone.phone_number} and sent it to Twilio.", ("number-editor",))
 
 
@@ -179,9 +190,11 @@ def push(phone_id: int):
     """Push the local config to Twilio (repairs drift and failed pushes)."""
     try:
         phone = phones.get_number(g.org, phone_id)
-        phones.push_config(g.org, phone)
+        phones.push_config(g.org, phone, user=current_user)
     except PhoneError as err:
         return _failed(err)
+    if phone.sync_status == "pending":
+        return _done(phone.last_error)
     return _done(f"Pushed Phonetree's settings for {phone.phone_number} to Twilio.")
 
 
@@ -190,9 +203,13 @@ def push(phone_id: int):
 def release(phone_id: int):
     """Release the number on Twilio and forget it."""
     try:
-        number = phones.release_number(g.org, phones.get_number(g.org, phone_id))
+        phone = phones.get_number(g.org, phone_id)
+        number = phone.phone_number
+        released = phones.release_number(g.org, phone, user=current_user)
     except PhoneError as err:
         return _failed(err)
+    if not released:
+        return _done(phone.last_error, ("number-editor",))
     return _done(f"Released {number}. It no longer rings and Twilio stops billing it.", ("number-editor",))
 
 
