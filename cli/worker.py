@@ -45,8 +45,14 @@ def worker(once: bool, interval: float | None) -> None:
 
     scheduler = BlockingScheduler(timezone=UTC)
     scheduler.add_job(
-        reconcile_once, "interval", args=[app], seconds=seconds, next_run_time=datetime.now(UTC),
-        id="settle-number-changes", max_instances=1, coalesce=True,
+        reconcile_once,
+        "interval",
+        args=[app],
+        seconds=seconds,
+        next_run_time=datetime.now(UTC),
+        id="settle-number-changes",
+        max_instances=1,
+        coalesce=True,
     )
     click.echo(f"Phonetree worker: settling pending number changes every {seconds:g}s (Ctrl-C stops).")
     try:

@@ -330,11 +330,12 @@ def importable_numbers(org: Organization) -> list[dict[str, Any]]:
         remote = provider.list_phone_numbers()
     except UpstreamError as err:
         raise upstream_failure(err, "Twilio could not list the account's numbers") from err
-    known = {p.sid for p in list_numbers(org)}
+    local = list_numbers(org)
+    known = {p.sid for p in local} | {p.phone_number for p in local}  # a number being bought has no SID yet
     return [
         {"sid": r["sid"], "phoneNumber": r["phone_number"], "friendlyName": r.get("friendly_name") or ""}
         for r in remote
-        if r["sid"] not in known
+        if r["sid"] not in known and r["phone_number"] not in known
     ]
 
 

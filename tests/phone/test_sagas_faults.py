@@ -202,3 +202,69 @@ def test_a_second_change_while_one_is_held_by_another_worker_is_refused_not_lost
     resp = phone.post(f"/phone/numbers/{bought['phoneId']}/routing", {"mode": "ivr", "flowId": flow.id})
     assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "pending_on_twilio"
     _check_settled(phone, "release", "late_before_work", flow, _reconcile(phone, "release"))
+
+
+def test_pages_say_pending_on_twilio_and_the_drift_check_settles_it(slow_twilio, flow):
+    phone = slow_twilio
+    assert phone.make.login("alice@example.com").status_code == 302
+    token = phone.make.csrf("/numbers")
+    offer = phone.fake.client().available_phone_numbers("US").local.list(area_code="415", limit=1)[0].phone_number
+    phone.fake.state.fault_next(NUMBERS, "slow", seconds=LATE, work_first=False, method="POST")
+    headers = {"HX-Request": "true", "X-CSRFToken": token}
+    form = {"phone_number": offer, "mode": "ivr", "flow_id": flow.id, "csrf_token": token}
+    html = phone.client.post("/numbers/buy", data=form, headers=headers).get_data(as_text=True)
+    assert f"Buying {offer} is pending on Twilio" in html and "pending-badge" in html
+    assert "Unhandled" not in html
+    _reconcile(phone, "buy")  # a worker run settles it; the drift page shows it in sync
+    report = phone.client.post("/numbers/drift", data={"csrf_token": token}, headers=headers).get_data(as_text=True)
+    assert "1 in sync" in report and "pending on Twilio" not in report
+
+
+def test_worker_command_runs_one_pass(slow_twilio, flow, runner, monkeypatch):
+    phone = slow_twilio
+    path, body = _prepare(phone, "release", flow)
+    _arm(phone, monkeypatch, "release", "crash_after_intent")
+    with pytest.raises(Crash):
+        phone.post(path, body)
+    monkeypatch.undo()
+    phone.app.config["PHONETREE_CLOCK"] = lambda: utcnow() + timedelta(minutes=10)
+    result = runner.invoke(args=["worker", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "Settled 1 pending number change(s); 0 still pending." in result.output
+    assert _rows(phone) == [] and _owned(phone) == {}
+
+
+def test_two_workers_at_once_settle_each_change_once(slow_twilio, flow, monkeypatch):
+    """Reconciliation from two workers at the same moment: every release is sent exactly once."""
+    import threading
+
+    from cli.worker import reconcile_once
+
+    phone = slow_twilio
+    bought = [
+        phone.ok("POST", "/phone/numbers", {"areaCode": code, "mode": "voice"}, status=201)
+        for code in ("415", "212", "312")
+    ]
+    _arm(phone, monkeypatch, "release", "crash_after_intent")
+    for number in bought:
+        with pytest.raises(Crash):
+            phone.post(f"/phone/numbers/{number['phoneId']}/release")
+    monkeypatch.undo()
+    phone.fake.state.clear_log()
+    phone.app.config["PHONETREE_CLOCK"] = lambda: utcnow() + timedelta(minutes=10)
+    start = threading.Barrier(2)
+    results: list[dict] = []
+
+    def run() -> None:
+        start.wait()
+        results.append(reconcile_once(phone.app))
+
+    workers = [threading.Thread(target=run) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert sum(r["tried"] for r in results) == 3 and all(r["pending"] == 0 for r in results[-1:])
+    deletes = phone.fake.state.requests_to(ONE_NUMBER, "DELETE")
+    assert sorted(r.path.rsplit("/", 1)[1] for r in deletes) == sorted(f"{b['sid']}.json" for b in bought)
+    assert _rows(phone) == [] and _owned(phone) == {}
