@@ -19,7 +19,7 @@ log = logging.getLogger("phonetree.worker")
 
 def reconcile_once(app: Flask) -> dict[str, int]:
     """One reconciliation pass in its own app context (each scheduler thread gets a fresh session)."""
-    from services.phone_saga import settle_due
+    from services.phone_reconcile import settle_due
 
     with app.app_context():
         result = settle_due()

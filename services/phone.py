@@ -19,6 +19,7 @@ from sqlalchemy.orm import selectinload
 
 from extensions import db
 from models import Organization, PhoneNumber, User
+from services import phone_reconcile as reconcile
 from services import phone_saga as saga
 from services.phone_routing import Routing, apply_routing, parse_routing
 from services.phone_twilio import (
@@ -108,7 +109,7 @@ def _settle_open(org: Organization, phone: PhoneNumber, provider, action: str) -
     PhoneError(409) when the earlier change is still unknown (or another request is at it).
     """
     for intent_id in saga.pending_ids(phone):
-        if not saga.claim(intent_id):
+        if not reconcile.claim(intent_id):
             raise PhoneError(
                 409,
                 "pending_on_twilio",

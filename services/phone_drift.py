@@ -13,7 +13,7 @@ from typing import Any
 from extensions import db
 from models import Organization, utcnow
 from services.phone import list_numbers
-from services.phone_saga import settle_org
+from services.phone_reconcile import settle_org
 from services.phone_twilio import differences, field_of, provider_for, upstream_failure
 from upstream.errors import UpstreamError
 

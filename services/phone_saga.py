@@ -10,8 +10,8 @@ Every change that touches Twilio runs the same three steps:
    phone number for a buy, by SID otherwise) and that is recorded before answering; only what is
    still unknown stays ``pending``.
 
-Pending intents are settled by ``settle_due`` (the ``flask worker`` command runs it every
-``PHONE_SAGA_RETRY_SECONDS``, first at its start) and by every drift check (``settle_org``). A crash
+Pending intents are settled by ``services.phone_reconcile`` (the ``flask worker`` command, and every
+drift check). A crash
 between the steps leaves a pending intent whose lease runs out; the next run settles it. Settling is
 idempotent (releases and webhook pushes are repeated; a buy is only looked up, never repeated), and a
 lease taken with one conditional UPDATE keeps two workers from settling one intent at once.
@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from extensions import db
@@ -49,8 +49,8 @@ def grace_seconds() -> float:
     return float(current_app.config.get("PHONE_SAGA_GRACE_SECONDS", 120))
 
 
-def _lease() -> timedelta:
-    # Long enough for the request that holds it to make its Twilio call and one lookup.
+def lease() -> timedelta:
+    """How long a claim on an intent holds: long enough for its Twilio call and one lookup."""
     return timedelta(seconds=3 * float(current_app.config.get("TWILIO_TIMEOUT_SECONDS", 10)) + 10)
 
 
@@ -74,7 +74,7 @@ def begin(org: Organization, action: str, phone: PhoneNumber, user: User | None)
         user_id=user.id if user is not None else None,
         detail="",
         attempts=1,
-        claimed_until=at + _lease(),
+        claimed_until=at + lease(),
         created_at=at,
         updated_at=at,
     )
@@ -135,23 +135,6 @@ def to_dict(intent: PhoneIntent) -> dict[str, Any]:
         "detail": intent.detail,
         "createdAt": intent.created_at.isoformat().replace("+00:00", "Z"),
     }
-
-
-def claim(intent_id: int) -> bool:
-    """Take the lease of a pending intent nobody holds; False when someone else holds it or it is settled."""
-    at = now()
-    taken = db.session.execute(
-        update(PhoneIntent)
-        .where(
-            PhoneIntent.id == intent_id,
-            PhoneIntent.state == "pending",
-            or_(PhoneIntent.claimed_until.is_(None), PhoneIntent.claimed_until < at),
-        )
-        .values(claimed_until=at + _lease(), attempts=PhoneIntent.attempts + 1)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    return taken.rowcount == 1
 
 
 def _commit(intent: PhoneIntent, what: str) -> bool:
@@ -374,51 +357,3 @@ def _still_owned(provider: Any, sid: str, intent: PhoneIntent, phone: PhoneNumbe
     )
     _commit(intent, "a pending release")
     return True
-
-
-# -- reconciliation runs -------------------------------------------------------------------------
-
-
-def _due(org_id: int | None, phone_id: int | None = None) -> list[int]:
-    at = now()
-    query = select(PhoneIntent.id).where(
-        PhoneIntent.state == "pending", or_(PhoneIntent.claimed_until.is_(None), PhoneIntent.claimed_until < at)
-    )
-    if org_id is not None:
-        query = query.where(PhoneIntent.org_id == org_id)
-    if phone_id is not None:
-        query = query.where(PhoneIntent.phone_id == phone_id)
-    return list(db.session.scalars(query.order_by(PhoneIntent.id).limit(500)))
-
-
-def settle_org(org: Organization, provider: Any, phone_id: int | None = None) -> int:
-    """Settle the org's pending intents nobody holds (all, or one number's); returns how many were tried."""
-    tried = 0
-    for intent_id in _due(org.id, phone_id):
-        if not claim(intent_id):
-            continue  # another worker or request holds it
-        tried += 1
-        settle(org, reload(intent_id), provider)
-    return tried
-
-
-def settle_due() -> dict[str, int]:
-    """One reconciliation run over every org: {"tried", "pending"} (what is still pending afterwards)."""
-    from services.phone_twilio import PhoneError, provider_for
-
-    tried = 0
-    org_ids = sorted(set(db.session.scalars(select(PhoneIntent.org_id).where(PhoneIntent.state == "pending"))))
-    for org_id in org_ids:
-        org = db.session.get(Organization, org_id)
-        try:
-            provider = provider_for(org)
-        except PhoneError as err:
-            log.warning("Cannot settle the pending number changes of org %s: %s", org.slug, err.message)
-            continue
-        try:
-            tried += settle_org(org, provider)
-        except Exception:  # one org's fault must not stop the others; its leases run out
-            db.session.rollback()
-            log.exception("Settling the pending number changes of org %s failed", org.slug)
-    pending = db.session.scalar(select(db.func.count(PhoneIntent.id)).where(PhoneIntent.state == "pending"))
-    return {"tried": tried, "pending": int(pending or 0)}

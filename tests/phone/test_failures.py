@@ -90,7 +90,7 @@ def test_intent_not_recorded_means_twilio_is_not_asked(phone, failing_commits):
 
 
 def test_sold_but_recording_failed_answers_pending_and_a_worker_run_records_it(phone, flow, failing_commits):
-    from services.phone_saga import settle_due
+    from services.phone_reconcile import settle_due
 
     failing_commits(2, skip=1)  # the intent is written; recording Twilio's answer (and the note) fails
     resp = phone.post("/phone/numbers", {"areaCode": "415", "mode": "ivr", "flowId": flow.id})
