@@ -29,12 +29,24 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from extensions import db
 from models import Organization, PhoneIntent, PhoneNumber, User, utcnow
-from services.phone_twilio import describe, differences, field_of, twilio_params, webhook_config
+from services.phone_twilio import (
+    describe,
+    differences,
+    field_of,
+    public_base_url,
+    twilio_params,
+    webhook_config,
+)
 from upstream.errors import UpstreamError
 
 log = logging.getLogger("phonetree.phone.saga")
 
 ACTIONS = ("buy", "import", "release", "route")
+# Outside a request (the worker) the webhook URLs come from PUBLIC_BASE_URL alone.
+_NO_BASE_URL = (
+    "The webhook settings wait for a drift check or a push from the numbers page (PUBLIC_BASE_URL is not set, "
+    "so the background worker cannot tell Twilio where to send calls)."
+)
 DOING = {"buy": "Buying", "import": "Adding", "release": "Releasing", "route": "Sending the routing of"}
 
 
@@ -247,7 +259,9 @@ def _adopt(org: Organization, intent: PhoneIntent, phone: PhoneNumber | None, re
     phone.sid, intent.sid = sid, sid
     phone.capabilities = dict(field_of(record, "capabilities") or {})
     phone.sync_status, phone.last_error, phone.drift, phone.checked_at = "ok", "", [], now()
-    if differences(org, phone, record):  # bought without its webhooks (a lost answer, a crash)
+    if differences(org, phone, record) and not public_base_url():
+        phone.sync_status, phone.last_error = "needs_push", f"Bought. {_NO_BASE_URL}"
+    elif differences(org, phone, record):  # bought without its webhooks (a lost answer, a crash)
         try:
             provider.update_number(sid, **twilio_params(webhook_config(org, phone.mode)))
         except UpstreamError as err:
@@ -265,6 +279,10 @@ def _push(org: Organization, intent: PhoneIntent, phone: PhoneNumber | None, pro
     if phone is None or phone.sid is None:
         _finish(intent, "failed", "The number is no longer in Phonetree.")
         _commit(intent, "a settled change")
+        return None
+    if not public_base_url():
+        _leave_pending(intent, phone, _NO_BASE_URL)
+        _commit(intent, "a pending change")
         return None
     try:
         record = provider.update_number(phone.sid, **twilio_params(webhook_config(org, phone.mode)))

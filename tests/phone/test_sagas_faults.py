@@ -271,3 +271,22 @@ def test_two_workers_at_once_settle_each_change_once(slow_twilio, flow, monkeypa
     deletes = phone.fake.state.requests_to(ONE_NUMBER, "DELETE")
     assert sorted(r.path.rsplit("/", 1)[1] for r in deletes) == sorted(f"{b['sid']}.json" for b in bought)
     assert _rows(phone) == [] and _owned(phone) == {}
+
+
+def test_a_worker_without_public_base_url_never_sends_relative_webhooks(slow_twilio, flow, monkeypatch):
+    phone = slow_twilio
+    path, body = _prepare(phone, "route", flow)
+    _arm(phone, monkeypatch, "route", "crash_after_intent")
+    with pytest.raises(Crash):
+        phone.post(path, body)
+    monkeypatch.undo()
+    phone.app.config["PUBLIC_BASE_URL"] = ""
+    phone.app.config["PHONETREE_CLOCK"] = lambda: utcnow() + timedelta(minutes=10)
+    from cli.worker import reconcile_once
+
+    assert reconcile_once(phone.app) == {"tried": 1, "pending": 1}
+    [row] = _rows(phone)
+    assert row.sync_status == "pending" and "PUBLIC_BASE_URL" in row.last_error
+    assert _owned(phone)[row.sid]["voice_url"] == phone.hook("voice")  # Twilio keeps the last good settings
+    phone.app.config["PUBLIC_BASE_URL"] = "http://localhost"
+    _check_settled(phone, "route", "crash_after_intent", flow, _reconcile(phone))
