@@ -223,14 +223,19 @@ def test_pages_say_pending_on_twilio_and_the_drift_check_settles_it(slow_twilio,
     assert "1 in sync" in report and "pending on Twilio" not in report
 
 
-def test_worker_command_runs_one_pass(slow_twilio, flow, runner, monkeypatch):
-    phone = slow_twilio
-    path, body = _prepare(phone, "release", flow)
-    _arm(phone, monkeypatch, "release", "crash_after_intent")
+def _crashed_before_twilio(phone, monkeypatch, operation: str, flow) -> None:
+    """The app killed between writing the intent and calling Twilio; then its leases run out."""
+    path, body = _prepare(phone, operation, flow)
+    _arm(phone, monkeypatch, operation, "crash_after_intent")
     with pytest.raises(Crash):
         phone.post(path, body)
     monkeypatch.undo()
     phone.app.config["PHONETREE_CLOCK"] = lambda: utcnow() + timedelta(minutes=10)
+
+
+def test_worker_command_runs_one_pass(slow_twilio, flow, runner, monkeypatch):
+    phone = slow_twilio
+    _crashed_before_twilio(phone, monkeypatch, "release", flow)
     result = runner.invoke(args=["worker", "--once"])
     assert result.exit_code == 0, result.output
     assert "Settled 1 pending number change(s); 0 still pending." in result.output
@@ -275,13 +280,8 @@ def test_two_workers_at_once_settle_each_change_once(slow_twilio, flow, monkeypa
 
 def test_a_worker_without_public_base_url_never_sends_relative_webhooks(slow_twilio, flow, monkeypatch):
     phone = slow_twilio
-    path, body = _prepare(phone, "route", flow)
-    _arm(phone, monkeypatch, "route", "crash_after_intent")
-    with pytest.raises(Crash):
-        phone.post(path, body)
-    monkeypatch.undo()
+    _crashed_before_twilio(phone, monkeypatch, "route", flow)
     phone.app.config["PUBLIC_BASE_URL"] = ""
-    phone.app.config["PHONETREE_CLOCK"] = lambda: utcnow() + timedelta(minutes=10)
     from cli.worker import reconcile_once
 
     assert reconcile_once(phone.app) == {"tried": 1, "pending": 1}
