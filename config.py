@@ -45,6 +45,8 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "PUBLIC_BASE_URL": public_base,
         "TWILIO_API_BASE_URL": (env.get("TWILIO_API_BASE_URL") or "https://api.twilio.com").rstrip("/"),
         "TWILIO_TIMEOUT_SECONDS": float(env.get("TWILIO_TIMEOUT_SECONDS", "10")),
+        "PHONE_SAGA_RETRY_SECONDS": float(env.get("PHONE_SAGA_RETRY_SECONDS", "30")),
+        "PHONE_SAGA_GRACE_SECONDS": float(env.get("PHONE_SAGA_GRACE_SECONDS", "120")),
         "VOICE_GATEWAY_URL": env.get("VOICE_GATEWAY_URL", ""),
         "JWT_TTL_SECONDS": int(env.get("JWT_TTL_SECONDS", str(12 * 3600))),
         "SESSION_COOKIE_HTTPONLY": True,

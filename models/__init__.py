@@ -4,7 +4,7 @@ from models.accounts import ROLES, Membership, Organization, User, normalize_ema
 from models.base import OrgScoped, new_uid, utcnow
 from models.calls import CallSession, CallStep, CallTurn, Message, Payment, Recording
 from models.flows import Flow, FlowRevision, FlowTestCase
-from models.phone import PhoneNumber, SoftphonePresence, phone_number_user
+from models.phone import PhoneIntent, PhoneNumber, SoftphonePresence, phone_number_user
 from models.upstream import UpstreamIntegration
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "OrgScoped",
     "Organization",
     "Payment",
+    "PhoneIntent",
     "PhoneNumber",
     "Recording",
     "SoftphonePresence",

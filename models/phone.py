@@ -28,7 +28,7 @@ class PhoneNumber(OrgScoped, db.Model):
     mode: Mapped[str] = mapped_column(String(8), default="ivr")  # ivr | voice
     flow_id: Mapped[int | None] = mapped_column(ForeignKey("flow.id", ondelete="SET NULL"), index=True)
     sms_auto_reply: Mapped[str] = mapped_column(Text, default="")
-    # ok | needs_push (Twilio does not have our config yet) | error
+    # ok | needs_push (Twilio does not have our config yet) | error | pending (a PhoneIntent is unsettled)
     sync_status: Mapped[str] = mapped_column(String(16), default="ok")
     last_error: Mapped[str] = mapped_column(Text, default="")
     capabilities: Mapped[dict] = mapped_column(JSONDict, default=dict)
@@ -52,3 +52,30 @@ class SoftphonePresence(OrgScoped, db.Model):
     identity: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column(TZDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+
+class PhoneIntent(OrgScoped, db.Model):
+    """A change to a number on Twilio (buy, import, release, route), recorded before Twilio is asked.
+
+    ``state`` stays ``pending`` until Phonetree knows what Twilio did, then ``done`` or ``failed``;
+    ``detail`` says what is known. ``claimed_until`` is a lease: whoever holds it (the request that
+    wrote the intent, or one reconciliation run) is the only one settling the intent until it ends.
+    """
+
+    __tablename__ = "phone_intent"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone_id: Mapped[int | None] = mapped_column(ForeignKey("phone_number.id", ondelete="SET NULL"), index=True)
+    action: Mapped[str] = mapped_column(String(8))  # buy | import | release | route
+    state: Mapped[str] = mapped_column(String(8), default="pending", index=True)  # pending | done | failed
+    phone_number: Mapped[str] = mapped_column(String(20), default="")
+    sid: Mapped[str | None] = mapped_column(String(34))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_until: Mapped[datetime | None] = mapped_column(TZDateTime)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+    settled_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+
+    phone = relationship("PhoneNumber")

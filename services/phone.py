@@ -1,10 +1,10 @@
 """Phone numbers: buy, import, route, push to Twilio and release, without half states.
 
-Every change that touches Twilio follows one rule: Phonetree's record is written first (or right
-after Twilio sold the number), marked ``needs_push``; then the webhook settings are pushed and the
-record is marked ``ok``, or ``error`` with Twilio's answer in ``last_error``. So whatever fails,
-the number is either absent everywhere (a purchase Twilio refused) or recorded with a status that
-says what is missing, and one action, ``push_config``, repairs it.
+Each change that touches Twilio is a saga (``services.phone_saga``): the intent is recorded first
+and the number's row says ``pending``; then Twilio is called, and its answer, or when no answer comes
+what a lookup on Twilio shows, is recorded before the caller is answered. What is still unknown
+stays ``pending`` ("pending on Twilio") until a reconciliation run or the next drift check settles it.
+A number is therefore never owned on Twilio and unknown here, nor released there and active here.
 """
 
 from __future__ import annotations
@@ -13,19 +13,20 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
 from extensions import db
-from models import Organization, PhoneNumber, User, utcnow
+from models import Organization, PhoneNumber, User
+from services import phone_reconcile as reconcile
+from services import phone_saga as saga
 from services.phone_routing import Routing, apply_routing, parse_routing
 from services.phone_twilio import (
     PhoneError,
     field_of,
     provider_for,
     to_e164,
-    twilio_params,
     upstream_failure,
     webhook_config,
 )
@@ -64,30 +65,74 @@ def numbers_for_user(org: Organization, user: User) -> list[PhoneNumber]:
 # -- pushing ------------------------------------------------------------------------------------
 
 
-def push_config(org: Organization, phone: PhoneNumber, provider=None) -> PhoneNumber:
+def push_config(org: Organization, phone: PhoneNumber, provider=None, user: User | None = None) -> PhoneNumber:
     """Send the number's webhook settings to Twilio and record the outcome (the repair action).
 
-    Raises PhoneError(502) after recording ``error`` and Twilio's answer on the number.
+    Raises PhoneError(502) after recording ``error`` and Twilio's answer on the number; when Twilio
+    does not answer, the number comes back ``pending`` (see ``services.phone_saga``).
     """
     provider = provider or provider_for(org)
-    config = webhook_config(org, phone.mode)
-    try:
-        record = provider.update_number(phone.sid, **twilio_params(config))
-    except UpstreamError as err:
-        failure = upstream_failure(err, "Twilio did not take the webhook settings", phone)
+    if _settle_open(org, phone, provider, "route"):
+        raise PhoneError(404, "not_found", "That number was released meanwhile.")
+    intent = saga.begin(org, "route", phone, user)
+    _commit_intent()
+    return _run(org, intent, provider, phone)
+
+
+def _run(org: Organization, intent, provider, phone: PhoneNumber) -> PhoneNumber:
+    """Settle an import or route intent now; Twilio's refusal becomes PhoneError(502)."""
+    refusal = saga.settle(org, intent, provider)
+    if refusal is not None:
+        failure = upstream_failure(refusal, "Twilio did not take the webhook settings", phone)
         failure.message += " Push the local config again to repair it."
-        _record_status(phone, "error", failure.message)
-        raise failure from err
-    phone.capabilities = dict(field_of(record, "capabilities") or phone.capabilities or {})
-    _record_status(phone, "ok", "")
+        raise failure
     return phone
 
 
-def _record_status(phone: PhoneNumber, status: str, message: str) -> None:
-    phone.sync_status, phone.last_error = status, message
-    if status == "ok":
-        phone.drift, phone.checked_at = [], utcnow()
-    db.session.commit()
+def _commit_intent() -> None:
+    """Write the intent (step 1 of a saga) before Twilio is asked anything."""
+    try:
+        db.session.commit()
+    except SQLAlchemyError as err:
+        db.session.rollback()
+        log.error("Could not record a number change before calling Twilio: %s", err)
+        raise PhoneError(
+            503,
+            "not_recorded",
+            "Phonetree could not record the change, so Twilio was not asked; nothing changed. Try again in a moment.",
+        ) from err
+
+
+def _settle_open(org: Organization, phone: PhoneNumber, provider, action: str) -> bool:
+    """Before a new change to a number, settle what is still pending on it; True if that released it.
+
+    A pending push is superseded by a newer push or a release; anything else is settled first.
+    PhoneError(409) when the earlier change is still unknown (or another request is at it).
+    """
+    for intent_id in saga.pending_ids(phone):
+        if not reconcile.claim(intent_id):
+            raise PhoneError(
+                409,
+                "pending_on_twilio",
+                f"Another change to {phone.phone_number} is under way on Twilio; try again in a moment.",
+                phone,
+            )
+        intent = saga.reload(intent_id)
+        if intent.action in ("route", "import") and action in ("route", "release"):
+            saga.supersede(intent)
+        else:
+            saga.settle(org, intent, provider)
+        if inspect(phone).was_deleted:
+            return True
+    pending = saga.open_intent(phone)
+    if pending is not None:
+        raise PhoneError(
+            409,
+            "pending_on_twilio",
+            pending.detail or f"A change to {phone.phone_number} is still pending on Twilio; try again in a moment.",
+            phone,
+        )
+    return False
 
 
 # -- buying, importing, routing, releasing -----------------------------------------------------
@@ -131,79 +176,42 @@ def buy_number(
     area_code: str | None = None,
     contains: str | None = None,
     country: str = "US",
+    user: User | None = None,
 ) -> PhoneNumber:
     """Buy a number (a given one, or one for sale in an area code) with its webhooks set, and record it.
 
-    Twilio configures the webhooks in the purchase itself, so a bought number never rings
-    unconfigured. A purchase Twilio refuses stores nothing; once Twilio sold the number it is
-    always recorded (see ``_record_purchase``).
+    The number is recorded, routed and ``pending`` before Twilio is asked, and Twilio configures the
+    webhooks in the purchase itself. A purchase Twilio refuses leaves nothing; one Twilio did not
+    answer is looked up, and stays ``pending`` (the returned number says so) only while unknown.
     """
     provider = provider_for(org)
     if phone_number:
-        wanted: dict[str, str] = {"phone_number": to_e164(phone_number, country)}
-        _ensure_not_local(org, wanted["phone_number"], None)
+        number = to_e164(phone_number, country)
     elif area_code:
         area_code = str(area_code).strip()
         if not area_code.isdigit():
             raise PhoneError(400, "invalid_area_code", "areaCode is digits only, such as 415.")
-        wanted = {"area_code": area_code}
-        if contains or (country or "US").upper() not in ("US", "CA"):
-            offers = search_available(org, country, area_code, contains or "", 1)
-            if not offers:
-                detail = f" containing {contains}" if contains else ""
-                raise PhoneError(
-                    404, "no_numbers_available", f"Twilio has no number for sale in area code {area_code}{detail}."
-                )
-            wanted = {"phone_number": offers[0]["phoneNumber"]}
+        # A number chosen before buying can be looked up on Twilio should its answer be lost.
+        offers = search_available(org, country, area_code, contains or "", 1)
+        if not offers:
+            detail = f" containing {contains}" if contains else ""
+            raise PhoneError(
+                404, "no_numbers_available", f"Twilio has no number for sale in area code {area_code}{detail}."
+            )
+        number = offers[0]["phoneNumber"]
     else:
         raise PhoneError(400, "invalid_request", 'Send {"phoneNumber": "+1..."} or {"areaCode": "415"}.')
+    _ensure_not_local(org, number, None)
+    phone = PhoneNumber(org_id=org.id, sid=None, phone_number=number, friendly_name="", capabilities={}, drift=[])
+    intent = _record_new(org, phone, routing, "buy", user)
     config = webhook_config(org, routing.mode)
     hooks = {k: v for k, v in config.items() if k in ("voice_url", "sms_url", "status_callback")}
-    try:
-        record = provider.purchase_number(**wanted, **hooks)
-    except UpstreamError as err:
-        what = wanted.get("phone_number") or f"a number in area code {area_code}"
-        doing = f"Twilio did not sell {what}; nothing was bought"
-        if err.status is None:  # no answer: the purchase may have happened all the same
-            doing = f"Twilio did not confirm buying {what}; if it did, adopt it under 'Check drift'"
-        raise upstream_failure(err, doing) from err
-    return _record_purchase(org, record, routing)
-
-
-def _record_purchase(org: Organization, record: Any, routing: Routing) -> PhoneNumber:
-    """Save a number Twilio just sold, routed; if that fails, save it bare and say so.
-
-    The bare record (mode voice, no flow, status ``error``) tells the admin what happened; setting
-    its routing again repairs it. Should even that fail, the error names the SID to adopt.
-    """
-    sid, number = field_of(record, "sid"), field_of(record, "phone_number")
-    try:
-        phone = _new_phone(org, record)
-        apply_routing(phone, routing)
-        phone.sync_status, phone.checked_at = "ok", utcnow()
-        db.session.add(phone)
-        db.session.commit()
-        return phone
-    except SQLAlchemyError as err:
-        db.session.rollback()
-        log.error("Bought %s (%s) for org %s but saving it failed: %s", number, sid, org.slug, err)
-        reason = f"Twilio sold {number} ({sid}), but saving its routing in Phonetree failed"
-    try:
-        phone = _new_phone(org, record)
-        phone.mode = "voice"
-        phone.sync_status, phone.last_error = "error", f"{reason}. Set its routing again to repair it."
-        db.session.add(phone)
-        db.session.commit()
-    except SQLAlchemyError as err:
-        db.session.rollback()
-        log.error("Could not record bought number %s (%s) for org %s: %s", number, sid, org.slug, err)
-        raise PhoneError(
-            500,
-            "not_recorded",
-            f"{reason}, and recording it failed too. It is on your Twilio "
-            f"account: adopt it from 'Check drift' or POST /phone/numbers/add with its sid {sid}.",
-        ) from err
-    raise PhoneError(500, "partially_saved", phone.last_error, phone)
+    refusal = saga.purchase(org, intent, provider, hooks)
+    if refusal is not None:
+        raise upstream_failure(refusal, f"Twilio did not sell {number}; nothing was bought")
+    if inspect(phone).was_deleted:  # looked up after the grace period: Twilio did not buy it
+        raise PhoneError(502, "upstream_error", f"Twilio did not buy {number}; nothing was bought. Try again.")
+    return phone
 
 
 def _new_phone(org: Organization, record: Any) -> PhoneNumber:
@@ -234,22 +242,33 @@ def _ensure_not_local(org: Organization, number: str, sid: str | None) -> None:
 
 
 def import_number(
-    org: Organization, routing: Routing, phone_number: str | None = None, sid: str | None = None
+    org: Organization,
+    routing: Routing,
+    phone_number: str | None = None,
+    sid: str | None = None,
+    user: User | None = None,
 ) -> PhoneNumber:
     """Adopt a number the Twilio account already owns (by E.164 number or SID) and route it."""
     provider = provider_for(org)
     record = find_owned(org, provider, phone_number=phone_number, sid=sid)
     _ensure_not_local(org, field_of(record, "phone_number"), field_of(record, "sid"))
     phone = _new_phone(org, record)
+    intent = _record_new(org, phone, routing, "import", user)
+    return _run(org, intent, provider, phone)
+
+
+def _record_new(org: Organization, phone: PhoneNumber, routing: Routing, action: str, user: User | None):
+    """Step 1 for a number new to Phonetree: its routed, pending row and the intent, committed together."""
     apply_routing(phone, routing)
     db.session.add(phone)
+    intent = saga.begin(org, action, phone, user)
     try:
-        db.session.commit()
-    except IntegrityError:  # someone added it at the same moment
-        db.session.rollback()
-        _ensure_not_local(org, field_of(record, "phone_number"), field_of(record, "sid"))
+        _commit_intent()
+    except PhoneError as err:
+        if isinstance(err.__cause__, IntegrityError):  # someone added the number at the same moment
+            _ensure_not_local(org, phone.phone_number, phone.sid)
         raise
-    return push_config(org, phone, provider)
+    return intent
 
 
 def find_owned(org: Organization, provider, phone_number: str | None = None, sid: str | None = None) -> Any:
@@ -273,36 +292,37 @@ def find_owned(org: Organization, provider, phone_number: str | None = None, sid
     return match
 
 
-def set_routing(org: Organization, phone: PhoneNumber, routing: Routing) -> PhoneNumber:
+def set_routing(org: Organization, phone: PhoneNumber, routing: Routing, user: User | None = None) -> PhoneNumber:
     """Save new routing, then push the webhook settings to Twilio (which also repairs drift)."""
+    provider = provider_for(org)
+    if _settle_open(org, phone, provider, "route"):
+        raise PhoneError(404, "not_found", "That number was released meanwhile.")
     apply_routing(phone, routing)
-    phone.sync_status = "needs_push"
-    db.session.commit()
-    return push_config(org, phone)
+    intent = saga.begin(org, "route", phone, user)
+    _commit_intent()
+    return _run(org, intent, provider, phone)
 
 
-def release_number(org: Organization, phone: PhoneNumber) -> str:
-    """Release the number on Twilio, then forget it here; returns its E.164 number.
+def release_number(org: Organization, phone: PhoneNumber, user: User | None = None) -> bool:
+    """Release the number on Twilio, then forget it here: True when done, False while pending on Twilio.
 
-    If Twilio refuses, nothing changes. A number Twilio no longer has is simply forgotten.
+    If Twilio refuses, nothing changes (PhoneError 502). A number Twilio no longer has is simply
+    forgotten; one whose release went unanswered is looked up by SID, and stays ``pending`` only
+    while Twilio's answer is unknown.
     """
     provider = provider_for(org)
     number = phone.phone_number
-    if phone.sid:
-        try:
-            provider.release_number(phone.sid)
-        except UpstreamError as err:
-            if err.status != 404:
-                raise upstream_failure(err, f"Twilio did not release {number}; nothing changed", phone) from err
-    try:
-        db.session.delete(phone)
+    if _settle_open(org, phone, provider, "release"):
+        return True
+    before = (phone.sync_status, phone.last_error)
+    intent = saga.begin(org, "release", phone, user)
+    _commit_intent()
+    refusal = saga.settle(org, intent, provider)
+    if refusal is not None:
+        phone.sync_status, phone.last_error = before
         db.session.commit()
-    except SQLAlchemyError as err:
-        db.session.rollback()
-        log.error("Released %s on Twilio but could not delete it for org %s: %s", number, org.slug, err)
-        _record_status(phone, "error", "Released on Twilio, but removing it here failed. Release it again to finish.")
-        raise PhoneError(500, "partially_released", phone.last_error, phone) from err
-    return number
+        raise upstream_failure(refusal, f"Twilio did not release {number}; nothing changed", phone)
+    return inspect(phone).was_deleted
 
 
 def importable_numbers(org: Organization) -> list[dict[str, Any]]:
@@ -312,11 +332,12 @@ def importable_numbers(org: Organization) -> list[dict[str, Any]]:
         remote = provider.list_phone_numbers()
     except UpstreamError as err:
         raise upstream_failure(err, "Twilio could not list the account's numbers") from err
-    known = {p.sid for p in list_numbers(org)}
+    local = list_numbers(org)
+    known = {p.sid for p in local} | {p.phone_number for p in local}  # a number being bought has no SID yet
     return [
         {"sid": r["sid"], "phoneNumber": r["phone_number"], "friendlyName": r.get("friendly_name") or ""}
         for r in remote
-        if r["sid"] not in known
+        if r["sid"] not in known and r["phone_number"] not in known
     ]
 
 
@@ -342,6 +363,7 @@ def serialize(phone: PhoneNumber) -> dict[str, Any]:
         "flowName": phone.flow.name if phone.flow else None,
         "assignedUsers": [{"id": u.id, "email": u.email} for u in phone.assigned_users],
         "smsAutoReply": phone.sms_auto_reply,
+        "status": "pending" if phone.sync_status == "pending" else "active",
         "syncStatus": phone.sync_status,
         "lastError": phone.last_error,
         "drift": list(phone.drift or []),

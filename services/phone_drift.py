@@ -11,50 +11,23 @@ from __future__ import annotations
 from typing import Any
 
 from extensions import db
-from models import Organization, PhoneNumber, utcnow
+from models import Organization, utcnow
 from services.phone import list_numbers
-from services.phone_twilio import field_of, provider_for, upstream_failure, webhook_config
+from services.phone_reconcile import settle_org
+from services.phone_twilio import differences, field_of, provider_for, upstream_failure
 from upstream.errors import UpstreamError
-
-# Fields Phonetree owns on each number. An application SID on Twilio overrides the URL, so it counts too.
-COMPARED = (
-    "voice_url",
-    "voice_method",
-    "voice_application_sid",
-    "sms_url",
-    "sms_method",
-    "sms_application_sid",
-    "status_callback",
-    "status_callback_method",
-)
-_METHODS = {"voice_method", "sms_method", "status_callback_method"}
-
-
-def _normal(name: str, value: Any) -> str | None:
-    """Twilio sends "" or null for an unset field, and methods in any case."""
-    if value in (None, ""):
-        return None
-    return str(value).upper() if name in _METHODS else str(value)
-
-
-def differences(org: Organization, phone: PhoneNumber, record: Any) -> list[dict[str, Any]]:
-    """How Twilio's record differs from what Phonetree configures: [{"field", "local", "twilio"}]."""
-    wanted = webhook_config(org, phone.mode)
-    found = []
-    for name in COMPARED:
-        local, remote = _normal(name, wanted[name]), _normal(name, field_of(record, name))
-        if local != remote:
-            found.append({"field": name, "local": local, "twilio": remote})
-    return found
 
 
 def verify(org: Organization) -> dict[str, list[dict[str, Any]]]:
     """Compare every number with Twilio and record the findings on each number.
 
-    Returns ``{"in_sync", "drift", "missing_on_twilio", "unknown_locally"}`` where drift has one
-    entry per differing field: ``{"phoneId", "phoneNumber", "field", "local", "twilio"}``.
+    Pending number changes are settled first. Returns ``{"in_sync", "drift", "missing_on_twilio",
+    "unknown_locally"}`` where drift has one entry per differing field: ``{"phoneId", "phoneNumber",
+    "field", "local", "twilio"}``; while a change is still unconfirmed, ``"pending"`` lists those numbers
+    as ``{"phoneId", "phoneNumber", "sid", "detail"}``.
     """
     provider = provider_for(org)
+    settle_org(org, provider)  # a pending buy, release or push is settled first, as far as Twilio can tell
     try:
         remote = list(provider.list_phone_numbers())
     except UpstreamError as err:
@@ -66,6 +39,7 @@ def verify(org: Organization) -> dict[str, list[dict[str, Any]]]:
         "drift": [],
         "missing_on_twilio": [],
         "unknown_locally": [],
+        "pending": [],
     }
     matched: set[str] = set()
     now = utcnow()
@@ -73,6 +47,11 @@ def verify(org: Organization) -> dict[str, list[dict[str, Any]]]:
         ident = {"phoneId": phone.id, "phoneNumber": phone.phone_number}
         record = by_sid.get(phone.sid) if phone.sid else by_number.get(phone.phone_number)
         phone.checked_at = now
+        if phone.sync_status == "pending":  # still unknown on Twilio: neither missing nor drifted yet
+            report["pending"].append({**ident, "sid": phone.sid, "detail": phone.last_error})
+            if record is not None:
+                matched.add(field_of(record, "sid"))
+            continue
         if record is None:
             report["missing_on_twilio"].append({**ident, "sid": phone.sid})
             phone.drift = [{"field": "sid", "local": phone.sid, "twilio": None}]
@@ -101,4 +80,6 @@ def verify(org: Organization) -> dict[str, list[dict[str, Any]]]:
         if field_of(r, "sid") not in matched
     ]
     db.session.commit()
+    if not report["pending"]:
+        del report["pending"]  # the key appears only when a change is pending, keeping API.md's shape
     return report

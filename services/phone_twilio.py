@@ -99,3 +99,35 @@ def webhook_config(org: Organization, mode: str) -> dict[str, str | None]:
 def twilio_params(config: dict[str, str | None]) -> dict[str, str]:
     """Webhook settings as update parameters: an empty string clears a field (an application SID)."""
     return {name: value or "" for name, value in config.items()}
+
+
+# Fields Phonetree owns on each number. An application SID on Twilio overrides the URL, so it counts too.
+COMPARED = (
+    "voice_url",
+    "voice_method",
+    "voice_application_sid",
+    "sms_url",
+    "sms_method",
+    "sms_application_sid",
+    "status_callback",
+    "status_callback_method",
+)
+_METHODS = {"voice_method", "sms_method", "status_callback_method"}
+
+
+def _normal(name: str, value: Any) -> str | None:
+    """Twilio sends "" or null for an unset field, and methods in any case."""
+    if value in (None, ""):
+        return None
+    return str(value).upper() if name in _METHODS else str(value)
+
+
+def differences(org: Organization, phone: PhoneNumber, record: Any) -> list[dict[str, Any]]:
+    """How Twilio's record differs from what Phonetree configures: [{"field", "local", "twilio"}]."""
+    wanted = webhook_config(org, phone.mode)
+    found = []
+    for name in COMPARED:
+        local, remote = _normal(name, wanted[name]), _normal(name, field_of(record, name))
+        if local != remote:
+            found.append({"field": name, "local": local, "twilio": remote})
+    return found

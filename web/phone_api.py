@@ -9,7 +9,7 @@ from flask import Blueprint, g, jsonify, request
 
 from extensions import csrf
 from services import phone as phones
-from services import softphone
+from services import phone_saga, softphone
 from services.phone_drift import verify as verify_numbers
 from services.phone_routing import routing_warnings
 from services.phone_twilio import PhoneError
@@ -76,6 +76,16 @@ def _text(body: dict[str, Any], key: str) -> str | None:
     return str(value).strip()
 
 
+def _answer(phone, status: int = 200):
+    """A number as the API shows it (with routing `warnings`); 202 with its intent while Twilio's answer is pending."""
+    body = _routed(phone)
+    if phone.sync_status != "pending":
+        return jsonify(body), status
+    intent = phone_saga.open_intent(phone)
+    body["intent"] = phone_saga.to_dict(intent) if intent is not None else None
+    return jsonify(body), 202
+
+
 @bp.get("/numbers")
 @api_auth("viewer")
 def list_numbers():
@@ -97,8 +107,9 @@ def buy():
         area_code=_text(body, "areaCode"),
         contains=_text(body, "contains"),
         country=_text(body, "country") or "US",
+        user=g.user,
     )
-    return jsonify(_routed(phone)), 201
+    return _answer(phone, 201)
 
 
 @bp.post("/numbers/add")
@@ -108,8 +119,10 @@ def add():
     """Import a number the Twilio account already owns, by phoneNumber or sid, and route it."""
     body = _checked(ImportNumber)
     routing = phones.parse_routing(g.org, _routing_data(body))
-    phone = phones.import_number(g.org, routing, phone_number=_text(body, "phoneNumber"), sid=_text(body, "sid"))
-    return jsonify(_routed(phone)), 201
+    phone = phones.import_number(
+        g.org, routing, phone_number=_text(body, "phoneNumber"), sid=_text(body, "sid"), user=g.user
+    )
+    return _answer(phone, 201)
 
 
 @bp.get("/numbers/<int:phone_id>")
@@ -128,7 +141,7 @@ def routing(phone_id: int):
     body = _checked(RoutingBody)
     phone = phones.get_number(g.org, phone_id)
     new = phones.parse_routing(g.org, _routing_data(body), current=phone)
-    return jsonify(_routed(phones.set_routing(g.org, phone, new)))
+    return _answer(phones.set_routing(g.org, phone, new, user=g.user))
 
 
 @bp.post("/numbers/<int:phone_id>/push")
@@ -138,7 +151,7 @@ def push(phone_id: int):
     """Push the local config to Twilio again (repairs drift and failed pushes)."""
     phone = phones.get_number(g.org, phone_id)
     json_body(NoBody, optional=True)
-    return jsonify(phones.serialize(phones.push_config(g.org, phone)))
+    return _answer(phones.push_config(g.org, phone, user=g.user))
 
 
 @bp.post("/numbers/<int:phone_id>/release")
@@ -146,11 +159,15 @@ def push(phone_id: int):
 @api_auth("admin")
 @_api_errors
 def release(phone_id: int):
-    """Release the number on Twilio and forget it."""
+    """Release the number on Twilio and forget it (202 while Twilio's answer is pending)."""
     phone = phones.get_number(g.org, phone_id)
     json_body(NoBody, optional=True)
-    number = phones.release_number(g.org, phone)
-    return jsonify({"released": True, "phoneId": phone_id, "phoneNumber": number})
+    number = phone.phone_number
+    if phones.release_number(g.org, phone, user=g.user):
+        return jsonify({"released": True, "phoneId": phone_id, "phoneNumber": number})
+    intent = phone_saga.open_intent(phone)
+    pending = {"released": False, "status": "pending", "phoneId": phone_id, "phoneNumber": number}
+    return jsonify({**pending, "intent": phone_saga.to_dict(intent) if intent is not None else None}), 202
 
 
 @bp.get("/available")

@@ -123,10 +123,16 @@ def buy():
     try:
         routing = phones.parse_routing(g.org, _routing_form())
         phone = phones.buy_number(
-            g.org, routing, phone_number=request.form.get("phone_number"), country=request.form.get("country", "US")
+            g.org,
+            routing,
+            phone_number=request.form.get("phone_number"),
+            country=request.form.get("country", "US"),
+            user=current_user,
         )
     except PhoneError as err:
         return _failed(err)
+    if phone.sync_status == "pending":
+        return _done(phone.last_error, ("available",), phone)
     return _done(
         f"Bought {phone.phone_number}; Twilio sends its calls and messages to Phonetree.", ("available",), phone
     )
@@ -149,9 +155,11 @@ def adopt():
     """Import a number the Twilio account owns, routed as chosen, and push its config."""
     try:
         routing = phones.parse_routing(g.org, _routing_form())
-        phone = phones.import_number(g.org, routing, sid=request.form.get("sid"))
+        phone = phones.import_number(g.org, routing, sid=request.form.get("sid"), user=current_user)
     except PhoneError as err:
         return _failed(err)
+    if phone.sync_status == "pending":
+        return _done(phone.last_error, ("importable",), phone)
     return _done(f"Added {phone.phone_number} from your Twilio account.", ("importable",), phone)
 
 
@@ -173,9 +181,11 @@ def routing(phone_id: int):
     try:
         phone = phones.get_number(g.org, phone_id)
         new = phones.parse_routing(g.org, _routing_form(), current=phone)
-        phones.set_routing(g.org, phone, new)
+        phones.set_routing(g.org, phone, new, user=current_user)
     except PhoneError as err:
         return _failed(err)
+    if phone.sync_status == "pending":
+        return _done(phone.last_error, ("number-editor",), phone)
     return _done(f"Saved the routing of {phone.phone_number} and sent it to Twilio.", ("number-editor",), phone)
 
 
@@ -185,9 +195,11 @@ def push(phone_id: int):
     """Push the local config to Twilio (repairs drift and failed pushes)."""
     try:
         phone = phones.get_number(g.org, phone_id)
-        phones.push_config(g.org, phone)
+        phones.push_config(g.org, phone, user=current_user)
     except PhoneError as err:
         return _failed(err)
+    if phone.sync_status == "pending":
+        return _done(phone.last_error)
     return _done(f"Pushed Phonetree's settings for {phone.phone_number} to Twilio.")
 
 
@@ -196,9 +208,13 @@ def push(phone_id: int):
 def release(phone_id: int):
     """Release the number on Twilio and forget it."""
     try:
-        number = phones.release_number(g.org, phones.get_number(g.org, phone_id))
+        phone = phones.get_number(g.org, phone_id)
+        number = phone.phone_number
+        released = phones.release_number(g.org, phone, user=current_user)
     except PhoneError as err:
         return _failed(err)
+    if not released:
+        return _done(phone.last_error, ("number-editor",))
     return _done(f"Released {number}. It no longer rings and Twilio stops billing it.", ("number-editor",))
 
 

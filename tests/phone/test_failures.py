@@ -3,11 +3,13 @@ consistent, visible state that one action repairs."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy.exc import OperationalError
 
 from extensions import db
-from models import PhoneNumber
+from models import PhoneNumber, utcnow
 
 NUMBERS = r"/IncomingPhoneNumbers\.json$"
 ONE_NUMBER = r"/IncomingPhoneNumbers/PN[0-9a-f]{32}\.json$"
@@ -28,11 +30,14 @@ def _error(resp, status: int, code: str) -> dict:
 
 @pytest.fixture
 def failing_commits(monkeypatch):
-    """Make the next `n` database commits fail as a locked database would."""
+    """Make the next `n` database commits (after `skip` good ones) fail as a locked database would."""
     real = db.session.commit
-    left = {"n": 0}
+    left = {"n": 0, "skip": 0}
 
     def commit():
+        if left["skip"] > 0:
+            left["skip"] -= 1
+            return real()
         if left["n"] > 0:
             left["n"] -= 1
             raise OperationalError("COMMIT", {}, Exception("database is locked"))
@@ -40,8 +45,8 @@ def failing_commits(monkeypatch):
 
     monkeypatch.setattr(db.session, "commit", commit)
 
-    def arm(n: int = 1) -> None:
-        left["n"] = n
+    def arm(n: int = 1, skip: int = 0) -> None:
+        left["n"], left["skip"] = n, skip
 
     return arm
 
@@ -63,39 +68,44 @@ def test_purchase_refused_stores_nothing(phone):
     assert _rows(phone) == [] and phone.fake.state.numbers == {}
 
 
-def test_twilio_unreachable_during_purchase_stores_nothing_and_says_how_to_recover(phone):
+def test_twilio_unreachable_during_purchase_answers_pending_and_verify_settles_it(phone):
+    offer = phone.fake.client().available_phone_numbers("US").local.list(area_code="415", limit=1)[0].phone_number
     phone.fake.state.set_down(True, mode="close")
-    body = _error(phone.post("/phone/numbers", {"areaCode": "415", "mode": "voice"}), 502, "upstream_error")
+    resp = phone.post("/phone/numbers", {"phoneNumber": offer, "mode": "voice"})
+    assert resp.status_code == 202, resp.get_data(as_text=True)
+    body = resp.get_json()
+    assert body["status"] == "pending" and body["intent"]["action"] == "buy" and body["intent"]["state"] == "pending"
+    assert "pending on Twilio" in body["lastError"]
     phone.fake.state.set_down(False)
-    assert "Check drift" in body["error"]["message"] and body["upstream"]["code"] == "unreachable"
-    assert _rows(phone) == []
-
-
-def test_sold_but_saving_failed_is_recorded_and_routing_repairs_it(phone, flow, failing_commits):
-    failing_commits(1)
-    body = _error(
-        phone.post("/phone/numbers", {"areaCode": "415", "mode": "ivr", "flowId": flow.id}), 500, "partially_saved"
-    )
-    recorded = body["phone"]
-    assert recorded["syncStatus"] == "error" and recorded["sid"] in body["error"]["message"]
-    assert "Set its routing again" in recorded["lastError"] and recorded["flowId"] is None
-    [row] = _rows(phone)
-    assert row.sync_status == "error" and row.sid == recorded["sid"]
-
-    fixed = phone.ok("POST", f"/phone/numbers/{row.id}/routing", {"mode": "ivr", "flowId": flow.id})
-    assert fixed["syncStatus"] == "ok" and fixed["lastError"] == "" and fixed["flowId"] == flow.id
-    assert phone.twilio_number(row.sid)["voice_url"] == phone.hook("ivr-menu")
-
-
-def test_sold_but_nothing_could_be_recorded_names_the_sid_to_adopt(phone, failing_commits):
-    failing_commits(2)
-    body = _error(phone.post("/phone/numbers", {"areaCode": "415", "mode": "voice"}), 500, "not_recorded")
-    [sid] = list(phone.fake.state.numbers)
-    assert sid in body["error"]["message"] and _rows(phone) == []
+    phone.app.config["PHONE_SAGA_GRACE_SECONDS"] = 0  # the purchase can no longer land: Twilio never got it
     report = phone.ok("GET", "/phone/verify")
-    assert [u["sid"] for u in report["unknown_locally"]] == [sid]
-    adopted = phone.ok("POST", "/phone/numbers/add", {"sid": sid, "mode": "voice"}, status=201)
-    assert adopted["syncStatus"] == "ok" and phone.ok("GET", "/phone/verify")["unknown_locally"] == []
+    assert "pending" not in report and report["unknown_locally"] == []
+    assert _rows(phone) == [] and phone.fake.state.numbers == {}
+
+
+def test_intent_not_recorded_means_twilio_is_not_asked(phone, failing_commits):
+    failing_commits(1)
+    _error(phone.post("/phone/numbers", {"areaCode": "415", "mode": "voice"}), 503, "not_recorded")
+    assert _rows(phone) == [] and phone.fake.state.numbers == {}
+
+
+def test_sold_but_recording_failed_answers_pending_and_a_worker_run_records_it(phone, flow, failing_commits):
+    from services.phone_reconcile import settle_due
+
+    failing_commits(2, skip=1)  # the intent is written; recording Twilio's answer (and the note) fails
+    resp = phone.post("/phone/numbers", {"areaCode": "415", "mode": "ivr", "flowId": flow.id})
+    assert resp.status_code == 202, resp.get_data(as_text=True)
+    [sid] = list(phone.fake.state.numbers)
+    [row] = _rows(phone)
+    assert row.sync_status == "pending" and row.sid is None and row.flow_id == flow.id
+    with phone.app.app_context():
+        assert settle_due() == {"tried": 0, "pending": 1}  # the request's lease still holds it
+        phone.app.config["PHONETREE_CLOCK"] = lambda: utcnow() + timedelta(minutes=5)  # the lease runs out
+        assert settle_due() == {"tried": 1, "pending": 0}
+    [row] = _rows(phone)
+    assert (row.sid, row.sync_status, row.flow_id) == (sid, "ok", flow.id)
+    assert phone.twilio_number(sid)["voice_url"] == phone.hook("ivr-menu")
+    assert phone.ok("GET", "/phone/verify")["unknown_locally"] == []
 
 
 def test_import_lookup_fails_stores_nothing(phone):
@@ -159,11 +169,13 @@ def test_release_of_a_number_twilio_no_longer_has_forgets_it(phone):
 
 def test_release_recorded_when_local_delete_fails(phone, failing_commits):
     bought = phone.ok("POST", "/phone/numbers", {"areaCode": "415", "mode": "voice"}, status=201)
-    failing_commits(1)
-    body = _error(phone.post(f"/phone/numbers/{bought['phoneId']}/release"), 500, "partially_released")
-    assert body["phone"]["syncStatus"] == "error" and "Release it again" in body["phone"]["lastError"]
+    failing_commits(1, skip=1)  # recording the release fails; the note that it is pending is kept
+    resp = phone.post(f"/phone/numbers/{bought['phoneId']}/release")
+    assert resp.status_code == 202 and resp.get_json()["released"] is False
     assert bought["sid"] not in phone.fake.state.numbers
-    phone.ok("POST", f"/phone/numbers/{bought['phoneId']}/release")
+    [row] = _rows(phone)
+    assert row.sync_status == "pending"
+    assert phone.ok("POST", f"/phone/numbers/{bought['phoneId']}/release")["released"] is True
     assert _rows(phone) == []
 
 

@@ -9,7 +9,8 @@ The real ``twilio`` client talks to it over HTTP (see ``upstream.twilio_http``):
 
 Served: Accounts/{Sid}.json; IncomingPhoneNumbers (list, buy, fetch, update, release);
 AvailablePhoneNumbers/{Country}/Local|TollFree|Mobile.json (US, CA, GB); Messages (send,
-list, fetch); Calls (create, list, fetch, update). Test hooks live on ``FakeTwilioState``.
+list, fetch); Calls (create, list, fetch, update). Test hooks live on ``FakeTwilioState``,
+network faults (late answers, dropped connections) included (``fault_next``).
 """
 
 from .app import create_fake_app

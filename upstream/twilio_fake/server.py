@@ -15,6 +15,7 @@ from werkzeug.datastructures import Authorization
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from .app import create_fake_app
+from .faults import with_network_faults
 from .state import FakeTwilioState
 
 if TYPE_CHECKING:
@@ -41,6 +42,12 @@ class _Handler(WSGIRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
         super().run_wsgi()
+
+    def connection_dropped(self, error: BaseException, environ: Any = None) -> None:
+        """A fault dropped the answer (or the client left): close the connection without a word."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """Requests are in ``state.requests``; no access log on stderr."""
@@ -83,7 +90,8 @@ class FakeTwilioServer:
         """Bind the port and serve in a daemon thread; returns self."""
         if self._server is not None:
             return self
-        server = make_server(self.host, self.port, create_fake_app(self.state), threaded=True, request_handler=_Handler)
+        app = with_network_faults(create_fake_app(self.state), lambda: self.state.network_faults)
+        server = make_server(self.host, self.port, app, threaded=True, request_handler=_Handler)
         server.fake_state = self.state  # type: ignore[attr-defined]
         self._server = server
         self.port = server.server_port

@@ -19,6 +19,7 @@ from http import HTTPStatus
 from typing import Any, Literal
 
 from .errors import TwilioApiError
+from .faults import FaultKind, NetworkFault, NetworkFaults
 from .formats import friendly_number, is_e164, new_sid, rfc2822, sid_pattern
 from .inventory import LOCAL, AvailableNumber, generate_inventory
 from .records import account_json, number_json, public
@@ -93,6 +94,7 @@ class FakeTwilioState:
         self.lock = threading.RLock()
         self._up = threading.Event()
         self.generation = 0
+        self.network_faults = NetworkFaults()
         self.reset()
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -113,6 +115,7 @@ class FakeTwilioState:
             self.calls: dict[str, dict[str, Any]] = {}
             self.available: dict[str, AvailableNumber] = generate_inventory()
             self._failures: list[_Failure] = []
+            self.network_faults.clear()
             self._log: list[LoggedRequest] = []
             self._down: DownMode | None = None
             self._up.set()
@@ -294,6 +297,21 @@ class FakeTwilioState:
                         self._failures.remove(failure)
                     return failure.error
         return None
+
+    def fault_next(
+        self, path_regex: str, kind: FaultKind, *, seconds: float = 0.0, work_first: bool = True,
+        method: str | None = None, times: int = 1,
+    ) -> None:
+        """Answer the next matching requests ``seconds`` late (``slow``) or not at all (``drop``).
+
+        ``work_first``: the work (a purchase, a release) is done before the delay, as when Twilio
+        did it but its answer came after the client's timeout; a ``drop`` always does the work.
+        """
+        self.network_faults.arm(path_regex, kind, seconds=seconds, work_first=work_first, method=method, times=times)
+
+    def take_network_fault(self, method: str, path: str) -> NetworkFault | None:
+        """The network fault armed for this request, if any (consuming one use of it)."""
+        return self.network_faults.take(method, path)
 
     def set_down(self, down: bool = True, mode: DownMode = "close") -> None:
         """Simulate Twilio being unreachable.
