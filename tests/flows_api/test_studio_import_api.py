@@ -40,13 +40,17 @@ def test_every_real_export_imports_and_publishes(client, editor, path: Path) -> 
     errors = [i for i in body["issues"] if i["severity"] == "error"]
     published = client.post(f"/api/flows/{body['id']}/publish", json={}, headers=headers)
     if path.name == MISSING_WIDGET:
+        subflows = [w["name"] for w in studio["states"] if w["type"] == "run-subflow"]
+        assert len(subflows) == 4
+        # The missing widget, and each run-subflow's Studio flow SID, which is no flow of this org.
         assert [(e["code"], e["node_id"], e["field"]) for e in errors] == [
-            ("missing_target", "Offer_To_Retry", "outcomes.1")
+            ("missing_target", "Offer_To_Retry", "outcomes.1"),
+            *[("unknown_subflow", name, "flow") for name in subflows],
         ]
         assert published.status_code == 422
     else:
         assert errors == []
-        assert published.status_code == 200 and published.get_json() == {"revision": 1}
+        assert published.status_code == 200 and published.get_json() == {"revision": 1, "published": True}
 
 
 def test_a_missing_widget_is_an_error_on_its_node_and_fixing_it_publishes(client, editor) -> None:
@@ -55,7 +59,7 @@ def test_a_missing_widget_is_an_error_on_its_node_and_fixing_it_publishes(client
     body = client.post("/api/flows/import", json=studio, headers=headers).get_json()
     row = next(r for r in body["report"] if r["widget"] == "Offer_To_Retry")
     assert row["status"] == "partial" and "'1' → Goodbye: there is no widget by that name" in row["detail"]
-    issue = next(i for i in body["issues"] if i["severity"] == "error")
+    issue = next(i for i in body["issues"] if i["severity"] == "error" and i["code"] == "missing_target")
     assert issue["node_id"] == "Offer_To_Retry" and "'Goodbye'" in issue["message"]
     flow = client.get(f"/api/flows/{body['id']}", headers=headers).get_json()
     menu = next(n for n in flow["definition"]["nodes"] if n["id"] == "Offer_To_Retry")
@@ -64,8 +68,13 @@ def test_a_missing_widget_is_an_error_on_its_node_and_fixing_it_publishes(client
     assert refused.status_code == 422 and refused.get_json()["error"]["code"] == "invalid_flow"
     assert db.session.query(FlowRevision).count() == 0
 
-    # The fix a user makes in the designer: add the Goodbye the export forgot.
+    # The fixes a user makes in the designer: add the Goodbye the export forgot, and point the subflow
+    # (a Studio flow SID) at a flow of this org.
+    hours = client.post("/api/flows", json={"name": "Business hours check"}, headers=headers).get_json()
     fixed = copy.deepcopy(flow["definition"])
+    for node in fixed["nodes"]:
+        if node["type"] == "subflow":
+            node["props"]["flow"] = str(hours["id"])
     fixed["nodes"].append(
         {"id": "Goodbye", "type": "hangup", "name": "Goodbye", "props": {"say": "Goodbye."}, "outcomes": {}}
     )
@@ -75,7 +84,7 @@ def test_a_missing_widget_is_an_error_on_its_node_and_fixing_it_publishes(client
     assert saved.status_code == 200, saved.get_json()
     assert not [i for i in saved.get_json()["issues"] if i["severity"] == "error"]
     published = client.post(f"/api/flows/{body['id']}/publish", json={}, headers=headers)
-    assert published.status_code == 200 and published.get_json() == {"revision": 1}
+    assert published.status_code == 200 and published.get_json() == {"revision": 1, "published": True}
     # Exported again, the transition names the widget the user added.
     back = client.get(f"/api/flows/{body['id']}/export?format=studio", headers=headers).get_json()
     decision = next(s for s in back["states"] if s["name"] == "Check_Decision")
