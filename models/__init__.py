@@ -5,6 +5,7 @@ from models.base import OrgScoped, new_uid, utcnow
 from models.calls import CallSession, CallStep, CallTurn, Message, Payment, Recording
 from models.flows import Flow, FlowRevision, FlowTestCase
 from models.phone import PhoneNumber, SoftphonePresence, phone_number_user
+from models.security import RateLimitCounter
 from models.upstream import UpstreamIntegration
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "Organization",
     "Payment",
     "PhoneNumber",
+    "RateLimitCounter",
     "Recording",
     "SoftphonePresence",
     "UpstreamIntegration",
