@@ -50,6 +50,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     app.session_interface = WebhookAwareSessionInterface()
     register_error_handlers(app)
+    from web.security_headers import init_security_headers
+
+    init_security_headers(app)
     app.before_request(load_current_org)
     app.jinja_env.globals.update(can=can)
 
