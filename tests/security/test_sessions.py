@@ -7,11 +7,11 @@ from models import Membership
 from tests.plugins.factories import PASSWORD, Factory
 
 
-def _browser(app, email: str, **form) -> Factory:
+def _browser(app, email: str, password: str = PASSWORD, **form) -> Factory:
     """A new browser (its own cookie jar) signed in as `email`."""
     browser = Factory(app, app.test_client())
     token = browser.csrf("/login")
-    resp = browser.client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token, **form})
+    resp = browser.client.post("/login", data={"email": email, "password": password, "csrf_token": token, **form})
     assert resp.status_code == 302
     return browser
 
@@ -130,3 +130,20 @@ def test_member_signs_out_everywhere_from_the_account_page(app, client, make):
     assert phone.client.get("/members/").status_code == 302
     assert _api(client, token) == 401
     assert _browser(app, "alice@example.com").client.get("/members/").status_code == 200
+
+
+def test_cli_password_update_and_end_sessions(app, client, make, runner):
+    make.user("alice@example.com")
+    stolen = _browser(app, "alice@example.com").client.get_cookie("session").value
+    token = make.token("alice@example.com")
+    args = ["user", "create", "alice@example.com", "--password", "another-password-1", "--org", "acme"]
+    args += ["--role", "admin"]
+    assert runner.invoke(args=args).exit_code == 0
+    assert _replay(app, "session", stolen).status_code == 302 and _api(client, token) == 401
+
+    stolen = _browser(app, "alice@example.com", "another-password-1").client.get_cookie("session").value
+    token = make.token("alice@example.com", "another-password-1")
+    result = runner.invoke(args=["user", "end-sessions", "alice@example.com"])
+    assert result.exit_code == 0 and "Ended every session" in result.output
+    assert _replay(app, "session", stolen).status_code == 302 and _api(client, token) == 401
+    assert runner.invoke(args=["user", "end-sessions", "nobody@example.com"]).exit_code != 0
