@@ -20,7 +20,7 @@ from limits import parse_many
 
 from extensions import limiter
 from models import normalize_email
-from web.errors import json_error
+from web.errors import json_error, wants_json
 
 log = logging.getLogger("phonetree.security")
 
@@ -120,7 +120,7 @@ def _too_many(err: RateLimitExceeded):
     wait = _retry_after()
     message = RETRY_MESSAGE.format(wait=_wait_words(wait))
     log.warning("sign-in throttled on %s for %s (%s)", request.path, get_remote_address(), err.description)
-    if request.path.startswith("/auth/"):
+    if wants_json():
         response = current_app.make_response(json_error(429, "rate_limited", message, retry_after=wait))
     else:
         if request.endpoint == "auth.login":

@@ -56,7 +56,7 @@ INLINE = [
 def test_templates_have_nothing_the_csp_would_block():
     found = []
     for path in TEMPLATES.rglob("*.html"):
-        text = path.read_text()
+        text = re.sub(r"\{#.*?#\}", "", path.read_text(), flags=re.S)  # Jinja comments are never sent
         for pattern, what in INLINE:
             found += [f"{path.relative_to(TEMPLATES)}: {what}: {m.group(0)[:80]}" for m in pattern.finditer(text)]
     assert not found, "\n".join(found)
