@@ -32,6 +32,9 @@ def create_app(config: dict | None = None) -> Flask:
     db.init_app(app)
     with app.app_context():
         watch_pool(db.engine, float(app.config.get("DB_PING_IDLE_SECONDS", 10)))
+    from web.throttle import init_throttling
+
+    init_throttling(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"))
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -47,6 +50,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     app.session_interface = WebhookAwareSessionInterface()
     register_error_handlers(app)
+    from web.security_headers import init_security_headers
+
+    init_security_headers(app)
     app.before_request(load_current_org)
     app.jinja_env.globals.update(can=can)
 

@@ -60,6 +60,14 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
         "DB_PING_IDLE_SECONDS": float(env.get("PHONETREE_DB_PING_IDLE_SECONDS", "10")),
         "WEBHOOK_ORG_RECHECK_SECONDS": float(env.get("PHONETREE_WEBHOOK_ORG_RECHECK_SECONDS", "1")),
+        # Login throttling (web/throttle.py): failed sign-ins allowed per window, per account and
+        # per client address; counters in the app's database unless RATELIMIT_STORAGE_URI is set.
+        "LOGIN_LIMIT_PER_ACCOUNT": env.get("PHONETREE_LOGIN_LIMIT_PER_ACCOUNT", "10 per 15 minutes"),
+        "LOGIN_LIMIT_PER_ADDRESS": env.get("PHONETREE_LOGIN_LIMIT_PER_ADDRESS", "50 per 15 minutes"),
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or None,
+        "RATELIMIT_ENABLED": True,
+        "LOGIN_LIMIT_NAMESPACE": env.get("PHONETREE_LOGIN_LIMIT_NAMESPACE", "phonetree"),
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
     }
 
 

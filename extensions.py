@@ -1,5 +1,7 @@
 """Flask extensions, created once and attached to the app in create_app."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -24,3 +26,5 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate(render_as_batch=True, compare_type=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# Only the sign-in views carry limits (web/throttle.py); storage and windows come from the config.
+limiter = Limiter(key_func=get_remote_address, headers_enabled=False, strategy="fixed-window")

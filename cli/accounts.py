@@ -1,12 +1,12 @@
-"""`flask --app app user create EMAIL --password PW --org SLUG --role admin`."""
+"""`flask --app app user create EMAIL --password PW --org SLUG --role admin`; `user end-sessions EMAIL`."""
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
 
 from extensions import db
-from models import ROLES
-from services.accounts import AccountError, ensure_org, ensure_user, set_membership
+from models import ROLES, User
+from services.accounts import AccountError, end_sessions, ensure_org, ensure_user, set_membership
 
 user_cli = AppGroup("user", help="Manage users.")
 
@@ -28,6 +28,18 @@ def create_user(email: str, password: str, org_slug: str, role: str, name: str) 
         db.session.rollback()
         raise click.ClickException(str(err)) from None
     click.echo(f"{'Created' if created else 'Updated'} {user.email} as {role} of {org.slug}.")
+
+
+@user_cli.command("end-sessions")
+@click.argument("email")
+def end_user_sessions(email: str) -> None:
+    """Sign EMAIL out of every browser and API client (their sessions and tokens stop working)."""
+    user = User.by_email(email)
+    if user is None:
+        raise click.ClickException(f"No user {email}.")
+    end_sessions(user)
+    db.session.commit()
+    click.echo(f"Ended every session and API token of {user.email}.")
 
 
 def register(app: Flask) -> None:

@@ -5,6 +5,7 @@ from models.base import OrgScoped, new_uid, utcnow
 from models.calls import CallSession, CallStep, CallTurn, Message, Payment, Recording
 from models.flows import Flow, FlowRevision, FlowTestCase
 from models.phone import PhoneIntent, PhoneNumber, SoftphonePresence, phone_number_user
+from models.security import RateLimitCounter
 from models.upstream import UpstreamIntegration
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "Payment",
     "PhoneIntent",
     "PhoneNumber",
+    "RateLimitCounter",
     "Recording",
     "SoftphonePresence",
     "UpstreamIntegration",

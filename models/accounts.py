@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
@@ -44,6 +46,9 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    # Flask-Login's alternative id: what the session and remember cookies carry instead of the
+    # user id. Rotating it (end_sessions) makes every cookie and bearer token issued before void.
+    session_token: Mapped[str] = mapped_column(String(64), unique=True, default=lambda: new_session_token())
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
@@ -55,9 +60,24 @@ class User(UserMixin, db.Model):
     def display_name(self) -> str:
         return self.name or self.email
 
+    def get_id(self) -> str:  # Flask-Login: the cookie names the session generation, not the user
+        if not self.session_token:
+            self.session_token = new_session_token()
+        return self.session_token
+
+    @property
+    def session_stamp(self) -> str:
+        """A digest of the session token for bearer tokens (which are readable), not the token itself."""
+        return hashlib.sha256(self.get_id().encode()).hexdigest()[:16]
+
+    def end_sessions(self) -> None:
+        """Sign the user out everywhere: every session cookie and API token issued so far stops working."""
+        self.session_token = new_session_token()
+
     def set_password(self, password: str) -> None:
-        """Store a salted hash of the password."""
+        """Store a salted hash of the password; a new password ends every earlier session."""
         self.password_hash = generate_password_hash(password)
+        self.end_sessions()
 
     def check_password(self, password: str) -> bool:
         """True when the password matches the stored hash."""
@@ -88,6 +108,11 @@ class Membership(db.Model):
     def has_role(self, needed: str) -> bool:
         """True when this membership's role is at least `needed`."""
         return ROLE_RANK.get(self.role, -1) >= ROLE_RANK[needed]
+
+
+def new_session_token() -> str:
+    """A fresh, unguessable session token (Flask-Login's alternative id)."""
+    return secrets.token_urlsafe(32)
 
 
 def normalize_email(email: str) -> str:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import functools
 import re
+import secrets
 import zoneinfo
 
 from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from extensions import db
 from models import ROLES, Membership, Organization, User, normalize_email
@@ -17,6 +19,33 @@ EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 class AccountError(ValueError):
     """A request that cannot be carried out, with a message to show as it is."""
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash made like real ones, checked for unknown accounts so they cost the same time."""
+    return generate_password_hash(secrets.token_urlsafe(16))
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user with this e-mail and password, or None.
+
+    An unknown e-mail (or an invited user with no password yet) still checks a password hash, so
+    the answer takes as long as for a wrong password and does not tell which accounts exist.
+    """
+    user = User.by_email(email) if email else None
+    if user is None or not user.password_hash:
+        check_password_hash(_dummy_hash(), password)
+        return None
+    if not user.check_password(password) or not user.is_active:
+        return None
+    return user
+
+
+def end_sessions(user: User) -> None:
+    """Sign the user out of every browser and API client (the caller commits)."""
+    user.end_sessions()
+    db.session.flush()
 
 
 def ensure_org(slug: str, name: str | None = None) -> Organization:
@@ -61,6 +90,8 @@ def set_membership(org: Organization, user: User, role: str) -> Membership:
     else:
         if membership.role == "admin" and role != "admin":
             _keep_an_admin(org, membership)
+        if membership.role != role:  # sessions carry what the user may do: start them afresh
+            user.end_sessions()
         membership.role = role
     db.session.flush()
     return membership
@@ -70,6 +101,7 @@ def remove_membership(org: Organization, membership: Membership) -> None:
     """Remove someone from the org, refusing to remove its last admin."""
     if membership.role == "admin":
         _keep_an_admin(org, membership)
+    membership.user.end_sessions()
     db.session.delete(membership)
     db.session.flush()
 

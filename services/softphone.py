@@ -41,15 +41,22 @@ def mint_token(
 ) -> dict[str, Any]:
     """A Twilio voice access token for ``identity`` (default: the user's own).
 
-    Only admins (``may_mint_for_others``) may mint for another identity. The token is signed by the
+    Only admins (``may_mint_for_others``) may mint for another identity, and only for a member of the
+    same organisation (``user:<email>``); another org's user or an unknown identity is refused
+    (403), so no token can listen as someone outside the org. The token is signed by the
     provider with the integration's API key secret; the auth token never leaves the server.
     Returns ``{"token", "identity", "expires_at"}``.
     """
     identity = (identity or "").strip() or own_identity(user)
     if not IDENTITY_RE.match(identity):
         raise PhoneError(400, "invalid_identity", "identity is 1-121 letters, digits or _ . : @ + - characters.")
-    if identity != own_identity(user) and not may_mint_for_others:
-        raise PhoneError(403, "forbidden", f"You may only get a token for your own identity, {own_identity(user)}.")
+    if identity != own_identity(user):
+        if not may_mint_for_others:
+            raise PhoneError(403, "forbidden", f"You may only get a token for your own identity, {own_identity(user)}.")
+        if not _is_member_identity(org, identity):
+            raise PhoneError(
+                403, "forbidden", "An admin may only get a token for a member of this organisation (user:<email>)."
+            )
     ttl = max(MIN_TTL_SECONDS, min(int(ttl), MAX_TTL_SECONDS))
     provider = provider_for(org)
     try:
@@ -59,6 +66,15 @@ def mint_token(
     except ValueError as err:  # IntegrationConfigError: appSid, apiKey or its secret missing
         raise PhoneError(409, "voice_not_configured", getattr(err, "message", str(err))) from err
     return {"token": minted.token, "identity": minted.identity, "expires_at": _iso(minted.expires_at)}
+
+
+def _is_member_identity(org: Organization, identity: str) -> bool:
+    """Whether ``identity`` is the softphone identity of a member of ``org``."""
+    prefix, _, email = identity.partition(":")
+    if prefix != "user" or not email:
+        return False
+    member = User.by_email(email)
+    return member is not None and own_identity(member) == identity and member.membership_in(org.id) is not None
 
 
 def _iso(moment: datetime) -> str:

@@ -13,9 +13,11 @@ from flask import Blueprint, current_app, g, jsonify, request
 from extensions import csrf, db
 from models import Organization, User
 from models.accounts import ROLE_RANK
+from services.accounts import authenticate
 from web.errors import ApiError
 from web.json_input import json_body
 from web.schemas import TokenRequest
+from web.throttle import log_failed_login, throttle_login
 
 bp = Blueprint("api_auth", __name__)
 csrf.exempt(bp)
@@ -29,11 +31,6 @@ def _signing_key() -> bytes:
     return hmac.new(secret, b"phonetree-jwt-v1", hashlib.sha256).digest()
 
 
-def _password_stamp(user: User) -> str:
-    """Changes when the password changes, so older tokens stop working."""
-    return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:12]
-
-
 def issue_token(user: User) -> tuple[str, datetime]:
     """A signed JWT for this user and its expiry time."""
     now = datetime.now(UTC)
@@ -45,7 +42,9 @@ def issue_token(user: User) -> tuple[str, datetime]:
         "iat": now,
         "nbf": now,
         "exp": expires,
-        "pst": _password_stamp(user),
+        # The session generation: logout, a new password, a role change or removal from an org
+        # rotate it (User.end_sessions), and every token minted before stops working.
+        "sst": user.session_stamp,
     }
     return jwt.encode(claims, _signing_key(), algorithm="HS256"), expires
 
@@ -66,19 +65,21 @@ def user_from_token(token: str) -> User:
     except jwt.InvalidTokenError:
         raise ApiError(401, "invalid_token", "The bearer token is not valid.") from None
     user = db.session.get(User, int(claims["sub"])) if str(claims["sub"]).isdigit() else None
-    if user is None or not user.is_active or claims.get("pst") != _password_stamp(user):
+    if user is None or not user.is_active or not hmac.compare_digest(str(claims.get("sst", "")), user.session_stamp):
         raise ApiError(401, "invalid_token", "The bearer token is not valid.")
     return user
 
 
 @bp.post("/auth/token")
+@throttle_login
 def token():
     """Exchange an e-mail address and password for a JWT."""
     body = json_body(TokenRequest)
     if not body.email or not body.password:
         raise ApiError(400, "invalid_request", 'Send JSON {"email": ..., "password": ...}.')
-    user = User.by_email(body.email)
-    if user is None or not user.is_active or not user.check_password(body.password):
+    user = authenticate(body.email, body.password)
+    if user is None:
+        log_failed_login(body.email, "wrong e-mail or password (API)")
         raise ApiError(401, "invalid_credentials", "The e-mail address or password is wrong.")
     value, expires = issue_token(user)
     return jsonify({"token": value, "expires_at": expires.isoformat().replace("+00:00", "Z")})

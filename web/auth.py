@@ -7,17 +7,23 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select
 
 from extensions import db, login_manager
 from models import User, utcnow
+from services.accounts import authenticate
+from web.throttle import log_failed_login, throttle_invitation, throttle_login
 
 bp = Blueprint("auth", __name__)
 INVITE_MAX_AGE = 7 * 24 * 3600
 
 
 @login_manager.user_loader
-def _load_user(user_id: str):
-    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+def _load_user(session_token: str):
+    """The user whose current session token the cookie holds; none once their sessions were ended."""
+    if not session_token or len(session_token) > 64:
+        return None
+    return db.session.scalar(select(User).where(User.session_token == session_token))
 
 
 def _safe_next(target: str | None) -> str:
@@ -35,6 +41,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@throttle_login
 def login():
     """The sign-in form."""
     if current_user.is_authenticated:
@@ -42,8 +49,9 @@ def login():
     email = ""
     if request.method == "POST":
         email = request.form.get("email", "").strip()
-        user = User.by_email(email)
-        if user is None or not user.is_active or not user.check_password(request.form.get("password", "")):
+        user = authenticate(email, request.form.get("password", ""))
+        if user is None:
+            log_failed_login(email, "wrong e-mail or password")
             flash("The e-mail address or password is wrong.", "error")
             return render_template("auth/login.html", email=email), 401
         session.clear()
@@ -56,10 +64,36 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """Sign out (POST, with CSRF, so a link elsewhere cannot sign people out)."""
+    """Sign out everywhere (POST, with CSRF, so a link elsewhere cannot sign people out).
+
+    The user's session token is rotated, so a copy of this cookie, a remember-me cookie or an API
+    token of the same user stops working too.
+    """
+    if current_user.is_authenticated:
+        current_user.end_sessions()
+        db.session.commit()
     logout_user()
     session.clear()
     flash("You are signed out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.get("/account")
+@login_required
+def account():
+    """The signed-in user's own account: who they are, their organisations, sign out everywhere."""
+    return render_template("auth/account.html")
+
+
+@bp.post("/account/sign-out-everywhere")
+@login_required
+def sign_out_everywhere():
+    """End every session and API token of the signed-in user, on every device, this one included."""
+    current_user.end_sessions()
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash("You are signed out on every device, and your API tokens no longer work.", "info")
     return redirect(url_for("auth.login"))
 
 
@@ -92,6 +126,7 @@ def invite_token(user: User) -> str:
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])
+@throttle_invitation
 def accept_invite(token: str):
     """An invited user chooses a password, then is signed in."""
     try:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, g, render_template, request, url_for
+from flask_login import current_user, login_user
 from sqlalchemy import select
 
 from extensions import db
 from models import Membership, SoftphonePresence, User, utcnow
-from services.accounts import AccountError, ensure_user, remove_membership, set_membership
+from services.accounts import AccountError, end_sessions, ensure_user, remove_membership, set_membership
 from web.auth import invite_token
 from web.context import page_auth
 
@@ -74,6 +75,7 @@ def change_role(membership_id: int):
     except AccountError as err:
         db.session.rollback()
         return _render(400, error=str(err))
+    _stay_signed_in(membership.user)
     return _render(notice=f"{membership.user.email} is now {membership.role}.")
 
 
@@ -90,6 +92,23 @@ def remove(membership_id: int):
         db.session.rollback()
         return _render(400, error=str(err))
     return _render(notice=f"{email} was removed.")
+
+
+@bp.post("/<int:membership_id>/sessions/end")
+@page_auth("admin")
+def end_member_sessions(membership_id: int):
+    """Sign a member out of every browser and API client (say, a lost laptop)."""
+    membership = _membership_or_404(membership_id)
+    end_sessions(membership.user)
+    db.session.commit()
+    _stay_signed_in(membership.user)
+    return _render(notice=f"Every session and API token of {membership.user.email} was ended.")
+
+
+def _stay_signed_in(changed) -> None:
+    """An admin who changed their own role ended their own sessions too: keep this browser signed in."""
+    if changed.id == current_user.id:
+        login_user(changed)
 
 
 def _membership_or_404(membership_id: int) -> Membership:

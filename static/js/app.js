@@ -30,4 +30,29 @@
   document.addEventListener("htmx:sendError", function () {
     toast("Phonetree could not be reached. Check your connection; nothing was lost.");
   });
+
+  // The Content-Security-Policy allows no inline handlers: small behaviours are data attributes.
+  document.addEventListener("click", function (evt) {
+    var el = evt.target.closest("[data-open-dialog], [data-close-dialog], [data-clear], [data-select-all]");
+    if (!el) return;
+    if (el.hasAttribute("data-open-dialog")) {
+      var dialog = document.getElementById(el.getAttribute("data-open-dialog"));
+      if (dialog) dialog.showModal();
+    } else if (el.hasAttribute("data-close-dialog")) {
+      var open = el.closest("dialog");
+      if (open) open.close();
+    } else if (el.hasAttribute("data-clear")) {
+      evt.preventDefault();
+      var target = document.getElementById(el.getAttribute("data-clear"));
+      if (target) target.innerHTML = "";
+    } else {
+      el.select();
+    }
+  });
+  document.addEventListener("change", function (evt) {
+    if (evt.target.matches("[data-autosubmit]") && evt.target.form) evt.target.form.submit();
+  });
+  document.addEventListener("submit", function (evt) {
+    if (evt.target.matches("[data-no-submit]")) evt.preventDefault();
+  });
 })();

@@ -63,7 +63,7 @@ def add_node(page, node_type: str, at: tuple[float, float]) -> None:
 
 
 def wait_saved(page) -> None:
-    page.wait_for_function("document.querySelector('#save-state').dataset.state === 'saved'", timeout=10_000)
+    page.wait_for_function("() => document.querySelector('#save-state').dataset.state === 'saved'", timeout=10_000)
 
 
 def js(page, expr: str):
@@ -91,7 +91,9 @@ def test_build_a_menu_with_two_options_by_dragging_and_connecting(page, live_ser
     page.fill("#node-form textarea[name='f.prompt.text']", "For sales press 1. For support press 2.")
     page.fill("#node-form input[name='f.options.0.label']", "Sales")
     page.fill("#node-form input[name='f.options.1.label']", "Support")
-    page.wait_for_function("document.querySelector(\".node-card[data-id=menu] .nc-name\").textContent === 'Main menu'")
+    page.wait_for_function(
+        "() => document.querySelector(\".node-card[data-id=menu] .nc-name\").textContent === 'Main menu'"
+    )
     page.wait_for_selector(".node-card[data-id=menu] .port[data-outcome='2'] >> text=2 Support")
 
     add_node(page, "say", (330, 690))
@@ -104,7 +106,7 @@ def test_build_a_menu_with_two_options_by_dragging_and_connecting(page, live_ser
     drag(page, page.locator(".node-card[data-id=menu] .port[data-outcome='1']"), center(card(page, "say")))
     drag(page, page.locator(".node-card[data-id=menu] .port[data-outcome='2']"), center(card(page, "say_2")))
     drag(page, page.locator(".node-card[data-id=hello] .port[data-outcome=next]"), center(card(page, "menu")))
-    page.wait_for_function("window.phonetreeDesigner.canvas.edges.size === 3")
+    page.wait_for_function("() => window.phonetreeDesigner.canvas.edges.size === 3")
     assert js(page, "d.model.node('menu').outcomes") == {"1": "say", "2": "say_2"}
     assert js(page, "d.model.node('hello').outcomes") == {"next": "menu"}
     assert page.locator(".edge").count() == 3
@@ -125,7 +127,7 @@ def test_build_a_menu_with_two_options_by_dragging_and_connecting(page, live_ser
 def test_validation_errors_appear_and_clear_and_gate_publishing(page, live_server, acme):
     login(page, live_server, "erin@example.com", PASSWORD)
     open_designer(page, live_server, acme["menu"].id)
-    page.wait_for_function("!document.querySelector('#publish-btn').disabled")
+    page.wait_for_function("() => !document.querySelector('#publish-btn').disabled")
     card(page, "main").click()
     page.wait_for_selector("#node-form form[data-node-id=main]")
     page.fill("#node-form textarea[name='f.prompt.text']", "")
@@ -138,10 +140,10 @@ def test_validation_errors_appear_and_clear_and_gate_publishing(page, live_serve
     shot(page, "designer-validation-error")
     page.click("#problems button[data-issue='0']")
     page.wait_for_selector("#node-form form[data-node-id=main]")
-    page.wait_for_function("document.activeElement && document.activeElement.name === 'f.prompt.text'")
+    page.wait_for_function("() => document.activeElement && document.activeElement.name === 'f.prompt.text'")
     page.keyboard.type("Press 1 for sales, 2 for support.")
     page.wait_for_selector(".node-card[data-id=main]:not(.has-error)")
-    page.wait_for_function("!document.querySelector('#publish-btn').disabled")
+    page.wait_for_function("() => !document.querySelector('#publish-btn').disabled")
     assert page.locator("#node-form .nf-error >> text=Prompt is required.").count() == 0
     wait_saved(page)
     assert not page.js_errors
@@ -177,7 +179,7 @@ def test_publish_view_history_and_roll_back(page, live_server, acme):
     assert "Live" in page.locator(".revision[data-revision='3']").inner_text()
     assert page.locator("[data-published]").inner_text() == "Published · r3"
     page.click("#history [data-restore='1']")
-    page.wait_for_function("window.phonetreeDesigner.model.node('sales').name === 'Sales'")
+    page.wait_for_function("() => window.phonetreeDesigner.model.node('sales').name === 'Sales'")
     wait_saved(page)
     assert next(n for n in stored_draft(flow_id)["nodes"] if n["id"] == "sales")["name"] == "Sales"
 
@@ -197,7 +199,7 @@ def test_undo_and_redo_every_kind_of_edit_with_the_keyboard(page, live_server, a
     original = js(page, "d.model.toJSON()")
 
     card(page, "closed").focus()  # keyboard: a focused card is selected
-    page.wait_for_function("window.phonetreeDesigner.canvas.selection.has('closed')")
+    page.wait_for_function("() => window.phonetreeDesigner.canvas.selection.has('closed')")
     before = js(page, "d.model.pos.get('closed')")
     page.keyboard.press("ArrowRight")
     page.keyboard.press("ArrowRight")
@@ -218,7 +220,9 @@ def test_undo_and_redo_every_kind_of_edit_with_the_keyboard(page, live_server, a
     assert "2" not in js(page, "d.model.node('main').outcomes")
     page.click("[data-cmd=note]")
     page.keyboard.type("Ask Bob about holidays")
-    page.wait_for_function("[...window.phonetreeDesigner.model.notes.values()][0]?.text === 'Ask Bob about holidays'")
+    page.wait_for_function(
+        "() => [...window.phonetreeDesigner.model.notes.values()][0]?.text === 'Ask Bob about holidays'"
+    )
     page.locator("#canvas").click(position={"x": 30, "y": 30})
     steps = js(page, "d.history.undoStack.length")
     assert steps >= 7
@@ -247,19 +251,19 @@ def test_keyboard_only_editing_tab_enter_and_connections(page, live_server, acme
     assert page.evaluate("document.activeElement.dataset.id") == "bye"
     page.keyboard.press("Shift+Tab")
     page.keyboard.press("Enter")  # opens the node's form with the name focused
-    page.wait_for_function("document.activeElement && document.activeElement.name === 'name'")
+    page.wait_for_function("() => document.activeElement && document.activeElement.name === 'name'")
     page.keyboard.press("Control+a")
     page.keyboard.type("Welcome")
-    page.wait_for_function("window.phonetreeDesigner.model.node('hello').name === 'Welcome'")
+    page.wait_for_function("() => window.phonetreeDesigner.model.node('hello').name === 'Welcome'")
     page.select_option("#node-form select[data-outcome=next]", "")  # disconnect from the form
-    page.wait_for_function("!window.phonetreeDesigner.model.node('hello').outcomes.next")
+    page.wait_for_function("() => !window.phonetreeDesigner.model.node('hello').outcomes.next")
     assert page.locator(".edge").count() == 0
     page.select_option("#node-form select[data-outcome=next]", "bye")
-    page.wait_for_function("window.phonetreeDesigner.model.node('hello').outcomes.next === 'bye'")
+    page.wait_for_function("() => window.phonetreeDesigner.model.node('hello').outcomes.next === 'bye'")
     page.locator(".edge .hit").first.click(force=True)  # select the wire, delete it with the key
     page.locator("#canvas").focus()
     page.keyboard.press("Delete")
-    page.wait_for_function("!window.phonetreeDesigner.model.node('hello').outcomes.next")
+    page.wait_for_function("() => !window.phonetreeDesigner.model.node('hello').outcomes.next")
     page.click("#tab-add")
     page.locator(".palette-item[data-type=voicemail]").focus()
     page.keyboard.press("Enter")
@@ -287,7 +291,7 @@ def test_import_a_studio_flow_and_auto_layout_it(page, live_server, acme):
         d.model.order.forEach((id, i) => { pos[id] = {x: (i * 37) % 120, y: (i * 53) % 90}; });
         d.act.do({pos}, "Scatter"); })()""")
     page.click("[data-cmd=layout]")
-    page.wait_for_function("window.phonetreeDesigner.history.undoStack.at(-1).label === 'Auto-layout'")
+    page.wait_for_function("() => window.phonetreeDesigner.history.undoStack.at(-1).label === 'Auto-layout'")
     positions = js(page, "Object.fromEntries(d.model.pos)")
     start = js(page, "d.model.start")
     assert positions[start]["y"] == min(p["y"] for p in positions.values())
@@ -416,8 +420,8 @@ def test_unsaved_edits_survive_a_lost_connection_in_the_browser(page, live_serve
     new.goto(f"{live_server.url}/flows/{flow_id}")
     new.wait_for_selector("#restore-banner:not([hidden])")
     new.click("[data-cmd=restore-local]")
-    new.wait_for_function("window.phonetreeDesigner.model.node('sales').name === 'Sales (offline edit)'")
-    new.wait_for_function("document.querySelector('#save-state').dataset.state === 'saved'")
+    new.wait_for_function("() => window.phonetreeDesigner.model.node('sales').name === 'Sales (offline edit)'")
+    new.wait_for_function("() => document.querySelector('#save-state').dataset.state === 'saved'")
     assert next(n for n in stored_draft(flow_id)["nodes"] if n["id"] == "sales")["name"] == "Sales (offline edit)"
 
 
@@ -521,7 +525,7 @@ def test_flows_list_create_rename_duplicate_archive(page, live_server, acme):
     page.click("#tab-flow")
     page.wait_for_selector("#settings-form input[name='f.voice']")
     page.fill("#settings-form input[name='f.voice']", "Polly.Amy")
-    page.wait_for_function("window.phonetreeDesigner.model.settings.voice === 'Polly.Amy'")
+    page.wait_for_function("() => window.phonetreeDesigner.model.settings.voice === 'Polly.Amy'")
     page.fill("#test-users textarea", "+1 415 555 0199")
     page.click("#test-users button[type=submit]")
     page.wait_for_selector("#test-users >> text=Test users saved.")
@@ -538,7 +542,7 @@ def test_zoom_pan_rubber_band_and_moving_a_group(page, live_server, acme):
     page.keyboard.down("Control")
     page.mouse.wheel(0, -300)
     page.keyboard.up("Control")
-    page.wait_for_function(f"window.phonetreeDesigner.canvas.view.k > {k0}")
+    page.wait_for_function(f"() => window.phonetreeDesigner.canvas.view.k > {k0}")
     assert page.locator("#zoom-level").inner_text() == f"{round(js(page, 'd.canvas.view.k') * 100)}%"
     x0 = js(page, "d.canvas.view.x")
     drag(page, page.locator("#canvas"), (canvas["x"] + 230, canvas["y"] + 150), grab=(30, 30))  # pan the background

@@ -87,10 +87,32 @@ def page(browser, request):
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
     pg.js_errors = errors
+    pg.csp_violations = watch_csp(pg)
     yield pg
     if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
         shot(pg, f"FAILED-{request.node.name}")
     context.close()
+    if pg.csp_violations and not request.node.get_closest_marker("csp_violations_expected"):
+        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(pg.csp_violations), pytrace=False)
+
+
+def watch_csp(pg) -> list[str]:
+    """Collect every Content-Security-Policy violation Chromium reports in the console."""
+    violations: list[str] = []
+
+    def on_console(msg) -> None:
+        text = msg.text
+        if "Content Security Policy" in text or "Content-Security-Policy" in text:
+            violations.append(text)
+
+    pg.on("console", on_console)
+    # Chromium's console line does not say which element or file: the event does.
+    pg.add_init_script(
+        "document.addEventListener('securitypolicyviolation', (e) => console.error('Content-Security-Policy: "
+        "blocked', e.violatedDirective, 'at', e.sourceFile + ':' + e.lineNumber, 'on',"
+        " (e.target && e.target.outerHTML || '').slice(0, 160)));"
+    )
+    return violations
 
 
 def shot(pg, name: str) -> Path:

@@ -495,9 +495,14 @@ export class Canvas {
   // ---- notes ---------------------------------------------------------------------------------
   renderNotes() {
     this.notesEl.innerHTML = [...this.model.notes.values()].map((n) => `
-      <div class="note${this.selectedNotes.has(n.id) ? " selected" : ""}" data-note="${esc(n.id)}" style="transform: translate(${+n.x || 0}px, ${+n.y || 0}px)">
+      <div class="note${this.selectedNotes.has(n.id) ? " selected" : ""}" data-note="${esc(n.id)}">
         <div class="note-bar"><span>Note</span>${this.readonly ? "" : `<button type="button" class="note-del" aria-label="Delete note">×</button>`}</div>
         <textarea aria-label="Sticky note" ${this.readonly ? "readonly" : ""} placeholder="Write a note…">${esc(n.text || "")}</textarea></div>`).join("");
+    // Positions through the CSSOM: the Content-Security-Policy refuses style attributes in markup.
+    for (const el of this.notesEl.querySelectorAll("[data-note]")) {
+      const n = this.model.notes.get(el.dataset.note);
+      if (n) el.style.transform = `translate(${+n.x || 0}px, ${+n.y || 0}px)`;
+    }
   }
 
   renderNote(id) {
