@@ -20,7 +20,8 @@ from limits import parse_many
 
 from extensions import limiter
 from models import normalize_email
-from web.errors import json_error, wants_json
+from web.errors import ApiError, json_error, wants_json
+from web.json_input import json_document
 
 log = logging.getLogger("phonetree.security")
 
@@ -47,7 +48,10 @@ def _account_key() -> str:
     """The account being tried (the posted e-mail, hashed so counters hold no addresses)."""
     email = request.form.get("email")
     if email is None and request.is_json:
-        body = request.get_json(silent=True)
+        try:  # the app's one strict reader: a hostile body (5,000 levels deep, NaN ...) is no account
+            body = json_document()
+        except ApiError:
+            body = None
         email = body.get("email") if isinstance(body, dict) else None
     email = normalize_email(email if isinstance(email, str) else "")
     return _namespaced("acct:" + hashlib.sha256(email.encode()).hexdigest()[:32]) if email else ""
