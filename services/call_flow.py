@@ -247,8 +247,9 @@ def voice_event(params: Mapping[str, Any], state: Mapping[str, Any] | None) -> E
 
 
 def plan_resume(org: Organization, hook: InboundWebhook) -> Compute | str:
-    """An ivr-* webhook of a running call: resume the waiting node with the event it brings
-    (its params scrubbed of card data); a fallback voicemail with no session answers at once."""
+    """An ivr-* (or ``voice``) webhook of a running call: resume the waiting node with the event
+    it brings (its params scrubbed of card data; a ``voice`` follow-up's kind read by
+    `voice_event`); a fallback voicemail with no session answers at once."""
     params = scrub(hook.form)
     event = Event(hook.event.kind, params) if hook.event is not None else None
     voice = hook.service_id == "voice"
