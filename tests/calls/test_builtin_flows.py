@@ -153,3 +153,35 @@ def test_copying_a_builtin_flow_makes_an_editable_flow_that_publishes(world, mak
     assert "Please leave a message after the beep." in transcript.heard[0] and session.flow_id == flow.id
     assert session.builtin_flow is None and session.end_reason == "voicemail"
     assert client.get(f"/flows/{flow.id}").status_code == 200 and CALLER
+
+
+def _migration():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "migrations/versions/b7e1f4c0a9d2_call_session_builtin_flow.py"
+    spec = importlib.util.spec_from_file_location("builtin_flow_migration", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("stage", "form", "expect"),
+    [
+        ("ringing", {"DialCallStatus": "no-answer"}, "Please leave a message after the beep."),
+        ("voicemail", {"RecordingSid": "RE" + "1" * 32}, "Thank you for your message. Goodbye."),
+        ("outbound", {"DialCallStatus": "completed"}, "<Response><Hangup /></Response>"),
+    ],
+)
+def test_a_call_waiting_in_an_old_stage_resumes_on_its_builtin_flow(world, team, client, stage, form, expect):  # noqa: F811
+    number = world.number(VOICE_NUMBER, mode="voice")
+    legacy = {"mode": "voice", "stage": stage, "turn": 1, "status": "waiting", "waiting": {"node": "x"}, "end": None}
+    ref, state = _migration().carry_over(legacy)
+    session = CallSession(org_id=world.org.id, call_sid="CA" + "1" * 32, phone_number_id=number.id, state=state,
+                          turn=1, step_count=1, builtin_flow=ref, from_number=CALLER, to_number=VOICE_NUMBER)
+    db.session.add(session)
+    db.session.commit()
+    resp = post(client, f"{BASE}/voice?orgid=acme&session={session.id}&turn=1", call_form(To=VOICE_NUMBER, **form))
+    assert expect in resp.get_data(as_text=True)
+    assert _migration().carry_over({**legacy, "status": "done"}) is None and _migration().carry_over({}) is None
