@@ -13,12 +13,12 @@ from flows.definition import (
     Settings,
     load_definition,
 )
-from flows.interpreter import queue_music_twiml, run_turn
+from flows.interpreter import hand_over, queue_music_twiml, run_turn
 from flows.issues import Issue
 from flows.registry import NODE_TYPES, Field, NodeType, node_type_catalog, register
 from flows.runtime import EVENT_KINDS, Event, Step, TurnContext, TurnResult
 from flows.services import FakeServices, NullServices, Services
-from flows.state import END_REASONS, CallState, end_session, ended_state, stage_state
+from flows.state import END_REASONS, CallState, end_session, ended_state
 from flows.twiml import fallback_twiml
 from flows.twiml import render as render_twiml
 from flows.validation import has_errors, validate
@@ -48,6 +48,7 @@ __all__ = [
     "ended_state",
     "event_from_webhook",
     "fallback_twiml",
+    "hand_over",
     "has_errors",
     "load_definition",
     "node_type_catalog",
@@ -55,6 +56,5 @@ __all__ = [
     "register",
     "render_twiml",
     "run_turn",
-    "stage_state",
     "validate",
 ]

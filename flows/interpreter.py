@@ -113,8 +113,8 @@ class _Turn:
                 self._step(node, event_kind, None, {**extra, **result.detail, "wait": node_type.waits_for[0]})
                 return False
             if isinstance(result, Finish):
-                self._step(node, event_kind, None, {**extra, **result.detail, "hangup": True})
-                self._end("hangup", node)
+                self._step(node, event_kind, result.outcome, {**extra, **result.detail, "hangup": True})
+                self._end(result.reason, node)
                 return True
             if isinstance(result, EnterSubflow):
                 self._step(node, event_kind, None, {**extra, **result.detail, "enter_subflow": result.flow_id})
@@ -233,6 +233,18 @@ def run_turn(
     `state` is the previous turn's `TurnResult.state` (None, or any state with a ``start``
     event, begins a new call). The input state is not mutated.
     """
+    return _run(definition, state, event, ctx, handover=False)
+
+
+def hand_over(definition: FlowDefinition | dict[str, Any], state: CallState | dict[str, Any] | None,
+              event: Event, ctx: TurnContext) -> TurnResult:
+    """Begin `definition` from its start node on a live call (its state so far is left behind,
+    its turns keep counting): an AI handing the call to the built-in transfer flow."""
+    return _run(definition, state, Event("start", event.params), ctx, handover=True)
+
+
+def _run(definition: FlowDefinition | dict[str, Any], state: CallState | dict[str, Any] | None, event: Event,
+         ctx: TurnContext, handover: bool) -> TurnResult:
     at = ctx.now.isoformat()
     previous_turn = int((state or {}).get("turn", 0))
     try:
@@ -244,7 +256,7 @@ def run_turn(
         step = Step("", "", event.kind, None, {"fallback": "invalid definition", "error": str(exc)[:300]}, at)
         return TurnResult(fresh, [step], fallback_twiml(None, "invalid definition"), True)
     current = new_state() if state is None or event.kind == "start" else copy_state(state)
-    current["turn"] = int(current.get("turn", 0)) + 1
+    current["turn"] = (previous_turn if handover else int(current.get("turn", 0))) + 1
     try:
         turn = _Turn(root, current, event, ctx)
     except _FallbackError as fb:  # the running subflow could not be loaded

@@ -102,9 +102,15 @@ class Wait:
 
 @dataclass
 class Finish:
-    """The node ended the call (it appended `<Hangup/>` or equivalent itself)."""
+    """The node ended the call (it appended `<Hangup/>` or equivalent itself).
+
+    `outcome` is recorded on the step (None: the call simply hung up); `reason` is the call's
+    end reason (one of `flows.state.END_REASONS`, or a Dial status).
+    """
 
     detail: dict[str, Any] = field(default_factory=dict)
+    outcome: str | None = None
+    reason: str = "hangup"
 
 
 @dataclass
@@ -171,6 +177,8 @@ class NodeType:
     starter_props: ClassVar[dict[str, Any]] = {}
     # Twilio Studio export builder and import mappers (None: exported as a generic Say/Play)
     studio: ClassVar[StudioMapping | None] = None
+    # False for the node types of the built-in flows: drawn on canvases, not offered in the palette
+    palette: ClassVar[bool] = True
 
     _field_map: ClassVar[dict[str, Field]] = {}
 
@@ -245,6 +253,7 @@ class NodeType:
             "starter_props": copy.deepcopy(self.starter_props),
             "ends_call": self.ends_call,
             "quiet_outcomes": list(self.quiet_outcomes),
+            "palette": self.palette,
         }
 
 
@@ -290,7 +299,7 @@ def get_node_type(type_name: str) -> NodeType | None:
     return NODE_TYPES.get(type_name)
 
 
-CATEGORY_ORDER = ("Voice", "Input", "Logic", "Connect", "Integrations", "Payments", "AI")
+CATEGORY_ORDER = ("Voice", "Input", "Logic", "Connect", "Integrations", "Payments", "AI", "Built-in")
 
 
 def node_type_catalog() -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 The call runtime implements `Services` (HTTP with SSRF guards, SMS through the org's
 provider, published flows from the database, online softphones). The engine only calls
-these four methods; anything they raise becomes the node's `failed` outcome.
+these five methods; anything they raise becomes the node's `failed` outcome.
 """
 
 from __future__ import annotations
@@ -38,6 +38,10 @@ class Services(Protocol):
         """Twilio Client identities of those users whose softphones are online now."""
         ...
 
+    def number_users(self) -> list[str]:
+        """The users (e-mails) assigned to the number the call is for, in a stable order."""
+        ...
+
 
 class NullServices:
     """Services that do nothing: no network, no flows, nobody online."""
@@ -60,6 +64,10 @@ class NullServices:
         """Nobody is online."""
         return []
 
+    def number_users(self) -> list[str]:
+        """Nobody is assigned."""
+        return []
+
 
 HttpAnswer = tuple[int, str] | Exception | Callable[[str, str, Mapping[str, str], str | None], tuple[int, str]]
 
@@ -75,6 +83,7 @@ class FakeServices:
     http: dict[str, HttpAnswer] = field(default_factory=dict)
     flows: dict[str, dict[str, Any]] = field(default_factory=dict)
     online: dict[str, str] = field(default_factory=dict)  # user -> client identity
+    assigned: list[str] = field(default_factory=list)  # the called number's users
     sms_error: Exception | None = None
     calls: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
     _sms_count: int = 0
@@ -110,3 +119,8 @@ class FakeServices:
         """Client identities of the scripted online users, in the order asked."""
         self.calls.append(("online_clients", (list(users),)))
         return [self.online[u] for u in users if u in self.online]
+
+    def number_users(self) -> list[str]:
+        """The scripted users of the called number."""
+        self.calls.append(("number_users", ()))
+        return list(self.assigned)

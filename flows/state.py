@@ -27,6 +27,8 @@ END_REASONS: dict[str, str] = {
     "no_caller_id": "a softphone called out, but the org has no number to call from",
     "invalid_number": "a softphone called a number that is not a phone number",
 }
+# (A built-in flow's call that ends with its Dial, Enqueue or AI stream ends ``answered``, or
+# with Twilio's status: busy, no-answer, failed, canceled.)
 
 
 class Waiting(TypedDict, total=False):
@@ -58,11 +60,8 @@ class Frame(TypedDict):
 
 
 class CallState(TypedDict, total=False):
-    """The engine's state of one call (docs/DESIGN.md, "State").
-
-    ``mode`` and ``stage`` are set only on calls that do not run a flow (voice-mode numbers,
-    softphones and AI streams), by `stage_state`.
-    """
+    """The engine's state of one call (docs/DESIGN.md, "State"): every call runs a flow, its
+    number's or a built-in one (`flows.builtin`)."""
 
     v: int
     turn: int
@@ -75,8 +74,6 @@ class CallState(TypedDict, total=False):
     visits: dict[str, int]
     stack: list[Frame]
     end: End | None
-    mode: str
-    stage: str
 
 
 def new_state() -> CallState:
@@ -123,19 +120,6 @@ def ended_state(turn: int, reason: str, node: str | None = None, detail: Any = N
     return state
 
 
-def stage_state(stage: str, turn: int, node: str, done: bool = False, reason: str | None = None) -> CallState:
-    """The state of a call that does not run a flow (``mode: voice``): waiting at `node` in `stage`
-    (ringing, voicemail, outbound, internal, ai, transfer), or ended there for `reason`."""
-    return {
-        "mode": "voice",
-        "stage": stage,
-        "turn": turn,
-        "status": "done" if done else "waiting",
-        "waiting": None if done else {"node": node},
-        "end": {"reason": reason, "node": node} if done else None,
-    }
-
-
 def waiting_node(state: CallState | dict[str, Any] | None) -> str | None:
     """The node the call waits at, or None (a new call, or one that has ended)."""
     waiting = (state or {}).get("waiting") or {}
@@ -156,11 +140,6 @@ def is_done(state: CallState | dict[str, Any] | None) -> bool:
 def end_of(state: CallState | dict[str, Any] | None) -> End:
     """The call's end record (``{}`` while it runs)."""
     return (state or {}).get("end") or {}
-
-
-def stage_of(state: CallState | dict[str, Any] | None) -> str | None:
-    """The stage of a call that does not run a flow, or None."""
-    return (state or {}).get("stage")
 
 
 def turn_of(state: CallState | dict[str, Any] | None) -> int:

@@ -17,6 +17,8 @@ class CallSession(OrgScoped, db.Model):
     phone_number_id: Mapped[int | None] = mapped_column(ForeignKey("phone_number.id", ondelete="SET NULL"), index=True)
     flow_id: Mapped[int | None] = mapped_column(ForeignKey("flow.id", ondelete="SET NULL"), index=True)
     revision_id: Mapped[int | None] = mapped_column(ForeignKey("flow_revision.id", ondelete="SET NULL"))
+    # The built-in flow the call runs (``key@version`` of flows.builtin), when no flow of the org's does.
+    builtin_flow: Mapped[str | None] = mapped_column(String(64))
     uses_draft: Mapped[bool] = mapped_column(Boolean, default=False)
     simulated: Mapped[bool] = mapped_column(Boolean, default=False)
     from_number: Mapped[str] = mapped_column(String(64), default="")

@@ -1,10 +1,11 @@
-"""AI voice calls: stream a call to ``VOICE_GATEWAY_URL`` and transfer it when the AI asks.
+"""AI voice calls: which built-in flow they run, and what it streams.
 
-``ai-voice`` (an inbound call) and ``ivr-ai-outbound`` (a call Phonetree placed) answer
-`<Connect><Stream>` with the call's details as stream parameters; when the stream ends,
-Twilio posts the Connect action to ``voice?session=..`` and the call hangs up.
-``ivr-ai-transfer?to=..`` hands a live call to a number, a softphone (``client:id``) or a
-queue (``queue:name``).
+``ai-voice`` (an inbound call) and ``ivr-ai-outbound`` (a call Phonetree placed) run the
+``ai-call`` built-in flow: `<Connect><Stream>` to ``VOICE_GATEWAY_URL`` with the call's details
+as stream parameters; when the stream ends, Twilio posts the Connect action to ``voice?session=..``
+and the call hangs up. ``ivr-ai-transfer?to=..`` hands a live call to a number, a softphone
+(``client:id``) or a queue (``queue:name``): the ``ai-transfer`` flow, started on the call's
+session (which then runs it), or on a new one for a call Phonetree does not know yet.
 """
 
 from __future__ import annotations
@@ -14,49 +15,26 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
-from twilio.twiml.voice_response import VoiceResponse
 
 from extensions import db
-from flows import stage_state
+from flows.builtin import BUILTIN_FLOWS
 from models import CallSession, Organization
-from services.call_flow import find_number
-from services.call_runtime import Compute, StartPlan, TurnOutput, step
-from services.call_store import CallRow
-from services.call_support import log, org_fallback_twiml, url_builder
-from services.call_voice import dial_target, voice_output
+from services.call_flow import find_number, plan_builtin, run_builtin
+from services.call_runtime import Compute, StartPlan, TurnOutput
+from services.call_store import CallRow, update_session
+from services.call_support import log, org_fallback_twiml, scrub
 
 RESERVED_QUERY = ("orgid", "session", "turn", "to")
-
-
-def _gateway_connect(
-    org: Organization,
-    session: CallRow,
-    response: VoiceResponse,
-    form: Mapping[str, Any],
-    query: Mapping[str, Any],
-    direction: str,
-) -> None:
-    connect = response.connect(action=url_builder(org.slug, session.id)("voice", turn=1), method="POST")
-    stream = connect.stream(url=current_app.config["VOICE_GATEWAY_URL"])
-    params = {
-        "org": org.slug,
-        "session": session.id,
-        "call_sid": str(form.get("CallSid") or ""),
-        "from": str(form.get("From") or ""),
-        "to": str(form.get("To") or ""),
-        "direction": direction,
-    }
-    params.update({str(k): str(v)[:500] for k, v in query.items() if k not in RESERVED_QUERY})
-    for key, value in params.items():
-        stream.parameter(name=key, value=value)
+AI_CALL, AI_TRANSFER = BUILTIN_FLOWS["ai-call"].ref, BUILTIN_FLOWS["ai-transfer"].ref
 
 
 def plan_ai(org: Organization, service_id: str, form: Mapping[str, Any], query: Mapping[str, Any]) -> StartPlan | str:
-    """``ai-voice`` (an inbound call) and ``ivr-ai-outbound`` (a call Phonetree placed): stream to the gateway.
+    """``ai-voice`` (an inbound call) and ``ivr-ai-outbound`` (a call Phonetree placed): the ``ai-call`` flow.
 
     A TwiML answer instead of a plan when the call cannot be streamed (no gateway, no CallSid).
     """
-    if not current_app.config.get("VOICE_GATEWAY_URL"):
+    gateway = current_app.config.get("VOICE_GATEWAY_URL")
+    if not gateway:
         log.warning("%s webhook for org %s but VOICE_GATEWAY_URL is not set", service_id, org.slug)
         return org_fallback_twiml(org, "no voice gateway")
     if not form.get("CallSid"):
@@ -64,63 +42,50 @@ def plan_ai(org: Organization, service_id: str, form: Mapping[str, Any], query: 
     direction = "outbound" if service_id == "ivr-ai-outbound" else "inbound"
     number = find_number(org, str(form.get("From") if direction == "outbound" else form.get("To")) or "")
 
-    def build(session: CallRow) -> TurnOutput:
-        response = VoiceResponse()
-        _gateway_connect(org, session, response, form, query, direction)
-        return voice_output(response, "ai", 1, "ai", [step("ai", "ai_agent", None, None, {"direction": direction})])
-
-    return StartPlan(
-        build,
-        {
-            "phone_number_id": number.id if number else None,
-            "from_number": str(form.get("From") or "")[:64],
-            "to_number": str(form.get("To") or "")[:64],
+    def data(session: CallRow) -> dict[str, Any]:
+        params = {
+            "org": org.slug,
+            "session": session.id,
+            "call_sid": str(form.get("CallSid") or ""),
+            "from": str(form.get("From") or ""),
+            "to": str(form.get("To") or ""),
             "direction": direction,
-        },
-    )
+        }
+        params.update({str(k): str(v)[:500] for k, v in query.items() if k not in RESERVED_QUERY})
+        return {"gateway_url": gateway, "stream_parameters": params}
+
+    fields = {
+        "phone_number_id": number.id if number else None,
+        "from_number": str(form.get("From") or "")[:64],
+        "to_number": str(form.get("To") or "")[:64],
+        "direction": direction,
+    }
+    return plan_builtin(org, AI_CALL, form, fields, data)
+
+
+def _transfer_data(form: Mapping[str, Any], query: Mapping[str, Any]):
+    target = str(query.get("to") or form.get("TransferTo") or "").strip()
+
+    def data(session: CallRow) -> dict[str, Any]:
+        own = session.from_number if session.direction == "outbound" else session.to_number
+        return {"target": target, "caller_id": own if own and not own.startswith("client:") else ""}
+
+    return data
+
+
+def transfer_plan(org: Organization, form: Mapping[str, Any], query: Mapping[str, Any]) -> StartPlan:
+    """``ivr-ai-transfer`` for a call Phonetree does not know yet: a new session on ``ai-transfer``."""
+    return plan_builtin(org, AI_TRANSFER, form, transfer_fields(form), _transfer_data(form, query))
 
 
 def transfer_turn(org: Organization, form: Mapping[str, Any], query: Mapping[str, Any]) -> Compute:
-    """``ivr-ai-transfer``: the AI asked to hand the call to ``to`` (number, ``client:id`` or ``queue:name``).
-
-    The turn runs on the call's session, or opens one for a call Phonetree does not know yet.
-    """
-    target = str(query.get("to") or form.get("TransferTo") or "").strip()
+    """``ivr-ai-transfer`` on a known call: the session now runs ``ai-transfer``, from its start."""
+    params, data = scrub(dict(form)), _transfer_data(form, query)
 
     def transfer(session: CallRow) -> TurnOutput:
-        turn = session.turn + 1
-        url_for = url_builder(org.slug, session.id)
-        response = VoiceResponse()
-        attrs: dict[str, Any] = {"action": url_for("voice", turn=turn), "method": "POST", "timeout": 30}
-        own = session.from_number if session.direction == "outbound" else session.to_number
-        if own and not own.startswith("client:"):
-            attrs["caller_id"] = own
-        if target.startswith("queue:") and target[6:].strip():
-            response.enqueue(
-                target[6:].strip()[:64],
-                action=url_for("voice", turn=turn),
-                method="POST",
-                wait_url=url_for("ivr-queue-music", turn=turn),
-                wait_url_method="POST",
-            )
-            dialed: str | None = target
-        else:
-            dialed = dial_target(response, target, attrs)
-        if dialed is None:
-            log.warning("ai transfer of call %s to %r: not a number, client or queue", session.call_sid, target)
-            twiml = org_fallback_twiml(org, "invalid transfer target", session.id, turn)
-            return TurnOutput(
-                twiml,
-                stage_state("transfer", turn, "transfer", True, "fallback"),
-                turn,
-                [step("transfer", "transfer", "continue", "failed", {"target": target[:64]})],
-                True,
-                "fallback",
-                "transfer",
-            )
-        return voice_output(
-            response, "transfer", turn, "transfer", [step("transfer", "transfer", "continue", None, {"target": dialed})]
-        )
+        update_session(session.id, builtin_flow=AI_TRANSFER)
+        session.builtin_flow = AI_TRANSFER
+        return run_builtin(org, session, AI_TRANSFER, session.state or {}, params, form, data)
 
     return transfer
 

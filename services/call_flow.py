@@ -1,14 +1,15 @@
-"""IVR calls: start a call on its number's flow, resume it on each ivr-* webhook, hold music.
+"""Engine calls: start a call on its flow, resume it on each webhook, hold music.
 
 The flow runs in the engine (`flows.run_turn`); this module finds the definition (the
-published revision, compiled once per process, or the draft frozen into the session for
-test users), builds the turn context and turns the result into a `TurnOutput`.
+published revision, compiled once per process, the draft frozen into the session for test
+users, or the built-in flow of `flows.builtin` for voice-mode numbers, softphones and AI
+calls), builds the turn context and turns the result into a `TurnOutput`.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from sqlalchemy import select
@@ -22,13 +23,15 @@ from flows import (
     FlowDefinition,
     TurnContext,
     TurnResult,
+    hand_over,
     load_definition,
     render_twiml,
     run_turn,
 )
 from flows import queue_music_twiml as engine_queue_music
+from flows.builtin import builtin_definition
 from flows.nodes.connect import DEFAULT_HOLD_MUSIC
-from flows.state import end_of, ended_state, turn_of, waiting_node
+from flows.state import end_of, ended_state, expects, turn_of, waiting_node
 from flows.twiml import goodbye_twiml
 from flows.webhooks import InboundWebhook
 from models import CallSession, CallStep, Flow, Organization, Payment, PhoneNumber, Recording
@@ -42,6 +45,7 @@ from services.call_support import (
     log,
     mask_card,
     now,
+    org_fallback,
     org_fallback_twiml,
     scrub,
     url_builder,
@@ -108,8 +112,10 @@ def number_route(org: Organization, number: str) -> NumberRoute | None:
     return NumberRoute(*row) if row is not None else None
 
 
-def session_definition(session: CallRow) -> FlowDefinition | dict | None:
-    """The definition a call runs on: its frozen draft, or its published revision."""
+def session_definition(org: Organization, session: CallRow) -> FlowDefinition | dict | None:
+    """The definition a call runs on: its built-in flow, its frozen draft, or its published revision."""
+    if session.builtin_flow:
+        return builtin_definition(session.builtin_flow, org_fallback(org))
     if session.uses_draft:
         return session.draft_definition
     if session.revision_id is None:
@@ -120,14 +126,21 @@ def session_definition(session: CallRow) -> FlowDefinition | dict | None:
         return None
 
 
-def turn_context(org: Organization, session: CallRow, form: Mapping[str, Any]) -> TurnContext:
-    """The engine context of one turn of this call."""
+def turn_context(
+    org: Organization, session: CallRow, form: Mapping[str, Any], data: Mapping[str, Any] | None = None
+) -> TurnContext:
+    """The engine context of one turn of this call; ``flow.data`` holds the org's voicemail
+    greeting (read by the built-in voicemail) and a built-in flow's per-call `data`."""
     call = call_fields(form)
     call.setdefault("CallSid", session.call_sid)
     call.setdefault("From", session.from_number)
     call.setdefault("To", session.to_number)
     services = CallServices(org, session.id, session.phone_number_id, session.to_number)
-    return TurnContext(call=call, now=now(), url_for=url_builder(org.slug, session.id), services=services)
+    greeting = (org.settings or {}).get("voicemail_greeting")
+    flow_data = {"voicemail_greeting": greeting, **(data or {})} if greeting else dict(data or {})
+    return TurnContext(
+        call=call, now=now(), url_for=url_builder(org.slug, session.id), services=services, flow_data=flow_data
+    )
 
 
 def from_result(result: TurnResult, params: Mapping[str, Any]) -> TurnOutput:
@@ -190,11 +203,56 @@ def plan_flow(org: Organization, route: NumberRoute, form: Mapping[str, Any]) ->
     )
 
 
+FlowData = Callable[[CallRow], Mapping[str, Any]]
+
+
+def plan_builtin(
+    org: Organization, ref: str, form: Mapping[str, Any], fields: dict[str, Any], data: FlowData | None = None
+) -> StartPlan:
+    """A new call on a built-in flow (`flows.builtin`); `data(session)` gives its ``flow.data``."""
+    params = scrub(dict(form))
+
+    def build(session: CallRow) -> TurnOutput:
+        return run_builtin(org, session, ref, None, params, form, data)
+
+    return StartPlan(build, {**fields, "builtin_flow": ref})
+
+
+def run_builtin(
+    org: Organization,
+    session: CallRow,
+    ref: str,
+    state: Mapping[str, Any] | None,
+    params: Mapping[str, Any],
+    form: Mapping[str, Any],
+    data: FlowData | None = None,
+) -> TurnOutput:
+    """Start the built-in flow `ref` on `session`: a new call (`state` None), or a live one
+    handed over to it (`flows.hand_over`: its turns keep counting)."""
+    definition = builtin_definition(ref, org_fallback(org))
+    ctx = turn_context(org, session, form, data(session) if data else None)
+    run = run_turn if state is None else hand_over
+    return from_result(run(definition, state, Event("start", params), ctx), params)
+
+
+def voice_event(params: Mapping[str, Any], state: Mapping[str, Any] | None) -> Event:
+    """The event a follow-up on the ``voice`` webhook brings: a Dial or Enqueue action, else what
+    the waiting node waits for (a Record action, or a Connect action)."""
+    waits = expects(state)
+    if params.get("DialCallStatus") and "dial" in waits:
+        return Event("dial", params)
+    if params.get("QueueResult") and "queue" in waits:
+        return Event("queue", params)
+    return Event("continue" if "continue" in waits or not waits else waits[0], params)
+
+
 def plan_resume(org: Organization, hook: InboundWebhook) -> Compute | str:
-    """An ivr-* webhook of a running call: resume the waiting node with the event it brings
-    (its params scrubbed of card data); a fallback voicemail with no session answers at once."""
+    """An ivr-* (or ``voice``) webhook of a running call: resume the waiting node with the event
+    it brings (its params scrubbed of card data; a ``voice`` follow-up's kind read by
+    `voice_event`); a fallback voicemail with no session answers at once."""
     params = scrub(hook.form)
     event = Event(hook.event.kind, params) if hook.event is not None else None
+    voice = hook.service_id == "voice"
     fallback_voicemail = hook.service_id == "ivr-recording" and flag(hook.query, "fallback")
     if fallback_voicemail and not hook.query.get("session"):
         return sessionless_voicemail(org, params)
@@ -203,19 +261,20 @@ def plan_resume(org: Organization, hook: InboundWebhook) -> Compute | str:
         state = session.state or {}
         if fallback_voicemail:
             return voicemail_left(session, params, session.turn + 1)
-        definition = session_definition(session)
-        if definition is None or event is None:
+        definition = session_definition(org, session)
+        event_ = voice_event(params, state) if voice else event
+        if definition is None or event_ is None:
             twiml = org_fallback_twiml(org, "flow no longer available", session.id, session.turn + 1)
             return _ended(
                 twiml,
                 session.turn + 1,
                 "fallback",
-                [step("", "", event.kind if event else hook.service_id, None, {"fallback": "no definition"})],
+                [step("", "", event_.kind if event_ else hook.service_id, None, {"fallback": "no definition"})],
             )
         waiting_at = waiting_node(state)
-        result = run_turn(definition, state, event, turn_context(org, session, hook.form))
+        result = run_turn(definition, state, event_, turn_context(org, session, hook.form))
         out = from_result(result, params)
-        out.extras.extend(artefacts(session, event, waiting_at, params))
+        out.extras.extend(artefacts(session, event_, waiting_at, params))
         return out
 
     return compute
@@ -309,7 +368,7 @@ def queue_music(org: Organization, service_id: str, form: Mapping[str, Any], que
     session = db.session.get(CallSession, str(query["session"])[:32]) if query.get("session") else None
     if session is not None and session.org_id != org.id:  # by the key alone (see call_store._SELECT)
         session = None
-    definition = session_definition(session) if session is not None else None
+    definition = session_definition(org, session) if session is not None else None
     if session is None or definition is None:
         response = VoiceResponse()
         response.play(DEFAULT_HOLD_MUSIC)

@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy import or_, select
 
 from extensions import db
-from models import Flow, Message, Organization, SoftphonePresence, User
+from models import Flow, Message, Organization, SoftphonePresence, User, phone_number_user
 from services.call_support import now
 from services.flows import published_definition
 from upstream.registry import get_provider
@@ -121,6 +121,18 @@ class CallServices:
     def online_clients(self, users: list[str]) -> list[str]:
         """Client identities of the named users (e-mail, ``user:<email>`` or id) with an online softphone."""
         return online_identities(self.org, users)
+
+    def number_users(self) -> list[str]:
+        """The e-mails of the users assigned to the call's number (none without a number)."""
+        if self.phone_number_id is None:
+            return []
+        return list(
+            db.session.scalars(
+                select(User.email)
+                .join(phone_number_user, phone_number_user.c.user_id == User.id)
+                .where(phone_number_user.c.phone_number_id == self.phone_number_id)
+            )
+        )
 
 
 def online_identities(org: Organization, users: list[str] | None = None) -> list[str]:

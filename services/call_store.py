@@ -33,6 +33,7 @@ class CallRow:
     phone_number_id: int | None
     flow_id: int | None
     revision_id: int | None
+    builtin_flow: str | None
     uses_draft: bool
     simulated: bool
     from_number: str

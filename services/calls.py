@@ -20,7 +20,7 @@ from extensions import db
 from flows.twiml import goodbye_twiml
 from flows.webhooks import InboundWebhook
 from models import Organization
-from services.call_ai import plan_ai, transfer_fields, transfer_opens, transfer_turn
+from services.call_ai import plan_ai, transfer_opens, transfer_plan, transfer_turn
 from services.call_events import call_status, inbound_sms, recording_status, transcription_status
 from services.call_flow import find_number, number_route, plan_flow, plan_resume, queue_music
 from services.call_log import node_counts
@@ -33,9 +33,8 @@ from services.call_support import (
     log,
     org_fallback_twiml,
     parse_turn,
-    scrub,
 )
-from services.call_voice import next_turn, plan_outbound, plan_ring, plan_ring_client
+from services.call_voice import plan_outbound, plan_ring, plan_ring_client
 
 __all__ = ["handle_webhook", "node_counts", "resume", "start"]
 
@@ -98,7 +97,7 @@ def _plan_start(org: Organization, hook: InboundWebhook) -> StartPlan | str:
     if service_id in ("ai-voice", "ivr-ai-outbound"):
         return plan_ai(org, service_id, form, hook.query)
     if service_id == "ivr-ai-transfer":
-        return StartPlan(transfer_turn(org, form, hook.query), transfer_fields(form))
+        return transfer_plan(org, form, hook.query)
     if service_id == "ivr-menu":
         return _plan_number_call(org, hook)
     if not form.get("CallSid"):  # voice
@@ -135,9 +134,6 @@ def _plan_number_call(org: Organization, hook: InboundWebhook) -> StartPlan | st
 
 
 def _plan_resume(org: Organization, hook: InboundWebhook) -> Compute | str:
-    if hook.service_id == "voice":
-        params = scrub(hook.form)
-        return lambda session: next_turn(org, session, params)
     if hook.service_id == "ivr-ai-transfer":
         if not hook.form.get("CallSid"):
             return org_fallback_twiml(org, "no CallSid")

@@ -71,6 +71,10 @@ class ConsoleServices:
         """Everyone is online when the tester says agents answer, else nobody."""
         return [f"client:{u}" for u in users] if self.options.get("agents") == "online" else []
 
+    def number_users(self) -> list[str]:
+        """The called number's users: one simulated agent (online when the tester says agents answer)."""
+        return ["agent"]
+
 
 def _hours_nodes(definition: dict) -> list[tuple[str, dict, set[str]]]:
     settings_tz = (definition.get("settings") or {}).get("timezone") or "UTC"

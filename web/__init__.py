@@ -25,9 +25,10 @@ def register_blueprints(app: Flask) -> None:
 
     for module in (connect, calls):
         app.register_blueprint(module.bp)
-    from web import flows_pages
+    from web import builtin_flows, flows_pages
 
     app.register_blueprint(flows_pages.bp)
+    app.register_blueprint(builtin_flows.bp)
     from web import phone_pages, softphone_pages
 
     for module in (phone_pages, softphone_pages):

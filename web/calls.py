@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from flask import Blueprint, abort, g, render_template, request
 
 from extensions import db
+from flows.builtin import builtin_flow
 from models import Flow
 from models.base import parse_id
 from services.call_log import (
@@ -51,8 +52,15 @@ def show(call_id: str):
     if detail is None:
         abort(404)
     names, types = _node_labels(detail.call)
+    builtin = builtin_flow(detail.call.builtin_flow or "")
     return render_template(
-        "calls/show.html", detail=detail, call=detail.call, names=names, types=types, describe_input=describe_input
+        "calls/show.html",
+        detail=detail,
+        call=detail.call,
+        names=names,
+        types=types,
+        describe_input=describe_input,
+        builtin=builtin,
     )
 
 
@@ -61,7 +69,8 @@ def _node_labels(call) -> tuple[dict[str, str], dict[str, str]]:
     from flows import node_type_catalog
     from services.flows import published_definition
 
-    definition = call.draft_definition
+    builtin = builtin_flow(call.builtin_flow or "")
+    definition = builtin.definition() if builtin is not None else call.draft_definition
     if definition is None and call.revision_id is not None:
         definition = published_definition(call.revision_id)
     if definition is None and call.flow is not None:

@@ -107,6 +107,11 @@ def test_users(flow_id: int):
 def settings_form(flow_id: int):
     """The flow settings form for the settings being edited (posted as JSON in `settings`)."""
     flow = flow_or_404(flow_id)
+    return render_settings_form(not can("editor") or request.form.get("readonly") == "1", flow=flow)
+
+
+def render_settings_form(readonly: bool, **extra) -> str:
+    """The flow settings form for the posted settings (JSON in `settings`)."""
     try:
         settings = parse_json(request.form.get("settings") or "{}")
     except BodyError as err:
@@ -115,9 +120,4 @@ def settings_form(flow_id: int):
     if not isinstance(settings, dict):
         raise ApiError(400, "invalid_request", "The settings must be an object.")
     fields = form_fields({"id": "", "props": settings_props(settings)}, SETTINGS_TYPE, [])
-    return render_template(
-        "flows/_settings_form.html",
-        flow=flow,
-        fields=fields,
-        readonly=not can("editor") or request.form.get("readonly") == "1",
-    )
+    return render_template("flows/_settings_form.html", fields=fields, readonly=readonly, **extra)

@@ -148,9 +148,7 @@ def validate(flow_id: int):
     """The engine's issues for the definition being edited (nothing is saved)."""
     body = json_body(DefinitionBody)
     flow_or_404(flow_id)
-    issues = svc.validate_flow(_definition_from(body.definition), g.org)
-    errors = sum(1 for i in issues if i["severity"] == "error")
-    return jsonify({"issues": issues, "errors": errors, "warnings": len(issues) - errors})
+    return validation_answer(_definition_from(body.definition), g.org)
 
 
 @bp.post("/<int:flow_id>/layout")
@@ -193,6 +191,12 @@ def node_form(flow_id: int):
     and the resulting node is embedded so the canvas can take it as one undoable edit.
     """
     flow_or_404(flow_id)
+    return render_node_form(_flow_orgs_others(flow_id), not can("editor") or request.form.get("readonly") == "1",
+                            flow_id=flow_id)
+
+
+def render_node_form(flows: list[dict[str, Any]], readonly: bool, **extra: Any) -> str:
+    """The property form of the posted node (applying a posted row `_action` first)."""
     node, definition = _posted_node()
     info = _type_or_400(node)
     changed = None
@@ -214,11 +218,18 @@ def node_form(flow_id: int):
         targets=[(n["id"], n.get("name") or n["id"]) for n in definition.get("nodes") or [] if isinstance(n, dict)],
         outcomes=_outcomes_for(node, info),
         operators=node_type_catalog()["branch_operators"],
-        flows=_flow_orgs_others(flow_id),
-        readonly=not can("editor") or request.form.get("readonly") == "1",
+        flows=flows,
+        readonly=readonly,
         changed=changed,
-        flow_id=flow_id,
+        **extra,
     )
+
+
+def validation_answer(definition: dict[str, Any], org=None):
+    """The engine's issues for a definition, as the designer's validator reads them (``org``: its subflows too)."""
+    issues = svc.validate_flow(definition, org)
+    errors = sum(1 for i in issues if i["severity"] == "error")
+    return jsonify({"issues": issues, "errors": errors, "warnings": len(issues) - errors})
 
 
 def _outcomes_for(node: dict[str, Any], info: dict[str, Any]) -> list[str]:

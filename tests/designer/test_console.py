@@ -203,3 +203,19 @@ def test_pattern_checked_inputs_say_what_they_accept(ed, acme):
     inputs = re.findall(r"<input [^>]*pattern=[^>]*>", html)
     assert inputs and all('title="' in i for i in inputs)
     assert 'title="Keypad keys only: 0-9, * and #"' in html
+
+
+def test_a_copy_of_the_voice_number_builtin_runs_in_the_console(ed, acme):
+    from flows.builtin import BUILTIN_FLOWS
+
+    flow = acme["flow"]
+    svc.save_draft(acme["org"], None, flow, BUILTIN_FLOWS["voice-number"].definition(), flow.draft_version)
+    db.session.commit()
+    html = _start(ed, acme, agents="offline").get_data(as_text=True)
+    assert "Please leave a message after the beep." in html
+    resp = ed.htmx(f"/flows/{flow.id}/console/act", {"run": _run(html), "kind": "record", "seconds": "4"})
+    event = json.loads(resp.headers["HX-Trigger"])["console-run"]
+    assert event["path"][0] == {"node": "softphones", "outcome": "no_answer"}
+    assert event["path"][-1] == {"node": "voicemail", "outcome": "recorded"} and event["done"]
+    html = _start(ed, acme, agents="online").get_data(as_text=True)
+    assert "Please leave a message" not in html and "Call ended" not in html

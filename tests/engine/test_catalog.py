@@ -15,6 +15,7 @@ from tests.engine.helpers import Call, bye, flow, node
 
 DESIGN_TYPES = {"menu", "collect_input", "record", "pay", "say", "branch", "set_variables", "business_hours",
                 "transfer", "enqueue", "http_request", "send_sms", "subflow", "voicemail", "ai_agent", "hangup"}
+BUILTIN_TYPES = {"ring_users", "take_message", "connect_call", "ai_stream"}  # the built-in flows' own
 DESIGN_KINDS = {"text", "template", "prompt", "number", "bool", "select", "digits", "regex", "timezone",
                 "weekly_hours", "dates", "options", "conditions", "assignments", "key_values", "url", "phone",
                 "sender", "users", "flow_ref"}
@@ -23,12 +24,13 @@ DESIGN_KINDS = {"text", "template", "prompt", "number", "bool", "select", "digit
 def test_catalog_describes_every_type() -> None:
     catalog = node_type_catalog()
     json.dumps(catalog)
-    assert {t["type"] for t in catalog["types"]} == DESIGN_TYPES == set(NODE_TYPES)
+    assert {t["type"] for t in catalog["types"]} == DESIGN_TYPES | BUILTIN_TYPES == set(NODE_TYPES)
+    assert {t["type"] for t in catalog["types"] if not t["palette"]} == BUILTIN_TYPES
     assert set(catalog["field_kinds"]) == DESIGN_KINDS
     assert {o["name"] for o in catalog["branch_operators"]} >= {"equal_to", "regex", "before_time"}
     for entry in catalog["types"]:
         assert entry["label"] and entry["icon"] and entry["category"] in catalog["categories"]
-        assert entry["outcomes"] or entry["type"] == "hangup"
+        assert entry["outcomes"] or entry["type"] == "hangup" or entry["type"] in BUILTIN_TYPES and entry["ends_call"]
         for field in entry["fields"]:
             assert set(field) >= {"name", "kind", "label", "required", "default", "choices", "help"}
             assert field["kind"] in DESIGN_KINDS

@@ -5,7 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from flows import END_REASONS, Event, end_session, ended_state, run_turn, stage_state
+from flows import END_REASONS, Event, FakeServices, end_session, ended_state, run_turn
+from flows.builtin import builtin_definition
 from flows.state import end_of, expects, is_done, new_state, waiting_node
 from tests.engine.helpers import flow, make_ctx, node
 
@@ -31,10 +32,15 @@ def test_ending_a_waiting_call_is_an_engine_operation_with_a_reason():
 def test_states_made_outside_a_flow_turn():
     assert end_of(ended_state(1, "no_flow")) == {"reason": "no_flow", "node": None, "turn": 1, "detail": None}
     assert ended_state(1, "no_flow")["turn"] == 1 and new_state()["status"] == "new"
-    ringing = stage_state("ringing", 1, "softphones")
+    # a voice-mode number's call is an ordinary engine state of its built-in flow
+    services = FakeServices(online={"alice@x.example": "user:alice@x.example"}, assigned=["alice@x.example"])
+    ringing = run_turn(builtin_definition("voice-number"), None, Event("start"), make_ctx(services)).state
     assert waiting_node(ringing) == "softphones" and not is_done(ringing)
-    done = stage_state("voicemail", 2, "voicemail", True, "voicemail")
-    assert is_done(done) and end_of(done)["reason"] == "voicemail"
+    status = {"DialCallStatus": "no-answer"}
+    voicemail = run_turn(builtin_definition("voice-number"), ringing, Event("dial", status), make_ctx(services)).state
+    done = run_turn(builtin_definition("voice-number"), voicemail, Event("recording", {"RecordingSid": "RE1"}),
+                    make_ctx(services)).state
+    assert waiting_node(voicemail) == "voicemail" and is_done(done) and end_of(done)["reason"] == "voicemail"
 
 
 def _writes_state(tree: ast.AST) -> list[int]:
