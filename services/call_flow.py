@@ -32,8 +32,8 @@ from flows.state import end_of, ended_state, turn_of, waiting_node
 from flows.twiml import goodbye_twiml
 from flows.webhooks import InboundWebhook
 from models import CallSession, CallStep, Flow, Organization, Payment, PhoneNumber, Recording
+from services.call_capabilities import CallServices
 from services.call_runtime import Compute, StartPlan, TurnOutput, step
-from services.call_services import CallServices
 from services.call_store import CallRow
 from services.call_support import (
     call_fields,

@@ -22,9 +22,9 @@ from flows import render_twiml, stage_state
 from flows.checks import to_e164
 from flows.state import stage_of, waiting_node
 from models import Organization, PhoneNumber, User, phone_number_user
+from services.call_capabilities import online_identities
 from services.call_flow import find_number, upsert_recording
 from services.call_runtime import StartPlan, TurnOutput, step
-from services.call_services import online_identities
 from services.call_store import CallRow
 from services.call_support import input_summary, url_builder
 
