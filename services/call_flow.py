@@ -33,7 +33,6 @@ from flows.twiml import goodbye_twiml
 from flows.webhooks import InboundWebhook
 from models import CallSession, CallStep, Flow, Organization, Payment, PhoneNumber, Recording
 from services.call_capabilities import CallServices
-from services.call_runtime import Compute, StartPlan, TurnOutput, step
 from services.call_store import CallRow
 from services.call_support import (
     call_fields,
@@ -46,6 +45,7 @@ from services.call_support import (
     scrub,
     url_builder,
 )
+from services.call_turns import Compute, StartPlan, TurnOutput, step
 from services.flows import definition_for_caller, published_definition
 
 _COMPILED: dict[int, tuple[dict, FlowDefinition]] = {}

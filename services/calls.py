@@ -24,7 +24,6 @@ from services.call_ai import plan_ai, transfer_fields, transfer_opens, transfer_
 from services.call_events import call_status, inbound_sms, recording_status, transcription_status
 from services.call_flow import find_number, number_route, plan_flow, plan_resume, queue_music
 from services.call_log import node_counts
-from services.call_runtime import Compute, StartPlan, continue_call, start_call
 from services.call_support import (
     TWIML,
     WebhookAnswer,
@@ -35,6 +34,7 @@ from services.call_support import (
     parse_turn,
     scrub,
 )
+from services.call_turns import Compute, StartPlan, continue_call, start_call
 from services.call_voice import next_turn, plan_outbound, plan_ring, plan_ring_client
 
 __all__ = ["handle_webhook", "node_counts", "resume", "start"]
