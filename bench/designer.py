@@ -105,7 +105,7 @@ def make_app(tmp: Path):
 
 def seed(app) -> dict[int, int]:
     from extensions import db
-    from services import flows as svc
+    from services import flow_revisions as svc
     from services.accounts import ensure_org, ensure_user, set_membership
 
     with app.app_context():

@@ -21,7 +21,7 @@ from sqlalchemy import or_, select
 from extensions import db
 from models import Flow, Message, Organization, SoftphonePresence, User
 from services.call_support import now
-from services.flows import published_definition
+from services.flow_revisions import published_definition
 from upstream.registry import get_provider
 
 log = logging.getLogger("phonetree.calls")

@@ -46,7 +46,7 @@ from services.call_support import (
     url_builder,
 )
 from services.call_turns import Compute, StartPlan, TurnOutput, step
-from services.flows import definition_for_caller, published_definition
+from services.flow_revisions import definition_for_caller, published_definition
 
 _COMPILED: dict[int, tuple[dict, FlowDefinition]] = {}
 _COMPILED_MAX = 1024

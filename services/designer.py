@@ -11,7 +11,7 @@ from typing import Any
 
 from flows import NODE_TYPES, DefinitionError, load_definition
 from models import Flow, FlowRevision, Organization
-from services import flows as flow_svc
+from services import flow_revisions as flow_svc
 
 CALL_FIELDS = (
     ("call.from", "the caller's number"),

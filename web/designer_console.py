@@ -18,7 +18,7 @@ from extensions import db
 from models import FlowTestCase, utcnow
 from models.base import parse_id
 from services import flow_console as console
-from services import flows as svc
+from services import flow_revisions as svc
 from web.context import page_auth
 from web.flows_pages import bp, flow_or_404
 

@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from extensions import db
 from services import designer
-from services import flows as svc
+from services import flow_revisions as svc
 from web.context import can, page_auth
 from web.errors import ApiError
 from web.flows_pages import bp, flow_or_404

@@ -18,7 +18,7 @@ from extensions import db
 from flows import node_type_catalog
 from flows.layout import auto_layout
 from services import designer as dz
-from services import flows as svc
+from services import flow_revisions as svc
 from web.context import can, page_auth
 from web.errors import ApiError
 from web.flows_pages import bp, flow_or_404

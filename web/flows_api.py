@@ -7,7 +7,7 @@ from flask import Blueprint, g, jsonify, request
 from extensions import csrf, db
 from models import Flow, FlowRevision
 from models.base import parse_id
-from services import flows as svc
+from services import flow_revisions as svc
 from web.api_auth import api_auth
 from web.errors import ApiError
 

@@ -14,7 +14,7 @@ from extensions import db
 from models import Flow
 from models.base import parse_id
 from services import designer
-from services import flows as svc
+from services import flow_revisions as svc
 from services.flow_templates import TEMPLATES
 from web.context import page_auth
 

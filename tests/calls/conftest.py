@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from extensions import db
 from models import CallSession, CallStep, PhoneNumber
-from services.flows import create_flow, publish
+from services.flow_revisions import create_flow, publish
 from sim import CallerSimulator, FlaskClientTransport
 from tests.plugins.twilio_fake import (
     TWILIO_FAKE_ACCOUNT_SID,
