@@ -22,7 +22,7 @@ from db_pool import retry_on_disconnect
 from extensions import csrf, db
 from flows.twiml import goodbye_twiml
 from flows.webhooks import SERVICE_IDS, VENDOR, VOICE_SERVICES, WEBHOOK_PREFIX
-from services.calls import handle_webhook
+from services.call_webhooks import handle_webhook
 from upstream.errors import SecretsUnreadable
 from upstream.registry import webhook_org
 from web.errors import json_error
