@@ -140,7 +140,7 @@ def seed(app) -> None:
     from models import PhoneNumber
     from services.accounts import ensure_org
     from services.flow_revisions import create_flow, publish
-    from upstream.registry import save_integration
+    from upstream.integrations import save_integration
 
     with app.app_context():
         upgrade()

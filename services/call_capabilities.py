@@ -22,7 +22,7 @@ from extensions import db
 from models import Flow, Message, Organization, SoftphonePresence, User
 from services.call_support import now
 from services.flow_revisions import published_definition
-from upstream.registry import get_provider
+from upstream.integrations import get_provider
 
 log = logging.getLogger("phonetree.calls")
 

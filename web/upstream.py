@@ -21,7 +21,13 @@ from upstream.errors import (
     UnknownIntegrationType,
     UpstreamError,
 )
-from upstream.registry import delete_integration, get_integration, get_provider_for, public_summary, save_integration
+from upstream.integrations import (
+    delete_integration,
+    get_integration,
+    get_provider_for,
+    public_summary,
+    save_integration,
+)
 from web.api_auth import api_auth
 from web.errors import ApiError
 

@@ -20,7 +20,7 @@ from tests.plugins.twilio_fake import (
     TWILIO_FAKE_AUTH_TOKEN,
 )
 from tests.plugins.upstream import APP_SID
-from upstream.registry import save_integration
+from upstream.integrations import save_integration
 
 BASE = "http://localhost/connect/webhook/twilio"
 IVR_NUMBER = "+15550001000"
