@@ -20,8 +20,8 @@ from extensions import db
 from flows import stage_state
 from models import CallSession, Organization
 from services.call_flow import find_number
+from services.call_scrub import log, org_fallback_twiml, url_builder
 from services.call_store import CallRow
-from services.call_support import log, org_fallback_twiml, url_builder
 from services.call_turns import Compute, StartPlan, TurnOutput, step
 from services.call_voice import dial_target, voice_output
 

@@ -18,8 +18,8 @@ from flows import end_session, render_twiml
 from flows.state import is_done, waiting_node
 from models import CallStep, Message, Organization
 from services.call_flow import find_number, upsert_recording
+from services.call_scrub import TWIML, WebhookAnswer, empty_answer, log, now, parse_turn, scrub
 from services.call_store import CallRow, update_session
-from services.call_support import TWIML, WebhookAnswer, empty_answer, log, now, parse_turn, scrub
 from services.call_turns import lock_session
 
 FINAL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")

@@ -33,8 +33,7 @@ from flows.twiml import goodbye_twiml
 from flows.webhooks import InboundWebhook
 from models import CallSession, CallStep, Flow, Organization, Payment, PhoneNumber, Recording
 from services.call_capabilities import CallServices
-from services.call_store import CallRow
-from services.call_support import (
+from services.call_scrub import (
     call_fields,
     flag,
     input_summary,
@@ -45,6 +44,7 @@ from services.call_support import (
     scrub,
     url_builder,
 )
+from services.call_store import CallRow
 from services.call_turns import Compute, StartPlan, TurnOutput, step
 from services.flow_revisions import definition_for_caller, published_definition
 

@@ -21,8 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from extensions import db
 from flows.twiml import goodbye_twiml
 from models import CallSession, CallTurn, Organization, new_uid
+from services.call_scrub import now, scrub_json
 from services.call_store import CallRow, insert_session, lock_row, persist_turn
-from services.call_support import now, scrub_json
 
 log = logging.getLogger("phonetree.calls")
 

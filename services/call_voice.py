@@ -24,8 +24,8 @@ from flows.state import stage_of, waiting_node
 from models import Organization, PhoneNumber, User, phone_number_user
 from services.call_capabilities import online_identities
 from services.call_flow import find_number, upsert_recording
+from services.call_scrub import input_summary, url_builder
 from services.call_store import CallRow
-from services.call_support import input_summary, url_builder
 from services.call_turns import StartPlan, TurnOutput, step
 
 VOICEMAIL_GREETING = "Nobody is available to take your call. Please leave a message after the beep."

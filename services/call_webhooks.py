@@ -24,7 +24,7 @@ from services.call_ai import plan_ai, transfer_fields, transfer_opens, transfer_
 from services.call_events import call_status, inbound_sms, recording_status, transcription_status
 from services.call_flow import find_number, number_route, plan_flow, plan_resume, queue_music
 from services.call_log import node_counts
-from services.call_support import (
+from services.call_scrub import (
     TWIML,
     WebhookAnswer,
     answer_twiml,
