@@ -9,6 +9,7 @@ queue (``queue:name``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,10 +21,13 @@ from extensions import db
 from flows import stage_state
 from models import CallSession, Organization
 from services.call_flow import find_number
-from services.call_scrub import log, org_fallback_twiml, url_builder
 from services.call_store import CallRow
 from services.call_turns import Compute, StartPlan, TurnOutput, step
 from services.call_voice import dial_target, voice_output
+from services.webhook_answers import org_fallback_twiml
+from services.webhook_urls import url_builder
+
+log = logging.getLogger("phonetree.calls")
 
 RESERVED_QUERY = ("orgid", "session", "turn", "to")
 

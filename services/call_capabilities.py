@@ -20,7 +20,7 @@ from sqlalchemy import or_, select
 
 from extensions import db
 from models import Flow, Message, Organization, SoftphonePresence, User
-from services.call_scrub import now
+from services.clock import now
 from services.flow_revisions import published_definition
 from upstream.integrations import get_provider
 

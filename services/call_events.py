@@ -7,6 +7,7 @@ the analytics overlay can show where callers hang up.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,9 +19,14 @@ from flows import end_session, render_twiml
 from flows.state import is_done, waiting_node
 from models import CallStep, Message, Organization
 from services.call_flow import find_number, upsert_recording
-from services.call_scrub import TWIML, WebhookAnswer, empty_answer, log, now, parse_turn, scrub
+from services.call_scrub import scrub
 from services.call_store import CallRow, update_session
 from services.call_turns import lock_session
+from services.clock import now
+from services.webhook_answers import TWIML, WebhookAnswer, empty_answer
+from services.webhook_params import parse_turn
+
+log = logging.getLogger("phonetree.calls")
 
 FINAL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
 

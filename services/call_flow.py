@@ -7,6 +7,7 @@ test users), builds the turn context and turns the result into a `TurnOutput`.
 
 from __future__ import annotations
 
+import logging
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import Any, NamedTuple
@@ -33,20 +34,16 @@ from flows.twiml import goodbye_twiml
 from flows.webhooks import InboundWebhook
 from models import CallSession, CallStep, Flow, Organization, Payment, PhoneNumber, Recording
 from services.call_capabilities import CallServices
-from services.call_scrub import (
-    call_fields,
-    flag,
-    input_summary,
-    log,
-    mask_card,
-    now,
-    org_fallback_twiml,
-    scrub,
-    url_builder,
-)
+from services.call_scrub import mask_card, scrub
 from services.call_store import CallRow
 from services.call_turns import Compute, StartPlan, TurnOutput, step
+from services.clock import now
 from services.flow_revisions import definition_for_caller, published_definition
+from services.webhook_answers import org_fallback_twiml
+from services.webhook_params import call_fields, flag, input_summary
+from services.webhook_urls import url_builder
+
+log = logging.getLogger("phonetree.calls")
 
 _COMPILED: dict[int, tuple[dict, FlowDefinition]] = {}
 _COMPILED_MAX = 1024

@@ -21,8 +21,9 @@ from sqlalchemy.exc import IntegrityError
 from extensions import db
 from flows.twiml import goodbye_twiml
 from models import CallSession, CallTurn, Organization, new_uid
-from services.call_scrub import now, scrub_json
+from services.call_scrub import scrub_json
 from services.call_store import CallRow, insert_session, lock_row, persist_turn
+from services.clock import now
 
 log = logging.getLogger("phonetree.calls")
 

@@ -24,9 +24,10 @@ from flows.state import stage_of, waiting_node
 from models import Organization, PhoneNumber, User, phone_number_user
 from services.call_capabilities import online_identities
 from services.call_flow import find_number, upsert_recording
-from services.call_scrub import input_summary, url_builder
 from services.call_store import CallRow
 from services.call_turns import StartPlan, TurnOutput, step
+from services.webhook_params import input_summary
+from services.webhook_urls import url_builder
 
 VOICEMAIL_GREETING = "Nobody is available to take your call. Please leave a message after the beep."
 NO_MESSAGE = "We did not receive a message. Goodbye."

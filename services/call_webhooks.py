@@ -13,6 +13,7 @@ fallback); callbacks answer 204; ``sms`` answers TwiML with the auto-reply, if a
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -24,18 +25,14 @@ from services.call_ai import plan_ai, transfer_fields, transfer_opens, transfer_
 from services.call_events import call_status, inbound_sms, recording_status, transcription_status
 from services.call_flow import find_number, number_route, plan_flow, plan_resume, queue_music
 from services.call_log import node_counts
-from services.call_scrub import (
-    TWIML,
-    WebhookAnswer,
-    answer_twiml,
-    empty_answer,
-    log,
-    org_fallback_twiml,
-    parse_turn,
-    scrub,
-)
+from services.call_scrub import scrub
 from services.call_turns import Compute, StartPlan, continue_call, start_call
 from services.call_voice import next_turn, plan_outbound, plan_ring, plan_ring_client
+from services.webhook_answers import TWIML, WebhookAnswer, answer_twiml, empty_answer, org_fallback_twiml
+from services.webhook_params import parse_turn
+
+log = logging.getLogger("phonetree.calls")
+
 
 __all__ = ["handle_webhook", "node_counts", "resume", "start"]
 
