@@ -12,7 +12,7 @@ from twilio.twiml import TwiML
 from twilio.twiml.voice_response import VoiceResponse
 
 from flows.definition import DefinitionError, Settings, load_settings
-from flows.field_checks import to_e164
+from flows.formats import to_e164
 
 log = logging.getLogger("phonetree.flows")
 

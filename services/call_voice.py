@@ -19,7 +19,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from extensions import db
 from flows import render_twiml, stage_state
-from flows.field_checks import to_e164
+from flows.formats import to_e164
 from flows.state import stage_of, waiting_node
 from models import Organization, PhoneNumber, User, phone_number_user
 from services.call_capabilities import online_identities

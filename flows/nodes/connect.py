@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from flows.definition import Node
-from flows.field_checks import is_template, to_e164, url_valid
+from flows.formats import is_template, to_e164, url_valid
 from flows.issues import Issue, error
 from flows.prompts import add_prompt
 from flows.registry import Field, NodeResult, NodeType, Route, Wait, prompt_summary, register

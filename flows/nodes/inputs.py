@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from flows.definition import Node
-from flows.field_checks import VAR_NAME_RE, regex_matches
+from flows.formats import VAR_NAME_RE, regex_matches
 from flows.issues import Issue, error
 from flows.prompts import add_prompt
 from flows.registry import Field, NodeResult, NodeType, Route, Wait, prompt_summary, register

@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from flows.definition import Node
-from flows.field_checks import is_template
+from flows.formats import is_template
 from flows.issues import Issue, error
 from flows.prompts import add_prompt
 from flows.registry import Field, NodeResult, NodeType, Route, Wait, prompt_summary, register

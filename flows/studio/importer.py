@@ -21,7 +21,7 @@ import re
 from typing import Any
 
 from flows.definition import NODE_ID_RE, SPEC_VERSION
-from flows.field_checks import VAR_NAME_RE
+from flows.formats import VAR_NAME_RE
 from flows.registry import NODE_TYPES
 from flows.studio import map_other, map_voice
 from flows.studio.liquid import liquid_to_jinja
