@@ -111,7 +111,7 @@ def bare_route(app: Any) -> Callable[[int], Any]:
 
 def signature_check(app: Any, got: Captured) -> Callable[[int], Any]:
     """The Twilio provider's own check of a captured request's signature."""
-    from upstream.integrations import webhook_org
+    from upstream.webhook_orgs import webhook_org
 
     with app.app_context():
         _org, provider = webhook_org("bench")

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import select
 from twilio.twiml.voice_response import VoiceResponse
 
+from caches import COMPILED_DEFINITIONS
 from db_raw import RawStatement
 from extensions import db
 from flows import (
@@ -32,7 +33,7 @@ from flows.nodes.connect import DEFAULT_HOLD_MUSIC
 from flows.state import end_of, ended_state, turn_of, waiting_node
 from flows.twiml import goodbye_twiml
 from flows.webhooks import InboundWebhook
-from models import CallSession, CallStep, Flow, Organization, Payment, PhoneNumber, Recording
+from models import CallSession, CallStep, Flow, OrgRef, Payment, PhoneNumber, Recording
 from services.call_capabilities import CallServices
 from services.call_scrub import mask_card, scrub
 from services.call_store import CallRow
@@ -45,29 +46,25 @@ from services.webhook_urls import url_builder
 
 log = logging.getLogger("phonetree.calls")
 
-_COMPILED: dict[int, tuple[dict, FlowDefinition]] = {}
-_COMPILED_MAX = 1024
 THANKS = "Thank you for your message. Goodbye."
 
 
 def compiled(definition: dict, revision_id: int | None) -> FlowDefinition | dict:
-    """A published revision's loaded definition, cached per process (revisions never change)."""
+    """A published revision's loaded definition, cached by revision id (`caches.COMPILED_DEFINITIONS`:
+    revisions never change)."""
     if revision_id is None:
         return definition
-    hit = _COMPILED.get(revision_id)
-    if hit is not None and hit[0] is definition:
-        return hit[1]
+    hit = COMPILED_DEFINITIONS.get(revision_id)
+    if hit is not None:
+        return hit
     try:
         loaded = load_definition(definition)
     except DefinitionError:
         return definition  # run_turn answers the fallback for a malformed definition
-    if len(_COMPILED) >= _COMPILED_MAX:
-        _COMPILED.clear()
-    _COMPILED[revision_id] = (definition, loaded)
-    return loaded
+    return COMPILED_DEFINITIONS.put(revision_id, loaded)
 
 
-def find_number(org: Organization, number: str) -> PhoneNumber | None:
+def find_number(org: OrgRef, number: str) -> PhoneNumber | None:
     """The org's phone number record for an E.164 number, or None."""
     if not number:
         return None
@@ -97,7 +94,7 @@ _ROUTE = RawStatement(
 )
 
 
-def number_route(org: Organization, number: str) -> NumberRoute | None:
+def number_route(org: OrgRef, number: str) -> NumberRoute | None:
     """Where a call to one of the org's numbers goes (None if the number is not the org's)."""
     if not number:
         return None
@@ -117,7 +114,7 @@ def session_definition(session: CallRow) -> FlowDefinition | dict | None:
         return None
 
 
-def turn_context(org: Organization, session: CallRow, form: Mapping[str, Any]) -> TurnContext:
+def turn_context(org: OrgRef, session: CallRow, form: Mapping[str, Any]) -> TurnContext:
     """The engine context of one turn of this call."""
     call = call_fields(form)
     call.setdefault("CallSid", session.call_sid)
@@ -153,7 +150,7 @@ def _ended(twiml: str, turn: int, reason: str, steps: list[dict[str, Any]]) -> T
     return TurnOutput(twiml, ended_state(turn, reason), turn, steps, True, reason, None)
 
 
-def plan_flow(org: Organization, route: NumberRoute, form: Mapping[str, Any]) -> StartPlan:
+def plan_flow(org: OrgRef, route: NumberRoute, form: Mapping[str, Any]) -> StartPlan:
     """A new call to a number with a flow: its first turn (the draft for test users)."""
     call_sid, to, from_ = str(form.get("CallSid") or ""), str(form.get("To") or ""), str(form.get("From") or "")
     definition, revision_id, uses_draft = (None, None, False)
@@ -187,7 +184,7 @@ def plan_flow(org: Organization, route: NumberRoute, form: Mapping[str, Any]) ->
     )
 
 
-def plan_resume(org: Organization, hook: InboundWebhook) -> Compute | str:
+def plan_resume(org: OrgRef, hook: InboundWebhook) -> Compute | str:
     """An ivr-* webhook of a running call: resume the waiting node with the event it brings
     (its params scrubbed of card data); a fallback voicemail with no session answers at once."""
     params = scrub(hook.form)
@@ -293,7 +290,7 @@ def voicemail_left(session: CallRow, params: Mapping[str, Any], turn: int) -> Tu
     return out
 
 
-def sessionless_voicemail(org: Organization, params: Mapping[str, Any]) -> str:
+def sessionless_voicemail(org: OrgRef, params: Mapping[str, Any]) -> str:
     """A fallback voicemail left on a call that has no session (an unknown number)."""
     if params.get("RecordingSid"):
         upsert_recording(org.id, None, params, None)
@@ -301,7 +298,7 @@ def sessionless_voicemail(org: Organization, params: Mapping[str, Any]) -> str:
     return goodbye_twiml(THANKS)
 
 
-def queue_music(org: Organization, service_id: str, form: Mapping[str, Any], query: Mapping[str, Any]) -> str:
+def queue_music(org: OrgRef, service_id: str, form: Mapping[str, Any], query: Mapping[str, Any]) -> str:
     """An Enqueue's waitUrl: the caller's place in the queue, then the node's hold message and music."""
     session = db.session.get(CallSession, str(query["session"])[:32]) if query.get("session") else None
     if session is not None and session.org_id != org.id:  # by the key alone (see call_store._SELECT)

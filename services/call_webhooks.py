@@ -20,7 +20,7 @@ from typing import Any
 from extensions import db
 from flows.twiml import goodbye_twiml
 from flows.webhooks import InboundWebhook
-from models import Organization
+from models import OrgRef
 from services.call_ai import plan_ai, transfer_fields, transfer_opens, transfer_turn
 from services.call_events import call_status, inbound_sms, recording_status, transcription_status
 from services.call_flow import find_number, number_route, plan_flow, plan_resume, queue_music
@@ -36,7 +36,7 @@ log = logging.getLogger("phonetree.calls")
 
 __all__ = ["handle_webhook", "node_counts", "resume", "start"]
 
-CallbackHandler = Callable[[Organization, Mapping[str, Any], Mapping[str, Any]], WebhookAnswer]
+CallbackHandler = Callable[[OrgRef, Mapping[str, Any], Mapping[str, Any]], WebhookAnswer]
 CALLBACK_HANDLERS: dict[str, CallbackHandler] = {
     "status": call_status,
     "recording-status": recording_status,
@@ -45,7 +45,7 @@ CALLBACK_HANDLERS: dict[str, CallbackHandler] = {
 }
 
 
-def handle_webhook(org: Organization, hook: InboundWebhook) -> WebhookAnswer:
+def handle_webhook(org: OrgRef, hook: InboundWebhook) -> WebhookAnswer:
     """Run one (already authenticated) Twilio webhook for `org`; never raises."""
     try:
         if hook.webhook.kind != "voice":
@@ -59,7 +59,7 @@ def handle_webhook(org: Organization, hook: InboundWebhook) -> WebhookAnswer:
         return _failure_answer(org, hook)
 
 
-def _opens(org: Organization, hook: InboundWebhook) -> bool:
+def _opens(org: OrgRef, hook: InboundWebhook) -> bool:
     """Whether a voice webhook opens a call (else it resumes the session it names)."""
     if not hook.webhook.opens:
         return False
@@ -70,7 +70,7 @@ def _opens(org: Organization, hook: InboundWebhook) -> bool:
     return True
 
 
-def start(org: Organization, hook: InboundWebhook) -> str:
+def start(org: OrgRef, hook: InboundWebhook) -> str:
     """Open a call: plan it by serviceId and number, insert its session, run its first turn.
 
     A repeated start of the same CallSid replays the stored first answer (`call_runtime.start_call`).
@@ -81,7 +81,7 @@ def start(org: Organization, hook: InboundWebhook) -> str:
     return start_call(org, str(hook.form["CallSid"]), hook.service_id, plan.build, **plan.fields)
 
 
-def resume(org: Organization, hook: InboundWebhook) -> str:
+def resume(org: OrgRef, hook: InboundWebhook) -> str:
     """The next turn of a known call, under its row lock; a retried turn gets its stored TwiML."""
     compute = _plan_resume(org, hook)
     if isinstance(compute, str):
@@ -90,7 +90,7 @@ def resume(org: Organization, hook: InboundWebhook) -> str:
     return continue_call(org, query.get("session"), form.get("CallSid"), hook.service_id, parse_turn(query), compute)
 
 
-def _plan_start(org: Organization, hook: InboundWebhook) -> StartPlan | str:
+def _plan_start(org: OrgRef, hook: InboundWebhook) -> StartPlan | str:
     form, service_id = hook.form, hook.service_id
     if service_id in ("ai-voice", "ivr-ai-outbound"):
         return plan_ai(org, service_id, form, hook.query)
@@ -115,7 +115,7 @@ def _plan_start(org: Organization, hook: InboundWebhook) -> StartPlan | str:
     return plan_ring(org, number, form)
 
 
-def _plan_number_call(org: Organization, hook: InboundWebhook) -> StartPlan | str:
+def _plan_number_call(org: OrgRef, hook: InboundWebhook) -> StartPlan | str:
     """A call to one of the org's numbers: its flow, or its softphones when it has none in voice mode."""
     form = hook.form
     call_sid, to = str(form.get("CallSid") or ""), str(form.get("To") or "")
@@ -131,7 +131,7 @@ def _plan_number_call(org: Organization, hook: InboundWebhook) -> StartPlan | st
     return plan_flow(org, route, form)
 
 
-def _plan_resume(org: Organization, hook: InboundWebhook) -> Compute | str:
+def _plan_resume(org: OrgRef, hook: InboundWebhook) -> Compute | str:
     if hook.service_id == "voice":
         params = scrub(hook.form)
         return lambda session: next_turn(org, session, params)
@@ -142,7 +142,7 @@ def _plan_resume(org: Organization, hook: InboundWebhook) -> Compute | str:
     return plan_resume(org, hook)
 
 
-def _failure_answer(org: Organization, hook: InboundWebhook) -> WebhookAnswer:
+def _failure_answer(org: OrgRef, hook: InboundWebhook) -> WebhookAnswer:
     if hook.webhook.kind == "callback":
         return empty_answer()
     if hook.webhook.kind == "messaging":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flows import fallback_twiml
-from models import Organization
+from models import OrgRef
 from services.webhook_urls import url_builder
 
 TWIML = "text/xml; charset=utf-8"
@@ -25,7 +25,7 @@ def empty_answer() -> WebhookAnswer:
     return 204, "text/plain", ""
 
 
-def org_fallback(org: Organization) -> dict[str, Any]:
+def org_fallback(org: OrgRef) -> dict[str, Any]:
     """The org's call fallback as flow settings: ``{"fallback": {"action", "message"}}``.
 
     Set in ``org.settings["call_fallback"]`` (action ``voicemail`` or ``hangup``); hang-up by default.
@@ -40,7 +40,7 @@ def org_fallback(org: Organization) -> dict[str, Any]:
     return settings
 
 
-def org_fallback_twiml(org: Organization, reason: str, session_id: str | None = None, turn: int | None = None) -> str:
+def org_fallback_twiml(org: OrgRef, reason: str, session_id: str | None = None, turn: int | None = None) -> str:
     """The org's apology and fallback (voicemail or hang-up) as a TwiML document."""
     builder = url_builder(org.slug, session_id)
 

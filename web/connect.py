@@ -24,7 +24,7 @@ from flows.twiml import goodbye_twiml
 from flows.webhooks import SERVICE_IDS, VENDOR, VOICE_SERVICES, WEBHOOK_PREFIX
 from services.call_webhooks import handle_webhook
 from upstream.errors import SecretsUnreadable
-from upstream.integrations import webhook_org
+from upstream.webhook_orgs import webhook_org
 from web.errors import json_error
 
 log = logging.getLogger("phonetree.connect")

@@ -6,7 +6,6 @@ truth (`services.flows.save_draft` with `draft_version` guards against overwriti
 
 from __future__ import annotations
 
-import functools
 import json
 import zoneinfo
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 from flask import abort, g, jsonify, render_template, request, url_for
 from flask_login import current_user
 
+from caches import TIMEZONES
 from extensions import db
 from flows import node_type_catalog
 from flows.layout import auto_layout
@@ -87,10 +87,14 @@ def page_data(flow, definition: dict, *, readonly: bool, revision=None) -> dict[
     }
 
 
-@functools.lru_cache(maxsize=1)
 def _timezones() -> tuple[str, ...]:
-    zones = zoneinfo.available_timezones()
-    return tuple(sorted(z for z in zones if "/" in z and not z.startswith(("Etc/", "SystemV/"))))
+    zones = TIMEZONES.get("all")
+    if zones is None:
+        names = zoneinfo.available_timezones()
+        zones = TIMEZONES.put(
+            "all", tuple(sorted(z for z in names if "/" in z and not z.startswith(("Etc/", "SystemV/"))))
+        )
+    return zones
 
 
 def _page(flow, definition: dict, readonly: bool, rev=None):

@@ -24,10 +24,10 @@ from upstream.errors import (
 from upstream.integrations import (
     delete_integration,
     get_integration,
-    get_provider_for,
     public_summary,
     save_integration,
 )
+from upstream.provider_cache import get_provider_for
 from web.api_auth import api_auth
 from web.errors import ApiError
 
