@@ -11,7 +11,7 @@ from typing import Any
 
 from flows import NODE_TYPES, DefinitionError, load_definition
 from models import Flow, FlowRevision, Organization
-from services import flow_revisions as flow_svc
+from services import flow_revisions
 
 CALL_FIELDS = (
     ("call.from", "the caller's number"),
@@ -118,7 +118,7 @@ def describe_diff(old: dict | None, new: dict) -> dict[str, Any]:
     if old is None:
         count = len(_nodes(new))
         return {"added": [], "removed": [], "changed": [], "summary": f"first revision, {count} nodes"}
-    diff = flow_svc.diff_definitions(old, new)
+    diff = flow_revisions.diff_definitions(old, new)
     names = _names(old or {}) | _names(new)
     labelled = {k: [{"id": i, "name": names.get(i, i)} for i in diff[k]] for k in ("added", "removed", "changed")}
     parts = [f"{len(labelled[k])} {k}" for k in ("added", "removed", "changed") if labelled[k]]
@@ -140,7 +140,7 @@ class HistoryEntry:
 
 def history(org: Organization, flow: Flow) -> list[HistoryEntry]:
     """The flow's revisions, newest first, each with what changed since the one before."""
-    revisions = flow_svc.revisions(org, flow)
+    revisions = flow_revisions.revisions(org, flow)
     entries: list[HistoryEntry] = []
     for index, revision in enumerate(revisions):
         previous = revisions[index + 1].definition if index + 1 < len(revisions) else None

@@ -7,7 +7,7 @@ from flask import Blueprint, g, jsonify, request
 from extensions import csrf, db
 from models import Flow, FlowRevision
 from models.base import parse_id
-from services import flow_revisions as svc
+from services import flow_revisions
 from web.api_auth import api_auth
 from web.errors import ApiError
 
@@ -23,7 +23,7 @@ def flow_summary(flow: Flow, numbers: list[str] | None = None) -> dict:
     """A flow's metadata as the API shows it (`numbers` when already fetched for a list)."""
     rev = flow.published_revision
     if numbers is None:
-        numbers = svc.numbers_by_flow(g.org, [flow.id])[flow.id]
+        numbers = flow_revisions.numbers_by_flow(g.org, [flow.id])[flow.id]
     return {
         "id": flow.id,
         "name": flow.name,
@@ -57,18 +57,18 @@ def _body() -> dict:
 
 
 def _flow_or_404(flow_id: int) -> Flow:
-    flow = svc.get_flow(g.org, flow_id)
+    flow = flow_revisions.get_flow(g.org, flow_id)
     if flow is None:
         raise ApiError(404, "not_found", "There is no such flow in this organisation.")
     return flow
 
 
-def _fail(err: svc.FlowError):
+def _fail(err: flow_revisions.FlowError):
     db.session.rollback()
     extra = {}
-    if isinstance(err, svc.InvalidFlow):
+    if isinstance(err, flow_revisions.InvalidFlow):
         return ApiError(422, err.code, err.message, issues=err.issues)
-    if isinstance(err, svc.StaleDraft):
+    if isinstance(err, flow_revisions.StaleDraft):
         return ApiError(409, err.code, err.message, current_version=err.current_version)
     if err.path:
         extra["path"] = err.path
@@ -79,8 +79,8 @@ def _fail(err: svc.FlowError):
 @api_auth("viewer")
 def list_flows():
     """The org's flows (`?archived=1` includes archived ones)."""
-    flows = svc.list_flows(g.org, include_archived=request.args.get("archived") in ("1", "true"))
-    numbers = svc.numbers_by_flow(g.org, [f.id for f in flows])
+    flows = flow_revisions.list_flows(g.org, include_archived=request.args.get("archived") in ("1", "true"))
+    numbers = flow_revisions.numbers_by_flow(g.org, [f.id for f in flows])
     return jsonify({"flows": [flow_summary(f, numbers[f.id]) for f in flows]})
 
 
@@ -99,7 +99,7 @@ def create():
     """Create a flow: `{"name", "definition"?, "template"?, "description"?}`."""
     body = _body()
     try:
-        flow = svc.create_flow(
+        flow = flow_revisions.create_flow(
             g.org,
             g.user,
             body.get("name", ""),
@@ -108,7 +108,7 @@ def create():
             body.get("description", ""),
         )
         db.session.commit()
-    except svc.FlowError as err:
+    except flow_revisions.FlowError as err:
         raise _fail(err) from None
     return jsonify(flow_summary(flow) | {"definition": flow.draft}), 201
 
@@ -118,7 +118,7 @@ def create():
 def get(flow_id: int):
     """One flow with its draft definition and validation issues."""
     flow = _flow_or_404(flow_id)
-    return jsonify(flow_summary(flow) | {"definition": flow.draft, "issues": svc.validate_flow(flow.draft)})
+    return jsonify(flow_summary(flow) | {"definition": flow.draft, "issues": flow_revisions.validate_flow(flow.draft)})
 
 
 @bp.put("/<int:flow_id>")
@@ -129,19 +129,21 @@ def update(flow_id: int):
     body = _body()
     try:
         if "name" in body or "description" in body:
-            svc.rename(flow, body.get("name", flow.name), body.get("description"))
+            flow_revisions.rename(flow, body.get("name", flow.name), body.get("description"))
         if "test_users" in body:
             if not isinstance(body["test_users"], list):
-                raise svc.FlowError("test_users must be a list of phone numbers.")
-            svc.set_test_users(flow, body["test_users"])
+                raise flow_revisions.FlowError("test_users must be a list of phone numbers.")
+            flow_revisions.set_test_users(flow, body["test_users"])
         if "definition" in body:
             if not isinstance(body.get("draft_version"), int):
-                raise svc.FlowError("Send the draft_version you edited, to guard against overwriting others' work.")
-            flow = svc.save_draft(g.org, g.user, flow, body["definition"], body["draft_version"])
+                raise flow_revisions.FlowError(
+                    "Send the draft_version you edited, to guard against overwriting others' work."
+                )
+            flow = flow_revisions.save_draft(g.org, g.user, flow, body["definition"], body["draft_version"])
         db.session.commit()
-    except svc.FlowError as err:
+    except flow_revisions.FlowError as err:
         raise _fail(err) from None
-    return jsonify(flow_summary(flow) | {"definition": flow.draft, "issues": svc.validate_flow(flow.draft)})
+    return jsonify(flow_summary(flow) | {"definition": flow.draft, "issues": flow_revisions.validate_flow(flow.draft)})
 
 
 @bp.post("/<int:flow_id>/validate")
@@ -152,10 +154,10 @@ def validate(flow_id: int):
     body = request.get_json(silent=True) or {}
     definition = body.get("definition", flow.draft) if isinstance(body, dict) else flow.draft
     try:
-        svc.check_definition(definition)
-    except svc.FlowError as err:
+        flow_revisions.check_definition(definition)
+    except flow_revisions.FlowError as err:
         raise _fail(err) from None
-    issues = svc.validate_flow(definition)
+    issues = flow_revisions.validate_flow(definition)
     return jsonify({"valid": not any(i["severity"] == "error" for i in issues), "issues": issues})
 
 
@@ -166,9 +168,10 @@ def publish(flow_id: int):
     flow = _flow_or_404(flow_id)
     body = request.get_json(silent=True) or {}
     try:
-        revision = svc.publish(g.org, g.user, flow, str(body.get("message", "")) if isinstance(body, dict) else "")
+        message = str(body.get("message", "")) if isinstance(body, dict) else ""
+        revision = flow_revisions.publish(g.org, g.user, flow, message)
         db.session.commit()
-    except svc.FlowError as err:
+    except flow_revisions.FlowError as err:
         raise _fail(err) from None
     return jsonify({"revision": revision.number})
 
@@ -178,7 +181,7 @@ def publish(flow_id: int):
 def list_revisions(flow_id: int):
     """The flow's revisions, newest first."""
     flow = _flow_or_404(flow_id)
-    return jsonify({"revisions": [revision_summary(r) for r in svc.revisions(g.org, flow)]})
+    return jsonify({"revisions": [revision_summary(r) for r in flow_revisions.revisions(g.org, flow)]})
 
 
 @bp.get("/<int:flow_id>/revisions/<int:number>")
@@ -186,7 +189,7 @@ def list_revisions(flow_id: int):
 def get_revision(flow_id: int, number: int):
     """One revision with its definition."""
     flow = _flow_or_404(flow_id)
-    rev = svc.get_revision(g.org, flow, number)
+    rev = flow_revisions.get_revision(g.org, flow, number)
     if rev is None:
         raise ApiError(404, "not_found", f"This flow has no revision {number}.")
     return jsonify(revision_summary(rev) | {"definition": rev.definition, "issues": rev.issues})
@@ -201,9 +204,9 @@ def rollback(flow_id: int):
     if not isinstance(number, int):
         raise ApiError(400, "invalid_request", 'Send {"revision": <number>} naming the revision to roll back to.')
     try:
-        revision = svc.rollback(g.org, g.user, flow, number)
+        revision = flow_revisions.rollback(g.org, g.user, flow, number)
         db.session.commit()
-    except svc.FlowError as err:
+    except flow_revisions.FlowError as err:
         raise _fail(err) from None
     return jsonify({"revision": revision.number, "rolled_back_to": number})
 
@@ -215,9 +218,9 @@ def archive(flow_id: int):
     flow = _flow_or_404(flow_id)
     body = request.get_json(silent=True) or {}
     try:
-        svc.archive(g.org, flow, bool(body.get("archived", True)) if isinstance(body, dict) else True)
+        flow_revisions.archive(g.org, flow, bool(body.get("archived", True)) if isinstance(body, dict) else True)
         db.session.commit()
-    except svc.FlowError as err:
+    except flow_revisions.FlowError as err:
         raise _fail(err) from None
     return jsonify(flow_summary(flow))
 
@@ -230,9 +233,9 @@ def import_flow():
     if data is None:
         raise ApiError(400, "invalid_request", "The body is not JSON: send a flow definition as a JSON object.")
     try:
-        flow, fmt, report, issues = svc.import_flow(g.org, g.user, data, request.args.get("name"))
+        flow, fmt, report, issues = flow_revisions.import_flow(g.org, g.user, data, request.args.get("name"))
         db.session.commit()
-    except svc.FlowError as err:
+    except flow_revisions.FlowError as err:
         raise _fail(err) from None
     return jsonify({"id": flow.id, "name": flow.name, "format": fmt, "report": report, "issues": issues}), 201
 
@@ -244,11 +247,11 @@ def export(flow_id: int):
     flow = _flow_or_404(flow_id)
     definition = None
     if request.args.get("revision"):
-        rev = svc.get_revision(g.org, flow, parse_id(request.args.get("revision")) or -1)
+        rev = flow_revisions.get_revision(g.org, flow, parse_id(request.args.get("revision")) or -1)
         if rev is None:
             raise ApiError(404, "not_found", "This flow has no such revision.")
         definition = rev.definition
     try:
-        return jsonify(svc.export_flow(flow, request.args.get("format", "phonetree"), definition))
-    except svc.FlowError as err:
+        return jsonify(flow_revisions.export_flow(flow, request.args.get("format", "phonetree"), definition))
+    except flow_revisions.FlowError as err:
         raise _fail(err) from None
