@@ -12,7 +12,7 @@ from typing import Any
 
 from extensions import db
 from models import Organization, PhoneNumber, utcnow
-from services.phone import list_numbers
+from services.phone_numbers import list_numbers
 from services.phone_twilio import field_of, provider_for, upstream_failure, webhook_config
 from upstream.errors import UpstreamError
 

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, g, jsonify, request
 
 from extensions import csrf
-from services import phone as phones
+from services import phone_numbers as phones
 from services import softphone
 from services.phone_drift import verify as verify_numbers
 from services.phone_twilio import PhoneError

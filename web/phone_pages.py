@@ -13,7 +13,7 @@ from flask import Blueprint, g, render_template, request
 
 from extensions import db
 from models import Flow
-from services import phone as phones
+from services import phone_numbers as phones
 from services.phone_drift import verify
 from services.phone_routing import member_choices
 from services.phone_twilio import PhoneError

@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify, render_template
 from flask_login import current_user
 
-from services import phone as phones
+from services import phone_numbers as phones
 from services import softphone
 from services.phone_twilio import PhoneError, webhook_config
 from web.context import page_auth
