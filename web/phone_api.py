@@ -8,8 +8,7 @@ from typing import Any
 from flask import Blueprint, g, jsonify, request
 
 from extensions import csrf
-from services import phone_numbers as phones
-from services import softphone
+from services import phone_numbers, softphone
 from services.phone_drift import verify as verify_numbers
 from services.phone_twilio import PhoneError
 from web.api_auth import api_auth
@@ -41,7 +40,7 @@ def _api_errors(view):
         except PhoneError as err:
             extra = dict(err.extra)
             if err.phone is not None and err.phone.id is not None:
-                extra["phone"] = phones.serialize(err.phone)
+                extra["phone"] = phone_numbers.serialize(err.phone)
             raise ApiError(err.status, err.code, err.message, **extra) from None
 
     return wrapper
@@ -69,7 +68,7 @@ def _text(body: dict[str, Any], key: str) -> str | None:
 @api_auth("viewer")
 def list_numbers():
     """The org's numbers with their routing and sync status."""
-    return jsonify({"numbers": phones.serialize_all(phones.list_numbers(g.org))})
+    return jsonify({"numbers": phone_numbers.serialize_all(phone_numbers.list_numbers(g.org))})
 
 
 @bp.post("/numbers")
@@ -78,8 +77,8 @@ def list_numbers():
 def buy():
     """Buy a number by phoneNumber, or by areaCode (+ contains, country), and route it."""
     body = _body()
-    routing = phones.parse_routing(g.org, _routing_data(body))
-    phone = phones.buy_number(
+    routing = phone_numbers.parse_routing(g.org, _routing_data(body))
+    phone = phone_numbers.buy_number(
         g.org,
         routing,
         phone_number=_text(body, "phoneNumber"),
@@ -87,7 +86,7 @@ def buy():
         contains=_text(body, "contains"),
         country=_text(body, "country") or "US",
     )
-    return jsonify(phones.serialize(phone)), 201
+    return jsonify(phone_numbers.serialize(phone)), 201
 
 
 @bp.post("/numbers/add")
@@ -96,9 +95,9 @@ def buy():
 def add():
     """Import a number the Twilio account already owns, by phoneNumber or sid, and route it."""
     body = _body()
-    routing = phones.parse_routing(g.org, _routing_data(body))
-    phone = phones.import_number(g.org, routing, phone_number=_text(body, "phoneNumber"), sid=_text(body, "sid"))
-    return jsonify(phones.serialize(phone)), 201
+    routing = phone_numbers.parse_routing(g.org, _routing_data(body))
+    phone = phone_numbers.import_number(g.org, routing, phone_number=_text(body, "phoneNumber"), sid=_text(body, "sid"))
+    return jsonify(phone_numbers.serialize(phone)), 201
 
 
 @bp.get("/numbers/<int:phone_id>")
@@ -106,7 +105,7 @@ def add():
 @_api_errors
 def show(phone_id: int):
     """One number with its routing."""
-    return jsonify(phones.serialize(phones.get_number(g.org, phone_id)))
+    return jsonify(phone_numbers.serialize(phone_numbers.get_number(g.org, phone_id)))
 
 
 @bp.post("/numbers/<int:phone_id>/routing")
@@ -114,9 +113,9 @@ def show(phone_id: int):
 @_api_errors
 def routing(phone_id: int):
     """Change routing and push the local config to Twilio."""
-    phone = phones.get_number(g.org, phone_id)
-    new = phones.parse_routing(g.org, _routing_data(_body()), current=phone)
-    return jsonify(phones.serialize(phones.set_routing(g.org, phone, new)))
+    phone = phone_numbers.get_number(g.org, phone_id)
+    new = phone_numbers.parse_routing(g.org, _routing_data(_body()), current=phone)
+    return jsonify(phone_numbers.serialize(phone_numbers.set_routing(g.org, phone, new)))
 
 
 @bp.post("/numbers/<int:phone_id>/push")
@@ -124,8 +123,8 @@ def routing(phone_id: int):
 @_api_errors
 def push(phone_id: int):
     """Push the local config to Twilio again (repairs drift and failed pushes)."""
-    phone = phones.get_number(g.org, phone_id)
-    return jsonify(phones.serialize(phones.push_config(g.org, phone)))
+    phone = phone_numbers.get_number(g.org, phone_id)
+    return jsonify(phone_numbers.serialize(phone_numbers.push_config(g.org, phone)))
 
 
 @bp.post("/numbers/<int:phone_id>/release")
@@ -134,8 +133,8 @@ def push(phone_id: int):
 @_api_errors
 def release(phone_id: int):
     """Release the number on Twilio and forget it."""
-    phone = phones.get_number(g.org, phone_id)
-    number = phones.release_number(g.org, phone)
+    phone = phone_numbers.get_number(g.org, phone_id)
+    number = phone_numbers.release_number(g.org, phone)
     return jsonify({"released": True, "phoneId": phone_id, "phoneNumber": number})
 
 
@@ -145,7 +144,7 @@ def release(phone_id: int):
 def available():
     """Numbers for sale: query areaCode, contains, country (default US), limit."""
     args = request.args
-    found = phones.search_available(
+    found = phone_numbers.search_available(
         g.org, args.get("country", "US"), args.get("areaCode", ""), args.get("contains", ""), _limit(args.get("limit"))
     )
     return jsonify({"available": found})
@@ -192,8 +191,8 @@ def register_device():
         # Presence is the caller's own; a token an admin mints for someone else must not make
         # calls for the admin's numbers ring that other identity.
         softphone.mark_present(g.org, g.user, minted["identity"])
-    phones_of_user = phones.numbers_for_user(g.org, g.user)
-    return jsonify({**minted, "phones": [phones.brief(p) for p in phones_of_user]})
+    phones_of_user = phone_numbers.numbers_for_user(g.org, g.user)
+    return jsonify({**minted, "phones": [phone_numbers.brief(p) for p in phones_of_user]})
 
 
 @bp.post("/voice/unregister-device")

@@ -13,7 +13,7 @@ from flask import Blueprint, g, render_template, request
 
 from extensions import db
 from models import Flow
-from services import phone_numbers as phones
+from services import phone_numbers
 from services.phone_drift import verify
 from services.phone_routing import member_choices
 from services.phone_twilio import PhoneError
@@ -37,7 +37,7 @@ def _flows() -> list[Flow]:
 def _context(**extra: Any) -> dict[str, Any]:
     return {
         "htmx": _htmx(),
-        "numbers": phones.list_numbers(g.org),
+        "numbers": phone_numbers.list_numbers(g.org),
         "flows": _flows(),
         "members": member_choices(g.org),
         "online": online_user_ids(g.org),
@@ -104,7 +104,7 @@ def available():
     """Search Twilio for numbers to buy (area code, contains, country)."""
     args = request.args
     try:
-        found = phones.search_available(
+        found = phone_numbers.search_available(
             g.org, args.get("country", "US"), args.get("area_code", ""), args.get("contains", ""), 10
         )
     except PhoneError as err:
@@ -117,8 +117,8 @@ def available():
 def buy():
     """Buy one of the numbers found, with the routing chosen in the buy form."""
     try:
-        routing = phones.parse_routing(g.org, _routing_form())
-        phone = phones.buy_number(
+        routing = phone_numbers.parse_routing(g.org, _routing_form())
+        phone = phone_numbers.buy_number(
             g.org, routing, phone_number=request.form.get("phone_number"), country=request.form.get("country", "US")
         )
     except PhoneError as err:
@@ -131,7 +131,7 @@ def buy():
 def importable():
     """Numbers on the Twilio account that are not in Phonetree yet, each with "adopt"."""
     try:
-        found = phones.importable_numbers(g.org)
+        found = phone_numbers.importable_numbers(g.org)
     except PhoneError as err:
         return _failed(err, "numbers/_importable.html")
     return _page("numbers/_importable.html", importable=found)
@@ -142,8 +142,8 @@ def importable():
 def adopt():
     """Import a number the Twilio account owns, routed as chosen, and push its config."""
     try:
-        routing = phones.parse_routing(g.org, _routing_form())
-        phone = phones.import_number(g.org, routing, sid=request.form.get("sid"))
+        routing = phone_numbers.parse_routing(g.org, _routing_form())
+        phone = phone_numbers.import_number(g.org, routing, sid=request.form.get("sid"))
     except PhoneError as err:
         return _failed(err)
     return _done(f"Added {phone.phone_number} from your Twilio account.", ("importable",))
@@ -154,7 +154,7 @@ def adopt():
 def edit(phone_id: int):
     """The routing form of one number."""
     try:
-        phone = phones.get_number(g.org, phone_id)
+        phone = phone_numbers.get_number(g.org, phone_id)
     except PhoneError as err:
         return _failed(err)
     return _page("numbers/_edit.html", editing=phone)
@@ -165,9 +165,9 @@ def edit(phone_id: int):
 def routing(phone_id: int):
     """Save routing and push it to Twilio."""
     try:
-        phone = phones.get_number(g.org, phone_id)
-        new = phones.parse_routing(g.org, _routing_form(), current=phone)
-        phones.set_routing(g.org, phone, new)
+        phone = phone_numbers.get_number(g.org, phone_id)
+        new = phone_numbers.parse_routing(g.org, _routing_form(), current=phone)
+        phone_numbers.set_routing(g.org, phone, new)
     except PhoneError as err:
         return _failed(err)
     return _done(f"Saved the routing of {phone.phone_number} and sent it to Twilio.", ("number-editor",))
@@ -178,8 +178,8 @@ def routing(phone_id: int):
 def push(phone_id: int):
     """Push the local config to Twilio (repairs drift and failed pushes)."""
     try:
-        phone = phones.get_number(g.org, phone_id)
-        phones.push_config(g.org, phone)
+        phone = phone_numbers.get_number(g.org, phone_id)
+        phone_numbers.push_config(g.org, phone)
     except PhoneError as err:
         return _failed(err)
     return _done(f"Pushed Phonetree's settings for {phone.phone_number} to Twilio.")
@@ -190,7 +190,7 @@ def push(phone_id: int):
 def release(phone_id: int):
     """Release the number on Twilio and forget it."""
     try:
-        number = phones.release_number(g.org, phones.get_number(g.org, phone_id))
+        number = phone_numbers.release_number(g.org, phone_numbers.get_number(g.org, phone_id))
     except PhoneError as err:
         return _failed(err)
     return _done(f"Released {number}. It no longer rings and Twilio stops billing it.", ("number-editor",))
