@@ -3,7 +3,7 @@
 A call to a number in voice mode rings the assigned users' online softphones
 (`<Dial><Client>`), then takes a voicemail; a softphone's outgoing call (From ``client:...``)
 dials the number it asks for with the org's caller ID; ``To: client:...`` rings that softphone.
-`services.calls` opens these calls with the plans here (`plan_ring`, `plan_outbound`,
+`services.call_webhooks` opens these calls with the plans here (`plan_ring`, `plan_outbound`,
 `plan_ring_client`) and resumes them with `next_turn`. They (and the AI ones of `services.call_ai`)
 keep a small state made by `flows.stage_state` (``mode: voice``, ``stage``); their follow-up
 webhooks come back to ``voice?session=..&turn=..``.

@@ -6,7 +6,7 @@ it and answers ``(status, content_type, body)``, which the provider renders for 
 
 A voice webhook either opens a call (`start`: one new session row, then its first turn) or
 resumes one (`resume`: the session row locked, a retried turn replayed, else the next turn);
-both go through `call_runtime`, which persists the turn. Callbacks and SMS are `call_events`.
+both go through `call_turns`, which persists the turn. Callbacks and SMS are `call_events`.
 Voice services always answer 200 TwiML, whatever goes wrong (then the org's apology and
 fallback); callbacks answer 204; ``sms`` answers TwiML with the auto-reply, if any.
 """
@@ -73,7 +73,7 @@ def _opens(org: OrgRef, hook: InboundWebhook) -> bool:
 def start(org: OrgRef, hook: InboundWebhook) -> str:
     """Open a call: plan it by serviceId and number, insert its session, run its first turn.
 
-    A repeated start of the same CallSid replays the stored first answer (`call_runtime.start_call`).
+    A repeated start of the same CallSid replays the stored first answer (`call_turns.start_call`).
     """
     plan = _plan_start(org, hook)
     if isinstance(plan, str):

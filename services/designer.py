@@ -1,6 +1,6 @@
 """What the visual designer shows beside the canvas: template scope, revision history, flow state.
 
-The designer's pages call these; they read flows through `services.flows` and never write.
+The designer's pages call these; they read flows through `services.flow_revisions` and never write.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def _names(definition: dict) -> dict[str, str]:
 
 
 def describe_diff(old: dict | None, new: dict) -> dict[str, Any]:
-    """`services.flows.diff_definitions` with node names, and a one-line summary."""
+    """`services.flow_revisions.diff_definitions` with node names, and a one-line summary."""
     if old is None:
         count = len(_nodes(new))
         return {"added": [], "removed": [], "changed": [], "summary": f"first revision, {count} nodes"}

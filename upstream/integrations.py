@@ -18,7 +18,7 @@ from caches import PROVIDERS
 from extensions import db
 from models import Organization, OrgRef, UpstreamIntegration, utcnow
 from upstream.errors import IntegrationConfigError, SecretsUnreadable, UnknownIntegrationType
-from upstream.providers import provider_settings, registry
+from upstream.providers import provider_settings, provider_types
 from upstream.secrets import decrypt_secrets, encrypt_secrets
 
 log = logging.getLogger("phonetree.upstream")
@@ -33,7 +33,7 @@ def get_integration(org: OrgRef) -> UpstreamIntegration | None:
 def public_summary(integration: UpstreamIntegration) -> dict[str, Any]:
     """The integration as the API shows it: public config and which secrets are set, never their values."""
     try:
-        names = registry.get(integration.type).public_names()
+        names = provider_types.get(integration.type).public_names()
     except UnknownIntegrationType:
         names = sorted(integration.config or {})
     return {
@@ -70,7 +70,7 @@ def save_integration(org: Organization, type_name: Any, name: Any, config: Any, 
     the vendor checks them first; CredentialsRejected or UpstreamError then leave the database
     untouched. Raises UnknownIntegrationType and IntegrationConfigError for bad input.
     """
-    cls = registry.get(type_name)
+    cls = provider_types.get(type_name)
     existing = get_integration(org)
     same_vendor = existing is not None and existing.type == cls.type_name
     stored_public = dict(existing.config or {}) if same_vendor else {}

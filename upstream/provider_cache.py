@@ -14,7 +14,7 @@ from models import OrgRef, UpstreamIntegration
 from upstream.errors import NotConnected, UnknownIntegrationType
 from upstream.integrations import get_integration
 from upstream.provider import Provider
-from upstream.providers import provider_settings, registry
+from upstream.providers import provider_settings, provider_types
 from upstream.secrets import decrypt_secrets
 
 log = logging.getLogger("phonetree.upstream")
@@ -40,7 +40,7 @@ def provider_for(org: OrgRef, integration: UpstreamIntegration | None) -> Provid
     if hit is not None and hit[0] == integration.updated_at:
         return hit[1]
     try:
-        cls = registry.get(integration.type)
+        cls = provider_types.get(integration.type)
     except UnknownIntegrationType:
         log.error("Org %s has an integration of unknown type %r.", org.slug, integration.type)
         return None
@@ -52,7 +52,7 @@ def provider_for(org: OrgRef, integration: UpstreamIntegration | None) -> Provid
 
 def get_provider_for(org: OrgRef, type_name: str) -> Provider:
     """The organisation's provider of this type; raises UnknownIntegrationType or NotConnected."""
-    cls = registry.get(type_name)
+    cls = provider_types.get(type_name)
     provider = get_provider(org)
     if provider is None or not isinstance(provider, cls):
         raise NotConnected(f"No {cls.type_name} integration is connected for this organisation; "

@@ -36,7 +36,7 @@ class UpstreamRegistry:
         return sorted(self._types)
 
 
-registry = UpstreamRegistry((TwilioProvider,))
+provider_types = UpstreamRegistry((TwilioProvider,))
 
 
 def provider_settings() -> ProviderSettings:

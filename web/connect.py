@@ -4,7 +4,7 @@ Every request must carry a valid ``X-Twilio-Signature`` for the org's auth token
 over ``{PUBLIC_BASE_URL}{path}?{query}`` (or the URL as received when PUBLIC_BASE_URL is not
 set) and the form body. Otherwise: 403 and nothing is read or stored beyond the org lookup.
 A verified request goes three steps: the org's provider parses Twilio's fields into an
-`InboundWebhook` (with its engine event), the call runtime (`services.calls.handle_webhook`)
+`InboundWebhook` (with its engine event), the call runtime (`services.call_webhooks.handle_webhook`)
 runs it, and the provider renders the answer (always 200 TwiML for a voice webhook).
 """
 

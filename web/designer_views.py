@@ -1,7 +1,7 @@
 """The visual designer: the canvas page, draft saves, live validation, auto-layout and node forms.
 
 The browser holds the definition being edited and sends it whole; the server stays the source of
-truth (`services.flows.save_draft` with `draft_version` guards against overwriting others' work).
+truth (`services.flow_revisions.save_draft` with `draft_version` guards against overwriting others' work).
 """
 
 from __future__ import annotations
