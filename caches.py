@@ -17,9 +17,11 @@ keep a dict or an ``lru_cache`` of their own over the database.
   `FlowDefinition`. Never invalidated: what it is compiled from is immutable.
 - ``timezones``: one entry, the sorted IANA zone names the designer offers (the system's list).
 
-Pure memos over immutable input stay ``functools.lru_cache`` in the engine, which imports nothing
-of Phonetree: their value is a function of the key alone, so nothing can make them stale.
-`PURE_MEMOS` lists them; tests/web/test_cache_policy.py fails on a cache that is in neither list.
+Pure memos stay where they are used: their value is a function of the key alone (a template
+source, a pattern, the SQL of the code's own statements), so nothing can make them stale. The
+engine's are ``functools.lru_cache`` (it imports nothing of Phonetree); the hot path keeps its
+prepared SQL per statement. `PURE_MEMOS` lists them all; tests/web/test_cache_policy.py fails on an
+``lru_cache`` that is not listed.
 """
 
 from __future__ import annotations
@@ -34,11 +36,12 @@ from flask import current_app, has_app_context
 
 @dataclass(frozen=True)
 class PureMemo:
-    """An engine ``lru_cache`` over immutable input (listed here, defined where it is used)."""
+    """A memo over immutable input (listed here, defined where it is used)."""
 
-    function: str  # module:function
+    function: str  # module:name (an lru_cache'd function, or the dict holding the memo)
     keyed_by: str
-    maxsize: int
+    maxsize: int | None  # None: bounded by the code itself (one entry per statement or per dialect)
+    kind: str = "lru_cache"
 
 
 PURE_MEMOS: tuple[PureMemo, ...] = (
@@ -47,6 +50,8 @@ PURE_MEMOS: tuple[PureMemo, ...] = (
     PureMemo("flows.formats:_compiled_regex", "a user's regex pattern", 1024),
     PureMemo("flows.formats:timezone_valid", "time zone name", 512),
     PureMemo("flows.formats:phone_valid", "(number, region)", 1024),
+    PureMemo("services.call_store:_UPDATES", "the set of call_session columns an update sets", None, "dict"),
+    PureMemo("db_raw:RawStatement._prepared", "SQL dialect name (one per RawStatement)", None, "dict"),
 )
 
 

@@ -39,14 +39,18 @@ def _decorated_memos() -> set[str]:
     return found
 
 
-def test_every_memo_of_the_code_base_is_a_listed_pure_engine_memo():
-    listed = {memo.function for memo in caches.PURE_MEMOS}
-    assert _decorated_memos() == listed
-    for memo in caches.PURE_MEMOS:
-        assert memo.function.startswith("flows."), "only the engine (no database, no app) keeps pure memos"
+def test_every_memo_of_the_code_base_is_a_listed_pure_memo():
+    lru = [memo for memo in caches.PURE_MEMOS if memo.kind == "lru_cache"]
+    assert _decorated_memos() == {memo.function for memo in lru}
+    for memo in lru:
+        assert memo.function.startswith("flows."), "only the engine (no database, no app) keeps lru_caches"
         module, name = memo.function.split(":")
         function = getattr(importlib.import_module(module), name)
         assert function.cache_info().maxsize == memo.maxsize
+    for memo in caches.PURE_MEMOS:
+        if memo.kind == "dict":
+            module, name = memo.function.split(":")
+            assert name.split(".")[-1] in (ROOT / (module.replace(".", "/") + ".py")).read_text()
 
 
 def test_named_caches_are_unique_bounded_and_described():
