@@ -105,14 +105,14 @@ def make_app(tmp: Path):
 
 def seed(app) -> dict[int, int]:
     from extensions import db
-    from services import flows as svc
+    from services import flow_revisions
     from services.accounts import ensure_org, ensure_user, set_membership
 
     with app.app_context():
         org = ensure_org("bench", "Bench")
         user, _ = ensure_user("bench@example.com", PASSWORD, "Bench")
         set_membership(org, user, "editor")
-        flows = {size: svc.create_flow(org, user, f"{size} nodes", generate_flow(size)).id for size in SIZES}
+        flows = {size: flow_revisions.create_flow(org, user, f"{size} nodes", generate_flow(size)).id for size in SIZES}
         db.session.commit()
         return flows
 

@@ -63,10 +63,10 @@ class Captured:
 def capture(app: Any, calls: int = 3) -> Captured:
     """Run `calls` bench calls through the test client, recording what each turn was given."""
     import services.call_flow as call_flow
-    import services.call_runtime as call_runtime
+    import services.call_turns as call_turns
 
     got = Captured()
-    real_run_turn, real_persist = call_flow.run_turn, call_runtime.persist_turn
+    real_run_turn, real_persist = call_flow.run_turn, call_turns.persist_turn
 
     def run_turn(*args: Any) -> Any:
         got.engine.append(args)
@@ -82,12 +82,12 @@ def capture(app: Any, calls: int = 3) -> Captured:
                 got.requests.append((url, dict(params), headers["X-Twilio-Signature"]))
             return super().post(url, params, headers)
 
-    call_flow.run_turn, call_runtime.persist_turn = run_turn, persist_turn
+    call_flow.run_turn, call_turns.persist_turn = run_turn, persist_turn
     try:
         client = app.test_client()
         run_calls("http://localhost", lambda: Recording(client), calls, 1, 60)
     finally:
-        call_flow.run_turn, call_runtime.persist_turn = real_run_turn, real_persist
+        call_flow.run_turn, call_turns.persist_turn = real_run_turn, real_persist
     return got
 
 
@@ -111,7 +111,7 @@ def bare_route(app: Any) -> Callable[[int], Any]:
 
 def signature_check(app: Any, got: Captured) -> Callable[[int], Any]:
     """The Twilio provider's own check of a captured request's signature."""
-    from upstream.registry import webhook_org
+    from upstream.webhook_orgs import webhook_org
 
     with app.app_context():
         _org, provider = webhook_org("bench")

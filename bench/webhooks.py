@@ -139,8 +139,8 @@ def seed(app) -> None:
     from extensions import db
     from models import PhoneNumber
     from services.accounts import ensure_org
-    from services.flows import create_flow, publish
-    from upstream.registry import save_integration
+    from services.flow_revisions import create_flow, publish
+    from upstream.integrations import save_integration
 
     with app.app_context():
         upgrade()

@@ -38,7 +38,7 @@ from sim import (
     Silence,
     webhook_url,
 )
-from upstream.registry import get_integration
+from upstream.integrations import get_integration
 from upstream.secrets import decrypt_secrets
 
 call_cli = AppGroup("call", help="Simulate calls through Phonetree's webhooks.")

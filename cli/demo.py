@@ -9,7 +9,7 @@ from sqlalchemy import select
 from extensions import db
 from models import Flow
 from services.accounts import ensure_org, ensure_user, set_membership
-from services.flows import create_flow, publish
+from services.flow_revisions import create_flow, publish
 
 
 @click.command("seed-demo")

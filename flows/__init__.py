@@ -5,6 +5,7 @@ from Twilio, `run_turn` returns the new state, the steps taken and the TwiML to 
 """
 
 from flows import nodes as _nodes  # noqa: F401  (registers the built-in node types)
+from flows.capabilities import FakeServices, NullServices, Services
 from flows.definition import (
     SPEC_VERSION,
     DefinitionError,
@@ -17,7 +18,6 @@ from flows.interpreter import hand_over, queue_music_twiml, run_turn
 from flows.issues import Issue
 from flows.registry import NODE_TYPES, Field, NodeType, node_type_catalog, register
 from flows.runtime import EVENT_KINDS, Event, Step, TurnContext, TurnResult
-from flows.services import FakeServices, NullServices, Services
 from flows.state import END_REASONS, CallState, end_session, ended_state
 from flows.twiml import fallback_twiml
 from flows.twiml import render as render_twiml

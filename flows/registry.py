@@ -219,7 +219,7 @@ class NodeType:
 
     def templates(self, node: Node) -> Iterable[tuple[str, str]]:
         """(field path, template source) pairs used by the node, for validation."""
-        from flows.checks import field_templates
+        from flows.field_checks import field_templates
 
         return field_templates(self, node)
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from twilio.twiml.voice_response import VoiceResponse
 
+from flows.capabilities import NullServices, Services
 from flows.definition import FlowDefinition, Settings
-from flows.services import NullServices, Services
 from flows.state import CallState
 from flows.templating import build_context, render
 

@@ -24,7 +24,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
-from flows.checks import is_template
+from flows.formats import is_template
 
 log = logging.getLogger("phonetree.flows")
 

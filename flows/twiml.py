@@ -11,8 +11,8 @@ from typing import Any
 from twilio.twiml import TwiML
 from twilio.twiml.voice_response import VoiceResponse
 
-from flows.checks import to_e164
 from flows.definition import DefinitionError, Settings, load_settings
+from flows.formats import to_e164
 
 log = logging.getLogger("phonetree.flows")
 

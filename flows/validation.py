@@ -18,8 +18,8 @@ from typing import Any
 
 import networkx as nx
 
-from flows.checks import check_fields
 from flows.definition import NODE_ID_RE, DefinitionError, FlowDefinition, Node, gc_paused, load_definition
+from flows.field_checks import check_fields
 from flows.issues import Issue, error, warning
 from flows.registry import NODE_TYPES, NodeType
 from flows.templating import analyze

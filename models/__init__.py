@@ -1,6 +1,6 @@
 """All models, imported here so Alembic and the app see every table."""
 
-from models.accounts import ROLES, Membership, Organization, User, normalize_email
+from models.accounts import ROLES, Membership, Organization, OrgRef, User, normalize_email
 from models.base import OrgScoped, new_uid, utcnow
 from models.calls import CallSession, CallStep, CallTurn, Message, Payment, Recording
 from models.flows import Flow, FlowRevision, FlowTestCase
@@ -20,6 +20,7 @@ __all__ = [
     "Message",
     "OrgScoped",
     "Organization",
+    "OrgRef",
     "Payment",
     "PhoneIntent",
     "PhoneNumber",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any, Protocol
 
 from flask_login import UserMixin
 from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, select
@@ -16,6 +18,27 @@ from models.base import JSONDict, TZDateTime, utcnow
 
 ROLES = ("viewer", "editor", "admin")
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
+
+
+class OrgRef(Protocol):
+    """What the call runtime reads of an organisation: an ORM `Organization`, or the read-only
+    `upstream.webhook_orgs.WebhookOrg` that Twilio's webhooks are handed. Type a function with it
+    when it only reads these columns."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def slug(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def timezone(self) -> str: ...
+
+    @property
+    def settings(self) -> Mapping[str, Any]: ...
 
 
 class Organization(db.Model):

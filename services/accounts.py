@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import re
 import secrets
 import zoneinfo
@@ -10,6 +9,7 @@ import zoneinfo
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from caches import DUMMY_PASSWORD_HASH, TIMEZONES
 from extensions import db
 from models import ROLES, Membership, Organization, User, normalize_email
 
@@ -21,10 +21,12 @@ class AccountError(ValueError):
     """A request that cannot be carried out, with a message to show as it is."""
 
 
-@functools.cache
 def _dummy_hash() -> str:
     """A hash made like real ones, checked for unknown accounts so they cost the same time."""
-    return generate_password_hash(secrets.token_urlsafe(16))
+    value = DUMMY_PASSWORD_HASH.get("hash")
+    if value is None:
+        value = DUMMY_PASSWORD_HASH.put("hash", generate_password_hash(secrets.token_urlsafe(16)))
+    return value
 
 
 def authenticate(email: str, password: str) -> User | None:
@@ -118,14 +120,13 @@ ORG_NAME_MAX = 200
 
 
 def time_zone_names() -> tuple[str, ...]:
-    """Every IANA time zone a person may pick (UTC and the Area/City ones), sorted."""
-    return _time_zone_names()
-
-
-@functools.lru_cache(maxsize=1)
-def _time_zone_names() -> tuple[str, ...]:
-    zones = zoneinfo.available_timezones()
-    return ("UTC", *sorted(z for z in zones if "/" in z and not z.startswith(("Etc/", "SystemV/", "posix/", "right/"))))
+    """Every IANA time zone a person may pick (UTC and the Area/City ones), sorted (caches.TIMEZONES)."""
+    zones = TIMEZONES.get("all")
+    if zones is None:
+        names = zoneinfo.available_timezones()
+        skip = ("Etc/", "SystemV/", "posix/", "right/")
+        zones = TIMEZONES.put("all", ("UTC", *sorted(z for z in names if "/" in z and not z.startswith(skip))))
+    return zones
 
 
 def check_time_zone(name: str) -> str:

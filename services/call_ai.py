@@ -10,6 +10,7 @@ session (which then runs it), or on a new one for a call Phonetree does not know
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,9 +21,12 @@ from extensions import db
 from flows.builtin import BUILTIN_FLOWS
 from models import CallSession, Organization
 from services.call_flow import find_number, plan_builtin, run_builtin
-from services.call_runtime import Compute, StartPlan, TurnOutput
+from services.call_scrub import scrub
 from services.call_store import CallRow, update_session
-from services.call_support import log, org_fallback_twiml, scrub
+from services.call_turns import Compute, StartPlan, TurnOutput
+from services.webhook_answers import org_fallback_twiml
+
+log = logging.getLogger("phonetree.calls")
 
 RESERVED_QUERY = ("orgid", "session", "turn", "to")
 AI_CALL, AI_TRANSFER = BUILTIN_FLOWS["ai-call"].ref, BUILTIN_FLOWS["ai-transfer"].ref

@@ -7,6 +7,7 @@ the analytics overlay can show where callers hang up.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,23 +17,28 @@ from twilio.twiml.messaging_response import MessagingResponse
 from extensions import db
 from flows import end_session, render_twiml
 from flows.state import is_done, waiting_node
-from models import CallStep, Message, Organization
+from models import CallStep, Message, OrgRef
 from services.call_flow import find_number, upsert_recording
-from services.call_runtime import lock_session
+from services.call_scrub import scrub
 from services.call_store import CallRow, update_session
-from services.call_support import TWIML, WebhookAnswer, empty_answer, log, now, parse_turn, scrub
+from services.call_turns import lock_session
+from services.clock import now
+from services.webhook_answers import TWIML, WebhookAnswer, empty_answer
+from services.webhook_params import parse_turn
+
+log = logging.getLogger("phonetree.calls")
 
 FINAL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
 
 
-def _session(org: Organization, form: Mapping[str, Any], query: Mapping[str, Any]) -> CallRow | None:
+def _session(org: OrgRef, form: Mapping[str, Any], query: Mapping[str, Any]) -> CallRow | None:
     session = lock_session(org, query.get("session"), form.get("CallSid"))
     if session is not None and form.get("CallSid") and session.call_sid != form.get("CallSid"):
         return None
     return session
 
 
-def call_status(org: Organization, form: Mapping[str, Any], query: Mapping[str, Any]) -> WebhookAnswer:
+def call_status(org: OrgRef, form: Mapping[str, Any], query: Mapping[str, Any]) -> WebhookAnswer:
     """``status``: record the call's progress; a final status ends the session."""
     session = _session(org, form, query)
     if session is None:
@@ -107,7 +113,7 @@ def _node_of_turn(session: CallRow | None, query: Mapping[str, Any]) -> str | No
     )
 
 
-def recording_status(org: Organization, form: Mapping[str, Any], query: Mapping[str, Any]) -> WebhookAnswer:
+def recording_status(org: OrgRef, form: Mapping[str, Any], query: Mapping[str, Any]) -> WebhookAnswer:
     """``recording-status``: attach the recording (URL, duration, status) to its call."""
     params = scrub(dict(form))
     if not params.get("RecordingSid"):
@@ -118,7 +124,7 @@ def recording_status(org: Organization, form: Mapping[str, Any], query: Mapping[
     return empty_answer()
 
 
-def transcription_status(org: Organization, form: Mapping[str, Any], query: Mapping[str, Any]) -> WebhookAnswer:
+def transcription_status(org: OrgRef, form: Mapping[str, Any], query: Mapping[str, Any]) -> WebhookAnswer:
     """``transcription-status``: attach the transcript (or its failure) to the recording."""
     params = scrub(dict(form))
     if not params.get("RecordingSid"):
@@ -133,7 +139,7 @@ def transcription_status(org: Organization, form: Mapping[str, Any], query: Mapp
     return empty_answer()
 
 
-def inbound_sms(org: Organization, form: Mapping[str, Any], query: Mapping[str, Any]) -> WebhookAnswer:
+def inbound_sms(org: OrgRef, form: Mapping[str, Any], query: Mapping[str, Any]) -> WebhookAnswer:
     """``sms``: store the message and answer the number's auto-reply as TwiML (once per MessageSid)."""
     sid = str(form.get("MessageSid") or form.get("SmsSid") or "")[:64]
     to, from_ = str(form.get("To") or "")[:64], str(form.get("From") or "")[:64]

@@ -8,6 +8,7 @@ calls), builds the turn context and turns the result into a `TurnOutput`.
 
 from __future__ import annotations
 
+import logging
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
@@ -15,6 +16,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import select
 from twilio.twiml.voice_response import VoiceResponse
 
+from caches import COMPILED_DEFINITIONS
 from db_raw import RawStatement
 from extensions import db
 from flows import (
@@ -34,47 +36,38 @@ from flows.nodes.connect import DEFAULT_HOLD_MUSIC
 from flows.state import end_of, ended_state, expects, turn_of, waiting_node
 from flows.twiml import goodbye_twiml
 from flows.webhooks import InboundWebhook
-from models import CallSession, CallStep, Flow, Organization, Payment, PhoneNumber, Recording
-from services.call_runtime import Compute, StartPlan, TurnOutput, step
-from services.call_services import CallServices
+from models import CallSession, CallStep, Flow, OrgRef, Payment, PhoneNumber, Recording
+from services.call_capabilities import CallServices
+from services.call_scrub import mask_card, scrub
 from services.call_store import CallRow
-from services.call_support import (
-    call_fields,
-    flag,
-    input_summary,
-    log,
-    mask_card,
-    now,
-    org_fallback,
-    org_fallback_twiml,
-    scrub,
-    url_builder,
-)
-from services.flows import definition_for_caller, published_definition
+from services.call_turns import Compute, StartPlan, TurnOutput, step
+from services.clock import now
+from services.flow_revisions import definition_for_caller, published_definition
+from services.webhook_answers import org_fallback, org_fallback_twiml
+from services.webhook_params import call_fields, flag, input_summary
+from services.webhook_urls import url_builder
 
-_COMPILED: dict[int, tuple[dict, FlowDefinition]] = {}
-_COMPILED_MAX = 1024
+log = logging.getLogger("phonetree.calls")
+
 THANKS = "Thank you for your message. Goodbye."
 
 
 def compiled(definition: dict, revision_id: int | None) -> FlowDefinition | dict:
-    """A published revision's loaded definition, cached per process (revisions never change)."""
+    """A published revision's loaded definition, cached by revision id (`caches.COMPILED_DEFINITIONS`:
+    revisions never change)."""
     if revision_id is None:
         return definition
-    hit = _COMPILED.get(revision_id)
-    if hit is not None and hit[0] is definition:
-        return hit[1]
+    hit = COMPILED_DEFINITIONS.get(revision_id)
+    if hit is not None:
+        return hit
     try:
         loaded = load_definition(definition)
     except DefinitionError:
         return definition  # run_turn answers the fallback for a malformed definition
-    if len(_COMPILED) >= _COMPILED_MAX:
-        _COMPILED.clear()
-    _COMPILED[revision_id] = (definition, loaded)
-    return loaded
+    return COMPILED_DEFINITIONS.put(revision_id, loaded)
 
 
-def find_number(org: Organization, number: str) -> PhoneNumber | None:
+def find_number(org: OrgRef, number: str) -> PhoneNumber | None:
     """The org's phone number record for an E.164 number, or None."""
     if not number:
         return None
@@ -104,7 +97,7 @@ _ROUTE = RawStatement(
 )
 
 
-def number_route(org: Organization, number: str) -> NumberRoute | None:
+def number_route(org: OrgRef, number: str) -> NumberRoute | None:
     """Where a call to one of the org's numbers goes (None if the number is not the org's)."""
     if not number:
         return None
@@ -112,7 +105,7 @@ def number_route(org: Organization, number: str) -> NumberRoute | None:
     return NumberRoute(*row) if row is not None else None
 
 
-def session_definition(org: Organization, session: CallRow) -> FlowDefinition | dict | None:
+def session_definition(org: OrgRef, session: CallRow) -> FlowDefinition | dict | None:
     """The definition a call runs on: its built-in flow, its frozen draft, or its published revision."""
     if session.builtin_flow:
         return builtin_definition(session.builtin_flow, org_fallback(org))
@@ -127,7 +120,7 @@ def session_definition(org: Organization, session: CallRow) -> FlowDefinition | 
 
 
 def turn_context(
-    org: Organization, session: CallRow, form: Mapping[str, Any], data: Mapping[str, Any] | None = None
+    org: OrgRef, session: CallRow, form: Mapping[str, Any], data: Mapping[str, Any] | None = None
 ) -> TurnContext:
     """The engine context of one turn of this call; ``flow.data`` holds the org's voicemail
     greeting (read by the built-in voicemail) and a built-in flow's per-call `data`."""
@@ -169,7 +162,7 @@ def _ended(twiml: str, turn: int, reason: str, steps: list[dict[str, Any]]) -> T
     return TurnOutput(twiml, ended_state(turn, reason), turn, steps, True, reason, None)
 
 
-def plan_flow(org: Organization, route: NumberRoute, form: Mapping[str, Any]) -> StartPlan:
+def plan_flow(org: OrgRef, route: NumberRoute, form: Mapping[str, Any]) -> StartPlan:
     """A new call to a number with a flow: its first turn (the draft for test users)."""
     call_sid, to, from_ = str(form.get("CallSid") or ""), str(form.get("To") or ""), str(form.get("From") or "")
     definition, revision_id, uses_draft = (None, None, False)
@@ -207,7 +200,7 @@ FlowData = Callable[[CallRow], Mapping[str, Any]]
 
 
 def plan_builtin(
-    org: Organization, ref: str, form: Mapping[str, Any], fields: dict[str, Any], data: FlowData | None = None
+    org: OrgRef, ref: str, form: Mapping[str, Any], fields: dict[str, Any], data: FlowData | None = None
 ) -> StartPlan:
     """A new call on a built-in flow (`flows.builtin`); `data(session)` gives its ``flow.data``."""
     params = scrub(dict(form))
@@ -219,7 +212,7 @@ def plan_builtin(
 
 
 def run_builtin(
-    org: Organization,
+    org: OrgRef,
     session: CallRow,
     ref: str,
     state: Mapping[str, Any] | None,
@@ -246,7 +239,7 @@ def voice_event(params: Mapping[str, Any], state: Mapping[str, Any] | None) -> E
     return Event("continue" if "continue" in waits or not waits else waits[0], params)
 
 
-def plan_resume(org: Organization, hook: InboundWebhook) -> Compute | str:
+def plan_resume(org: OrgRef, hook: InboundWebhook) -> Compute | str:
     """An ivr-* (or ``voice``) webhook of a running call: resume the waiting node with the event
     it brings (its params scrubbed of card data; a ``voice`` follow-up's kind read by
     `voice_event`); a fallback voicemail with no session answers at once."""
@@ -355,7 +348,7 @@ def voicemail_left(session: CallRow, params: Mapping[str, Any], turn: int) -> Tu
     return out
 
 
-def sessionless_voicemail(org: Organization, params: Mapping[str, Any]) -> str:
+def sessionless_voicemail(org: OrgRef, params: Mapping[str, Any]) -> str:
     """A fallback voicemail left on a call that has no session (an unknown number)."""
     if params.get("RecordingSid"):
         upsert_recording(org.id, None, params, None)
@@ -363,7 +356,7 @@ def sessionless_voicemail(org: Organization, params: Mapping[str, Any]) -> str:
     return goodbye_twiml(THANKS)
 
 
-def queue_music(org: Organization, service_id: str, form: Mapping[str, Any], query: Mapping[str, Any]) -> str:
+def queue_music(org: OrgRef, service_id: str, form: Mapping[str, Any], query: Mapping[str, Any]) -> str:
     """An Enqueue's waitUrl: the caller's place in the queue, then the node's hold message and music."""
     session = db.session.get(CallSession, str(query["session"])[:32]) if query.get("session") else None
     if session is not None and session.org_id != org.id:  # by the key alone (see call_store._SELECT)

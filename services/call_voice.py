@@ -19,7 +19,7 @@ from extensions import db
 from flows.builtin import BUILTIN_FLOWS
 from models import Organization, PhoneNumber, User, phone_number_user
 from services.call_flow import find_number, plan_builtin
-from services.call_runtime import StartPlan
+from services.call_turns import StartPlan
 
 
 def plan_ring(org: Organization, number: PhoneNumber, form: Mapping[str, Any]) -> StartPlan:

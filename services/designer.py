@@ -1,6 +1,6 @@
 """What the visual designer shows beside the canvas: template scope, revision history, flow state.
 
-The designer's pages call these; they read flows through `services.flows` and never write.
+The designer's pages call these; they read flows through `services.flow_revisions` and never write.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 from flows import NODE_TYPES, DefinitionError, load_definition
 from models import Flow, FlowRevision, Organization
-from services import flows as flow_svc
+from services import flow_revisions
 
 CALL_FIELDS = (
     ("call.from", "the caller's number"),
@@ -96,7 +96,7 @@ def template_scope(definition: dict, node_id: str) -> Scope:
     return scope
 
 
-logic_of = flow_svc.logic_of
+logic_of = flow_revisions.logic_of
 
 
 def has_unpublished_changes(flow: Flow) -> bool:
@@ -110,11 +110,11 @@ def _names(definition: dict) -> dict[str, str]:
 
 
 def describe_diff(old: dict | None, new: dict) -> dict[str, Any]:
-    """`services.flows.diff_definitions` with node names, and a one-line summary."""
+    """`services.flow_revisions.diff_definitions` with node names, and a one-line summary."""
     if old is None:
         count = len(_nodes(new))
         return {"added": [], "removed": [], "changed": [], "summary": f"first revision, {count} nodes"}
-    diff = flow_svc.diff_definitions(old, new)
+    diff = flow_revisions.diff_definitions(old, new)
     names = _names(old or {}) | _names(new)
     labelled = {k: [{"id": i, "name": names.get(i, i)} for i in diff[k]] for k in ("added", "removed", "changed")}
     parts = [f"{len(labelled[k])} {k}" for k in ("added", "removed", "changed") if labelled[k]]
@@ -136,7 +136,7 @@ class HistoryEntry:
 
 def history(org: Organization, flow: Flow) -> list[HistoryEntry]:
     """The flow's revisions, newest first, each with what changed since the one before."""
-    revisions = flow_svc.revisions(org, flow)
+    revisions = flow_revisions.revisions(org, flow)
     entries: list[HistoryEntry] = []
     for index, revision in enumerate(revisions):
         previous = revisions[index + 1].definition if index + 1 < len(revisions) else None

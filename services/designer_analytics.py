@@ -35,7 +35,7 @@ def node_counts_for(org: Organization, flow: Flow, period: str, now: datetime | 
     """`{"period", "label", "since", "until", "calls", "nodes": {node_id: {visits, outcomes, hangups}}}`."""
     since, until = period_bounds(org, period, now)
     try:
-        from services.calls import node_counts
+        from services.call_webhooks import node_counts
     except ImportError:  # the call runtime is not installed: an empty overlay, not an error
         node_counts = None
     counts = node_counts(org, flow.id, since, until) if node_counts else {}

@@ -3,7 +3,7 @@
 Someone may change a number in Twilio's console, release it there, or buy one there; the check
 names each difference field by field, and records what it found on each number (``drift``,
 ``checked_at``, ``sync_status``) so the numbers page can show it without asking Twilio again.
-Pushing the local config (``services.phone.push_config``) repairs drift.
+Pushing the local config (``services.phone_numbers.push_config``) repairs drift.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from extensions import db
 from models import Organization, utcnow
-from services.phone import list_numbers
+from services.phone_numbers import list_numbers
 from services.phone_reconcile import settle_org
 from services.phone_twilio import differences, field_of, provider_for, upstream_failure
 from upstream.errors import UpstreamError

@@ -26,10 +26,10 @@ class PhoneError(Exception):
 
 def provider_for(org: Organization):
     """The org's Twilio provider; PhoneError(409) when Twilio is not connected yet."""
-    from upstream import registry
+    from upstream.provider_cache import get_provider
 
     try:
-        provider = registry.get_provider(org)
+        provider = get_provider(org)
     except SecretsUnreadable:
         raise PhoneError(
             409, "twilio_credentials_unreadable", "The stored Twilio credentials cannot be read; connect Twilio again."

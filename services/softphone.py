@@ -16,7 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from extensions import db
-from models import Organization, SoftphonePresence, User, utcnow
+from models import Organization, OrgRef, SoftphonePresence, User, utcnow
 from services.phone_twilio import PhoneError, describe, provider_for
 from upstream.errors import UpstreamError
 
@@ -115,7 +115,7 @@ def is_online(org: Organization, user: User) -> bool:
     return user.id in online_user_ids(org)
 
 
-def online_user_ids(org: Organization) -> set[int]:
+def online_user_ids(org: OrgRef) -> set[int]:
     """Ids of the org's users whose softphone is online."""
     return set(
         db.session.scalars(
@@ -126,7 +126,7 @@ def online_user_ids(org: Organization) -> set[int]:
     )
 
 
-def online_clients(org: Organization, users: Iterable[User | int] | None = None) -> list[str]:
+def online_clients(org: OrgRef, users: Iterable[User | int] | None = None) -> list[str]:
     """Client identities (for ``<Dial><Client>``) of online softphones, limited to ``users`` if given."""
     query = select(SoftphonePresence).where(SoftphonePresence.org_id == org.id, SoftphonePresence.expires_at > utcnow())
     if users is not None:

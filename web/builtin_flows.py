@@ -12,7 +12,7 @@ from flask_login import current_user
 from extensions import db
 from flows import node_type_catalog
 from flows.builtin import BUILTIN_FLOWS, BuiltinFlow
-from services import flows as svc
+from services import flow_revisions
 from web.context import page_auth
 from web.designer_history import render_settings_form
 from web.designer_views import render_node_form, validation_answer
@@ -94,10 +94,10 @@ def copy(key: str):
     """Copy a built-in flow into a new, editable flow of the org and open it."""
     flow = _flow_or_404(key)
     try:
-        created = svc.create_flow(g.org, current_user, f"{flow.name} (copy)", flow.definition(),
+        created = flow_revisions.create_flow(g.org, current_user, f"{flow.name} (copy)", flow.definition(),
                                   description=f"Copied from the built-in flow {flow.ref}. {flow.description}")
         db.session.commit()
-    except svc.FlowError as err:
+    except flow_revisions.FlowError as err:
         db.session.rollback()
         return render_template("flows/builtin_index.html", flows=list(BUILTIN_FLOWS.values()), error=err.message), 400
     return redirect(url_for("flows_pages.designer", flow_id=created.id), 303)

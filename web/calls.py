@@ -67,7 +67,7 @@ def show(call_id: str):
 def _node_labels(call) -> tuple[dict[str, str], dict[str, str]]:
     """Node names as drawn in the definition the call ran, and node type labels, for the timeline."""
     from flows import node_type_catalog
-    from services.flows import published_definition
+    from services.flow_revisions import published_definition
 
     builtin = builtin_flow(call.builtin_flow or "")
     definition = builtin.definition() if builtin is not None else call.draft_definition

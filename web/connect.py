@@ -4,7 +4,7 @@ Every request must carry a valid ``X-Twilio-Signature`` for the org's auth token
 over ``{PUBLIC_BASE_URL}{path}?{query}`` (or the URL as received when PUBLIC_BASE_URL is not
 set) and the form body. Otherwise: 403 and nothing is read or stored beyond the org lookup.
 A verified request goes three steps: the org's provider parses Twilio's fields into an
-`InboundWebhook` (with its engine event), the call runtime (`services.calls.handle_webhook`)
+`InboundWebhook` (with its engine event), the call runtime (`services.call_webhooks.handle_webhook`)
 runs it, and the provider renders the answer (always 200 TwiML for a voice webhook).
 """
 
@@ -22,10 +22,10 @@ from db_pool import retry_on_disconnect
 from extensions import csrf, db
 from flows.twiml import goodbye_twiml
 from flows.webhooks import SERVICE_IDS, VENDOR, VOICE_SERVICES, WEBHOOK_PREFIX
-from services.calls import handle_webhook
+from services.call_webhooks import handle_webhook
 from upstream.errors import SecretsUnreadable
-from upstream.registry import webhook_org
 from upstream.twilio_fields import clean_webhook_fields
+from upstream.webhook_orgs import webhook_org
 from web.errors import json_error
 
 log = logging.getLogger("phonetree.connect")

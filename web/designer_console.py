@@ -18,7 +18,7 @@ from extensions import db
 from models import FlowTestCase, utcnow
 from models.base import parse_id
 from services import flow_console as console
-from services import flows as svc
+from services import flow_revisions
 from web.context import page_auth
 from web.flows_pages import bp, flow_or_404
 
@@ -31,10 +31,10 @@ def _serializer() -> URLSafeSerializer:
 
 def _load_flow(flow_id: str) -> dict[str, Any] | None:
     other_id = parse_id(flow_id)
-    other = svc.get_flow(g.org, other_id) if other_id is not None else None
+    other = flow_revisions.get_flow(g.org, other_id) if other_id is not None else None
     if other is None or other.published_revision_id is None:
         return None
-    return svc.published_definition(other.published_revision_id)
+    return flow_revisions.published_definition(other.published_revision_id)
 
 
 def _cases(flow) -> list[FlowTestCase]:

@@ -8,8 +8,7 @@ from flask import g, render_template, request
 from flask_login import current_user
 
 from extensions import db
-from services import designer
-from services import flows as svc
+from services import designer, flow_revisions
 from web.context import can, page_auth
 from web.errors import ApiError
 from web.flows_pages import bp, flow_or_404
@@ -45,12 +44,12 @@ def publish(flow_id: int):
     """Publish the saved draft as the next revision (422 and the errors when it has any)."""
     flow = flow_or_404(flow_id)
     try:
-        revision = svc.publish(g.org, current_user, flow, request.form.get("message", ""))
+        revision = flow_revisions.publish(g.org, current_user, flow, request.form.get("message", ""))
         db.session.commit()
-    except svc.NothingToPublish as err:
+    except flow_revisions.NothingToPublish as err:
         db.session.rollback()
         return _history(flow, notice=err.message)
-    except svc.InvalidFlow as err:
+    except flow_revisions.InvalidFlow as err:
         db.session.rollback()
         errors = [i for i in err.issues if i["severity"] == "error"]
         return _history(flow, 422, error=err.message, errors=errors)
@@ -63,11 +62,11 @@ def rollback(flow_id: int, number: int):
     """Make an older revision live again (as a new revision); the draft is left alone."""
     flow = flow_or_404(flow_id)
     try:
-        revision = svc.rollback(g.org, current_user, flow, number)
+        revision = flow_revisions.rollback(g.org, current_user, flow, number)
         db.session.commit()
-    except svc.FlowError as err:
+    except flow_revisions.FlowError as err:
         db.session.rollback()
-        return _history(flow, 422 if isinstance(err, svc.InvalidFlow) else 404, error=err.message)
+        return _history(flow, 422 if isinstance(err, flow_revisions.InvalidFlow) else 404, error=err.message)
     return _history(
         flow,
         notice=f"Rolled back: revision {revision.number} is a copy of revision {number} and is live.",
@@ -80,7 +79,7 @@ def rollback(flow_id: int, number: int):
 def revision_definition(flow_id: int, number: int):
     """An old revision's definition (the designer loads it into the draft on request)."""
     flow = flow_or_404(flow_id)
-    rev = svc.get_revision(g.org, flow, number)
+    rev = flow_revisions.get_revision(g.org, flow, number)
     if rev is None:
         raise ApiError(404, "not_found", f"This flow has no revision {number}.")
     return {"number": rev.number, "definition": rev.definition}
@@ -94,9 +93,9 @@ def test_users(flow_id: int):
     raw = request.form.get("numbers", "")
     numbers = [n for n in raw.replace(",", "\n").splitlines() if n.strip()]
     try:
-        svc.set_test_users(flow, numbers)
+        flow_revisions.set_test_users(flow, numbers)
         db.session.commit()
-    except svc.FlowError as err:
+    except flow_revisions.FlowError as err:
         db.session.rollback()
         return render_template("flows/_test_users.html", flow=flow, error=err.message, raw=raw), 400
     return render_template("flows/_test_users.html", flow=flow, notice="Test users saved.")

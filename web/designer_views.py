@@ -1,7 +1,7 @@
 """The visual designer: the canvas page, draft saves, live validation, auto-layout and node forms.
 
 The browser holds the definition being edited and sends it whole; the server stays the source of
-truth (`services.flows.save_draft` with `draft_version` guards against overwriting others' work).
+truth (`services.flow_revisions.save_draft` with `draft_version` guards against overwriting others' work).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from flask_login import current_user
 from extensions import db
 from flows import node_type_catalog
 from flows.layout import auto_layout
-from services import designer as dz
-from services import flows as svc
+from services import flow_revisions
 from services.accounts import time_zone_names
+from services.designer import flow_state, template_scope
 from web.context import can, page_auth
 from web.errors import ApiError
 from web.flows_pages import bp, flow_or_404
@@ -34,14 +34,14 @@ def _definition_from(definition: dict[str, Any] | None) -> dict[str, Any]:
     if definition is None:
         raise ApiError(400, "invalid_request", 'Send the flow as {"definition": {...}}.', field="definition")
     try:
-        svc.check_definition(definition)
-    except svc.FlowError as err:
+        flow_revisions.check_definition(definition)
+    except flow_revisions.FlowError as err:
         raise ApiError(400, "invalid_definition", err.message, path=err.path) from None
     return definition
 
 
 def _flow_orgs_others(flow_id: int) -> list[dict[str, Any]]:
-    return [{"id": str(f.id), "name": f.name} for f in svc.list_flows(g.org) if f.id != flow_id]
+    return [{"id": str(f.id), "name": f.name} for f in flow_revisions.list_flows(g.org) if f.id != flow_id]
 
 
 def page_data(flow, definition: dict, *, readonly: bool, revision=None) -> dict[str, Any]:
@@ -80,7 +80,7 @@ def _page(flow, definition: dict, readonly: bool, rev=None):
         "flows/designer.html",
         flow=flow,
         data=page_data(flow, definition, readonly=readonly, revision=rev),
-        state=dz.flow_state(flow),
+        state=flow_state(flow),
         readonly=readonly,
         revision=rev,
         timezones=time_zone_names(),
@@ -100,7 +100,7 @@ def designer(flow_id: int):
 def revision(flow_id: int, number: int):
     """An old revision on the canvas, read-only."""
     flow = flow_or_404(flow_id)
-    rev = svc.get_revision(g.org, flow, number)
+    rev = flow_revisions.get_revision(g.org, flow, number)
     if rev is None:
         abort(404, f"This flow has no revision {number}.")
     return _page(flow, rev.definition, readonly=True, rev=rev)
@@ -117,9 +117,9 @@ def save_draft(flow_id: int):
     if body.force:
         expected = flow.draft_version  # the editor chose to overwrite the other save
     try:
-        flow = svc.save_draft(g.org, current_user, flow, definition, expected)
+        flow = flow_revisions.save_draft(g.org, current_user, flow, definition, expected)
         db.session.commit()
-    except svc.StaleDraft as err:
+    except flow_revisions.StaleDraft as err:
         db.session.rollback()
         mine = err.updated_by_id is not None and err.updated_by_id == current_user.id
         message = (
@@ -127,16 +127,16 @@ def save_draft(flow_id: int):
         )
         conflict = {"by": err.updated_by, "at": _iso(err.updated_at), "draft_version": err.current_version}
         raise ApiError(409, err.code, message, conflict=conflict | {"mine": mine}) from None
-    except svc.FlowError as err:
+    except flow_revisions.FlowError as err:
         db.session.rollback()
         raise ApiError(400, "invalid_definition", err.message, path=err.path) from None
-    state = dz.flow_state(flow)
+    state = flow_state(flow)
     return jsonify(
         {
             "draft_version": flow.draft_version,
             "saved_at": _iso(flow.draft_updated_at),
             "saved_by": current_user.display_name,
-            "issues": svc.validate_flow(flow.draft, g.org),
+            "issues": flow_revisions.validate_flow(flow.draft, g.org),
             "state": {"published": state["published"], "unpublished": state["unpublished"]},
         }
     )
@@ -206,14 +206,14 @@ def render_node_form(flows: list[dict[str, Any]], readonly: bool, **extra: Any) 
         node = changed
         nodes = [changed if n.get("id") == node["id"] else n for n in definition.get("nodes") or []]
         definition = {**definition, "nodes": nodes}
-    issues = svc.validate_flow(definition, g.org)
+    issues = flow_revisions.validate_flow(definition, g.org)
     return render_template(
         "flows/_node_form.html",
         node=node,
         info=info,
         fields=form_fields(node, info, issues),
         node_issues=[i for i in issues if i.get("node_id") == node["id"]],
-        scope=dz.template_scope(definition, node["id"]),
+        scope=template_scope(definition, node["id"]),
         is_start=definition.get("start") == node["id"],
         targets=[(n["id"], n.get("name") or n["id"]) for n in definition.get("nodes") or [] if isinstance(n, dict)],
         outcomes=_outcomes_for(node, info),
@@ -227,7 +227,7 @@ def render_node_form(flows: list[dict[str, Any]], readonly: bool, **extra: Any) 
 
 def validation_answer(definition: dict[str, Any], org=None):
     """The engine's issues for a definition, as the designer's validator reads them (``org``: its subflows too)."""
-    issues = svc.validate_flow(definition, org)
+    issues = flow_revisions.validate_flow(definition, org)
     errors = sum(1 for i in issues if i["severity"] == "error")
     return jsonify({"issues": issues, "errors": errors, "warnings": len(issues) - errors})
 
@@ -265,8 +265,8 @@ def settings_parse(flow_id: int):
                        field=err.field) from None
     settings = parse_settings(current if isinstance(current, dict) else {}, request.form, parse_value)
     try:
-        svc.check_definition({"nodes": [], "settings": settings})
-    except svc.FlowError as err:
+        flow_revisions.check_definition({"nodes": [], "settings": settings})
+    except flow_revisions.FlowError as err:
         return jsonify({"settings": settings, "error": err.message, "path": err.path})
     return jsonify({"settings": settings})
 

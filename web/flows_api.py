@@ -7,7 +7,7 @@ from flask import Blueprint, g, jsonify, request
 from extensions import csrf, db
 from models import Flow, FlowRevision
 from models.base import parse_id
-from services import flows as svc
+from services import flow_revisions
 from web.api_auth import api_auth
 from web.errors import ApiError
 from web.json_input import json_body, json_document
@@ -25,7 +25,7 @@ def flow_summary(flow: Flow, numbers: list[str] | None = None) -> dict:
     """A flow's metadata as the API shows it (`numbers` when already fetched for a list)."""
     rev = flow.published_revision
     if numbers is None:
-        numbers = svc.numbers_by_flow(g.org, [flow.id])[flow.id]
+        numbers = flow_revisions.numbers_by_flow(g.org, [flow.id])[flow.id]
     return {
         "id": flow.id,
         "name": flow.name,
@@ -52,18 +52,18 @@ def revision_summary(rev: FlowRevision) -> dict:
 
 
 def _flow_or_404(flow_id: int) -> Flow:
-    flow = svc.get_flow(g.org, flow_id)
+    flow = flow_revisions.get_flow(g.org, flow_id)
     if flow is None:
         raise ApiError(404, "not_found", "There is no such flow in this organisation.")
     return flow
 
 
-def _fail(err: svc.FlowError):
+def _fail(err: flow_revisions.FlowError):
     db.session.rollback()
     extra = {}
-    if isinstance(err, svc.InvalidFlow):
+    if isinstance(err, flow_revisions.InvalidFlow):
         return ApiError(422, err.code, err.message, issues=err.issues)
-    if isinstance(err, svc.StaleDraft):
+    if isinstance(err, flow_revisions.StaleDraft):
         return ApiError(409, err.code, err.message, current_version=err.current_version)
     if err.path:
         extra["path"] = err.path
@@ -74,8 +74,8 @@ def _fail(err: svc.FlowError):
 @api_auth("viewer")
 def list_flows():
     """The org's flows (`?archived=1` includes archived ones)."""
-    flows = svc.list_flows(g.org, include_archived=request.args.get("archived") in ("1", "true"))
-    numbers = svc.numbers_by_flow(g.org, [f.id for f in flows])
+    flows = flow_revisions.list_flows(g.org, include_archived=request.args.get("archived") in ("1", "true"))
+    numbers = flow_revisions.numbers_by_flow(g.org, [f.id for f in flows])
     return jsonify({"flows": [flow_summary(f, numbers[f.id]) for f in flows]})
 
 
@@ -94,9 +94,11 @@ def create():
     """Create a flow: `{"name", "definition"?, "template"?, "description"?}`."""
     body = json_body(FlowCreate)
     try:
-        flow = svc.create_flow(g.org, g.user, body.name, body.definition, body.template, body.description or "")
+        flow = flow_revisions.create_flow(
+            g.org, g.user, body.name, body.definition, body.template, body.description or ""
+        )
         db.session.commit()
-    except svc.FlowError as err:
+    except flow_revisions.FlowError as err:
         raise _fail(err) from None
     return jsonify(flow_summary(flow) | {"definition": flow.draft}), 201
 
@@ -106,7 +108,8 @@ def create():
 def get(flow_id: int):
     """One flow with its draft definition and validation issues."""
     flow = _flow_or_404(flow_id)
-    return jsonify(flow_summary(flow) | {"definition": flow.draft, "issues": svc.validate_flow(flow.draft, g.org)})
+    issues = flow_revisions.validate_flow(flow.draft, g.org)
+    return jsonify(flow_summary(flow) | {"definition": flow.draft, "issues": issues})
 
 
 @bp.put("/<int:flow_id>")
@@ -121,15 +124,16 @@ def update(flow_id: int):
                        "others' work.", field="draft_version")
     try:
         if sent & {"name", "description"}:
-            svc.rename(flow, body.name if body.name is not None else flow.name, body.description)
+            flow_revisions.rename(flow, body.name if body.name is not None else flow.name, body.description)
         if body.test_users is not None:
-            svc.set_test_users(flow, body.test_users)
+            flow_revisions.set_test_users(flow, body.test_users)
         if body.definition is not None:
-            flow = svc.save_draft(g.org, g.user, flow, body.definition, body.draft_version)
+            flow = flow_revisions.save_draft(g.org, g.user, flow, body.definition, body.draft_version)
         db.session.commit()
-    except svc.FlowError as err:
+    except flow_revisions.FlowError as err:
         raise _fail(err) from None
-    return jsonify(flow_summary(flow) | {"definition": flow.draft, "issues": svc.validate_flow(flow.draft, g.org)})
+    issues = flow_revisions.validate_flow(flow.draft, g.org)
+    return jsonify(flow_summary(flow) | {"definition": flow.draft, "issues": issues})
 
 
 @bp.post("/<int:flow_id>/validate")
@@ -140,10 +144,10 @@ def validate(flow_id: int):
     flow = _flow_or_404(flow_id)
     definition = body.definition if body.definition is not None else flow.draft
     try:
-        svc.check_definition(definition)
-    except svc.FlowError as err:
+        flow_revisions.check_definition(definition)
+    except flow_revisions.FlowError as err:
         raise _fail(err) from None
-    issues = svc.validate_flow(definition, g.org)
+    issues = flow_revisions.validate_flow(definition, g.org)
     return jsonify({"valid": not any(i["severity"] == "error" for i in issues), "issues": issues})
 
 
@@ -154,15 +158,15 @@ def publish(flow_id: int):
     body = json_body(PublishBody, optional=True)
     flow = _flow_or_404(flow_id)
     try:
-        revision = svc.publish(g.org, g.user, flow, body.message)
+        revision = flow_revisions.publish(g.org, g.user, flow, body.message)
         db.session.commit()
-    except svc.NothingToPublish as err:
+    except flow_revisions.NothingToPublish as err:
         # Publishing is idempotent: the draft is already live, so the answer names that revision.
         db.session.rollback()
         return jsonify(
             {"revision": err.revision.number, "published": False, "code": err.code, "message": err.message}
         )
-    except svc.FlowError as err:
+    except flow_revisions.FlowError as err:
         raise _fail(err) from None
     return jsonify({"revision": revision.number, "published": True})
 
@@ -172,7 +176,7 @@ def publish(flow_id: int):
 def list_revisions(flow_id: int):
     """The flow's revisions, newest first."""
     flow = _flow_or_404(flow_id)
-    return jsonify({"revisions": [revision_summary(r) for r in svc.revisions(g.org, flow)]})
+    return jsonify({"revisions": [revision_summary(r) for r in flow_revisions.revisions(g.org, flow)]})
 
 
 @bp.get("/<int:flow_id>/revisions/<int:number>")
@@ -180,7 +184,7 @@ def list_revisions(flow_id: int):
 def get_revision(flow_id: int, number: int):
     """One revision with its definition."""
     flow = _flow_or_404(flow_id)
-    rev = svc.get_revision(g.org, flow, number)
+    rev = flow_revisions.get_revision(g.org, flow, number)
     if rev is None:
         raise ApiError(404, "not_found", f"This flow has no revision {number}.")
     return jsonify(revision_summary(rev) | {"definition": rev.definition, "issues": rev.issues})
@@ -193,9 +197,9 @@ def rollback(flow_id: int):
     number = json_body(RollbackBody).revision
     flow = _flow_or_404(flow_id)
     try:
-        revision = svc.rollback(g.org, g.user, flow, number)
+        revision = flow_revisions.rollback(g.org, g.user, flow, number)
         db.session.commit()
-    except svc.FlowError as err:
+    except flow_revisions.FlowError as err:
         raise _fail(err) from None
     return jsonify({"revision": revision.number, "rolled_back_to": number})
 
@@ -207,9 +211,9 @@ def archive(flow_id: int):
     body = json_body(ArchiveBody, optional=True)
     flow = _flow_or_404(flow_id)
     try:
-        svc.archive(g.org, flow, body.archived)
+        flow_revisions.archive(g.org, flow, body.archived)
         db.session.commit()
-    except svc.FlowError as err:
+    except flow_revisions.FlowError as err:
         raise _fail(err) from None
     return jsonify(flow_summary(flow))
 
@@ -222,9 +226,9 @@ def import_flow():
     if not isinstance(data, dict):
         raise ApiError(400, "invalid_request", "Send a flow definition as a JSON object.", field="")
     try:
-        flow, fmt, report, issues = svc.import_flow(g.org, g.user, data, request.args.get("name"))
+        flow, fmt, report, issues = flow_revisions.import_flow(g.org, g.user, data, request.args.get("name"))
         db.session.commit()
-    except svc.FlowError as err:
+    except flow_revisions.FlowError as err:
         raise _fail(err) from None
     return jsonify({"id": flow.id, "name": flow.name, "format": fmt, "report": report, "issues": issues}), 201
 
@@ -236,11 +240,11 @@ def export(flow_id: int):
     flow = _flow_or_404(flow_id)
     definition = None
     if request.args.get("revision"):
-        rev = svc.get_revision(g.org, flow, parse_id(request.args.get("revision")) or -1)
+        rev = flow_revisions.get_revision(g.org, flow, parse_id(request.args.get("revision")) or -1)
         if rev is None:
             raise ApiError(404, "not_found", "This flow has no such revision.")
         definition = rev.definition
     try:
-        return jsonify(svc.export_flow(flow, request.args.get("format", "phonetree"), definition))
-    except svc.FlowError as err:
+        return jsonify(flow_revisions.export_flow(flow, request.args.get("format", "phonetree"), definition))
+    except flow_revisions.FlowError as err:
         raise _fail(err) from None

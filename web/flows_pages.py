@@ -13,8 +13,7 @@ from flask_login import current_user
 from extensions import db
 from models import Flow
 from models.base import parse_id
-from services import designer
-from services import flows as svc
+from services import designer, flow_revisions
 from services.flow_templates import TEMPLATES
 from web.context import page_auth
 from web.downloads import attachment, slug
@@ -27,15 +26,15 @@ MAX_IMPORT_BYTES = 5 * 1024 * 1024
 
 def flow_or_404(flow_id: int) -> Flow:
     """The current org's flow, or 404 (also for another org's flow)."""
-    flow = svc.get_flow(g.org, flow_id)
+    flow = flow_revisions.get_flow(g.org, flow_id)
     if flow is None:
         abort(404)
     return flow
 
 
 def _rows(show_archived: bool) -> list[dict]:
-    flows = svc.list_flows(g.org, include_archived=show_archived)
-    numbers = svc.numbers_by_flow(g.org, [flow.id for flow in flows])
+    flows = flow_revisions.list_flows(g.org, include_archived=show_archived)
+    numbers = flow_revisions.numbers_by_flow(g.org, [flow.id for flow in flows])
     return [
         {
             "flow": flow,
@@ -67,9 +66,11 @@ def index():
 def create():
     """Create a flow from a starter template and open it in the designer."""
     try:
-        flow = svc.create_flow(g.org, current_user, request.form.get("name", ""), template=request.form.get("template"))
+        flow = flow_revisions.create_flow(
+            g.org, current_user, request.form.get("name", ""), template=request.form.get("template")
+        )
         db.session.commit()
-    except svc.FlowError as err:
+    except flow_revisions.FlowError as err:
         db.session.rollback()
         if request.headers.get("HX-Request"):
             # The form sits in a modal dialog: say what is wrong inside it, not behind it.
@@ -87,7 +88,7 @@ def create():
 def duplicate(flow_id: int):
     """Copy a flow's draft into a new flow."""
     flow = flow_or_404(flow_id)
-    copy = svc.duplicate(g.org, current_user, flow)
+    copy = flow_revisions.duplicate(g.org, current_user, flow)
     db.session.commit()
     return _render(notice=f"“{flow.name}” was duplicated as “{copy.name}”.")
 
@@ -99,9 +100,9 @@ def rename(flow_id: int):
     flow = flow_or_404(flow_id)
     old = flow.name
     try:
-        svc.rename(flow, request.form.get("name", ""))
+        flow_revisions.rename(flow, request.form.get("name", ""))
         db.session.commit()
-    except svc.FlowError as err:
+    except flow_revisions.FlowError as err:
         db.session.rollback()
         return _render(400, error=err.message)
     return _render(notice=f"“{old}” is now “{flow.name}”.")
@@ -114,9 +115,9 @@ def archive(flow_id: int):
     flow = flow_or_404(flow_id)
     restore = request.form.get("restore") == "1"
     try:
-        svc.archive(g.org, flow, archived=not restore)
+        flow_revisions.archive(g.org, flow, archived=not restore)
         db.session.commit()
-    except svc.FlowError as err:
+    except flow_revisions.FlowError as err:
         db.session.rollback()
         return _render(400, error=err.message)
     return _render(notice=f"“{flow.name}” was {'restored' if restore else 'archived'}.")
@@ -146,9 +147,9 @@ def import_flow():
     if problem:
         return render_template("flows/_import_result.html", error=problem), 400
     try:
-        flow, fmt, report, issues = svc.import_flow(g.org, current_user, data, request.form.get("name"))
+        flow, fmt, report, issues = flow_revisions.import_flow(g.org, current_user, data, request.form.get("name"))
         db.session.commit()
-    except svc.FlowError as err:
+    except flow_revisions.FlowError as err:
         db.session.rollback()
         where = f" (at {err.path})" if err.path else ""
         return render_template("flows/_import_result.html", error=f"{err.message}{where}"), 400
@@ -167,13 +168,13 @@ def export(flow_id: int):
     definition = None
     suffix = "draft"
     if request.args.get("revision"):
-        revision = svc.get_revision(g.org, flow, parse_id(request.args.get("revision")) or 0)
+        revision = flow_revisions.get_revision(g.org, flow, parse_id(request.args.get("revision")) or 0)
         if revision is None:
             abort(404)
         definition, suffix = revision.definition, f"r{revision.number}"
     try:
-        exported = svc.export_flow(flow, fmt, definition)
-    except svc.FlowError as err:
+        exported = flow_revisions.export_flow(flow, fmt, definition)
+    except flow_revisions.FlowError as err:
         abort(400, err.message)
     ending = f"{suffix}.{'studio' if fmt == 'studio' else 'phonetree'}.json"
     filename = f"{slug(flow.name) or 'flow'}-{ending}"

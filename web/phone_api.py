@@ -8,8 +8,7 @@ from typing import Any
 from flask import Blueprint, g, jsonify, request
 
 from extensions import csrf
-from services import phone as phones
-from services import phone_saga, softphone
+from services import phone_numbers, phone_saga, softphone
 from services.phone_drift import verify as verify_numbers
 from services.phone_routing import routing_warnings
 from services.phone_twilio import PhoneError
@@ -47,7 +46,7 @@ def _api_errors(view):
         except PhoneError as err:
             extra = dict(err.extra)
             if err.phone is not None and err.phone.id is not None:
-                extra["phone"] = phones.serialize(err.phone)
+                extra["phone"] = phone_numbers.serialize(err.phone)
             raise ApiError(err.status, err.code, err.message, **extra) from None
 
     return wrapper
@@ -64,7 +63,7 @@ def _routing_data(body: dict[str, Any]) -> dict[str, Any]:
 
 def _routed(phone) -> dict[str, Any]:
     """The number as the API shows it, plus `warnings` about routing that works but misleads (an unpublished flow)."""
-    return {**phones.serialize(phone), "warnings": routing_warnings(phone)}
+    return {**phone_numbers.serialize(phone), "warnings": routing_warnings(phone)}
 
 
 def _text(body: dict[str, Any], key: str) -> str | None:
@@ -90,7 +89,7 @@ def _answer(phone, status: int = 200):
 @api_auth("viewer")
 def list_numbers():
     """The org's numbers with their routing and sync status."""
-    return jsonify({"numbers": phones.serialize_all(phones.list_numbers(g.org))})
+    return jsonify({"numbers": phone_numbers.serialize_all(phone_numbers.list_numbers(g.org))})
 
 
 @bp.post("/numbers")
@@ -99,8 +98,8 @@ def list_numbers():
 def buy():
     """Buy a number by phoneNumber, or by areaCode (+ contains, country), and route it."""
     body = _checked(BuyNumber)
-    routing = phones.parse_routing(g.org, _routing_data(body))
-    phone = phones.buy_number(
+    routing = phone_numbers.parse_routing(g.org, _routing_data(body))
+    phone = phone_numbers.buy_number(
         g.org,
         routing,
         phone_number=_text(body, "phoneNumber"),
@@ -118,8 +117,8 @@ def buy():
 def add():
     """Import a number the Twilio account already owns, by phoneNumber or sid, and route it."""
     body = _checked(ImportNumber)
-    routing = phones.parse_routing(g.org, _routing_data(body))
-    phone = phones.import_number(
+    routing = phone_numbers.parse_routing(g.org, _routing_data(body))
+    phone = phone_numbers.import_number(
         g.org, routing, phone_number=_text(body, "phoneNumber"), sid=_text(body, "sid"), user=g.user
     )
     return _answer(phone, 201)
@@ -130,7 +129,7 @@ def add():
 @_api_errors
 def show(phone_id: int):
     """One number with its routing."""
-    return jsonify(phones.serialize(phones.get_number(g.org, phone_id)))
+    return jsonify(phone_numbers.serialize(phone_numbers.get_number(g.org, phone_id)))
 
 
 @bp.post("/numbers/<int:phone_id>/routing")
@@ -139,9 +138,9 @@ def show(phone_id: int):
 def routing(phone_id: int):
     """Change routing and push the local config to Twilio."""
     body = _checked(RoutingBody)
-    phone = phones.get_number(g.org, phone_id)
-    new = phones.parse_routing(g.org, _routing_data(body), current=phone)
-    return _answer(phones.set_routing(g.org, phone, new, user=g.user))
+    phone = phone_numbers.get_number(g.org, phone_id)
+    new = phone_numbers.parse_routing(g.org, _routing_data(body), current=phone)
+    return _answer(phone_numbers.set_routing(g.org, phone, new, user=g.user))
 
 
 @bp.post("/numbers/<int:phone_id>/push")
@@ -149,9 +148,9 @@ def routing(phone_id: int):
 @_api_errors
 def push(phone_id: int):
     """Push the local config to Twilio again (repairs drift and failed pushes)."""
-    phone = phones.get_number(g.org, phone_id)
+    phone = phone_numbers.get_number(g.org, phone_id)
     json_body(NoBody, optional=True)
-    return _answer(phones.push_config(g.org, phone, user=g.user))
+    return _answer(phone_numbers.push_config(g.org, phone, user=g.user))
 
 
 @bp.post("/numbers/<int:phone_id>/release")
@@ -160,10 +159,10 @@ def push(phone_id: int):
 @_api_errors
 def release(phone_id: int):
     """Release the number on Twilio and forget it (202 while Twilio's answer is pending)."""
-    phone = phones.get_number(g.org, phone_id)
+    phone = phone_numbers.get_number(g.org, phone_id)
     json_body(NoBody, optional=True)
     number = phone.phone_number
-    if phones.release_number(g.org, phone, user=g.user):
+    if phone_numbers.release_number(g.org, phone, user=g.user):
         return jsonify({"released": True, "phoneId": phone_id, "phoneNumber": number})
     intent = phone_saga.open_intent(phone)
     pending = {"released": False, "status": "pending", "phoneId": phone_id, "phoneNumber": number}
@@ -176,7 +175,7 @@ def release(phone_id: int):
 def available():
     """Numbers for sale: query areaCode, contains, country (default US), limit."""
     args = request.args
-    found = phones.search_available(
+    found = phone_numbers.search_available(
         g.org, args.get("country", "US"), args.get("areaCode", ""), args.get("contains", ""), _limit(args.get("limit"))
     )
     return jsonify({"available": found})
@@ -223,8 +222,8 @@ def register_device():
         # Presence is the caller's own; a token an admin mints for someone else must not make
         # calls for the admin's numbers ring that other identity.
         softphone.mark_present(g.org, g.user, minted["identity"])
-    phones_of_user = phones.numbers_for_user(g.org, g.user)
-    return jsonify({**minted, "phones": [phones.brief(p) for p in phones_of_user]})
+    phones_of_user = phone_numbers.numbers_for_user(g.org, g.user)
+    return jsonify({**minted, "phones": [phone_numbers.brief(p) for p in phones_of_user]})
 
 
 @bp.post("/voice/unregister-device")

@@ -15,8 +15,7 @@ from flask_login import current_user
 
 from extensions import db
 from models import Flow
-from services import flows as flow_svc
-from services import phone as phones
+from services import flow_revisions, phone_numbers
 from services.phone_drift import verify
 from services.phone_routing import member_choices, routing_warnings
 from services.phone_twilio import PhoneError
@@ -40,7 +39,7 @@ def _flows() -> list[Flow]:
 def _context(**extra: Any) -> dict[str, Any]:
     return {
         "htmx": _htmx(),
-        "numbers": phones.list_numbers(g.org),
+        "numbers": phone_numbers.list_numbers(g.org),
         "flows": _flows(),
         "members": member_choices(g.org),
         "online": online_user_ids(g.org),
@@ -108,7 +107,7 @@ def available():
     """Search Twilio for numbers to buy (area code, contains, country)."""
     args = request.args
     try:
-        found = phones.search_available(
+        found = phone_numbers.search_available(
             g.org, args.get("country", "US"), args.get("area_code", ""), args.get("contains", ""), 10
         )
     except PhoneError as err:
@@ -121,8 +120,8 @@ def available():
 def buy():
     """Buy one of the numbers found, with the routing chosen in the buy form."""
     try:
-        routing = phones.parse_routing(g.org, _routing_form())
-        phone = phones.buy_number(
+        routing = phone_numbers.parse_routing(g.org, _routing_form())
+        phone = phone_numbers.buy_number(
             g.org,
             routing,
             phone_number=request.form.get("phone_number"),
@@ -143,7 +142,7 @@ def buy():
 def importable():
     """Numbers on the Twilio account that are not in Phonetree yet, each with "adopt"."""
     try:
-        found = phones.importable_numbers(g.org)
+        found = phone_numbers.importable_numbers(g.org)
     except PhoneError as err:
         return _failed(err, "numbers/_importable.html")
     return _page("numbers/_importable.html", importable=found)
@@ -154,8 +153,8 @@ def importable():
 def adopt():
     """Import a number the Twilio account owns, routed as chosen, and push its config."""
     try:
-        routing = phones.parse_routing(g.org, _routing_form())
-        phone = phones.import_number(g.org, routing, sid=request.form.get("sid"), user=current_user)
+        routing = phone_numbers.parse_routing(g.org, _routing_form())
+        phone = phone_numbers.import_number(g.org, routing, sid=request.form.get("sid"), user=current_user)
     except PhoneError as err:
         return _failed(err)
     if phone.sync_status == "pending":
@@ -168,7 +167,7 @@ def adopt():
 def edit(phone_id: int):
     """The routing form of one number."""
     try:
-        phone = phones.get_number(g.org, phone_id)
+        phone = phone_numbers.get_number(g.org, phone_id)
     except PhoneError as err:
         return _failed(err)
     return _page("numbers/_edit.html", editing=phone)
@@ -179,9 +178,9 @@ def edit(phone_id: int):
 def routing(phone_id: int):
     """Save routing and push it to Twilio."""
     try:
-        phone = phones.get_number(g.org, phone_id)
-        new = phones.parse_routing(g.org, _routing_form(), current=phone)
-        phones.set_routing(g.org, phone, new, user=current_user)
+        phone = phone_numbers.get_number(g.org, phone_id)
+        new = phone_numbers.parse_routing(g.org, _routing_form(), current=phone)
+        phone_numbers.set_routing(g.org, phone, new, user=current_user)
     except PhoneError as err:
         return _failed(err)
     if phone.sync_status == "pending":
@@ -194,8 +193,8 @@ def routing(phone_id: int):
 def push(phone_id: int):
     """Push the local config to Twilio (repairs drift and failed pushes)."""
     try:
-        phone = phones.get_number(g.org, phone_id)
-        phones.push_config(g.org, phone, user=current_user)
+        phone = phone_numbers.get_number(g.org, phone_id)
+        phone_numbers.push_config(g.org, phone, user=current_user)
     except PhoneError as err:
         return _failed(err)
     if phone.sync_status == "pending":
@@ -208,9 +207,9 @@ def push(phone_id: int):
 def release(phone_id: int):
     """Release the number on Twilio and forget it."""
     try:
-        phone = phones.get_number(g.org, phone_id)
+        phone = phone_numbers.get_number(g.org, phone_id)
         number = phone.phone_number
-        released = phones.release_number(g.org, phone, user=current_user)
+        released = phone_numbers.release_number(g.org, phone, user=current_user)
     except PhoneError as err:
         return _failed(err)
     if not released:
@@ -237,12 +236,12 @@ def publish_flow(flow_id: int):
     if flow is None or flow.archived:
         return render_template("numbers/_flow_published.html", flow=None), 404
     try:
-        revision = flow_svc.publish(g.org, current_user, flow, "Published from Phone numbers")
+        revision = flow_revisions.publish(g.org, current_user, flow, "Published from Phone numbers")
         db.session.commit()
-    except flow_svc.NothingToPublish as err:
+    except flow_revisions.NothingToPublish as err:
         db.session.rollback()
         revision = err.revision
-    except flow_svc.InvalidFlow as err:
+    except flow_revisions.InvalidFlow as err:
         db.session.rollback()
         errors = [i for i in err.issues if i["severity"] == "error"]
         designer = url_for("flows_pages.designer", flow_id=flow.id)

@@ -10,8 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify, render_template
 from flask_login import current_user
 
-from services import phone as phones
-from services import softphone
+from services import phone_numbers, softphone
 from services.phone_twilio import PhoneError, webhook_config
 from web.context import page_auth
 
@@ -26,7 +25,7 @@ def index():
     """The softphone page with the user's assigned numbers."""
     return render_template(
         "softphone/index.html",
-        phones=phones.numbers_for_user(g.org, current_user),
+        phones=phone_numbers.numbers_for_user(g.org, current_user),
         identity=softphone.own_identity(current_user),
         sdk_version=SDK_VERSION,
         heartbeat_seconds=softphone.HEARTBEAT_SECONDS,
@@ -42,7 +41,8 @@ def token():
         minted = softphone.mint_token(g.org, current_user)
     except PhoneError as err:
         return jsonify({"error": {"code": err.code, "message": err.message}}), err.status
-    return jsonify({**minted, "phones": [phones.brief(p) for p in phones.numbers_for_user(g.org, current_user)]})
+    numbers = phone_numbers.numbers_for_user(g.org, current_user)
+    return jsonify({**minted, "phones": [phone_numbers.brief(p) for p in numbers]})
 
 
 @bp.post("/heartbeat")

@@ -15,7 +15,8 @@ from sqlalchemy.exc import IntegrityError
 
 from extensions import db
 from upstream.errors import IntegrationConfigError, SecretsUnreadable, UpstreamError
-from upstream.registry import delete_integration, get_integration, get_provider, public_summary, save_integration
+from upstream.integrations import delete_integration, get_integration, public_summary, save_integration
+from upstream.provider_cache import get_provider
 from upstream.twilio_provider import TwilioProvider
 from web.context import page_auth
 

@@ -20,7 +20,13 @@ from upstream.errors import (
     UnknownIntegrationType,
     UpstreamError,
 )
-from upstream.registry import delete_integration, get_integration, get_provider_for, public_summary, save_integration
+from upstream.integrations import (
+    delete_integration,
+    get_integration,
+    public_summary,
+    save_integration,
+)
+from upstream.provider_cache import get_provider_for
 from web.api_auth import api_auth
 from web.errors import ApiError
 from web.json_input import NoBody, json_body

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from flows.checks import to_e164
 from flows.definition import Node
+from flows.formats import to_e164
 from flows.nodes.connect import DEFAULT_HOLD_MUSIC
 from flows.registry import Field, Finish, NodeResult, NodeType, Route, Wait, register
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from flows.checks import is_template, to_e164, url_valid
 from flows.definition import Node
+from flows.formats import is_template, to_e164, url_valid
 from flows.issues import Issue, error
 from flows.prompts import add_prompt
 from flows.registry import Field, NodeResult, NodeType, Route, Wait, prompt_summary, register

@@ -6,8 +6,8 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from flows.checks import VAR_NAME_RE, regex_matches
 from flows.definition import Node
+from flows.formats import VAR_NAME_RE, regex_matches
 from flows.issues import Issue, error
 from flows.prompts import add_prompt
 from flows.registry import Field, NodeResult, NodeType, Route, Wait, prompt_summary, register

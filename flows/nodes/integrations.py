@@ -7,8 +7,8 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from flows.checks import VAR_NAME_RE, alphanumeric_sender, to_e164, url_valid
 from flows.definition import DefinitionError, Node, load_definition
+from flows.formats import VAR_NAME_RE, alphanumeric_sender, to_e164, url_valid
 from flows.issues import Issue, error
 from flows.registry import EnterSubflow, Field, NodeResult, NodeType, Route, register
 

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from datetime import datetime, time
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from flows.checks import VAR_NAME_RE, is_template, regex_error, regex_matches
 from flows.definition import Node
+from flows.formats import VAR_NAME_RE, is_template, regex_error, regex_matches
 from flows.issues import Issue, error
 from flows.registry import Field, NodeResult, NodeType, Route, register
 

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from flows.checks import is_template
 from flows.definition import Node
+from flows.formats import is_template
 from flows.issues import Issue, error
 from flows.prompts import add_prompt
 from flows.registry import Field, NodeResult, NodeType, Route, Wait, prompt_summary, register

@@ -23,8 +23,8 @@ import json
 import re
 from typing import Any
 
-from flows.checks import VAR_NAME_RE
 from flows.definition import NODE_ID_RE, SPEC_VERSION
+from flows.formats import VAR_NAME_RE
 from flows.registry import NODE_TYPES
 from flows.studio import map_other, map_voice
 from flows.studio.liquid import liquid_to_jinja

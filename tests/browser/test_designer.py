@@ -17,7 +17,7 @@ STUDIO = Path(__file__).resolve().parents[1] / "fixtures" / "studio"
 def acme(live_server):
     """Org acme with editor Erin, viewer Vic, a blank flow and a main-menu flow."""
     from extensions import db
-    from services import flows as svc
+    from services import flow_revisions as svc
     from services.accounts import ensure_org, ensure_user, set_membership
 
     org = ensure_org("acme", "Acme Corp")
@@ -365,7 +365,7 @@ def test_console_business_hours_closed_and_a_recording(page, live_server, acme):
 def _conflict_after_save_by(page, live_server, acme, user) -> str:
     """Erin opens the menu flow, `user` saves it elsewhere, Erin edits: the conflict banner's text."""
     from extensions import db
-    from services import flows as svc
+    from services import flow_revisions as svc
 
     login(page, live_server, "erin@example.com", PASSWORD)
     flow_id = acme["menu"].id

@@ -33,7 +33,7 @@ def _cut(page, selector: str, full: str) -> None:
 def test_names_at_their_limits_keep_every_page_in_shape(page, live_server):
     from extensions import db
     from models import CallSession, PhoneNumber
-    from services import flows as svc
+    from services import flow_revisions as svc
 
     assert (len(FLOW_NAME), len(NODE_NAME), len(NUMBER_NAME)) == (200, 200, 64)
     org, alice = seed_admin("acme", "Acme Corp", "alice@example.com", PASSWORD)
@@ -87,7 +87,7 @@ def test_names_at_their_limits_keep_every_page_in_shape(page, live_server):
 def test_names_over_their_limits_are_refused_not_cut(page, live_server):
     from extensions import db
     from models import Flow
-    from services import flows as svc
+    from services import flow_revisions as svc
 
     org, alice = seed_admin("acme", "Acme Corp", "alice@example.com", PASSWORD)
     flow = svc.create_flow(org, alice, "Front desk", template="main_menu")

@@ -131,8 +131,8 @@ def test_softphone_fetches_a_token_and_shows_my_phones(page, live_server, twilio
 def test_routing_forms_show_flow_state_default_to_ivr_and_offer_to_publish(page, live_server, twilio_fake, acme):
     from extensions import db
     from models import Flow
+    from services.flow_revisions import publish
     from services.flow_templates import template_definition
-    from services.flows import publish
 
     publish(acme["org"], acme["alice"], acme["flow"])  # "Main line" is live (r1)
     draft = Flow(org_id=acme["org"].id, name="Draft line", draft=template_definition("main_menu"), test_users=[])

@@ -13,7 +13,7 @@ __all__ = ["acme", "stamp"]  # fixtures used below
 
 def test_the_canvas_draws_a_one_file_node_from_the_catalog(page, live_server, acme, stamp):
     from extensions import db
-    from services import flows as svc
+    from services import flow_revisions as svc
 
     flow = acme["blank"]
     svc.save_draft(acme["org"], acme["erin"], flow, stamped_flow(), flow.draft_version)

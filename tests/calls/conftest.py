@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from extensions import db
 from models import CallSession, CallStep, PhoneNumber
-from services.flows import create_flow, publish
+from services.flow_revisions import create_flow, publish
 from sim import CallerSimulator, FlaskClientTransport
 from tests.plugins.twilio_fake import (
     TWILIO_FAKE_ACCOUNT_SID,
@@ -20,7 +20,7 @@ from tests.plugins.twilio_fake import (
     TWILIO_FAKE_AUTH_TOKEN,
 )
 from tests.plugins.upstream import APP_SID
-from upstream.registry import save_integration
+from upstream.integrations import save_integration
 
 BASE = "http://localhost/connect/webhook/twilio"
 IVR_NUMBER = "+15550001000"

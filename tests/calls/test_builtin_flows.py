@@ -11,7 +11,7 @@ from extensions import db
 from flows import validate
 from flows.builtin import BUILTIN_FLOWS, builtin_flow
 from models import CallSession, CallStep, Flow
-from services.flows import publish
+from services.flow_revisions import publish
 from sim import DialResult, RecordAudio
 from tests.calls.conftest import BASE, CALLER, IVR_NUMBER
 from tests.calls.test_front_door import call_form, post

@@ -170,7 +170,7 @@ def test_database_down_still_answers_voice_with_twiml(world, client, monkeypatch
 
 def test_the_org_cache_follows_every_change_at_once(world, client, make):
     """The front door caches an org and its provider per process; each change is seen on the next webhook."""
-    from upstream.registry import delete_integration, save_integration
+    from upstream.integrations import delete_integration, save_integration
 
     def sms(token: str = TWILIO_FAKE_AUTH_TOKEN, slug: str = "acme") -> int:
         form = {"MessageSid": "SM" + "4" * 32, "From": CALLER, "To": IVR_NUMBER, "Body": "hi"}
@@ -248,7 +248,7 @@ def test_pages_still_get_the_cookie_session(client):
 def test_another_worker_sees_changes_within_the_recheck_and_new_tokens_at_once(world, app, client):
     """Two apps on one database stand for two workers: each has its own org cache."""
     from app import create_app
-    from upstream.registry import save_integration
+    from upstream.integrations import save_integration
 
     other = create_app({**app.config, "WEBHOOK_ORG_RECHECK_SECONDS": 3600.0})
     other.test_client_class = type(client)

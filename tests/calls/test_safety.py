@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 import services.call_flow as call_flow
 from extensions import db
 from models import CallSession, CallStep, CallTurn, Recording
-from services.call_runtime import lock_session
+from services.call_turns import lock_session
 from sim import Press, RecordAudio, assert_valid_twiml
 from tests.calls.conftest import BASE
 from tests.calls.flows import acme
@@ -122,7 +122,7 @@ def test_database_fault_mid_call_is_answered_with_fallback_twiml(world, monkeypa
     def failing_apply(*args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr("services.call_runtime.apply_turn", failing_apply)
+    monkeypatch.setattr("services.call_turns.apply_turn", failing_apply)
     state = sim.act(Press("1"))
     assert state.ended and sim.transcript.errors == []
     assert sim.transcript.heard[-1] == "Sorry, we cannot take your call right now."

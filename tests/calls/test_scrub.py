@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from services.call_support import input_summary, mask_card, scrub
+from services.call_scrub import mask_card, scrub
+from services.webhook_params import input_summary
 
 
 def test_scrub_drops_secrets_and_masks_card_numbers_at_any_depth():

@@ -51,7 +51,7 @@ def test_subflow_runs_the_other_flows_published_revision_across_turns(world):
 def test_a_missing_subflow_takes_the_failed_route(world, monkeypatch):
     # Publishing now refuses a subflow outside the org; a revision published before that check (or whose
     # subflow went away since) must still take the failed route at run time.
-    monkeypatch.setattr("services.flows.subflow_issues", lambda org, definition: [])
+    monkeypatch.setattr("services.flow_revisions.subflow_issues", lambda org, definition: [])
     world.flow(
         definition(
             node("sub", "subflow", {"flow": "99999"}, completed="bye", failed="oops"),

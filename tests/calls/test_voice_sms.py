@@ -290,7 +290,7 @@ class _HugeApi(BaseHTTPRequestHandler):
 
 
 def test_http_request_reads_a_huge_answer_only_up_to_the_cap(app):
-    from services.call_services import MAX_RESPONSE_CHARS, CallServices
+    from services.call_capabilities import MAX_RESPONSE_CHARS, CallServices
 
     server = HTTPServer(("127.0.0.1", 0), _HugeApi)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from extensions import db
-from services import flows as svc
+from services import flow_revisions as svc
 
 
 @dataclass

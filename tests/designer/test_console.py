@@ -7,7 +7,7 @@ import re
 from extensions import db
 from models import FlowTestCase
 from services import flow_console as console
-from services import flows as svc
+from services import flow_revisions as svc
 from services.flow_templates import template_definition
 
 

@@ -4,7 +4,7 @@ import copy
 
 from extensions import db
 from models import Flow
-from services import flows as svc
+from services import flow_revisions as svc
 from tests.designer.conftest import designer_data
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from extensions import db
 from models import Flow, PhoneNumber
-from services import flows as svc
+from services import flow_revisions as svc
 
 STUDIO = Path(__file__).resolve().parents[1] / "fixtures" / "studio"
 

@@ -5,7 +5,7 @@ import json
 
 from extensions import db
 from models import Flow
-from services import flows as svc
+from services import flow_revisions as svc
 
 
 def _save(acme, mutate, user=None):

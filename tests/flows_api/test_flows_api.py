@@ -6,7 +6,7 @@ import pytest
 
 from extensions import db
 from models import Flow, FlowRevision
-from services import flows as svc
+from services import flow_revisions as svc
 from services.flow_templates import template_definition
 
 

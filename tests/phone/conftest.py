@@ -15,7 +15,7 @@ APP_SID = "AP" + "a1" * 16
 
 def connect_twilio(app, org, fake) -> None:
     """Point the app at the stand-in and save the org's Twilio integration (checked against it)."""
-    from upstream.registry import save_integration
+    from upstream.integrations import save_integration
 
     app.config["TWILIO_API_BASE_URL"] = fake.url
     config = {

@@ -191,7 +191,7 @@ def test_verify_fails_changes_nothing(phone):
 def test_import_racing_another_import_gets_a_conflict(phone, monkeypatch):
     from sqlalchemy import insert
 
-    import services.phone as service
+    import services.phone_numbers as service
 
     owned = phone.fake.state.add_owned_number(phone.fake.account_sid)
     real_apply = service.apply_routing

@@ -235,7 +235,7 @@ def test_a_number_another_org_uses_cannot_be_adopted(phone, app, make):
 
 
 def test_routing_to_an_unpublished_flow_answers_with_a_warning(phone, flow):
-    from services.flows import publish
+    from services.flow_revisions import publish
 
     warning = {
         "code": "flow_not_published",

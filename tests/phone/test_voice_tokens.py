@@ -104,7 +104,7 @@ def test_presence_is_per_org(phone, make):
 
 
 def test_token_needs_the_api_key(app, client, make, twilio_fake):
-    from upstream.registry import save_integration
+    from upstream.integrations import save_integration
 
     org = make.org("initech")
     admin = make.user("boss@example.com", role="admin", org=org)

@@ -51,7 +51,7 @@ def live_server(databases):
 
     if databases.dialect != "sqlite":
         pytest.skip("browser tests run in the SQLite pass")
-    from services.flows import clear_caches
+    from services.flow_revisions import clear_caches
 
     clear_caches()
     app = create_app(base_config(databases.fresh(), databases.instance))

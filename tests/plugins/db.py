@@ -135,7 +135,7 @@ def app(databases):
     """A Phonetree app on a fresh database (the test runs inside an app context)."""
     from app import create_app
     from extensions import db
-    from services.flows import clear_caches
+    from services.flow_revisions import clear_caches
 
     clear_caches()
     app = create_app(base_config(databases.fresh(), databases.instance))

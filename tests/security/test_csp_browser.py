@@ -12,7 +12,7 @@ from tests.plugins.factories import PASSWORD
 def acme(live_server, twilio_fake):
     """Org acme (Twilio on the stand-in) with admin alice, a second org, and a main-menu flow."""
     from extensions import db
-    from services import flows as svc
+    from services import flow_revisions as svc
     from services.accounts import ensure_org, ensure_user, set_membership
     from tests.phone.conftest import connect_twilio
 

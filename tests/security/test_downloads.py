@@ -18,7 +18,7 @@ import requests
 from werkzeug.serving import make_server
 
 from extensions import db
-from services import flows as svc
+from services import flow_revisions
 from tests.plugins.factories import PASSWORD
 from web.downloads import content_disposition
 
@@ -53,7 +53,7 @@ def flows_world(app, make):
     """An org with a viewer and one flow per awkward name."""
     org = make.org("acme", "Acme")
     make.user("viewer@example.com", "viewer", org)
-    flows = [svc.create_flow(org, None, name) for name in NAMES]
+    flows = [flow_revisions.create_flow(org, None, name) for name in NAMES]
     db.session.commit()
     return [(f.id, f.name) for f in flows]
 

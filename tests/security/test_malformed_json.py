@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from extensions import db
 from models import Organization, PhoneNumber
-from services import flows as svc
+from services import flow_revisions
 from tests.plugins.upstream import twilio_config
-from upstream.registry import save_integration
+from upstream.integrations import save_integration
 
 JSON = {"Content-Type": "application/json"}
 
@@ -71,8 +71,8 @@ def world(app, client, make, twilio_fake) -> World:
     org = make.org("acme", "Acme Corp")
     admin = make.user("admin@acme.example", "admin", org)
     save_integration(org, "TwilioProvider", "Acme Twilio", twilio_config(twilio_fake), verify=False)
-    flow = svc.create_flow(org, admin, "Main line", template="main_menu")
-    svc.publish(org, admin, flow, "first")
+    flow = flow_revisions.create_flow(org, admin, "Main line", template="main_menu")
+    flow_revisions.publish(org, admin, flow, "first")
     phone = PhoneNumber(org_id=org.id, phone_number="+15550001000", sid="PN" + "ab" * 16, friendly_name="Main",
                         mode="ivr", flow_id=flow.id, capabilities={})
     db.session.add(phone)
@@ -173,14 +173,14 @@ def test_designer_json_routes_refuse_malformed_bodies_and_change_nothing(world, 
 
 def test_archive_with_a_broken_body_does_not_archive(world):
     org = Organization.by_slug("acme")
-    spare = svc.create_flow(org, None, "Spare")  # no number routes to it, so it may be archived
+    spare = flow_revisions.create_flow(org, None, "Spare")  # no number routes to it, so it may be archived
     db.session.commit()
     path = f"/api/flows/{spare.id}/archive"
     for body in (b"{", b"null", b"[]"):
         resp = _send(world, "POST", path, body)
         assert resp.status_code == 400 and resp.get_json()["error"]["code"] == "invalid_request"
     db.session.expire_all()
-    assert svc.get_flow(org, spare.id).archived is False
+    assert flow_revisions.get_flow(org, spare.id).archived is False
     assert _send(world, "POST", path, b"").get_json()["archived"] is True  # no body: archive
     assert _send(world, "POST", path, b'{"archived": false}').get_json()["archived"] is False
 

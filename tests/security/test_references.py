@@ -7,10 +7,11 @@ import pytest
 
 from extensions import db
 from models import FlowRevision, PhoneNumber
-from services import flows as svc
+from services import flow_revisions
 from tests.plugins.upstream import twilio_config
 from upstream.errors import IntegrationConfigError
-from upstream.registry import get_provider_for, save_integration
+from upstream.integrations import save_integration
+from upstream.provider_cache import get_provider_for
 
 
 def _with_subflow(target) -> dict:
@@ -31,8 +32,8 @@ def orgs(app, make, twilio_fake):
     acme, other = make.org("acme", "Acme"), make.org("other", "Other")
     admin = make.user("admin@acme.example", "admin", acme)
     save_integration(acme, "TwilioProvider", "Acme Twilio", twilio_config(twilio_fake), verify=False)
-    mine = svc.create_flow(acme, None, "Mine", template="main_menu")
-    theirs = svc.create_flow(other, None, "Theirs", template="main_menu")
+    mine = flow_revisions.create_flow(acme, None, "Mine", template="main_menu")
+    theirs = flow_revisions.create_flow(other, None, "Theirs", template="main_menu")
     db.session.commit()
     return {"acme": acme, "headers": make.api_headers(admin, acme), "mine": mine.id, "theirs": theirs.id,
             "fake": twilio_fake}
@@ -41,7 +42,7 @@ def orgs(app, make, twilio_fake):
 @pytest.mark.parametrize("target", ["theirs", "missing", "junk"])
 def test_publish_refuses_a_subflow_outside_the_org(client, orgs, target):
     ref = {"theirs": orgs["theirs"], "missing": 2_000_000, "junk": "../1"}[target]
-    flow = svc.create_flow(orgs["acme"], None, "Parent", _with_subflow(ref))
+    flow = flow_revisions.create_flow(orgs["acme"], None, "Parent", _with_subflow(ref))
     db.session.commit()
     resp = client.post(f"/api/flows/{flow.id}/publish", json={}, headers=orgs["headers"])
     assert resp.status_code == 422, resp.get_data(as_text=True)
@@ -54,13 +55,13 @@ def test_publish_refuses_a_subflow_outside_the_org(client, orgs, target):
 
 
 def test_a_subflow_of_the_same_org_publishes_and_an_archived_one_warns(client, orgs):
-    flow = svc.create_flow(orgs["acme"], None, "Parent", _with_subflow(str(orgs["mine"])))
-    spare = svc.create_flow(orgs["acme"], None, "Spare", template="main_menu")
+    flow = flow_revisions.create_flow(orgs["acme"], None, "Parent", _with_subflow(str(orgs["mine"])))
+    spare = flow_revisions.create_flow(orgs["acme"], None, "Spare", template="main_menu")
     db.session.commit()
     resp = client.post(f"/api/flows/{flow.id}/publish", json={}, headers=orgs["headers"])
     assert resp.status_code == 200 and resp.get_json()["revision"] == 1
-    svc.archive(orgs["acme"], spare)
-    svc.save_draft(orgs["acme"], None, flow, _with_subflow(str(spare.id)), flow.draft_version)
+    flow_revisions.archive(orgs["acme"], spare)
+    flow_revisions.save_draft(orgs["acme"], None, flow, _with_subflow(str(spare.id)), flow.draft_version)
     db.session.commit()
     body = client.post(f"/api/flows/{flow.id}/validate", json={}, headers=orgs["headers"]).get_json()
     assert body["valid"] is True and any(i["code"] == "archived_subflow" for i in body["issues"])
@@ -73,7 +74,7 @@ def test_draft_version_must_be_an_integer(client, orgs):
                           json={"definition": {**flow["definition"], "start": "x"}, "draft_version": version})
         assert resp.status_code == 400 and resp.get_json()["error"]["field"] == "draft_version", version
     db.session.expire_all()
-    assert svc.get_flow(orgs["acme"], orgs["mine"]).draft_version == flow["draft_version"]
+    assert flow_revisions.get_flow(orgs["acme"], orgs["mine"]).draft_version == flow["draft_version"]
 
 
 @pytest.mark.parametrize("sid", ["../../Accounts", "PN" + "A" * 32, "PN" + "0" * 31, "PN" + "0" * 32 + "/x",

@@ -14,7 +14,7 @@ from extensions import db
 from flows.twiml import GOODBYE
 from flows.webhooks import SERVICE_IDS
 from models import CallSession, CallStep, Message, Recording
-from services.call_support import DEFAULT_APOLOGY
+from services.webhook_answers import DEFAULT_APOLOGY
 from sim import CallerSimulator, DialResult, PayResult, Press, QueueResult, RecordAudio, assert_valid_twiml
 from sim.params import sign
 from tests.calls.conftest import BASE, CALLER, IVR_NUMBER, CallWorld

@@ -139,7 +139,7 @@ def test_validate_webhook(provider, twilio_fake):
 def test_the_provider_parses_webhooks_into_engine_events_and_renders_answers(upstream_api):
     """The provider speaks Twilio only: fields in, an engine event out; an answer rendered for Twilio."""
     upstream_api.save()
-    from upstream.registry import get_provider
+    from upstream.provider_cache import get_provider
 
     provider = get_provider(upstream_api.org)
     hook = provider.parse_webhook("ivr-menu-input", {"CallSid": "CA1", "Digits": "2"}, {"orgid": "acme", "turn": "1"})

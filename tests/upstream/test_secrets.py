@@ -14,7 +14,7 @@ from extensions import db
 from models import UpstreamIntegration
 from tests.plugins.db import TEST_KEYS
 from upstream.errors import SecretsUnreadable
-from upstream.registry import get_provider
+from upstream.provider_cache import get_provider
 from upstream.secrets import decrypt_secrets, encrypt_secrets, is_current, rotate_all
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from extensions import db
 from models import UpstreamIntegration
 from tests.plugins.upstream import APP_SID, twilio_config
-from upstream.registry import save_integration
+from upstream.integrations import save_integration
 from upstream.secrets import decrypt_secrets
 
 PAGE = "/settings/twilio"

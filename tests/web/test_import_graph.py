@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("flows", "sim", "models", "upstream", "services", "web", "cli")
-TOP_MODULES = ("app", "config", "extensions", "db_pool", "db_raw")
+TOP_MODULES = ("app", "config", "extensions", "db_pool", "db_raw", "caches")
 PROJECT = frozenset(PACKAGES + TOP_MODULES)
 
 # What each part may import from the project (docs/DESIGN.md, "Packages"). A dotted name
@@ -25,10 +25,13 @@ ALLOWED: dict[str, frozenset[str]] = {
     "config": frozenset(),
     "db_raw": frozenset({"extensions"}),
     "db_pool": frozenset({"extensions"}),
-    "upstream": frozenset({"models", "extensions", "db_raw", "flows"}),
-    "services": frozenset({"models", "extensions", "db_raw", "db_pool", "flows", "upstream", "sim"}),
-    "web": frozenset({"models", "extensions", "db_raw", "db_pool", "config", "flows", "upstream", "services", "sim"}),
-    "cli": frozenset({"models", "extensions", "db_raw", "config", "flows", "upstream", "services", "sim"}),
+    "caches": frozenset(),
+    "upstream": frozenset({"models", "extensions", "db_raw", "caches", "flows"}),
+    "services": frozenset({"models", "extensions", "db_raw", "db_pool", "caches", "flows", "upstream", "sim"}),
+    "web": frozenset(
+        {"models", "extensions", "db_raw", "db_pool", "caches", "config", "flows", "upstream", "services", "sim"}
+    ),
+    "cli": frozenset({"models", "extensions", "db_raw", "caches", "config", "flows", "upstream", "services", "sim"}),
     "app": PROJECT - {"app"},
 }
 

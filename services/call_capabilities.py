@@ -19,10 +19,10 @@ from flask import current_app
 from sqlalchemy import or_, select
 
 from extensions import db
-from models import Flow, Message, Organization, SoftphonePresence, User, phone_number_user
-from services.call_support import now
-from services.flows import published_definition
-from upstream.registry import get_provider
+from models import Flow, Message, OrgRef, SoftphonePresence, User, phone_number_user
+from services.clock import now
+from services.flow_revisions import published_definition
+from upstream.provider_cache import get_provider
 
 log = logging.getLogger("phonetree.calls")
 
@@ -55,7 +55,7 @@ class CallServices:
 
     def __init__(
         self,
-        org: Organization,
+        org: OrgRef,
         session_id: str | None = None,
         phone_number_id: int | None = None,
         default_from: str = "",
@@ -135,7 +135,7 @@ class CallServices:
         )
 
 
-def online_identities(org: Organization, users: list[str] | None = None) -> list[str]:
+def online_identities(org: OrgRef, users: list[str] | None = None) -> list[str]:
     """Softphone identities online now, for the given users (all of the org's when None), in that order."""
     query = (
         select(SoftphonePresence.identity, User.email, User.id)

@@ -20,9 +20,10 @@ from sqlalchemy.exc import IntegrityError
 
 from extensions import db
 from flows.twiml import goodbye_twiml
-from models import CallSession, CallTurn, Organization, new_uid
+from models import CallSession, CallTurn, OrgRef, new_uid
+from services.call_scrub import scrub_json
 from services.call_store import CallRow, insert_session, lock_row, persist_turn
-from services.call_support import now, scrub_json
+from services.clock import now
 
 log = logging.getLogger("phonetree.calls")
 
@@ -72,7 +73,7 @@ def step(
     }
 
 
-def lock_session(org: Organization, session_id: str | None = None, call_sid: str | None = None) -> CallRow | None:
+def lock_session(org: OrgRef, session_id: str | None = None, call_sid: str | None = None) -> CallRow | None:
     """The org's call session by id (or CallSid), locked until the transaction ends; None if unknown.
 
     PostgreSQL: ``SELECT ... FOR UPDATE``. SQLite ignores FOR UPDATE, so a write to the row
@@ -91,7 +92,7 @@ def stored_twiml(session_id: str, turn: int) -> str | None:
     return db.session.scalar(select(CallTurn.twiml).where(CallTurn.session_id == session_id, CallTurn.turn == turn))
 
 
-def _replay(org: Organization, session: CallSession | CallRow | None, turn: int, why: str) -> str:
+def _replay(org: OrgRef, session: CallSession | CallRow | None, turn: int, why: str) -> str:
     twiml = stored_twiml(session.id, turn) if session is not None and session.org_id == org.id else None
     db.session.rollback()
     if twiml is None:
@@ -102,7 +103,7 @@ def _replay(org: Organization, session: CallSession | CallRow | None, turn: int,
 
 
 def start_call(
-    org: Organization, call_sid: str, service_id: str, build: Callable[[CallRow], TurnOutput], **fields: Any
+    org: OrgRef, call_sid: str, service_id: str, build: Callable[[CallRow], TurnOutput], **fields: Any
 ) -> str:
     """Create the session of a new call and run its first turn (turn 0); a repeated start replays.
 
@@ -123,7 +124,7 @@ def start_call(
 
 
 def continue_call(
-    org: Organization,
+    org: OrgRef,
     session_id: str | None,
     call_sid: str | None,
     service_id: str,

@@ -6,39 +6,35 @@ it and answers ``(status, content_type, body)``, which the provider renders for 
 
 A voice webhook either opens a call (`start`: one new session row, then its first turn) or
 resumes one (`resume`: the session row locked, a retried turn replayed, else the next turn);
-both go through `call_runtime`, which persists the turn. Callbacks and SMS are `call_events`.
+both go through `call_turns`, which persists the turn. Callbacks and SMS are `call_events`.
 Voice services always answer 200 TwiML, whatever goes wrong (then the org's apology and
 fallback); callbacks answer 204; ``sms`` answers TwiML with the auto-reply, if any.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from extensions import db
 from flows.twiml import goodbye_twiml
 from flows.webhooks import InboundWebhook
-from models import Organization
+from models import OrgRef
 from services.call_ai import plan_ai, transfer_opens, transfer_plan, transfer_turn
 from services.call_events import call_status, inbound_sms, recording_status, transcription_status
 from services.call_flow import find_number, number_route, plan_flow, plan_resume, queue_music
 from services.call_log import node_counts
-from services.call_runtime import Compute, StartPlan, continue_call, start_call
-from services.call_support import (
-    TWIML,
-    WebhookAnswer,
-    answer_twiml,
-    empty_answer,
-    log,
-    org_fallback_twiml,
-    parse_turn,
-)
+from services.call_turns import Compute, StartPlan, continue_call, start_call
 from services.call_voice import plan_outbound, plan_ring, plan_ring_client
+from services.webhook_answers import TWIML, WebhookAnswer, answer_twiml, empty_answer, org_fallback_twiml
+from services.webhook_params import parse_turn
+
+log = logging.getLogger("phonetree.calls")
 
 __all__ = ["handle_webhook", "node_counts", "resume", "start"]
 
-CallbackHandler = Callable[[Organization, Mapping[str, Any], Mapping[str, Any]], WebhookAnswer]
+CallbackHandler = Callable[[OrgRef, Mapping[str, Any], Mapping[str, Any]], WebhookAnswer]
 CALLBACK_HANDLERS: dict[str, CallbackHandler] = {
     "status": call_status,
     "recording-status": recording_status,
@@ -47,7 +43,7 @@ CALLBACK_HANDLERS: dict[str, CallbackHandler] = {
 }
 
 
-def handle_webhook(org: Organization, hook: InboundWebhook) -> WebhookAnswer:
+def handle_webhook(org: OrgRef, hook: InboundWebhook) -> WebhookAnswer:
     """Run one (already authenticated) Twilio webhook for `org`; never raises."""
     try:
         if hook.webhook.kind != "voice":
@@ -61,7 +57,7 @@ def handle_webhook(org: Organization, hook: InboundWebhook) -> WebhookAnswer:
         return _failure_answer(org, hook)
 
 
-def _opens(org: Organization, hook: InboundWebhook) -> bool:
+def _opens(org: OrgRef, hook: InboundWebhook) -> bool:
     """Whether a voice webhook opens a call (else it resumes the session it names)."""
     if not hook.webhook.opens:
         return False
@@ -72,10 +68,10 @@ def _opens(org: Organization, hook: InboundWebhook) -> bool:
     return True
 
 
-def start(org: Organization, hook: InboundWebhook) -> str:
+def start(org: OrgRef, hook: InboundWebhook) -> str:
     """Open a call: plan it by serviceId and number, insert its session, run its first turn.
 
-    A repeated start of the same CallSid replays the stored first answer (`call_runtime.start_call`).
+    A repeated start of the same CallSid replays the stored first answer (`call_turns.start_call`).
     """
     plan = _plan_start(org, hook)
     if isinstance(plan, str):
@@ -83,7 +79,7 @@ def start(org: Organization, hook: InboundWebhook) -> str:
     return start_call(org, str(hook.form["CallSid"]), hook.service_id, plan.build, **plan.fields)
 
 
-def resume(org: Organization, hook: InboundWebhook) -> str:
+def resume(org: OrgRef, hook: InboundWebhook) -> str:
     """The next turn of a known call, under its row lock; a retried turn gets its stored TwiML."""
     compute = _plan_resume(org, hook)
     if isinstance(compute, str):
@@ -92,7 +88,7 @@ def resume(org: Organization, hook: InboundWebhook) -> str:
     return continue_call(org, query.get("session"), form.get("CallSid"), hook.service_id, parse_turn(query), compute)
 
 
-def _plan_start(org: Organization, hook: InboundWebhook) -> StartPlan | str:
+def _plan_start(org: OrgRef, hook: InboundWebhook) -> StartPlan | str:
     form, service_id = hook.form, hook.service_id
     if service_id in ("ai-voice", "ivr-ai-outbound"):
         return plan_ai(org, service_id, form, hook.query)
@@ -117,7 +113,7 @@ def _plan_start(org: Organization, hook: InboundWebhook) -> StartPlan | str:
     return plan_ring(org, number, form)
 
 
-def _plan_number_call(org: Organization, hook: InboundWebhook) -> StartPlan | str:
+def _plan_number_call(org: OrgRef, hook: InboundWebhook) -> StartPlan | str:
     """A call to one of the org's numbers: its flow, or its softphones when it has none in voice mode."""
     form = hook.form
     call_sid, to = str(form.get("CallSid") or ""), str(form.get("To") or "")
@@ -133,7 +129,7 @@ def _plan_number_call(org: Organization, hook: InboundWebhook) -> StartPlan | st
     return plan_flow(org, route, form)
 
 
-def _plan_resume(org: Organization, hook: InboundWebhook) -> Compute | str:
+def _plan_resume(org: OrgRef, hook: InboundWebhook) -> Compute | str:
     if hook.service_id == "ivr-ai-transfer":
         if not hook.form.get("CallSid"):
             return org_fallback_twiml(org, "no CallSid")
@@ -141,7 +137,7 @@ def _plan_resume(org: Organization, hook: InboundWebhook) -> Compute | str:
     return plan_resume(org, hook)
 
 
-def _failure_answer(org: Organization, hook: InboundWebhook) -> WebhookAnswer:
+def _failure_answer(org: OrgRef, hook: InboundWebhook) -> WebhookAnswer:
     if hook.webhook.kind == "callback":
         return empty_answer()
     if hook.webhook.kind == "messaging":

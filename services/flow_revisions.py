@@ -1,17 +1,18 @@
 """Flows and their revisions: drafts with optimistic concurrency, publish, rollback, import/export.
 
-Published revisions are immutable, so their definitions are cached per process by revision id.
+Published revisions are immutable, so their definitions are cached per process by revision id
+(`caches.PUBLISHED_DEFINITIONS`).
 """
 
 from __future__ import annotations
 
 import copy
-from functools import lru_cache
 
 import phonenumbers
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import defer, selectinload
 
+from caches import PUBLISHED_DEFINITIONS, clear_all
 from extensions import db
 from models import Flow, FlowRevision, Organization, PhoneNumber, User, utcnow
 from services.flow_refs import subflow_issues
@@ -383,22 +384,21 @@ def definition_for_caller(
         return None, None, False
 
 
-@lru_cache(maxsize=512)
-def _cached_definition(revision_id: int) -> dict:
+def published_definition(revision_id: int) -> dict:
+    """A published revision's definition, read once per process (`caches.PUBLISHED_DEFINITIONS`:
+    revisions never change). Do not mutate. Raises KeyError for a revision that does not exist."""
+    hit = PUBLISHED_DEFINITIONS.get(revision_id)
+    if hit is not None:
+        return hit
     revision = db.session.get(FlowRevision, revision_id)
     if revision is None:
         raise KeyError(revision_id)
-    return copy.deepcopy(revision.definition)
-
-
-def published_definition(revision_id: int) -> dict:
-    """A published revision's definition, cached per process (revisions never change). Do not mutate."""
-    return _cached_definition(revision_id)
+    return PUBLISHED_DEFINITIONS.put(revision_id, copy.deepcopy(revision.definition))
 
 
 def clear_caches() -> None:
-    """Forget cached revisions (tests reuse revision ids across fresh databases)."""
-    _cached_definition.cache_clear()
+    """Forget every named cache of the running app (tests reuse revision ids across fresh databases)."""
+    clear_all()
 
 
 def diff_definitions(old: dict | None, new: dict) -> dict:

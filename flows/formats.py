@@ -1,0 +1,101 @@
+"""What a valid value looks like: variable names, templates, user regexes (time-bounded), time
+zones, URLs and phone numbers. Used by the field checks and by nodes at call time."""
+
+from __future__ import annotations
+
+import functools
+import re
+import zoneinfo
+from urllib.parse import urlsplit
+
+import phonenumbers
+import regex
+
+VAR_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+DIGIT_KEYS = frozenset("0123456789*#")
+
+
+def is_template(text: str) -> bool:
+    """True when the string contains Jinja2 markup (plain strings skip the template engine)."""
+    return "{{" in text or "{%" in text or "{#" in text
+
+
+REGEX_TIMEOUT = 0.1  # seconds; a user's pattern runs on caller input, so backtracking is bounded
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled_regex(pattern: str) -> regex.Pattern | str:
+    try:
+        return regex.compile(pattern)
+    except (regex.error, RecursionError, OverflowError, ValueError) as exc:
+        return str(exc)
+
+
+def regex_error(pattern: str) -> str | None:
+    """The compile error of a regular expression, or None when it compiles."""
+    compiled = _compiled_regex(pattern)
+    return compiled if isinstance(compiled, str) else None
+
+
+def regex_matches(pattern: str, text: str, whole: bool = False) -> bool:
+    """Whether `pattern` is found in `text` (or matches all of it); False for a bad pattern or one
+    that backtracks past REGEX_TIMEOUT (catastrophic patterns must not hang a call)."""
+    compiled = _compiled_regex(pattern)
+    if isinstance(compiled, str):
+        return False
+    try:
+        found = (compiled.fullmatch if whole else compiled.search)(text, timeout=REGEX_TIMEOUT)
+    except TimeoutError:
+        return False
+    return found is not None
+
+
+@functools.lru_cache(maxsize=512)
+def timezone_valid(name: str) -> bool:
+    """True for an IANA time zone name this system knows."""
+    if not name or name.startswith(("/", ".")) or ".." in name:
+        return False
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
+
+
+def url_valid(url: str, schemes: tuple[str, ...] = ("http", "https")) -> bool:
+    """True for an absolute URL with one of `schemes` and a host."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return False
+    return parts.scheme in schemes and bool(parts.netloc) and " " not in url.strip()
+
+
+@functools.lru_cache(maxsize=1024)
+def phone_valid(number: str, region: str = "US") -> bool:
+    """True for a plausible phone number (E.164 or national for `region`)."""
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_possible_number(parsed)
+
+
+def to_e164(number: str, region: str = "US") -> str | None:
+    """The number in E.164 form, or None when it is not a possible phone number."""
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+# Twilio's alphanumeric sender IDs: 1-11 letters, digits and spaces, at least one letter.
+ALPHANUMERIC_SENDER_RE = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
+
+
+def alphanumeric_sender(text: str) -> bool:
+    """True for a text that Twilio accepts as an alphanumeric sender ID."""
+    return bool(ALPHANUMERIC_SENDER_RE.match(text.strip()))
