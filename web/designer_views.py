@@ -1,4 +1,4 @@
-"""The visual designer: the canvas page, draft saves, live validation, auto-layout and node forms.
+"""The visual designer: the canvas page, draft saves, live validation and node forms (layout is in the page, by ELK).
 
 The browser holds the definition being edited and sends it whole; the server stays the source of
 truth (`services.flows.save_draft` with `draft_version` guards against overwriting others' work).
@@ -16,7 +16,6 @@ from flask_login import current_user
 
 from extensions import db
 from flows import node_type_catalog
-from flows.layout import auto_layout
 from services import designer as dz
 from services import flows as svc
 from web.context import can, page_auth
@@ -62,7 +61,6 @@ def page_data(flow, definition: dict, *, readonly: bool, revision=None) -> dict[
     urls = {
         "save": url_for("flows_pages.save_draft", flow_id=fid),
         "validate": url_for("flows_pages.validate", flow_id=fid),
-        "layout": url_for("flows_pages.layout", flow_id=fid),
         "nodeForm": url_for("flows_pages.node_form", flow_id=fid),
         "nodeParse": url_for("flows_pages.node_parse", flow_id=fid),
         "settingsParse": url_for("flows_pages.settings_parse", flow_id=fid),
@@ -170,14 +168,6 @@ def validate(flow_id: int):
     issues = svc.validate_flow(_definition_from(_json_body()))
     errors = sum(1 for i in issues if i["severity"] == "error")
     return jsonify({"issues": issues, "errors": errors, "warnings": len(issues) - errors})
-
-
-@bp.post("/<int:flow_id>/layout")
-@page_auth("viewer")
-def layout(flow_id: int):
-    """Auto-layout positions (layered, top to bottom) for the definition being edited."""
-    flow_or_404(flow_id)
-    return jsonify({"positions": auto_layout(_definition_from(_json_body()))})
 
 
 def _posted_node() -> tuple[dict[str, Any], dict[str, Any]]:

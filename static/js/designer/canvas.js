@@ -19,8 +19,9 @@ const EDGE_TEMPLATE = (() => {
 
 // A card is wide enough for its outcome chips in one row along its bottom edge (each chip is the
 // port its wire leaves from), so every port sits on that edge in the card's order.
-const chipWidth = (label) => Math.min(160, 18 + 6.6 * String(label).length);
+const chipWidth = (label) => Math.min(160, 22 + 7 * String(label).length);
 const CARD_MIN = 240, CARD_MAX = 720;
+const MIN_ZOOM = 0.02;  // far enough out for Fit to show a flow of a few thousand nodes
 
 function excerpt(node) {
   const p = node.props || {};
@@ -114,7 +115,7 @@ export class Canvas {
   }
 
   cullEdges() {
-    const { x0, y0, x1, y1 } = this.visibleRect();
+    const { x0, y0, x1, y1 } = this.viewRect = this.visibleRect();
     for (const e of this.edges.values()) {
       const b = e.box;
       const show = !b || (b.x0 < x1 && b.x1 > x0 && b.y0 < y1 && b.y1 > y0);
@@ -122,6 +123,7 @@ export class Canvas {
       if (show && e.pending) this.drawEdge(e);
       if (show !== shown) e.g.style.display = show ? "" : "none";
     }
+    this.viewRect = null;
   }
 
   // Bring a card on screen (for keyboard travel and issue links).
@@ -138,7 +140,7 @@ export class Canvas {
   zoomAt(k, cx, cy) {
     const r = this.root.getBoundingClientRect();
     const px = cx ?? r.width / 2, py = cy ?? r.height / 2;
-    const nk = Math.min(2, Math.max(0.1, k));
+    const nk = Math.min(2, Math.max(MIN_ZOOM, k));
     this.view.x = px - ((px - this.view.x) * nk) / this.view.k;
     this.view.y = py - ((py - this.view.y) * nk) / this.view.k;
     this.view.k = nk;
@@ -168,7 +170,7 @@ export class Canvas {
     if (!b || !r.width) return;
     const pad = 48;
     b.x1 += 56;  // room for wires that loop back up the right-hand side
-    const k = Math.max(0.1, Math.min(maxZoom, (r.width - pad * 2) / (b.x1 - b.x0), (r.height - pad * 2) / (b.y1 - b.y0)));
+    const k = Math.max(MIN_ZOOM, Math.min(maxZoom, (r.width - pad * 2) / (b.x1 - b.x0), (r.height - pad * 2) / (b.y1 - b.y0)));
     this.view = { k, x: (r.width - (b.x1 - b.x0) * k) / 2 - b.x0 * k, y: Math.max(pad / 2, (r.height - (b.y1 - b.y0) * k) / 2) - b.y0 * k };
     this.applyView();
   }
@@ -208,6 +210,15 @@ export class Canvas {
       x = c.x - w / 2; y = c.y - h / 2;
     }
     return this.index().freeSpot(Math.round(x / 8) * 8, Math.round(y / 8) * 8, w, h);
+  }
+
+  // A free spot for a drawn card that overlaps another one, or null when it overlaps none.
+  freeSpotFor(id) {
+    const c = this.cards.get(id), p = this.model.pos.get(id);
+    if (!c || !p) return null;
+    const index = this.index();
+    const others = [...index.query(p.x, p.y, p.x + c.w, p.y + c.h)].filter((o) => o !== id);
+    return others.length ? index.freeSpot(p.x, p.y, c.w, c.h, 32, id) : null;
   }
 
   visibleCenter() {
@@ -375,7 +386,9 @@ export class Canvas {
     const frag = document.createDocumentFragment();
     for (const id of this.model.order) this.buildEdgesFrom(id, frag, false);
     this.edgesEl.appendChild(frag);
+    this.viewRect = this.visibleRect();  // once: asked per wire, it would force a layout each time
     for (const e of this.edges.values()) this.drawEdge(e);
+    this.viewRect = null;
   }
 
   buildEdgesFrom(src, parent = this.edgesEl, draw = true) {
@@ -443,7 +456,7 @@ export class Canvas {
     if (this.lifted) pts = roughRoute(s, sOut, t);
     else pts = this.elkRoute(e, s, sc, sp, dc, dp);
     if (!pts) {
-      const v = this.visibleRect();
+      const v = this.viewRect || this.visibleRect();
       const box = { x0: Math.min(s.x, t.x) - 160, y0: Math.min(s.y, t.y) - 160, x1: Math.max(s.x, t.x) + 160, y1: Math.max(s.y, t.y) + 160 };
       if (!(box.x0 < v.x1 && box.x1 > v.x0 && box.y0 < v.y1 && box.y1 > v.y0)) {  // off screen: route it when it shows
         e.box = box;

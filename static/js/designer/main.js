@@ -49,7 +49,10 @@ const act = {
   addNode(type, x, y) {
     if (x === undefined) ({ x, y } = canvas.freeSpotForNew());
     const [patch, id] = E.addNode(model, type, x, y);
-    act.do(patch, `Add ${model.types.get(type)?.label || type}`);
+    const label = `Add ${model.types.get(type)?.label || type}`;
+    act.do(patch, label, `add:${id}`);
+    const spot = canvas.freeSpotFor(id);  // its real size is known once drawn: one undo step still
+    if (spot) act.do(E.moveNodes({ [id]: spot }), label, `add:${id}`);
     canvas.setSelection([id]);
     canvas.cards.get(id)?.el.focus({ preventScroll: true });
     panel.show("edit");

@@ -59,8 +59,11 @@ export class CardIndex {
   }
 
   // The free spot for a w x h card nearest to (x, y), searched ring by ring on a 24 px grid.
-  freeSpot(x, y, w, h, gap = 32) {
-    const fits = (px, py) => this.query(px - gap, py - gap, px + w + gap, py + h + gap).size === 0;
+  freeSpot(x, y, w, h, gap = 32, skip = null) {
+    const fits = (px, py) => {
+      const near = this.query(px - gap, py - gap, px + w + gap, py + h + gap);
+      return near.size === 0 || (near.size === 1 && near.has(skip));
+    };
     for (let ring = 0; ring < 80; ring++) {
       for (let i = -ring; i <= ring; i++) {
         for (const [dx, dy] of [[i, -ring], [i, ring], [-ring, i], [ring, i]]) {
