@@ -8,13 +8,15 @@ Prints, for flows of 50, 500 and 2,000 nodes:
   pass through a card that is neither their source nor their target.
 
 Run: ``.venv/bin/python bench/designer.py`` (``--quick`` for fewer repetitions, ``--no-browser``,
-``--sizes 50,500`` for some sizes only, ``--loads N`` to take the median page load of N loads).
+``--sizes 50,500`` for some sizes only, ``--loads N`` to take the median page load of N loads,
+``--flow FILE`` to bench one stored definition instead, e.g. a flow saved by an older version).
 Goals: 500 nodes served in under 300 ms; dragging without lag (JS work per frame well under 16 ms);
 auto-layout of 500 nodes under 1 s; no wire through a card after auto-layout.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -110,7 +112,7 @@ def make_app(tmp: Path):
     return app
 
 
-def seed(app, sizes) -> dict[int, int]:
+def seed(app, sizes, path: str | None = None) -> dict[int, int]:
     from extensions import db
     from services import flows as svc
     from services.accounts import ensure_org, ensure_user, set_membership
@@ -119,7 +121,11 @@ def seed(app, sizes) -> dict[int, int]:
         org = ensure_org("bench", "Bench")
         user, _ = ensure_user("bench@example.com", PASSWORD, "Bench")
         set_membership(org, user, "editor")
-        flows = {size: svc.create_flow(org, user, f"{size} nodes", generate_flow(size)).id for size in sizes}
+        if path:
+            definition = json.loads(Path(path).read_text())
+            flows = {len(definition["nodes"]): svc.create_flow(org, user, Path(path).name, definition).id}
+        else:
+            flows = {size: svc.create_flow(org, user, f"{size} nodes", generate_flow(size)).id for size in sizes}
         db.session.commit()
         return flows
 
@@ -247,7 +253,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["PHONETREE_INSTANCE_PATH"] = tmp
         app = make_app(Path(tmp))
-        flows = seed(app, sizes)
+        flows = seed(app, sizes, args[args.index("--flow") + 1] if "--flow" in args else None)
         bench_page(app, flows, repeat)
         if "--no-browser" not in args:
             bench_browser(app, flows, loads)

@@ -483,10 +483,12 @@ export class Canvas {
     const d = pathD(pts);
     e.hit.setAttribute("d", d);
     e.line.setAttribute("d", d);
-    const n = this.stats ? ((this.stats.nodes[e.src] || {}).outcomes || {})[e.outcome] || 0 : null;
-    const text = this.model.outcomeLabel(this.model.node(e.src), e.outcome);
-    const dst = this.model.node(e.dst);
-    e.hit.firstChild.textContent = `${text} → ${dst ? dst.name || dst.id : e.dst}${this.stats ? ` · ${n} calls` : ""}`;
+    if (!this.lifted) {  // the name on hover; not rewritten in the frames of a drag
+      const n = this.stats ? ((this.stats.nodes[e.src] || {}).outcomes || {})[e.outcome] || 0 : null;
+      const text = this.model.outcomeLabel(this.model.node(e.src), e.outcome);
+      const dst = this.model.node(e.dst);
+      e.hit.firstChild.textContent = `${text} → ${dst ? dst.name || dst.id : e.dst}${this.stats ? ` · ${n} calls` : ""}`;
+    }
     const sel = this.selectedEdge === e.key, onPath = this.path.edges.has(e.key);
     e.g.classList.toggle("selected", sel);
     e.g.classList.toggle("on-path", onPath);

@@ -14,7 +14,9 @@ export class CardIndex {
   constructor(rects) {
     this.rects = rects;  // Map id -> {x0, y0, x1, y1}
     this.cells = new Map();
+    this.x0 = Infinity; this.x1 = -Infinity;
     for (const [id, r] of rects) {
+      this.x0 = Math.min(this.x0, r.x0); this.x1 = Math.max(this.x1, r.x1);
       for (let cx = Math.floor(r.x0 / CELL); cx <= Math.floor(r.x1 / CELL); cx++) {
         for (let cy = Math.floor(r.y0 / CELL); cy <= Math.floor(r.y1 / CELL); cy++) {
           const k = `${cx},${cy}`;
@@ -177,8 +179,8 @@ function search(index, a, b, pad) {
   const heap = new Heap();
   best[si * 2 + 1] = 0;  // leaving the port downwards: vertical
   heap.push([h(si), si * 2 + 1]);
-  let found = -1;
-  while (heap.size) {
+  let found = -1, budget = 40000;  // a search this long is dearer than a plain route around the side
+  while (heap.size && budget-- > 0) {
     const [f, st] = heap.pop();
     const k = st >> 1, dir = st & 1, g = best[st];
     if (f > g + h(k) + 1e-6) continue;
@@ -202,6 +204,29 @@ function search(index, a, b, pad) {
   return pts.reverse();
 }
 
+// The first horizontal line from y (moving down when dir > 0, up otherwise) that no card crosses.
+function freeRow(index, xa, xb, y, dir) {
+  for (let i = 0; i < 12; i++) {
+    const hit = index.segmentHits(xa, y, xb, y);
+    if (!hit) return y;
+    const r = index.rects.get(hit);
+    y = dir > 0 ? r.y1 + MARGIN : r.y0 - MARGIN;
+  }
+  return y;
+}
+
+// A long wire around the right of every card beside its span: out along a free row, down or up a
+// channel, back along a free row. Null if that still meets a card.
+function sideRoute(index, a, b) {
+  const y0 = Math.min(a.y, b.y), y1 = Math.max(a.y, b.y);
+  let right = Math.max(a.x, b.x);
+  for (const id of index.query(index.x0, y0, index.x1 + 1, y1)) right = Math.max(right, index.rects.get(id).x1);
+  const chan = right + 2 * MARGIN;
+  const ya = freeRow(index, a.x, chan, a.y, 1), yb = freeRow(index, b.x, chan, b.y, -1);
+  const pts = [a, { x: a.x, y: ya }, { x: chan, y: ya }, { x: chan, y: yb }, { x: b.x, y: yb }, b];
+  return index.pathHits(pts) ? null : pts;
+}
+
 // A route from the port point `s` (on a card whose bottom is at sOut) to `t` on top of the target,
 // around every card in the index. Straight candidates are tried before the search.
 export function route(index, s, sOut, t) {
@@ -212,9 +237,11 @@ export function route(index, s, sOut, t) {
       if (!index.pathHits(pts)) return simplify([s, ...pts, t]);
     }
   }
-  for (const pad of [160, 480, 1200]) {
+  const far = Math.abs(a.x - b.x) + Math.abs(a.y - b.y) > 2400;
+  for (const pad of far ? [] : [160, 480]) {
     const pts = search(index, a, b, pad);
     if (pts) return simplify([s, ...pts, t]);
   }
-  return roughRoute(s, sOut, t);
+  const side = sideRoute(index, a, b);
+  return simplify(side ? [s, ...side, t] : roughRoute(s, sOut, t));
 }
