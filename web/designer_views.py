@@ -1,4 +1,4 @@
-"""The visual designer: the canvas page, draft saves, live validation, auto-layout and node forms.
+"""The visual designer: the canvas page, draft saves, live validation and node forms (layout is in the page, by ELK).
 
 The browser holds the definition being edited and sends it whole; the server stays the source of
 truth (`services.flow_revisions.save_draft` with `draft_version` guards against overwriting others' work).
@@ -13,7 +13,6 @@ from flask_login import current_user
 
 from extensions import db
 from flows import node_type_catalog
-from flows.layout import auto_layout
 from services import flow_revisions
 from services.accounts import time_zone_names
 from services.designer import flow_state, template_scope
@@ -50,7 +49,6 @@ def page_data(flow, definition: dict, *, readonly: bool, revision=None) -> dict[
     urls = {
         "save": url_for("flows_pages.save_draft", flow_id=fid),
         "validate": url_for("flows_pages.validate", flow_id=fid),
-        "layout": url_for("flows_pages.layout", flow_id=fid),
         "nodeForm": url_for("flows_pages.node_form", flow_id=fid),
         "nodeParse": url_for("flows_pages.node_parse", flow_id=fid),
         "settingsParse": url_for("flows_pages.settings_parse", flow_id=fid),
@@ -149,15 +147,6 @@ def validate(flow_id: int):
     body = json_body(DefinitionBody)
     flow_or_404(flow_id)
     return validation_answer(_definition_from(body.definition), g.org)
-
-
-@bp.post("/<int:flow_id>/layout")
-@page_auth("viewer")
-def layout(flow_id: int):
-    """Auto-layout positions (layered, top to bottom) for the definition being edited."""
-    body = json_body(DefinitionBody)
-    flow_or_404(flow_id)
-    return jsonify({"positions": auto_layout(_definition_from(body.definition))})
 
 
 def _posted_node() -> tuple[dict[str, Any], dict[str, Any]]:

@@ -479,7 +479,8 @@ def test_analytics_overlay_shows_calls_per_node_and_outcome(page, live_server, a
     assert "3 calls" in page.locator("#analytics-legend").inner_text()
     assert page.locator(".node-card[data-id=main] .nc-stats").inner_text() == "3 visits"
     assert page.locator(".node-card[data-id=main] .port[data-outcome='1'] .port-count").inner_text().strip() == "2"
-    assert js(page, "d.canvas.edges.get('main\\u00001').label.textContent") == "1 Sales · 2"
+    # the wire's name (its chip's) shows on hover, with the calls that took it
+    assert js(page, "d.canvas.edges.get('main\\u00001').hit.textContent") == "1 Sales → Sales · 2 calls"
     shot(page, "designer-analytics")
     page.select_option("#analytics-period", "")
     assert page.locator(".node-card[data-id=main] .nc-stats").is_hidden()

@@ -1,4 +1,4 @@
-"""The designer page and its JSON endpoints: save (with conflicts), validate, layout, analytics."""
+"""The designer page and its JSON endpoints: save (with conflicts), validate, analytics."""
 
 import copy
 
@@ -101,14 +101,6 @@ def test_validate_reports_errors_and_warnings_without_saving(vi, acme):
     assert any(i["code"] == "missing_target" and i["field"] == "outcomes.1" for i in body["issues"])
     ok = vi.json(f"/flows/{acme['flow'].id}/validate", {"definition": acme["flow"].draft}).get_json()
     assert ok["errors"] == 0
-
-
-def test_layout_endpoint_positions_every_node(vi, acme):
-    resp = vi.json(f"/flows/{acme['flow'].id}/layout", {"definition": acme["flow"].draft})
-    positions = resp.get_json()["positions"]
-    assert set(positions) == {n["id"] for n in acme["flow"].draft["nodes"]}
-    assert all(isinstance(p["x"], int) and isinstance(p["y"], int) for p in positions.values())
-    assert vi.json(f"/flows/{acme['flow'].id}/layout", {"nodes": []}).status_code == 400
 
 
 def test_analytics_periods(vi, acme):

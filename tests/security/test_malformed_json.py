@@ -130,7 +130,6 @@ DESIGNER_ENDPOINTS: list[tuple[str, dict[str, str]]] = [
         '{"definition": {"spec": "phonetree/1", "nodes": []}, "draft_version": 1, "force": "yes"}': "force",
     }),
     ("/flows/{flow}/validate", {'{"definition": "x"}': "definition", "{}": "definition"}),
-    ("/flows/{flow}/layout", {'{"definition": 5}': "definition"}),
 ]
 
 

@@ -5,6 +5,7 @@
 // and only the wires touching the moved cards are redrawn.
 
 import { clone } from "./model.js";
+import { CardIndex, pathD, roughRoute, route, simplify } from "./router.js";
 
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 const SVGNS = "http://www.w3.org/2000/svg";
@@ -12,9 +13,15 @@ const edgeKey = (src, outcome) => `${src}\u0000${outcome}`;
 const EDGE_TEMPLATE = (() => {
   const g = document.createElementNS(SVGNS, "g");
   g.setAttribute("class", "edge");
-  g.innerHTML = '<path class="hit"/><path class="line" marker-end="url(#arrow)"/><text class="label"></text>';
+  g.innerHTML = '<path class="hit"><title></title></path><path class="line" marker-end="url(#arrow)"/>';
   return g;
 })();
+
+// A card is wide enough for its outcome chips in one row along its bottom edge (each chip is the
+// port its wire leaves from), so every port sits on that edge in the card's order.
+const chipWidth = (label) => Math.min(160, 22 + 7 * String(label).length);
+const CARD_MIN = 240, CARD_MAX = 720;
+const MIN_ZOOM = 0.02;  // far enough out for Fit to show a flow of a few thousand nodes
 
 // A card's one-line summary from its node type's declared `summary` (flows/registry.py): the first
 // alternative whose `when` holds and whose {slots} all have a value (a prop, else its field default).
@@ -85,8 +92,9 @@ export class Canvas {
     this.root.style.backgroundSize = `${grid}px ${grid}px`;
     this.root.style.backgroundPosition = `${x}px ${y}px`;
     this.root.style.setProperty("--zoom", k);
-    this.root.classList.toggle("zoomed-out", k < 0.5);
+    this.root.classList.toggle("zoomed-out", k < 0.5);  // text too small to read: coloured blocks with names
     if (this.on.zoom) this.on.zoom(k);
+    if (this.on.viewChanged) this.on.viewChanged();
     this.scheduleCull();
   }
 
@@ -119,17 +127,19 @@ export class Canvas {
       if (show && c.stale) stale.push(id);
     }
     for (const id of stale) this.measure(id, this.cards.get(id).el);
-    if (stale.length) this.redrawEdgesTouching(stale);
+    if (stale.length) { this.redrawEdgesTouching(stale); this.rerouteAround(stale); }
   }
 
   cullEdges() {
-    const { x0, y0, x1, y1 } = this.visibleRect();
+    const { x0, y0, x1, y1 } = this.viewRect = this.visibleRect();
     for (const e of this.edges.values()) {
       const b = e.box;
       const show = !b || (b.x0 < x1 && b.x1 > x0 && b.y0 < y1 && b.y1 > y0);
       const shown = e.g.style.display !== "none";
+      if (show && e.pending) this.drawEdge(e);
       if (show !== shown) e.g.style.display = show ? "" : "none";
     }
+    this.viewRect = null;
   }
 
   // Bring a card on screen (for keyboard travel and issue links).
@@ -146,7 +156,7 @@ export class Canvas {
   zoomAt(k, cx, cy) {
     const r = this.root.getBoundingClientRect();
     const px = cx ?? r.width / 2, py = cy ?? r.height / 2;
-    const nk = Math.min(2, Math.max(0.1, k));
+    const nk = Math.min(2, Math.max(MIN_ZOOM, k));
     this.view.x = px - ((px - this.view.x) * nk) / this.view.k;
     this.view.y = py - ((py - this.view.y) * nk) / this.view.k;
     this.view.k = nk;
@@ -176,7 +186,7 @@ export class Canvas {
     if (!b || !r.width) return;
     const pad = 48;
     b.x1 += 56;  // room for wires that loop back up the right-hand side
-    const k = Math.max(0.1, Math.min(maxZoom, (r.width - pad * 2) / (b.x1 - b.x0), (r.height - pad * 2) / (b.y1 - b.y0)));
+    const k = Math.max(MIN_ZOOM, Math.min(maxZoom, (r.width - pad * 2) / (b.x1 - b.x0), (r.height - pad * 2) / (b.y1 - b.y0)));
     this.view = { k, x: (r.width - (b.x1 - b.x0) * k) / 2 - b.x0 * k, y: Math.max(pad / 2, (r.height - (b.y1 - b.y0) * k) / 2) - b.y0 * k };
     this.applyView();
   }
@@ -202,6 +212,31 @@ export class Canvas {
     this.applyView();
   }
 
+  // Where a new card goes: `at` if free, else beside the one selected card, else the middle of
+  // the view; moved to the nearest spot where it overlaps no card.
+  freeSpotForNew(at = null, w = 240, h = 132) {
+    let x, y;
+    const one = this.selection.size === 1 ? [...this.selection][0] : null;
+    if (at) ({ x, y } = at);
+    else if (one && this.cards.has(one)) {
+      const p = this.posOf(one), c = this.cards.get(one);
+      x = p.x; y = p.y + c.h + 64;
+    } else {
+      const c = this.visibleCenter();
+      x = c.x - w / 2; y = c.y - h / 2;
+    }
+    return this.index().freeSpot(Math.round(x / 8) * 8, Math.round(y / 8) * 8, w, h);
+  }
+
+  // A free spot for a drawn card that overlaps another one, or null when it overlaps none.
+  freeSpotFor(id) {
+    const c = this.cards.get(id), p = this.model.pos.get(id);
+    if (!c || !p) return null;
+    const index = this.index();
+    const others = [...index.query(p.x, p.y, p.x + c.w, p.y + c.h)].filter((o) => o !== id);
+    return others.length ? index.freeSpot(p.x, p.y, c.w, c.h, 32, id) : null;
+  }
+
   visibleCenter() {
     const r = this.root.getBoundingClientRect();
     return this.toWorld(r.left + r.width / 2, r.top + r.height / 2);
@@ -213,14 +248,16 @@ export class Canvas {
     const cat = info ? info.category.toLowerCase() : "unknown";
     const label = info ? info.label : `Unknown type ${node.type}`;
     const text = excerpt(node, info);
-    const ports = this.model.outcomes(node).map((o) => {
+    const outcomes = this.model.outcomes(node);
+    const width = Math.round(Math.min(CARD_MAX, Math.max(CARD_MIN, 26 + outcomes.reduce((w, o) => w + chipWidth(this.model.outcomeLabel(node, o)) + 5, 0))));
+    const ports = outcomes.map((o) => {
       const wired = node.outcomes[o] ? " wired" : "";
       const stale = this.model.staleOutcome(node, o) ? " stale" : "";
-      return `<span class="port${wired}${stale}" data-outcome="${esc(o)}" title="${esc(o)}: drag onto a node to connect"><span class="port-label">${esc(this.model.outcomeLabel(node, o))}</span><span class="port-count"></span></span>`;
+      return `<span class="port${wired}${stale}" data-outcome="${esc(o)}" title="${esc(this.model.outcomeLabel(node, o))}: ${node.outcomes[o] ? `to ${esc(node.outcomes[o])}; drag to reconnect` : "not connected; drag onto a node to connect"}"><span class="port-label">${esc(this.model.outcomeLabel(node, o))}</span><span class="port-count"></span></span>`;
     }).join("");
     const start = this.model.start === node.id ? '<span class="nc-start">Start</span>' : "";
     const name = node.name || node.id;
-    return `<div class="node-card cat-${esc(cat)}" data-id="${esc(node.id)}"${hidden ? " hidden" : ""} tabindex="0" role="button" aria-roledescription="node"
+    return `<div class="node-card cat-${esc(cat)}" data-id="${esc(node.id)}" data-name="${esc(name)}" style="width:${width}px"${hidden ? " hidden" : ""} tabindex="0" role="button" aria-roledescription="node"
       aria-label="${esc(label)}: ${esc(name)}${this.model.start === node.id ? " (start)" : ""}">
       <div class="nc-head"><span class="nc-icon"><svg class="icon" aria-hidden="true"><use href="${this.icons}#i-${esc(info ? info.icon : "square")}"></use></svg></span>
         <span class="nc-type">${esc(label)}</span>${start}<span class="nc-issue" hidden></span></div>
@@ -233,15 +270,29 @@ export class Canvas {
   measure(id, el) {
     const ports = new Map();
     for (const p of el.querySelectorAll(".port")) {
-      ports.set(p.dataset.outcome, { x: p.offsetLeft + p.offsetWidth / 2, y: p.offsetTop + p.offsetHeight, el: p });
+      ports.set(p.dataset.outcome, { x: el.clientLeft + p.offsetLeft + p.offsetWidth / 2, y: el.clientTop + p.offsetTop + p.offsetHeight, el: p });
     }
     this.cards.set(id, { el, w: el.offsetWidth, h: el.offsetHeight, ports, stale: false });
+    this.cardIndex = null;
+  }
+
+  // Every card measured (hidden ones shown for one layout pass), for ELK: {w, h, ports: [[outcome, x]]}.
+  measureAll() {
+    const stale = [...this.cards].filter(([, c]) => c.stale);
+    for (const [, c] of stale) c.el.hidden = false;
+    for (const [id, c] of stale) this.measure(id, c.el);
+    this.cullCards();
+    return (id) => {
+      const c = this.cards.get(id);
+      return { w: c.w, h: c.h, ports: [...c.ports].map(([o, p]) => [o, p.x]) };
+    };
   }
 
   place(id) {
     const c = this.cards.get(id);
     const p = this.posOf(id);
     if (c) c.el.style.transform = `translate(${p.x}px, ${p.y}px)`;
+    if (!this.dragPos) this.cardIndex = null;
   }
 
   decorate(id) {
@@ -298,11 +349,14 @@ export class Canvas {
 
   estimate(el) {
     const ports = new Map();
-    const names = [...el.querySelectorAll(".port")].map((p) => [p.dataset.outcome, p]);
-    const rows = Math.max(1, Math.ceil(names.length / 3));
-    const h = 96 + 26 * rows;
-    names.forEach(([o, p], i) => ports.set(o, { x: 40 + (i % 3) * 72, y: h - 10 - (rows - 1 - Math.floor(i / 3)) * 26, el: p }));
-    return { el, w: 240, h, ports, stale: true };
+    const w = parseFloat(el.style.width) || CARD_MIN, h = 120;
+    let x = 13;
+    for (const p of el.querySelectorAll(".port")) {
+      const cw = chipWidth(p.textContent);
+      ports.set(p.dataset.outcome, { x: x + cw / 2, y: h - 11, el: p });
+      x += cw + 5;
+    }
+    return { el, w, h, ports, stale: true };
   }
 
   renderNode(id) {
@@ -348,7 +402,9 @@ export class Canvas {
     const frag = document.createDocumentFragment();
     for (const id of this.model.order) this.buildEdgesFrom(id, frag, false);
     this.edgesEl.appendChild(frag);
+    this.viewRect = this.visibleRect();  // once: asked per wire, it would force a layout each time
     for (const e of this.edges.values()) this.drawEdge(e);
+    this.viewRect = null;
   }
 
   buildEdgesFrom(src, parent = this.edgesEl, draw = true) {
@@ -360,7 +416,7 @@ export class Canvas {
       const g = EDGE_TEMPLATE.cloneNode(true);
       g.dataset.key = key;
       parent.appendChild(g);
-      const e = { key, src, outcome, dst, g, hit: g.children[0], line: g.children[1], label: g.children[2] };
+      const e = { key, src, outcome, dst, g, hit: g.children[0], line: g.children[1] };
       this.edges.set(key, e);
       if (!this.incoming.has(dst)) this.incoming.set(dst, new Set());
       this.incoming.get(dst).add(key);
@@ -378,47 +434,91 @@ export class Canvas {
     for (const d of dsts) for (const k of this.incoming.get(d) || []) this.drawEdge(this.edges.get(k));
   }
 
+  // The cards as rectangles for the router, rebuilt after anything moved or was measured.
+  index() {
+    if (!this.cardIndex) {
+      const rects = new Map();
+      for (const [id, c] of this.cards) {
+        const p = this.model.pos.get(id) || { x: 0, y: 0 };
+        rects.set(id, { x0: p.x, y0: p.y, x1: p.x + c.w, y1: p.y + c.h });
+      }
+      this.cardIndex = new CardIndex(rects);
+    }
+    return this.cardIndex;
+  }
+
+  // ELK's route for a wire, while both its cards are where and as big as ELK left them.
+  elkRoute(e, s, sc, sp, dc, dp) {
+    const r = this.routes && this.routes.get(e.key);
+    if (!r) return null;
+    const a = r[0], z = r[r.length - 1];
+    if (a.x !== s.x || a.y !== Math.round(sp.y + sc.h) || z.x !== Math.round(dp.x + dc.w / 2) || z.y !== Math.round(dp.y)) return null;
+    if (this.movedSinceLayout && this.index().pathHits(r)) return null;
+    return simplify([s, ...r]);
+  }
+
+  // A wire's points: ELK's route after auto-layout, a quick shape while its cards are dragged,
+  // else the router's way around the cards (computed when the wire comes into view).
   drawEdge(e) {
     const sc = this.cards.get(e.src), dc = this.cards.get(e.dst);
-    const sp = this.posOf(e.src), dp = this.posOf(e.dst);
     if (!sc || !dc) return;
+    const sp = this.posOf(e.src), dp = this.posOf(e.dst);
     const port = sc.ports.get(e.outcome) || { x: sc.w / 2, y: sc.h };
-    const sx = sp.x + port.x, sy = sp.y + port.y;
+    const s = { x: Math.round(sp.x + port.x), y: Math.round(sp.y + port.y) };
     const slots = this.slotOf(e);
-    const tx = dp.x + dc.w * (slots.index + 1) / (slots.count + 1), ty = dp.y;
-    let d;
-    if (e.src === e.dst) {
-      const r = sp.x + sc.w + 40;
-      d = `M${sx},${sy} C${sx},${sy + 60} ${r},${sy + 60} ${r},${sp.y + sc.h / 2} S${tx + 30},${ty - 50} ${tx},${ty}`;
-    } else {
-      const dy = ty - sy;
-      if (dy > 40) {
-        const c = Math.max(36, dy / 2);
-        d = `M${sx},${sy} C${sx},${sy + c} ${tx},${ty - c} ${tx},${ty}`;
-        const t = 0.35, m = 1 - t;
-        e.mid = { x: (m * m * m + 3 * m * m * t) * sx + (3 * m * t * t + t * t * t) * tx,
-                  y: m * m * m * sy + 3 * m * m * t * (sy + c) + 3 * m * t * t * (ty - c) + t * t * t * ty };
-      } else {  // a wire back up: around the right-hand side of both cards
-        const side = Math.max(sp.x + sc.w, dp.x + dc.w) + 48;
-        const midY = (sy + ty) / 2;
-        d = `M${sx},${sy} C${sx},${sy + 70} ${side},${sy + 70} ${side},${midY} C${side},${ty - 70} ${tx},${ty - 70} ${tx},${ty}`;
-        e.mid = { x: side, y: midY };
+    const t = { x: Math.round(dp.x + dc.w * (slots.index + 1) / (slots.count + 1)), y: Math.round(dp.y) };
+    const sOut = Math.round(sp.y + sc.h);
+    let pts = null;
+    if (this.lifted) pts = roughRoute(s, sOut, t);
+    else pts = this.elkRoute(e, s, sc, sp, dc, dp);
+    if (!pts) {
+      const v = this.viewRect || this.visibleRect();
+      const box = { x0: Math.min(s.x, t.x) - 160, y0: Math.min(s.y, t.y) - 160, x1: Math.max(s.x, t.x) + 160, y1: Math.max(s.y, t.y) + 160 };
+      if (!(box.x0 < v.x1 && box.x1 > v.x0 && box.y0 < v.y1 && box.y1 > v.y0)) {  // off screen: route it when it shows
+        e.box = box;
+        e.pending = true;
+        return;
       }
+      pts = route(this.index(), s, sOut, t);
     }
-    if (e.src === e.dst) e.mid = { x: sp.x + sc.w + 40, y: sp.y + sc.h / 2 };
-    e.box = { x0: Math.min(sx, tx, e.mid.x) - 80, y0: Math.min(sy, ty) - 80, x1: Math.max(sx, tx, e.mid.x) + 80, y1: Math.max(sy, ty) + 80 };
+    e.pending = false;
+    e.pts = pts;
+    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity, total = 0;
+    for (let i = 0; i < pts.length; i++) {
+      const p = pts[i];
+      x0 = Math.min(x0, p.x); y0 = Math.min(y0, p.y); x1 = Math.max(x1, p.x); y1 = Math.max(y1, p.y);
+      if (i) total += Math.abs(p.x - pts[i - 1].x) + Math.abs(p.y - pts[i - 1].y);
+    }
+    e.mid = pts[0];
+    for (let i = 1, run = 0; i < pts.length; i++) {  // the point halfway along, for the delete button
+      const a = pts[i - 1], b = pts[i], len = Math.abs(b.x - a.x) + Math.abs(b.y - a.y);
+      if (run + len >= total / 2) { const f = len ? (total / 2 - run) / len : 0; e.mid = { x: a.x + (b.x - a.x) * f, y: a.y + (b.y - a.y) * f }; break; }
+      run += len;
+    }
+    e.box = { x0: x0 - 40, y0: y0 - 40, x1: x1 + 40, y1: y1 + 40 };
+    const d = pathD(pts);
     e.hit.setAttribute("d", d);
     e.line.setAttribute("d", d);
-    e.label.setAttribute("x", e.mid.x);
-    e.label.setAttribute("y", e.mid.y + 4);
-    const n = this.stats ? ((this.stats.nodes[e.src] || {}).outcomes || {})[e.outcome] || 0 : null;
-    const text = this.model.outcomeLabel(this.model.node(e.src), e.outcome);
-    e.label.textContent = this.stats ? `${text} · ${n}` : text;
+    if (!this.lifted) {  // the name on hover; not rewritten in the frames of a drag
+      const n = this.stats ? ((this.stats.nodes[e.src] || {}).outcomes || {})[e.outcome] || 0 : null;
+      const text = this.model.outcomeLabel(this.model.node(e.src), e.outcome);
+      const dst = this.model.node(e.dst);
+      e.hit.firstChild.textContent = `${text} → ${dst ? dst.name || dst.id : e.dst}${this.stats ? ` · ${n} calls` : ""}`;
+    }
     const sel = this.selectedEdge === e.key, onPath = this.path.edges.has(e.key);
     e.g.classList.toggle("selected", sel);
     e.g.classList.toggle("on-path", onPath);
+    if (port.el) port.el.classList.toggle("edge-selected", sel);
     e.line.setAttribute("marker-end", `url(#${sel ? "arrow-sel" : onPath ? "arrow-path" : "arrow"})`);
     if (sel) this.placeEdgeButton(e);
+  }
+
+  // Hovering a wire lights up its chip, and hovering a chip lights up its wire.
+  hoverEdge(key, on) {
+    const e = this.edges.get(key);
+    if (!e) return;
+    e.g.classList.toggle("hot", on);
+    this.cards.get(e.src)?.ports.get(e.outcome)?.el?.classList.toggle("hot", on);
   }
 
   // Wires into one card end side by side along its top, ordered by where they come from.
@@ -445,6 +545,19 @@ export class Canvas {
       for (const key of this.incoming.get(id) || []) keys.add(key);
     }
     return keys;
+  }
+
+  // Redraw the wires that now run under one of these cards (it moved, grew or was added).
+  rerouteAround(ids) {
+    const idx = this.index();
+    const rects = ids.map((id) => idx.rects.get(id)).filter(Boolean);
+    if (!rects.length) return;
+    for (const e of this.edges.values()) {
+      if (!e.pts || e.pending || !e.box) continue;
+      const b = e.box;
+      if (!rects.some((r) => b.x0 < r.x1 && b.x1 > r.x0 && b.y0 < r.y1 && b.y1 > r.y0)) continue;
+      if (idx.pathHits(e.pts.slice(1))) this.drawEdge(e);
+    }
   }
 
   redrawEdgesTouching(ids) {
@@ -576,10 +689,13 @@ export class Canvas {
     for (const id of Object.keys(patch.pos || {})) this.place(id);
     for (const id of touched) if (this.model.nodes.has(id)) this.rebuildEdgesFrom(id);
     const moved = new Set([...touched, ...Object.keys(patch.pos || {})]);
+    if (patch.pos && !patch.layout) this.movedSinceLayout = true;
     this.redrawEdgesTouching(moved);
+    this.rerouteAround([...moved]);
     for (const id of Object.keys(patch.notes || {})) this.renderNote(id);
     if (this.selectedEdge && !this.edges.has(this.selectedEdge)) this.selectEdge(null);
     this.scheduleCull();
+    if (this.on.viewChanged) this.on.viewChanged();
   }
 
   snapshotPositions(ids) {

@@ -173,6 +173,17 @@ export function bindInteractions(cv) {
     }
   }, { passive: false });
 
+  // A wire and its chip light up together.
+  const hover = (ev, on) => {
+    const edge = ev.target.closest && ev.target.closest(".edge");
+    if (edge) { cv.hoverEdge(edge.dataset.key, on); return; }
+    const port = ev.target.closest && ev.target.closest(".port");
+    const card = port && port.closest(".node-card");
+    if (card) cv.hoverEdge(`${card.dataset.id}\u0000${port.dataset.outcome}`, on);
+  };
+  root.addEventListener("pointerover", (ev) => hover(ev, true));
+  root.addEventListener("pointerout", (ev) => hover(ev, false));
+
   root.addEventListener("dblclick", (ev) => {
     const card = ev.target.closest(".node-card");
     if (card) cv.on.open(card.dataset.id);
@@ -226,10 +237,10 @@ export function bindPalette(cv, palette) {
     const inside = ev.clientX > r.left && ev.clientX < r.right && ev.clientY > r.top && ev.clientY < r.bottom;
     if (d.moved && inside) {
       const w = cv.toWorld(ev.clientX, ev.clientY);
-      cv.on.dropType(d.type, w.x - 110, w.y - 30);
+      const at = cv.freeSpotForNew({ x: w.x - 110, y: w.y - 30 });
+      cv.on.dropType(d.type, at.x, at.y);
     } else if (!d.moved) {
-      const c = cv.visibleCenter();
-      cv.on.dropType(d.type, c.x - 110, c.y - 60);
+      cv.on.dropType(d.type);
     }
   };
   palette.addEventListener("pointerup", end);
@@ -238,8 +249,7 @@ export function bindPalette(cv, palette) {
     const item = ev.target.closest(".palette-item");
     if (item && (ev.key === "Enter" || ev.key === " ")) {
       ev.preventDefault();
-      const c = cv.visibleCenter();
-      cv.on.dropType(item.dataset.type, c.x - 110, c.y - 60);
+      cv.on.dropType(item.dataset.type);
     }
   });
 }

@@ -4,15 +4,18 @@ import { FlowModel, History, same } from "./model.js";
 import * as E from "./edits.js";
 import { Canvas } from "./canvas.js";
 import { bindInteractions, bindPalette } from "./interact.js";
-import { Saver, Validator, postJSON } from "./save.js";
+import { Saver, Validator } from "./save.js";
 import { Panel } from "./panel.js";
 import { bindKeyboard } from "./keys.js";
+import { elkLayout } from "./layout.js";
+import { bindFinder, Minimap } from "./overview.js";
 
 const $ = (s) => document.querySelector(s);
 const data = JSON.parse($("#designer-data").textContent);
 const model = new FlowModel(data.definition, data.catalog);
 const toast = (m) => window.phonetreeToast && window.phonetreeToast(m);
 const ro = data.readonly;
+const root = document.getElementById("designer");
 
 let panel, saver, validator;
 const history = new History(model, (patch) => {
@@ -41,20 +44,37 @@ const act = {
     if (edge) canvas.selectEdge(null);
   },
   updateSettings(settings) { act.do({ settings }, "Edit flow settings", "settings"); },
+  // A node from the palette: where it was dropped, else in free space beside the selection or
+  // near the middle of the view, never on another card.
   addNode(type, x, y) {
+    if (x === undefined) ({ x, y } = canvas.freeSpotForNew());
     const [patch, id] = E.addNode(model, type, x, y);
-    act.do(patch, `Add ${model.types.get(type)?.label || type}`);
+    const label = `Add ${model.types.get(type)?.label || type}`;
+    act.do(patch, label, `add:${id}`);
+    const spot = canvas.freeSpotFor(id);  // its real size is known once drawn: one undo step still
+    if (spot) act.do(E.moveNodes({ [id]: spot }), label, `add:${id}`);
     canvas.setSelection([id]);
     canvas.cards.get(id)?.el.focus({ preventScroll: true });
     panel.show("edit");
     return id;
   },
-  async layout() {
-    const res = await postJSON(data.urls.layout, { definition: model.toJSON() });
-    if (!res.ok) { toast(res.data?.error?.message || "Auto-layout failed."); return; }
-    const patch = E.layoutPositions(model, res.data.positions);
-    if (ro) { model.apply(patch); canvas.patched(patch); } else act.do(patch, "Auto-layout");
+  // ELK's layout and wire routes; `asEdit` false for positions a flow arrived without.
+  async layout(asEdit = true) {
+    if (!model.order.length) return;
+    const started = performance.now();
+    let laid;
+    try {
+      laid = await elkLayout(model, canvas.measureAll());
+    } catch (err) {
+      toast(`Auto-layout failed: ${err.message || err}`);
+      return;
+    }
+    canvas.routes = laid.routes;
+    const patch = E.layoutPositions(model, laid.positions);
+    if (ro || !asEdit) { model.apply(patch); canvas.patched(patch); if (!ro) saver.markDirty(); } else act.do(patch, "Auto-layout");
+    canvas.movedSinceLayout = false;
     canvas.fit();
+    root.dataset.layoutMs = Math.round(performance.now() - started);
   },
   addNote() {
     const c = canvas.visibleCenter();
@@ -239,19 +259,14 @@ document.body.addEventListener("htmx:afterSwap", (evt) => {
 bindInteractions(canvas);
 bindPalette(canvas, $("#pane-add"));
 bindKeyboard({ canvas, model, act, ro, commands, panel, saver });
+const minimap = new Minimap(canvas, $("#minimap"));
+canvas.on.viewChanged = () => minimap.schedule();
+bindFinder(canvas, $("#find-node"), $("#find-results"), (id) => { canvas.setSelection([id]); canvas.centerOn(id); });
 
 async function start() {
   const missing = model.order.some((id) => !model.pos.has(id));
   canvas.renderAll(true);
-  if (missing && model.order.length) {
-    const res = await postJSON(data.urls.layout, { definition: model.toJSON() });
-    if (res.ok) {
-      const patch = E.layoutPositions(model, res.data.positions);
-      model.apply(patch);  // not an edit of the author's: positions for an imported flow
-      canvas.patched(patch);
-      if (!ro) saver.markDirty();
-    }
-  }
+  if (missing) await act.layout(false);  // not an edit of the author's: positions for an imported flow
   if (missing) canvas.home();
   panel.show(ro ? "problems" : "add");
   validator.run();
@@ -265,7 +280,6 @@ async function start() {
     await restoreRevision(params.get("restore"));
     window.history.replaceState(null, "", location.pathname);
   }
-  const root = document.getElementById("designer");
   root.dataset.readyMs = Math.round(performance.now());
   root.dataset.ready = "true";
 }

@@ -1,0 +1,96 @@
+// Auto-layout by ELK (elkjs, vendored): the layered algorithm, top to bottom, each outcome chip a
+// port at its own place on the card's bottom edge (so the port order is the card's order), one
+// input port on top, orthogonal wires. The vendored bundle is loaded on the first layout only.
+
+const ELK_URL = new URL("../../vendor/elkjs-0.12.2/elk.bundled.js", import.meta.url).href;
+let elkReady = null;
+
+function loadElk() {
+  if (window.ELK) return Promise.resolve(new window.ELK());
+  if (!elkReady) {
+    elkReady = new Promise((resolve, reject) => {
+      const s = document.createElement("script");
+      s.src = ELK_URL;
+      s.onload = () => resolve(new window.ELK());
+      s.onerror = () => { elkReady = null; reject(new Error("The layout engine could not be loaded.")); };
+      document.head.appendChild(s);
+    });
+  }
+  return elkReady;
+}
+
+const portId = (id, outcome) => `${id}\u0000${outcome}`;
+
+// Nodes in breadth-first order from the start, then the rest: ELK keeps this order where it can,
+// and a wire against it (a "try again" loop) is the one drawn back up.
+function modelOrder(model) {
+  const seen = new Set(), order = [];
+  const visit = (root) => {
+    const queue = [root];
+    seen.add(root);
+    while (queue.length) {
+      const id = queue.shift();
+      order.push(id);
+      for (const dst of Object.values(model.node(id).outcomes)) {
+        if (model.nodes.has(dst) && !seen.has(dst)) { seen.add(dst); queue.push(dst); }
+      }
+    }
+  };
+  if (model.start && model.nodes.has(model.start)) visit(model.start);
+  for (const id of model.order) if (!seen.has(id)) visit(id);
+  return order;
+}
+
+// Big flows trade some crossing reduction for time (ELK's cost grows faster than the flow).
+function options(size) {
+  const big = size > 150;
+  return {
+    "elk.algorithm": "layered",
+    "elk.direction": "DOWN",
+    "elk.edgeRouting": "ORTHOGONAL",
+    "elk.layered.cycleBreaking.strategy": "MODEL_ORDER",
+    "elk.layered.considerModelOrder.strategy": big ? "NONE" : "NODES_AND_EDGES",
+    "elk.layered.thoroughness": big ? "1" : "7",
+    "elk.spacing.nodeNode": "48",
+    "elk.layered.spacing.nodeNodeBetweenLayers": "64",
+    "elk.spacing.edgeNode": "20",
+    "elk.layered.spacing.edgeNodeBetweenLayers": "20",
+    "elk.layered.mergeEdges": "true",
+    "elk.spacing.edgeEdge": "12",
+    "elk.layered.spacing.edgeEdgeBetweenLayers": "12",
+    "elk.spacing.componentComponent": "64",
+    "elk.padding": "[top=40,left=40,bottom=40,right=40]",
+  };
+}
+
+// Positions and wire routes for every node: `{positions: {id: {x, y}}, routes: Map(edgeKey -> points)}`.
+// `geometry(id)` gives a card's measured size and its ports' x offsets.
+export async function elkLayout(model, geometry) {
+  const elk = await loadElk();
+  const order = modelOrder(model);
+  const children = order.map((id) => {
+    const g = geometry(id);
+    const ports = [{ id: portId(id, ""), x: Math.round(g.w / 2), y: 0, width: 0, height: 0, layoutOptions: { "elk.port.side": "NORTH" } }];
+    for (const [o, px] of g.ports) {
+      ports.push({ id: portId(id, `>${o}`), x: Math.round(px), y: g.h, width: 0, height: 0, layoutOptions: { "elk.port.side": "SOUTH" } });
+    }
+    return { id, width: g.w, height: g.h, ports, layoutOptions: { "elk.portConstraints": "FIXED_POS" } };
+  });
+  const edges = [];
+  for (const id of order) {
+    for (const [o, dst] of Object.entries(model.node(id).outcomes)) {
+      if (!model.nodes.has(dst)) continue;
+      edges.push({ id: portId(id, o), sources: [portId(id, `>${o}`)], targets: [portId(dst, "")] });
+    }
+  }
+  const out = await elk.layout({ id: "root", layoutOptions: options(children.length), children, edges });
+  const positions = {}, routes = new Map();
+  for (const c of out.children) positions[c.id] = { x: Math.round(c.x), y: Math.round(c.y) };
+  for (const e of out.edges || []) {
+    const s = e.sections && e.sections[0];
+    if (!s) continue;
+    const pts = [s.startPoint, ...(s.bendPoints || []), s.endPoint].map((p) => ({ x: Math.round(p.x), y: Math.round(p.y) }));
+    routes.set(e.id, pts);
+  }
+  return { positions, routes };
+}
