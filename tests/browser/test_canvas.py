@@ -52,7 +52,7 @@ def open_flow(page, server, flow_id: int) -> None:
 def auto_layout(page) -> None:
     page.click("[data-cmd=layout]")
     page.wait_for_function(
-        "window.phonetreeDesigner.history.undoStack.at(-1)?.label === 'Auto-layout'", timeout=120_000
+        "() => window.phonetreeDesigner.history.undoStack.at(-1)?.label === 'Auto-layout'", timeout=120_000
     )
 
 
@@ -95,7 +95,7 @@ def test_ports_show_open_and_connected_and_name_their_wire(page, live_server, fl
     # an open port looks different: a dashed chip whose dot is hollow
     js(page, "d.act.connect('main', '2', null)")
     open_port = page.locator(".node-card[data-id=main] .port[data-outcome='2']")
-    page.wait_for_function("!window.phonetreeDesigner.model.node('main').outcomes['2']")
+    page.wait_for_function("() => !window.phonetreeDesigner.model.node('main').outcomes['2']")
     style = "(el) => [getComputedStyle(el).borderStyle, getComputedStyle(el, '::after').backgroundColor]"
     assert wired.evaluate(style) != open_port.evaluate(style)
     assert open_port.evaluate(style)[0] == "dashed"
@@ -112,7 +112,7 @@ def test_ports_show_open_and_connected_and_name_their_wire(page, live_server, fl
     page.mouse.move(box["x"] + 20, box["y"] + 30, steps=3)
     page.mouse.move(target["x"] + target["width"] / 2, target["y"] + 30, steps=8)
     page.mouse.up()
-    page.wait_for_function("window.phonetreeDesigner.model.node('main').outcomes['2'] === 'support'")
+    page.wait_for_function("() => window.phonetreeDesigner.model.node('main').outcomes['2'] === 'support'")
     assert not measure(page)["offPort"]
     assert not page.js_errors
 
@@ -135,7 +135,7 @@ def test_a_card_dragged_onto_wires_is_routed_around(page, live_server, flows):
     page.mouse.move(grab[0] + 10, grab[1] + 10, steps=2)
     page.mouse.move(mid["x"] - card["width"] / 2 + 30, mid["y"] - card["height"] / 2 + 12, steps=10)
     page.mouse.up()
-    page.wait_for_function("window.phonetreeDesigner.history.undoStack.at(-1).label === 'Move'")
+    page.wait_for_function("() => window.phonetreeDesigner.history.undoStack.at(-1).label === 'Move'")
     geometry = measure(page)
     assert not geometry["throughCards"], geometry["throughCards"]
     assert not geometry["offPort"]
@@ -193,7 +193,7 @@ def test_big_flow_minimap_search_and_blocks(page, live_server, flows):
     page.fill("#find-node", "Menu 150")
     page.wait_for_selector("#find-results li[data-id=n150]")
     page.keyboard.press("Enter")
-    page.wait_for_function("window.phonetreeDesigner.canvas.selection.has('n150')")
+    page.wait_for_function("() => window.phonetreeDesigner.canvas.selection.has('n150')")
     canvas = page.locator("#canvas").bounding_box()
     card = page.locator(".node-card[data-id=n150]").bounding_box()
     assert abs(card["x"] + card["width"] / 2 - (canvas["x"] + canvas["width"] / 2)) < 40
@@ -202,7 +202,7 @@ def test_big_flow_minimap_search_and_blocks(page, live_server, flows):
     page.fill("#find-node", "n41")
     page.wait_for_selector("#find-results li[data-id=n41]")
     page.click("#find-results li[data-id=n41]")
-    page.wait_for_function("window.phonetreeDesigner.canvas.selection.has('n41')")
+    page.wait_for_function("() => window.phonetreeDesigner.canvas.selection.has('n41')")
     # zoomed out: coloured blocks with their names, the details hidden
     js(page, "d.canvas.zoomAt(0.25)")
     page.wait_for_timeout(100)

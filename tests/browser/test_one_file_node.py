@@ -36,7 +36,7 @@ def test_the_canvas_draws_a_one_file_node_from_the_catalog(page, live_server, ac
     page.wait_for_selector(f"#node-form form[data-node-id={new_id}]")
     page.fill("#node-form textarea[name='f.label'], #node-form input[name='f.label']", "gold")
     page.wait_for_function(
-        f"document.querySelector(\".node-card[data-id={new_id}] .nc-text\").textContent === 'Stamp gold'"
+        f"() => document.querySelector(\".node-card[data-id={new_id}] .nc-text\").textContent === 'Stamp gold'"
     )
     wait_saved(page)
     node = next(n for n in stored_draft(flow.id)["nodes"] if n["id"] == new_id)

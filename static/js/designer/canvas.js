@@ -257,7 +257,7 @@ export class Canvas {
     }).join("");
     const start = this.model.start === node.id ? '<span class="nc-start">Start</span>' : "";
     const name = node.name || node.id;
-    return `<div class="node-card cat-${esc(cat)}" data-id="${esc(node.id)}" data-name="${esc(name)}" style="width:${width}px"${hidden ? " hidden" : ""} tabindex="0" role="button" aria-roledescription="node"
+    return `<div class="node-card cat-${esc(cat)}" data-id="${esc(node.id)}" data-name="${esc(name)}" data-w="${width}"${hidden ? " hidden" : ""} tabindex="0" role="button" aria-roledescription="node"
       aria-label="${esc(label)}: ${esc(name)}${this.model.start === node.id ? " (start)" : ""}">
       <div class="nc-head"><span class="nc-icon"><svg class="icon" aria-hidden="true"><use href="${this.icons}#i-${esc(info ? info.icon : "square")}"></use></svg></span>
         <span class="nc-type">${esc(label)}</span>${start}<span class="nc-issue" hidden></span></div>
@@ -349,7 +349,8 @@ export class Canvas {
 
   estimate(el) {
     const ports = new Map();
-    const w = parseFloat(el.style.width) || CARD_MIN, h = 120;
+    const w = parseFloat(el.dataset.w) || CARD_MIN, h = 120;
+    el.style.width = `${w}px`;  // set through the CSSOM: the CSP refuses style attributes in markup
     let x = 13;
     for (const p of el.querySelectorAll(".port")) {
       const cw = chipWidth(p.textContent);
@@ -372,6 +373,7 @@ export class Canvas {
     const tpl = document.createElement("template");
     tpl.innerHTML = this.cardHTML(node).trim();
     const el = tpl.content.firstElementChild;
+    el.style.width = `${el.dataset.w}px`;
     const hadFocus = old && document.activeElement === old.el;
     if (old) old.el.replaceWith(el);
     else this.nodesEl.appendChild(el);
