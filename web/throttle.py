@@ -44,6 +44,13 @@ def init_throttling(app: Flask) -> None:
     app.register_error_handler(RateLimitExceeded, _too_many)
 
 
+@limiter.request_filter
+def _is_webhook() -> bool:
+    """Only the sign-in views carry limits (their decorators check them): Twilio's webhooks, the
+    hot path, skip the limiter's per-request evaluation."""
+    return request.blueprint == "connect"
+
+
 def _account_key() -> str:
     """The account being tried (the posted e-mail, hashed so counters hold no addresses)."""
     email = request.form.get("email")
