@@ -237,7 +237,7 @@ def bench_browser(app, flows: dict[int, int], loads: int) -> None:
             )
             page.click("[data-cmd=layout]")
             page.wait_for_function(
-                "window.phonetreeDesigner.history.undoStack.at(-1)?.label === 'Auto-layout'", timeout=600_000
+                "() => window.phonetreeDesigner.history.undoStack.at(-1)?.label === 'Auto-layout'", timeout=600_000
             )
             took = page.evaluate("+document.getElementById('designer').dataset.layoutMs")
             through, total = page.evaluate(WIRES_THROUGH_CARDS)

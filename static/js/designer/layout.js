@@ -37,13 +37,16 @@ function modelOrder(model) {
     }
   };
   if (model.start && model.nodes.has(model.start)) visit(model.start);
+  const reached = order.length;
   for (const id of model.order) if (!seen.has(id)) visit(id);
-  return order;
+  return { order, reached };
 }
 
 // Big flows trade some crossing reduction for time (ELK's cost grows faster than the flow).
+const BIG = 150;
+
 function options(size) {
-  const big = size > 150;
+  const big = size > BIG;
   return {
     "elk.algorithm": "layered",
     "elk.direction": "DOWN",
@@ -67,7 +70,7 @@ function options(size) {
 // `geometry(id)` gives a card's measured size and its ports' x offsets.
 export async function elkLayout(model, geometry) {
   const elk = await loadElk();
-  const order = modelOrder(model);
+  const { order, reached } = modelOrder(model);
   const children = order.map((id) => {
     const g = geometry(id);
     const ports = [{ id: portId(id, ""), x: Math.round(g.w / 2), y: 0, width: 0, height: 0, layoutOptions: { "elk.port.side": "NORTH" } }];
@@ -76,10 +79,18 @@ export async function elkLayout(model, geometry) {
     }
     return { id, width: g.w, height: g.h, ports, layoutOptions: { "elk.portConstraints": "FIXED_POS" } };
   });
+  // In a big flow the wires back up to an earlier node (loops) stay out of ELK: each one would be
+  // reversed and split into a dummy node per layer it spans, most of ELK's time on 500 nodes. The
+  // canvas's router draws them around the laid-out cards instead (they have no entry in `routes`).
+  // Wires out of nodes the start does not reach stay in: they tie those nodes to the flow, which
+  // keeps them beside the nodes they lead to and the start on top.
+  const rank = new Map(order.map((id, i) => [id, i]));
+  const skipBack = children.length > BIG;
   const edges = [];
   for (const id of order) {
     for (const [o, dst] of Object.entries(model.node(id).outcomes)) {
       if (!model.nodes.has(dst)) continue;
+      if (skipBack && rank.get(id) < reached && rank.get(dst) < rank.get(id)) continue;
       edges.push({ id: portId(id, o), sources: [portId(id, `>${o}`)], targets: [portId(dst, "")] });
     }
   }

@@ -41,13 +41,13 @@ export class CardIndex {
     return out;
   }
 
-  // Whether the axis-aligned segment passes through a card's body (a 2 px rim is allowed).
+  // Whether the axis-aligned segment passes through a card's body (a 1 px rim is allowed).
   segmentHits(ax, ay, bx, by, skip = null) {
     const x0 = Math.min(ax, bx), x1 = Math.max(ax, bx), y0 = Math.min(ay, by), y1 = Math.max(ay, by);
     for (const id of this.query(x0 - 1, y0 - 1, x1 + 1, y1 + 1)) {
       if (skip && skip.has(id)) continue;
       const r = this.rects.get(id);
-      if (x0 < r.x1 - 2 && x1 > r.x0 + 2 && y0 < r.y1 - 2 && y1 > r.y0 + 2) return id;
+      if (x0 < r.x1 - 1 && x1 > r.x0 + 1 && y0 < r.y1 - 1 && y1 > r.y0 + 1) return id;
     }
     return null;
   }
@@ -204,25 +204,32 @@ function search(index, a, b, pad) {
   return pts.reverse();
 }
 
-// The first horizontal line from y (moving down when dir > 0, up otherwise) that no card crosses.
+// The first horizontal line from y (moving down when dir > 0, up otherwise) that no card crosses,
+// reached from y by a vertical stub at xa that meets no card either. Null if there is none near.
 function freeRow(index, xa, xb, y, dir) {
+  const y0 = y;
   for (let i = 0; i < 12; i++) {
+    if (index.segmentHits(xa, y0, xa, y)) return null;
     const hit = index.segmentHits(xa, y, xb, y);
     if (!hit) return y;
     const r = index.rects.get(hit);
     y = dir > 0 ? r.y1 + MARGIN : r.y0 - MARGIN;
   }
-  return y;
+  return null;
 }
 
-// A long wire around the right of every card beside its span: out along a free row, down or up a
-// channel, back along a free row. Null if that still meets a card.
-function sideRoute(index, a, b) {
+// A long wire around every card beside its span, on the right (side > 0) or the left: out along a
+// free row, down or up a channel, back along a free row. Null if that still meets a card.
+function sideRoute(index, a, b, side) {
   const y0 = Math.min(a.y, b.y), y1 = Math.max(a.y, b.y);
-  let right = Math.max(a.x, b.x);
-  for (const id of index.query(index.x0, y0, index.x1 + 1, y1)) right = Math.max(right, index.rects.get(id).x1);
-  const chan = right + 2 * MARGIN;
+  let edge = side > 0 ? Math.max(a.x, b.x) : Math.min(a.x, b.x);
+  for (const id of index.query(index.x0 - 1, y0, index.x1 + 1, y1)) {
+    const r = index.rects.get(id);
+    edge = side > 0 ? Math.max(edge, r.x1) : Math.min(edge, r.x0);
+  }
+  const chan = edge + side * 2 * MARGIN;
   const ya = freeRow(index, a.x, chan, a.y, 1), yb = freeRow(index, b.x, chan, b.y, -1);
+  if (ya === null || yb === null) return null;
   const pts = [a, { x: a.x, y: ya }, { x: chan, y: ya }, { x: chan, y: yb }, { x: b.x, y: yb }, b];
   return index.pathHits(pts) ? null : pts;
 }
@@ -242,6 +249,8 @@ export function route(index, s, sOut, t) {
     const pts = search(index, a, b, pad);
     if (pts) return simplify([s, ...pts, t]);
   }
-  const side = sideRoute(index, a, b);
+  // the nearer side first: a wire from the left half of the flow goes round its left
+  const mid = (index.x0 + index.x1) / 2, first = a.x + b.x > 2 * mid ? 1 : -1;
+  const side = sideRoute(index, a, b, first) || sideRoute(index, a, b, -first);
   return simplify(side ? [s, ...side, t] : roughRoute(s, sOut, t));
 }
