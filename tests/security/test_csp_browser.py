@@ -72,10 +72,12 @@ def test_pages_and_designer_run_without_csp_violations(page, live_server, acme):
     assert page.evaluate("() => document.activeElement.selectionEnd") > 0
 
     # The org switcher submits itself on change.
-    page.select_option("#org-switch", label="Globex")
+    with page.expect_navigation():  # the switch submits itself: wait for that page, not an earlier idle moment
+        page.select_option("#org-switch", label="Globex")
     page.wait_for_load_state("networkidle")
     assert page.locator(".org-switcher select option:checked").inner_text() == "Globex"
-    page.select_option("#org-switch", label="Acme Corp")
+    with page.expect_navigation():
+        page.select_option("#org-switch", label="Acme Corp")
     page.wait_for_load_state("networkidle")
 
     for path in ("/", "/calls/", "/numbers/", "/settings/twilio", "/account"):
