@@ -213,3 +213,19 @@ def test_big_flow_minimap_search_and_blocks(page, live_server, flows):
     auto_layout(page)
     shot(page, "canvas-300-auto-layout")
     assert not page.js_errors
+
+
+def test_big_flow_warms_the_layout_worker_up_in_idle_time_without_moving_anything(page, live_server, flows):
+    open_flow(page, live_server, flows["demo"])
+    assert js(page, "document.getElementById('designer').dataset.layoutWarm") == "skipped"  # small: no need
+    page.goto(f"{live_server.url}/flows/{flows['300']}")
+    page.wait_for_selector("#designer[data-ready=true]")
+    before = js(page, "Object.fromEntries(d.model.pos)")
+    page.wait_for_selector("#designer[data-layout-warm=done]", state="attached", timeout=120_000)
+    # the background run (in ELK's worker) is thrown away: nothing moved, nothing to undo
+    assert js(page, "Object.fromEntries(d.model.pos)") == before
+    assert js(page, "d.history.undoStack.length") == 0
+    assert int(js(page, "document.getElementById('designer').dataset.layoutWarmMs")) > 0
+    auto_layout(page)
+    assert js(page, "Object.fromEntries(d.model.pos)") != before
+    assert not page.js_errors

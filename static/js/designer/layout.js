@@ -1,17 +1,23 @@
 // Auto-layout by ELK (elkjs, vendored): the layered algorithm, top to bottom, each outcome chip a
 // port at its own place on the card's bottom edge (so the port order is the card's order), one
-// input port on top, orthogonal wires. The vendored bundle is loaded on the first layout only.
+// input port on top, orthogonal wires. ELK runs in a same-origin Web Worker (elk-worker.min.js), so
+// the page never blocks while it lays out; its small API (elk-api.js) is loaded on the first layout only.
+// Big flows warm the worker up in idle time (`warmUpLayout`), so the first click does not pay for
+// the browser compiling ELK.
 
-const ELK_URL = new URL("../../vendor/elkjs-0.12.2/elk.bundled.js", import.meta.url).href;
+const VENDOR = "../../vendor/elkjs-0.12.2/";
+const ELK_URL = new URL(`${VENDOR}elk-api.js`, import.meta.url).href;
+const WORKER_URL = new URL(`${VENDOR}elk-worker.min.js`, import.meta.url).href;
 let elkReady = null;
 
 function loadElk() {
-  if (window.ELK) return Promise.resolve(new window.ELK());
   if (!elkReady) {
     elkReady = new Promise((resolve, reject) => {
+      const make = () => resolve(new window.ELK({ workerUrl: WORKER_URL }));
+      if (window.ELK) { make(); return; }
       const s = document.createElement("script");
       s.src = ELK_URL;
-      s.onload = () => resolve(new window.ELK());
+      s.onload = make;
       s.onerror = () => { elkReady = null; reject(new Error("The layout engine could not be loaded.")); };
       document.head.appendChild(s);
     });
@@ -43,7 +49,7 @@ function modelOrder(model) {
 }
 
 // Big flows trade some crossing reduction for time (ELK's cost grows faster than the flow).
-const BIG = 150;
+export const BIG = 150;
 
 function options(size) {
   const big = size > BIG;
@@ -70,6 +76,36 @@ function options(size) {
 // `geometry(id)` gives a card's measured size and its ports' x offsets.
 export async function elkLayout(model, geometry) {
   const elk = await loadElk();
+  const graph = elkGraph(model, geometry);
+  let out;
+  try {
+    out = await elk.layout(graph);
+  } catch (err) {
+    // A worker that failed to start (or died) is not reused: the next click starts a fresh one.
+    elkReady = null;
+    elk.terminateWorker?.();
+    throw err instanceof Error ? err : new Error(err?.message || "The layout engine failed.");
+  }
+  const positions = {}, routes = new Map();
+  for (const c of out.children) positions[c.id] = { x: Math.round(c.x), y: Math.round(c.y) };
+  for (const e of out.edges || []) {
+    const s = e.sections && e.sections[0];
+    if (!s) continue;
+    const pts = [s.startPoint, ...(s.bendPoints || []), s.endPoint].map((p) => ({ x: Math.round(p.x), y: Math.round(p.y) }));
+    routes.set(e.id, pts);
+  }
+  return { positions, routes };
+}
+
+// Lays the flow out once in the background and throws the result away: the worker's first run pays
+// for compiling ELK, so a big flow's first Auto-layout click finds it warm. Resolves when done
+// (never rejects: a failure shows on the real click instead).
+export async function warmUpLayout(model, geometry) {
+  try { await elkLayout(model, geometry); } catch { /* reported by the real layout */ }
+}
+
+// The graph ELK lays out: one child per node (ports at their chips), one edge per wire.
+function elkGraph(model, geometry) {
   const { order, reached } = modelOrder(model);
   const children = order.map((id) => {
     const g = geometry(id);
@@ -94,14 +130,5 @@ export async function elkLayout(model, geometry) {
       edges.push({ id: portId(id, o), sources: [portId(id, `>${o}`)], targets: [portId(dst, "")] });
     }
   }
-  const out = await elk.layout({ id: "root", layoutOptions: options(children.length), children, edges });
-  const positions = {}, routes = new Map();
-  for (const c of out.children) positions[c.id] = { x: Math.round(c.x), y: Math.round(c.y) };
-  for (const e of out.edges || []) {
-    const s = e.sections && e.sections[0];
-    if (!s) continue;
-    const pts = [s.startPoint, ...(s.bendPoints || []), s.endPoint].map((p) => ({ x: Math.round(p.x), y: Math.round(p.y) }));
-    routes.set(e.id, pts);
-  }
-  return { positions, routes };
+  return { id: "root", layoutOptions: options(children.length), children, edges };
 }
