@@ -1,6 +1,7 @@
 """All models, imported here so Alembic and the app see every table."""
 
 from models.accounts import ROLES, Membership, Organization, OrgRef, User, normalize_email
+from models.analytics import CallRollup, NodeRollup
 from models.base import OrgScoped, new_uid, utcnow
 from models.calls import CallSession, CallStep, CallTurn, Message, Payment, Recording
 from models.flows import Flow, FlowRevision, FlowTestCase
@@ -10,6 +11,7 @@ from models.upstream import UpstreamIntegration
 
 __all__ = [
     "ROLES",
+    "CallRollup",
     "CallSession",
     "CallStep",
     "CallTurn",
@@ -18,6 +20,7 @@ __all__ = [
     "FlowTestCase",
     "Membership",
     "Message",
+    "NodeRollup",
     "OrgScoped",
     "Organization",
     "OrgRef",
