@@ -104,8 +104,17 @@ def import_outbound(cx: Importer, state: dict[str, Any], node_id: str) -> Mapped
     if _truthy(props.get("record")):
         notes.append("recording the outgoing call is not supported")
     outcomes, _, more = route(cx, state, STUDIO_EVENTS)
-    used = {"record", "to", "from", "timeout", "detect_answering_machine", "machine_detection", "machine_detection_timeout",
-            "async_amd", *(studio for _, _, studio in THRESHOLDS)}
+    used = {
+        "record",
+        "to",
+        "from",
+        "timeout",
+        "detect_answering_machine",
+        "machine_detection",
+        "machine_detection_timeout",
+        "async_amd",
+        *(studio for _, _, studio in THRESHOLDS),
+    }
     return Mapped(TYPE_NAME, mapped, outcomes, TYPE_NAME, notes + more, used=used)
 
 
@@ -125,8 +134,14 @@ class OutboundCall(NodeType):
         Field("to", "phone", "To", default="", help="Informative: the execution request's `to` is dialled."),
         Field("from", "phone", "From", default="", help="Informative: the execution request's `from` calls."),
         Field("timeout", "number", "Ring for (seconds)", default=60, min=5, max=600),
-        Field("machine_detection", "select", "Answering machine detection", default="off", choices=MACHINE_DETECTION,
-              help="Enable: as soon as it is known; DetectMessageEnd: after the greeting's beep."),
+        Field(
+            "machine_detection",
+            "select",
+            "Answering machine detection",
+            default="off",
+            choices=MACHINE_DETECTION,
+            help="Enable: as soon as it is known; DetectMessageEnd: after the greeting's beep.",
+        ),
         Field("async_amd", "bool", "Detect while the call goes on (async)", default=False),
         Field("machine_detection_timeout", "number", "Detection time limit (seconds)", default=30, min=3, max=59),
         Field("speech_threshold", "number", "Speech threshold (ms)", min=1000, max=6000),
@@ -149,8 +164,12 @@ class OutboundCall(NodeType):
         """Machine detection is one of Twilio's values."""
         value = node.props.get("machine_detection")
         if value is not None and value not in MACHINE_DETECTION:
-            yield error("invalid_choice", f"Machine detection must be one of {', '.join(MACHINE_DETECTION)}.",
-                        node.id, "machine_detection")
+            yield error(
+                "invalid_choice",
+                f"Machine detection must be one of {', '.join(MACHINE_DETECTION)}.",
+                node.id,
+                "machine_detection",
+            )
 
     def call_options(self, node: Node) -> dict[str, str]:
         """The Twilio Calls parameters this node asks the call to be placed with (no URLs)."""
