@@ -23,6 +23,7 @@ ShortScalar = Annotated[StrictStr, Field(max_length=200)] | Annotated[StrictInt,
 
 # --- /auth -------------------------------------------------------------------------------------
 
+
 class TokenRequest(Schema):
     """``POST /auth/token``."""
 
@@ -31,6 +32,7 @@ class TokenRequest(Schema):
 
 
 # --- /api/flows and the designer ----------------------------------------------------------------
+
 
 class FlowCreate(Schema):
     """``POST /api/flows``."""
@@ -85,6 +87,7 @@ class DraftSave(Schema):
 
 # --- /phone -----------------------------------------------------------------------------------
 
+
 class Routing(Schema):
     """A number's routing fields (at the top level of a body, or under ``routing``)."""
 
@@ -119,6 +122,7 @@ class ImportNumber(RoutingBody):
 
 # --- /upstream --------------------------------------------------------------------------------
 
+
 class SaveIntegration(Schema):
     """``POST /upstream/save-integration``."""
 
@@ -135,6 +139,7 @@ class TestParams(RootModel[dict[StrictStr, ShortScalar | None]]):
 
 
 # --- /api/flows/<id>/executions ------------------------------------------------------------------
+
 
 class ExecutionStart(Schema):
     """``POST /api/flows/<id>/executions``: the call's numbers and the flow's ``flow.data``."""

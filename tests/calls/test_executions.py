@@ -22,17 +22,37 @@ CUSTOMER = "+14155550123"
 def reminder_flow(**call_props: Any) -> dict[str, Any]:
     """An appointment reminder: a person hears it, a machine gets a message, busy/no answer are logged."""
     return definition(
-        node("call", "outbound_call", {"machine_detection": "Enable", **call_props},
-             answered="who", busy="busy", no_answer="missed", failed="missed"),
-        node("who", "branch", {"input": "{{ widgets.call.AnsweredBy }}",
-                               "conditions": [{"id": "human", "operator": "equal_to", "value": "human"}]},
-             human="greet", no_match="machine"),
-        node("greet", "say", {"prompt": {"say": "Hello {{ flow.data.name }}, see you at {{ flow.data.time }}."}},
-             next="bye"),
+        node(
+            "call",
+            "outbound_call",
+            {"machine_detection": "Enable", **call_props},
+            answered="who",
+            busy="busy",
+            no_answer="missed",
+            failed="missed",
+        ),
+        node(
+            "who",
+            "branch",
+            {
+                "input": "{{ widgets.call.AnsweredBy }}",
+                "conditions": [{"id": "human", "operator": "equal_to", "value": "human"}],
+            },
+            human="greet",
+            no_match="machine",
+        ),
+        node(
+            "greet",
+            "say",
+            {"prompt": {"say": "Hello {{ flow.data.name }}, see you at {{ flow.data.time }}."}},
+            next="bye",
+        ),
         node("bye", "hangup", {"say": "Goodbye."}),
         node("machine", "hangup", {"say": "This is a reminder for {{ flow.data.name }}. Please call us back."}),
         node("busy", "set_variables", {"assignments": [{"name": "outcome", "value": "busy"}]}),
-        node("missed", "set_variables", {"assignments": [{"name": "outcome", "value": "{{ widgets.call.CallStatus }}"}]}),
+        node(
+            "missed", "set_variables", {"assignments": [{"name": "outcome", "value": "{{ widgets.call.CallStatus }}"}]}
+        ),
     )
 
 
@@ -41,8 +61,13 @@ def flask_poster(client):
 
     def post(url: str, form, headers) -> tuple[int, str]:
         parts = urlsplit(url)
-        resp = client.post(parts.path, query_string=parts.query, data=dict(form), headers=dict(headers),
-                           base_url=f"{parts.scheme}://{parts.netloc}")
+        resp = client.post(
+            parts.path,
+            query_string=parts.query,
+            data=dict(form),
+            headers=dict(headers),
+            base_url=f"{parts.scheme}://{parts.netloc}",
+        )
         return resp.status_code, resp.get_data(as_text=True)
 
     return post
@@ -116,7 +141,9 @@ def test_a_machine_answers_and_gets_the_message(execs):
     twiml = execs.dialer.answer(call["sid"], answered_by="machine_end_beep")
     assert "This is a reminder for Ada. Please call us back." in twiml
     assert path(detail(execs, body["id"])) == [
-        ("call", "enter", "answered"), ("who", "enter", "no_match"), ("machine", "enter", None),
+        ("call", "enter", "answered"),
+        ("who", "enter", "no_match"),
+        ("machine", "enter", None),
     ]
 
 
@@ -132,16 +159,21 @@ def test_async_machine_detection_resumes_the_waiting_node(execs):
     assert "This is a reminder for Ada." in twiml
     got = detail(execs, body["id"])
     assert path(got) == [
-        ("call", "enter", None), ("call", "continue", "answered"), ("who", "enter", "no_match"),
+        ("call", "enter", None),
+        ("call", "continue", "answered"),
+        ("who", "enter", "no_match"),
         ("machine", "enter", None),
     ]
 
 
-@pytest.mark.parametrize("status, outcome, node_id, value", [
-    ("busy", "busy", "busy", "busy"),
-    ("no-answer", "no_answer", "missed", "no-answer"),
-    ("failed", "failed", "missed", "failed"),
-])
+@pytest.mark.parametrize(
+    "status, outcome, node_id, value",
+    [
+        ("busy", "busy", "busy", "busy"),
+        ("no-answer", "no_answer", "missed", "no-answer"),
+        ("failed", "failed", "missed", "failed"),
+    ],
+)
 def test_a_call_never_answered_takes_its_outcome(execs, status, outcome, node_id, value):
     flow = execs.flow(reminder_flow(), number=None)
     body, call = started(execs, flow)
@@ -159,8 +191,9 @@ def test_a_repeated_answer_replays_the_first(execs):
     flow = execs.flow(reminder_flow(), number=None)
     body, call = started(execs, flow, name="Ada")
     twiml = execs.dialer.answer(call["sid"], answered_by="human")
-    again = execs.dialer._send(dict(execs.fake.state.calls[call["sid"]]), call["_Url"],
-                               {"CallStatus": "in-progress", "AnsweredBy": "human"})
+    again = execs.dialer._send(
+        dict(execs.fake.state.calls[call["sid"]]), call["_Url"], {"CallStatus": "in-progress", "AnsweredBy": "human"}
+    )
     assert again.body == twiml
     assert len(detail(execs, body["id"])["steps"]) == 4
 
@@ -173,12 +206,15 @@ def test_a_flow_without_an_outbound_node_runs_from_its_start(execs):
     assert path(detail(execs, body["id"])) == [("hello", "enter", "next")]
 
 
-@pytest.mark.parametrize("to, from_, status, code, field", [
-    ("4155550123", IVR_NUMBER, 422, "invalid_number", "to"),
-    ("+1415555", IVR_NUMBER, 422, "invalid_number", "to"),
-    (CUSTOMER, "not a number", 422, "invalid_number", "from"),
-    (CUSTOMER, "+14155550199", 422, "unknown_from", "from"),
-])
+@pytest.mark.parametrize(
+    "to, from_, status, code, field",
+    [
+        ("4155550123", IVR_NUMBER, 422, "invalid_number", "to"),
+        ("+1415555", IVR_NUMBER, 422, "invalid_number", "to"),
+        (CUSTOMER, "not a number", 422, "invalid_number", "from"),
+        (CUSTOMER, "+14155550199", 422, "unknown_from", "from"),
+    ],
+)
 def test_bad_numbers_are_refused_before_any_call(execs, to, from_, status, code, field):
     flow = execs.flow(reminder_flow(), number=None)
     resp = start(execs, flow, to=to, from_=from_)
@@ -203,8 +239,9 @@ def test_bad_bodies_unpublished_and_unknown_flows(execs):
 
 def test_twilio_refusing_the_call_fails_the_execution(execs):
     flow = execs.flow(reminder_flow(), number=None)
-    execs.fake.state.fail_next(r"/Calls\.json$", status=400, code=21215, message="Geo permissions refused",
-                               method="POST")
+    execs.fake.state.fail_next(
+        r"/Calls\.json$", status=400, code=21215, message="Geo permissions refused", method="POST"
+    )
     resp = start(execs, flow)
     assert resp.status_code == 502
     answer = resp.get_json()
