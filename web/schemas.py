@@ -23,7 +23,6 @@ ShortScalar = Annotated[StrictStr, Field(max_length=200)] | Annotated[StrictInt,
 
 # --- /auth -------------------------------------------------------------------------------------
 
-
 class TokenRequest(Schema):
     """``POST /auth/token``."""
 
@@ -32,7 +31,6 @@ class TokenRequest(Schema):
 
 
 # --- /api/flows and the designer ----------------------------------------------------------------
-
 
 class FlowCreate(Schema):
     """``POST /api/flows``."""
@@ -87,7 +85,6 @@ class DraftSave(Schema):
 
 # --- /phone -----------------------------------------------------------------------------------
 
-
 class Routing(Schema):
     """A number's routing fields (at the top level of a body, or under ``routing``)."""
 
@@ -122,7 +119,6 @@ class ImportNumber(RoutingBody):
 
 # --- /upstream --------------------------------------------------------------------------------
 
-
 class SaveIntegration(Schema):
     """``POST /upstream/save-integration``."""
 
@@ -139,7 +135,6 @@ class TestParams(RootModel[dict[StrictStr, ShortScalar | None]]):
 
 
 # --- /api/flows/<id>/executions ------------------------------------------------------------------
-
 
 class ExecutionStart(Schema):
     """``POST /api/flows/<id>/executions``: the call's numbers and the flow's ``flow.data``."""
