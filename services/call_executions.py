@@ -39,7 +39,7 @@ from models import CallSession, CallStep, Flow, FlowExecution, Organization, Org
 from services.call_events import call_status
 from services.call_flow import EXECUTION_DIRECTION, find_number, from_result, session_definition, turn_context
 from services.call_scrub import scrub
-from services.call_store import SESSION_COLUMNS, CallRow
+from services.call_store import SESSION_COLUMNS, CallRow, update_session
 from services.call_turns import TurnOutput, continue_call
 from services.clock import now
 from services.flow_revisions import published_definition
@@ -161,8 +161,10 @@ def start_execution(
                 "execution": execution_summary(session),
             },
         ) from None
-    session.call_sid = str(placed.get("sid") or session.call_sid)[:64]
-    db.session.commit()
+    db.session.refresh(session)
+    if session.call_sid.startswith("pending-"):
+        session.call_sid = str(placed.get("sid") or session.call_sid)[:64]
+        db.session.commit()
     log.info("execution %s of flow %s for org %s: call %s placed", session_id, flow.id, org.slug, session.call_sid)
     return session
 
@@ -226,6 +228,11 @@ def _first_turn(org: OrgRef, form: Mapping[str, Any]):
 def _answered(org: OrgRef, hook: InboundWebhook) -> str:
     """The call was answered: the flow's first turn (a retried webhook gets the stored answer)."""
     query, form = hook.query, hook.form
+    session = _session(org, query.get("session"))
+    if session is not None and session.call_sid.startswith("pending-") and form.get("CallSid"):
+        # answered before the provider's answer to the create was stored: Twilio names the call here
+        update_session(session.id, call_sid=str(form["CallSid"])[:64])
+        db.session.commit()
     return continue_call(
         org, query.get("session"), form.get("CallSid"), "voice", parse_turn(query) or 0, _first_turn(org, form)
     )

@@ -131,8 +131,8 @@ class OutboundCall(NodeType):
         "with answering machine detection."
     )
     fields = (
-        Field("to", "phone", "To", default="", help="Informative: the number in the execution request's to is dialled."),
-        Field("from", "phone", "From", default="", help="Informative: the call comes from the execution request's from."),
+        Field("to", "phone", "To", default="", help="Informative: the request's to is dialled."),
+        Field("from", "phone", "From", default="", help="Informative: the call comes from the request's from."),
         Field("timeout", "number", "Ring for (seconds)", default=60, min=5, max=600),
         Field(
             "machine_detection",

@@ -276,3 +276,13 @@ def test_viewers_read_but_do_not_start_and_other_orgs_see_nothing(execs, make):
     assert execs.client.get("/api/executions/not-an-id", headers=execs.editor).status_code == 404
     session = db.session.get(CallSession, body["id"])
     assert session.direction == "outbound-api" and session.flow_id == flow.id
+
+
+def test_an_answer_before_the_create_was_stored_names_the_call(execs):
+    flow = execs.flow(reminder_flow(), number=None)
+    body, call = started(execs, flow, name="Ada")
+    session = db.session.get(CallSession, body["id"])
+    session.call_sid = f"pending-{session.id}"  # as if Twilio's answer to the create had not been stored yet
+    db.session.commit()
+    assert "Hello Ada" in execs.dialer.answer(call["sid"], answered_by="human")
+    assert detail(execs, body["id"])["call_sid"] == call["sid"]
