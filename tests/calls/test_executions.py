@@ -286,3 +286,11 @@ def test_an_answer_before_the_create_was_stored_names_the_call(execs):
     db.session.commit()
     assert "Hello Ada" in execs.dialer.answer(call["sid"], answered_by="human")
     assert detail(execs, body["id"])["call_sid"] == call["sid"]
+
+
+def test_a_plain_flow_never_answered_only_records_the_status(execs):
+    flow = execs.flow(definition(node("hello", "say", {"prompt": {"say": "Hi"}})), number=None)
+    body, call = started(execs, flow)
+    execs.dialer.not_answered(call["sid"], "busy")
+    got = detail(execs, body["id"])
+    assert got["steps"] == [] and got["status"] == "busy" and got["end_reason"] == "busy"
