@@ -193,3 +193,20 @@ def test_the_every_widget_fixture_maps_its_outgoing_call():
     definition, report = import_studio(data)
     assert next(r for r in report if r["widget"] == "outbound_call")["status"] == "mapped"
     assert request_start(definition) == "outbound_call" != definition["start"]
+
+
+def test_the_outgoing_call_may_come_after_steps_that_do_not_wait():
+    definition = flow(
+        node("prep", "set_variables", {"assignments": [{"name": "x", "value": "1"}]}, next="check"),
+        node("check", "branch", {"input": "{{ vars.x }}", "conditions": []}, no_match="call"),
+        node("call", "outbound_call", {"machine_detection": "Enable"}, answered="hello"),
+        bye("hello"),
+    )
+    assert places_call(definition) and call_options(definition)["MachineDetection"] == "Enable"
+    waits_first = flow(
+        node("ask", "menu", {"prompt": "Press 1", "options": [{"digit": "1"}]}, **{"1": "call"}),
+        node("call", "outbound_call", {"machine_detection": "Enable"}),
+    )
+    assert not places_call(waits_first) and call_options(waits_first) == {}
+    result = turn(definition, {**OUTBOUND, "CallStatus": "busy"})
+    assert [s.node_id for s in result.steps] == ["prep", "check", "call"] and result.steps[-1].outcome == "busy"
