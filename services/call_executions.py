@@ -13,8 +13,8 @@ A refusal (an invalid number, an unverified caller ID) marks the execution faile
 provider's error as its one step. The call's webhooks carry the ``execution`` marker and come to
 `handle_execution`: the answer runs the flow from its request start (`flows.executions`), a call
 never answered runs it from the final status callback when the request path reaches an
-``outbound_call`` node before anything waits (it routes ``busy``/``no_answer``/``failed``), and an asynchronous
-machine detection result resumes that node. Every later turn is an ordinary call turn; the
+``outbound_call`` node before anything waits (it routes ``busy``/``no_answer``/``failed``), and
+an asynchronous machine detection result resumes that node. Every later turn is an ordinary call turn; the
 execution's id, status and timeline are its session's.
 """
 
