@@ -20,6 +20,7 @@ execution's id, status and timeline are its session's.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -89,8 +90,9 @@ def _check(org: Organization, flow: Flow, to: str, from_: str, parameters: Mappi
         raise ExecutionError(
             422, "unknown_from", f"{from_} is not one of this organisation's numbers.", {"field": "from"}
         )
-    if len(repr(dict(parameters))) > MAX_PARAMETERS_BYTES:
-        raise ExecutionError(400, "invalid_request", "parameters is too large.", {"field": "parameters"})
+    if len(json.dumps(dict(parameters), default=str)) > MAX_PARAMETERS_BYTES:
+        message = f"parameters is too large: at most {MAX_PARAMETERS_BYTES:,} characters of JSON."
+        raise ExecutionError(400, "invalid_request", message, {"field": "parameters"})
     try:
         provider = get_provider(org)
     except SecretsUnreadable:

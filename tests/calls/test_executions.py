@@ -294,3 +294,10 @@ def test_a_plain_flow_never_answered_only_records_the_status(execs):
     execs.dialer.not_answered(call["sid"], "busy")
     got = detail(execs, body["id"])
     assert got["steps"] == [] and got["status"] == "busy" and got["end_reason"] == "busy"
+
+
+def test_oversized_parameters_are_refused(execs):
+    flow = execs.flow(reminder_flow(), number=None)
+    resp = start(execs, flow, blob="x" * 20_000)
+    assert resp.status_code == 400 and resp.get_json()["field"] == "parameters"
+    assert execs.fake.state.calls == {}
