@@ -36,7 +36,7 @@ from flows.nodes.connect import DEFAULT_HOLD_MUSIC
 from flows.state import end_of, ended_state, expects, turn_of, waiting_node
 from flows.twiml import goodbye_twiml
 from flows.webhooks import InboundWebhook
-from models import CallSession, CallStep, Flow, OrgRef, Payment, PhoneNumber, Recording
+from models import CallSession, CallStep, Flow, FlowExecution, OrgRef, Payment, PhoneNumber, Recording
 from services.call_capabilities import CallServices
 from services.call_scrub import mask_card, scrub
 from services.call_store import CallRow
@@ -119,6 +119,14 @@ def session_definition(org: OrgRef, session: CallRow) -> FlowDefinition | dict |
         return None
 
 
+EXECUTION_DIRECTION = "outbound-api"  # a call placed by a flow execution (services.call_executions)
+
+
+def execution_parameters(session_id: str) -> dict[str, Any]:
+    """The parameters of the request that started an execution (its ``flow.data``)."""
+    return dict(db.session.scalar(select(FlowExecution.parameters).where(FlowExecution.session_id == session_id)) or {})
+
+
 def turn_context(
     org: OrgRef, session: CallRow, form: Mapping[str, Any], data: Mapping[str, Any] | None = None
 ) -> TurnContext:
@@ -129,6 +137,8 @@ def turn_context(
     call.setdefault("From", session.from_number)
     call.setdefault("To", session.to_number)
     services = CallServices(org, session.id, session.phone_number_id, session.to_number)
+    if session.direction == EXECUTION_DIRECTION:  # a flow execution: its request's parameters
+        data = {**execution_parameters(session.id), **(data or {})}
     greeting = (org.settings or {}).get("voicemail_greeting")
     flow_data = {"voicemail_greeting": greeting, **(data or {})} if greeting else dict(data or {})
     return TurnContext(

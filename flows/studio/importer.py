@@ -234,7 +234,14 @@ class Importer:
         start = self.resolve(wired.get(source)) if source else None
         if start is None and initial != trigger["name"]:
             start = self.ids.get(initial)
-        notes = [f"{e} → {t} is not used (Phonetree flows answer calls)" for e, t in wired.items() if e != source]
+        request = self.resolve(wired.get("incomingRequest")) if source != "incomingRequest" else None
+        notes = [
+            f"{e} → {t} is not used (Phonetree flows answer calls)"
+            for e, t in wired.items()
+            if e != source and not (e == "incomingRequest" and request)
+        ]
+        if request:
+            notes.append(f"executions (incomingRequest) start at {request}")
         if source and source != "incomingCall":
             notes.insert(0, f"no incomingCall transition; calls start where {source} goes")
         if source and wired[source] in self.missing:
@@ -247,6 +254,8 @@ class Importer:
             "original": trigger.get("transitions") or [],
             "start": start,
         }
+        if request:
+            studio["trigger"]["request"] = request  # flows.executions.request_start
         return start, {
             "widget": trigger["name"],
             "type": "trigger",

@@ -39,7 +39,6 @@ NOT_MAPPED = {
         "flex": "unsupported",
         "fn": "unsupported",
         "sms_reply": "unsupported",
-        "outbound_call": "unsupported",
     },
     "sms_flow.json": {"Trigger": "partial", "ask_confirm": "unsupported", "check_reply": "partial"},
 }
