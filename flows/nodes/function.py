@@ -32,13 +32,20 @@ class RunFunction(NodeType):
     label = "Run function"
     icon = "play"
     category = "Integrations"
-    description = ("Run a Twilio Function (5 s at most): its parameters are posted form-encoded and signed "
-                   "with X-Twilio-Signature, so protected Functions accept it. JSON answers land in "
-                   "widgets.<id>.parsed.")
+    description = (
+        "Run a Twilio Function (5 s at most): its parameters are posted form-encoded and signed "
+        "with X-Twilio-Signature, so protected Functions accept it. JSON answers land in "
+        "widgets.<id>.parsed."
+    )
     fields = (
         Field("url", "url", "Function URL", required=True, help="https://your-service-1234.twil.io/lookup"),
-        Field("parameters", "key_values", "Parameters", default={},
-              help="Posted form-encoded (the Function's event); values are templates."),
+        Field(
+            "parameters",
+            "key_values",
+            "Parameters",
+            default={},
+            help="Posted form-encoded (the Function's event); values are templates.",
+        ),
         Field("timeout", "number", "Timeout (seconds)", default=5, min=0.5, max=5),
     )
     fixed_outcomes = ("success", "failed")
@@ -51,8 +58,10 @@ class RunFunction(NodeType):
         if not url_valid(url):
             rt.set_result(node.id, {"status_code": 0, "error": "invalid_url"})
             return Route("failed", {"error": "invalid_url"})
-        params = {str(k): rt.render(v) if isinstance(v, str) else str(v)
-                  for k, v in (self.prop(node, "parameters") or {}).items()}
+        params = {
+            str(k): rt.render(v) if isinstance(v, str) else str(v)
+            for k, v in (self.prop(node, "parameters") or {}).items()
+        }
         try:
             signature = rt.services.twilio_signature(url, params)
         except Exception as exc:  # noqa: BLE001  no account to sign with: the flow handles `failed`

@@ -41,14 +41,29 @@ class TwimlRedirect(NodeType):
     label = "TwiML redirect"
     icon = "phone-forwarded"
     category = "Connect"
-    description = ("Hand the call to TwiML at a URL. It comes back by redirecting to the URL given in its "
-                   f"{RETURN_PARAM} query parameter with FlowEvent=return (its other parameters land in "
-                   "widgets.<id>).")
+    description = (
+        "Hand the call to TwiML at a URL. It comes back by redirecting to the URL given in its "
+        f"{RETURN_PARAM} query parameter with FlowEvent=return (its other parameters land in "
+        "widgets.<id>)."
+    )
     fields = (
-        Field("url", "url", "TwiML URL", required=True, help="May use templates: https://example.com/ivr?id={{ call.sid }}"),
+        Field(
+            "url",
+            "url",
+            "TwiML URL",
+            required=True,
+            help="May use templates: https://example.com/ivr?id={{ call.sid }}",
+        ),
         Field("method", "select", "Method", default="POST", choices=("POST", "GET")),
-        Field("timeout", "number", "Wait for the return (seconds)", default=MAX_TIMEOUT, min=0, max=MAX_TIMEOUT,
-              help="A later return takes `timeout`; 0: the call does not come back."),
+        Field(
+            "timeout",
+            "number",
+            "Wait for the return (seconds)",
+            default=MAX_TIMEOUT,
+            min=0,
+            max=MAX_TIMEOUT,
+            help="A later return takes `timeout`; 0: the call does not come back.",
+        ),
     )
     fixed_outcomes = ("return", "timeout", "failed")
     quiet_outcomes = ("timeout",)
