@@ -16,6 +16,7 @@ from flows.studio.liquid import liquid_to_jinja
 from flows.studio.liquid_export import jinja_to_liquid
 from flows.studio.shape import STUDIO_WIDGET_TYPES
 from tests.engine.helpers import CALL, Call, outcomes
+from tests.studio_exports import PLACEHOLDERS
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "studio"
@@ -123,27 +124,6 @@ def test_import_reports_every_widget(path: Path) -> None:
             assert f"→ {missing[node_id]}: there is no widget by that name" in row["detail"]
             assert row["status"] == "partial"
     assert set(definition["ui"]["studio"].get("missing", {}).values()) == missing_names(data.get("definition", data))
-
-
-# Placeholders the exports' authors left for their readers to fill in (a workflow SID, a Function
-# URL): real errors of the export, shown on their node until the user gives the real value.
-PLACEHOLDERS: dict[str, list[tuple[str, str, str]]] = {
-    "09-callback-voicemail-flex.json": [
-        ("invalid_workflow", "send_callback_to_flex", "workflow_sid"),
-        ("invalid_workflow", "send_to_flex_queue", "workflow_sid"),
-        ("invalid_workflow", "send_voicemail_to_flex", "workflow_sid"),
-    ],
-    "20-direct-extension-ivr.json": [("invalid_workflow", "SendToFlex", "workflow_sid")],  # WWXXXX...
-    "24-flex-ivr-announcement.json": [
-        ("invalid_url", "FetchAnnouncement", "url"),  # <ANNOUNCEMENT_FUNCTION_URL>
-        ("invalid_workflow", "TransferToFlex", "workflow_sid"),
-    ],
-    "25-schedule-check-flex.json": [("invalid_workflow", "send_to_flex", "workflow_sid")],  # ${WORKFLOW_SID}
-    "33-volunteer-center-voice-sms.json": [
-        ("required", "FlexCall", "workflow_sid"),
-        ("required", "FlexSMS", "workflow_sid"),
-    ],
-}
 
 
 @pytest.mark.parametrize("path", FLOW_FILES, ids=lambda p: p.name)
