@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from html import escape
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from extensions import db
 from flows.definition import DEFAULT_SETTINGS
 from flows.twiml import GOODBYE
 from services.webhook_answers import DEFAULT_APOLOGY
 from sim import DialResult, FlaskClientTransport, Press, QueueResult, RecordAudio, Say
 from tests.calls.conftest import BASE, IVR_NUMBER, definition, node
-from tests.calls.function_server import FunctionServer
+from tests.calls.function_server import FunctionServer, Hit, SplitTransport
 from tests.plugins.twilio_fake import TWILIO_FAKE_AUTH_TOKEN
 from tests.studio_exports import REAL_EXPORTS, SHARED, fill_in
 
@@ -59,13 +61,15 @@ def studio(world, client, make, app, functions):
         assert [r for r in body["report"] if r["status"] == "unsupported" and r["type"] in FUNCTIONS_AND_FLEX] == []
         flow = client.get(f"/api/flows/{body['id']}", headers=headers).get_json()
         fixed = fill_in(flow["definition"])
+        case_flow = None
         for item in fixed["nodes"]:
             props = item["props"]
             if item["type"] in ("run_function", "http_request"):
                 query = urlsplit(props["url"]).query
                 props["url"] = functions.url(item["id"]) + (f"?{query}" if query else "")
             if item["type"] == "subflow":
-                props["flow"] = str(subflow(client, headers))
+                case_flow = case_flow or subflow(client, headers)
+                props["flow"] = str(case_flow)
         if number == "02":  # the widget its menu names but the export forgot
             fixed["nodes"].append(node("Goodbye", "hangup", {"say": "Thank you. Goodbye."}))
         saved = client.put(
@@ -83,25 +87,20 @@ def studio(world, client, make, app, functions):
 
 
 FUNCTIONS_AND_FLEX = ("run-function", "send-to-flex", "add-twiml-redirect")
-_SUBFLOW: dict[str, int] = {}
 
 
 def subflow(client, headers) -> int:
     """A published flow of the org for the export's subflows (a case-creating subflow, say)."""
-    key = headers["Authorization"]
-    if key not in _SUBFLOW:
-        created = client.post("/api/flows", json={"name": "Create case"}, headers=headers).get_json()
-        flow = client.get(f"/api/flows/{created['id']}", headers=headers).get_json()
-        body = definition(node("case", "set_variables", {"assignments": [{"name": "case_id", "value": "500"}]}))
-        client.put(
-            f"/api/flows/{created['id']}",
-            json={"definition": body, "draft_version": flow["draft_version"]},
-            headers=headers,
-        )
-        assert client.post(f"/api/flows/{created['id']}/publish", json={}, headers=headers).status_code == 200
-        _SUBFLOW.clear()
-        _SUBFLOW[key] = created["id"]
-    return _SUBFLOW[key]
+    created = client.post("/api/flows", json={"name": "Create case"}, headers=headers).get_json()
+    flow = client.get(f"/api/flows/{created['id']}", headers=headers).get_json()
+    body = definition(node("case", "set_variables", {"assignments": [{"name": "case_id", "value": "500"}]}))
+    client.put(
+        f"/api/flows/{created['id']}",
+        json={"definition": body, "draft_version": flow["draft_version"]},
+        headers=headers,
+    )
+    assert client.post(f"/api/flows/{created['id']}/publish", json={}, headers=headers).status_code == 200
+    return created["id"]
 
 
 def call(world, client, functions, script: list) -> tuple[Any, list[tuple[str, str, str | None]]]:
@@ -324,3 +323,66 @@ def test_send_to_flex_enqueues_a_taskrouter_task(world, client, studio, function
         "isDirectCall": True,
         "targetWorker": "WK0123",
     }
+
+
+def test_a_function_on_a_private_address_fails_without_a_5xx(world, client, studio, functions, app) -> None:
+    """The blocking of private addresses holds for Functions: 25's Function on 127.0.0.1 takes `failed`."""
+    studio("25")
+    app.config["PHONETREE_HTTP_ALLOW_PRIVATE"] = False
+    functions.routes["/check_schedule"] = (200, {"isOpen": False})
+    _, path = call(world, client, functions, [QueueResult("bridged", 20)])
+    assert path[0] == ("check_schedule", "enter", "failed") and functions.hits == []
+
+
+def test_twiml_redirect_hands_the_call_away_and_takes_it_back(world, client, functions, app) -> None:
+    """The outside app gets FlowReturnUrl, plays its TwiML and redirects there with FlowEvent=return;
+    the call continues in the same session through `return`, with the app's parameters."""
+    app.config["PHONETREE_HTTP_ALLOW_PRIVATE"] = True
+
+    def outside(hit: Hit) -> tuple[int, str]:
+        back = escape(hit.query["FlowReturnUrl"] + "&FlowEvent=return&survey=done")
+        return 200, f'<?xml version="1.0"?><Response><Say>Outside TwiML.</Say><Redirect>{back}</Redirect></Response>'
+
+    functions.routes["/outside"] = outside
+    flow = definition(
+        node("hello", "say", {"prompt": {"say": "Hello."}}, next="away"),
+        node("away", "twiml_redirect", {"url": functions.url("outside")}, **{"return": "back", "failed": "bye"}),
+        node("back", "hangup", {"say": "Back with {{ widgets.away.survey }}."}),
+        node("bye", "hangup", {"say": "Could not redirect."}),
+    )
+    world.flow(flow)
+    sim = world.caller(transport=SplitTransport(functions, FlaskClientTransport(client)))
+    transcript = sim.run(f"{BASE}/ivr-menu?orgid=acme", [])
+    assert transcript.errors == [] and transcript.heard == ["Hello.", "Outside TwiML.", "Back with done."]
+    session = world.session(sim.call_sid)
+    assert world.path(session) == [
+        ("hello", "enter", "next"),
+        ("away", "enter", None),
+        ("away", "continue", "return"),
+        ("back", "enter", None),
+    ]
+    assert [h.method for h in functions.to("outside")] == ["POST"]
+    returned = transcript.requests_to("FlowEvent=return")
+    assert len(returned) == 1 and "/connect/webhook/twilio/ivr-continue?" in returned[0].url
+    assert session.state["results"]["away"]["FlowEvent"] == "return"
+
+
+def test_a_return_without_a_signature_changes_nothing(world, client, functions) -> None:
+    """The return comes through the signed ivr-continue webhook: unsigned, it is refused."""
+    flow = definition(
+        node("away", "twiml_redirect", {"url": "https://apps.example.com/ivr"}, **{"return": "back"}),
+        node("back", "hangup", {"say": "Back."}),
+    )
+    world.flow(flow)
+    sim = world.caller()
+    sim.start(f"{BASE}/ivr-menu?orgid=acme")
+    session = world.session(sim.call_sid)
+    answer = sim.transcript.requests[0].body
+    url = ET.fromstring(answer).find("Redirect").text
+    assert url.startswith("https://apps.example.com/ivr?FlowReturnUrl=")
+    back = parse_qs(urlsplit(url).query)["FlowReturnUrl"][0] + "&FlowEvent=return"
+    refused = client.post(back, data={"CallSid": sim.call_sid}, headers={"X-Twilio-Signature": "forged"})
+    assert refused.status_code == 403
+    db.session.expire_all()
+    # (the simulated app at apps.example.com does not exist: the call then ended, and nothing returned)
+    assert session is not None and ("away", "continue", "return") not in world.path(world.session(sim.call_sid))
