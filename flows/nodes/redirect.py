@@ -4,7 +4,7 @@ Like Studio's TwiML Redirect widget, the node answers ``<Redirect method=...>`` 
 URL gets one more query parameter, ``FlowReturnUrl``: Phonetree's signed ``ivr-continue``
 webhook for this call and turn. The outside application brings the call back by redirecting
 there with ``FlowEvent=return`` appended (as a Studio app redirects to the flow's webhook with
-``?FlowEvent=return``); its other query parameters become ``widgets.<id>.<name>``. A return
+``?FlowEvent=return``); its other query parameters become ``widgets.<id>.parameters.<name>``. A return
 after `timeout` seconds takes the `timeout` outcome; a timeout of 0 hands the call away for
 good (the flow ends there). A URL that does not render to http(s) takes `failed`.
 """
@@ -44,7 +44,7 @@ class TwimlRedirect(NodeType):
     description = (
         "Hand the call to TwiML at a URL. It comes back by redirecting to the URL given in its "
         f"{RETURN_PARAM} query parameter with FlowEvent=return (its other parameters land in "
-        "widgets.<id>)."
+        "widgets.<id>.parameters)."
     )
     fields = (
         Field(
@@ -68,7 +68,7 @@ class TwimlRedirect(NodeType):
     fixed_outcomes = ("return", "timeout", "failed")
     quiet_outcomes = ("timeout",)
     waits_for = ("continue",)
-    results = ("FlowEvent", "url", "redirected_at", "error")
+    results = ("FlowEvent", "parameters", "url", "redirected_at", "error")
     summary = ("{url}",)
 
     def run(self, node: Node, rt: Runtime) -> NodeResult:
@@ -92,8 +92,9 @@ class TwimlRedirect(NodeType):
         """Back from the outside TwiML: `return`, or `timeout` when it took too long."""
         result = dict(rt.result(node.id) or {})
         parameters = event.params.get("FlowParameters")
-        if isinstance(parameters, dict):
-            result.update({str(k): str(v) for k, v in parameters.items() if str(k) not in self.results})
+        result["parameters"] = (
+            {str(k): str(v) for k, v in (parameters or {}).items()} if isinstance(parameters, dict) else {}
+        )
         result["FlowEvent"] = str(event.params.get("FlowEvent") or "return")
         rt.set_result(node.id, result)
         try:

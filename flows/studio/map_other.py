@@ -158,6 +158,10 @@ def map_redirect(cx: Importer, state: dict[str, Any]) -> Mapped:
         node_props["timeout"] = clamp(as_int(props["timeout"], 14400), 0, 14400, "timeout", notes)
     outcomes, _, more = route(cx, state, EVENT_OUTCOMES["add-twiml-redirect"])
     notes.extend(more)
+    declared = ("FlowEvent", "parameters", "url", "redirected_at", "error")
+    text = json.dumps(cx.data.get("states"))
+    for name in sorted(set(re.findall(rf"widgets\.{re.escape(state['name'])}\.(\w+)", text)) - set(declared)):
+        notes.append(f"the app's return parameter {name} is widgets.<id>.parameters.{name} in Phonetree")
     return Mapped("twiml_redirect", node_props, outcomes, "twiml_redirect", notes, used={"url", "method", "timeout"})
 
 

@@ -347,7 +347,7 @@ def test_twiml_redirect_hands_the_call_away_and_takes_it_back(world, client, fun
     flow = definition(
         node("hello", "say", {"prompt": {"say": "Hello."}}, next="away"),
         node("away", "twiml_redirect", {"url": functions.url("outside")}, **{"return": "back", "failed": "bye"}),
-        node("back", "hangup", {"say": "Back with {{ widgets.away.survey }}."}),
+        node("back", "hangup", {"say": "Back with {{ widgets.away.parameters.survey }}."}),
         node("bye", "hangup", {"say": "Could not redirect."}),
     )
     world.flow(flow)
