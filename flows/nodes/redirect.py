@@ -62,7 +62,7 @@ class TwimlRedirect(NodeType):
             default=MAX_TIMEOUT,
             min=0,
             max=MAX_TIMEOUT,
-            help="A later return takes `timeout`; 0: the call does not come back.",
+            help="A later return takes the timeout outcome; 0: the call does not come back.",
         ),
     )
     fixed_outcomes = ("return", "timeout", "failed")
