@@ -11,7 +11,8 @@ from urllib.parse import parse_qs, parse_qsl, urlsplit
 import pytest
 from twilio.request_validator import RequestValidator
 
-from flows import FakeServices, NullServices, validate
+from flows import FakeServices, NullServices, load_definition, validate
+from flows.studio import export_studio, import_studio
 from flows.webhooks import event_from_webhook
 from tests.engine.helpers import CALL, NOW, Call, bye, flow, node, outcomes
 
@@ -193,3 +194,61 @@ def test_a_return_is_a_continue_event_with_the_apps_parameters() -> None:
     assert event.kind == "continue"
     assert event.params == {"CallSid": "CA1", "FlowEvent": "return", "FlowParameters": {"foo": "bar"}}
     assert event_from_webhook("ivr-continue", {"CallSid": "CA1"}, {"orgid": "acme"}).params == {"CallSid": "CA1"}
+
+
+def test_handoff_nodes_cross_to_studio_and_back() -> None:
+    """Drawn in Phonetree: Run Function, Send to Flex and TwiML Redirect widgets, imported back the same."""
+    definition = flow(
+        node(
+            "fn",
+            "run_function",
+            {"url": FN, "parameters": {"store": "7"}},
+            success="flex",
+            failed="away",
+        ),
+        node(
+            "flex",
+            "enqueue",
+            {
+                "target": "workflow",
+                "workflow_sid": WORKFLOW,
+                "task_attributes": '{"type": "inbound"}',
+                "priority": 5,
+                "task_timeout": 600,
+                "wait_url": "https://music.example.com/wait",
+                "wait_url_method": "GET",
+            },
+            error="away",
+        ),
+        node(
+            "away",
+            "twiml_redirect",
+            {"url": "https://apps.example.com/ivr", "method": "GET", "timeout": 60},
+            **{"return": "bye", "timeout": "bye", "failed": "bye"},
+        ),
+        bye(),
+    )
+    studio = export_studio(definition)
+    states = {s["name"]: s for s in studio["states"]}
+    assert states["fn"]["type"] == "run-function"
+    assert states["fn"]["properties"]["parameters"] == [{"key": "store", "value": "7"}]
+    assert [t["event"] for t in states["fn"]["transitions"]] == ["success", "fail"]
+    flex = states["flex"]
+    assert flex["type"] == "send-to-flex" and flex["properties"]["workflow"] == WORKFLOW
+    assert {k: flex["properties"][k] for k in ("priority", "timeout", "waitUrl", "waitUrlMethod")} == {
+        "priority": "5",
+        "timeout": "600",
+        "waitUrl": "https://music.example.com/wait",
+        "waitUrlMethod": "GET",
+    }
+    assert states["away"]["type"] == "add-twiml-redirect"
+    assert [t["event"] for t in states["away"]["transitions"]] == ["return", "timeout", "fail"]
+    back, report = import_studio(studio)
+    assert {r["widget"]: r["status"] for r in report if r["widget"] in ("fn", "flex", "away")} == dict.fromkeys(
+        ("fn", "flex", "away"), "mapped"
+    )
+    before = {n["id"]: n for n in definition["nodes"]}
+    for item in back["nodes"]:
+        if item["id"] in ("fn", "flex", "away"):
+            assert (item["type"], item["outcomes"]) == (before[item["id"]]["type"], before[item["id"]]["outcomes"])
+            assert load_definition(back).node(item["id"]).props == load_definition(definition).node(item["id"]).props
