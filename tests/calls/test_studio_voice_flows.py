@@ -10,6 +10,7 @@ apology, and the call walks the widgets it should.
 from __future__ import annotations
 
 import json
+import time
 import xml.etree.ElementTree as ET
 from html import escape
 from typing import Any
@@ -386,3 +387,24 @@ def test_a_return_without_a_signature_changes_nothing(world, client, functions) 
     db.session.expire_all()
     # (the simulated app at apps.example.com does not exist: the call then ended, and nothing returned)
     assert session is not None and ("away", "continue", "return") not in world.path(world.session(sim.call_sid))
+
+
+def test_a_slow_function_times_out_into_its_fail_path(world, client, functions, app) -> None:
+    """The timeout holds: a Function slower than the node's timeout is `failed`, and the caller hears the flow."""
+    app.config["PHONETREE_HTTP_ALLOW_PRIVATE"] = True
+
+    def slow(hit: Hit) -> tuple[int, dict]:
+        time.sleep(1.5)
+        return 200, {"late": True}
+
+    functions.routes["/slow"] = slow
+    world.flow(
+        definition(
+            node("fn", "run_function", {"url": functions.url("slow"), "timeout": 0.5}, success="ok", failed="ko"),
+            node("ok", "hangup", {"say": "In time."}),
+            node("ko", "hangup", {"say": "The lookup is slow today."}),
+        )
+    )
+    transcript, path = call(world, client, functions, [])
+    assert path[0] == ("fn", "enter", "failed") and transcript.heard == ["The lookup is slow today."]
+    assert [h.signed for h in functions.to("slow")] == [True]
