@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from flows.nodes.redirect import TwimlRedirect
 from flows.studio.map_voice import (
     CONTACT_ADDRESS,
     FLOW_ADDRESS,
@@ -147,6 +148,20 @@ def _map_task(
     return Mapped("enqueue", node_props, outcomes, summary, notes, used={*keys.values(), *used, "offset"})
 
 
+def redirect_aliases(states: list[dict[str, Any]], ids: dict[str, str]) -> dict[str, str]:
+    """Template aliases for the parameters a TwiML Redirect's app returns with: Studio reads them as
+    ``widgets.<name>.<param>``, Phonetree keeps them in ``widgets.<id>.parameters.<param>``."""
+    names = [s["name"] for s in states if s.get("type") == "add-twiml-redirect" and s["name"] in ids]
+    if not names:
+        return {}
+    text = json.dumps(states)
+    aliases: dict[str, str] = {}
+    for name in names:
+        for param in sorted(set(re.findall(rf"widgets\.{re.escape(name)}\.(\w+)", text)) - set(TwimlRedirect.results)):
+            aliases[f"widgets.{name}.{param}"] = f"widgets.{ids[name]}.parameters.{param}"
+    return aliases
+
+
 def map_redirect(cx: Importer, state: dict[str, Any]) -> Mapped:
     """add-twiml-redirect → twiml_redirect (return / timeout / fail → return / timeout / failed)."""
     props, notes = state.get("properties") or {}, []
@@ -158,10 +173,6 @@ def map_redirect(cx: Importer, state: dict[str, Any]) -> Mapped:
         node_props["timeout"] = clamp(as_int(props["timeout"], 14400), 0, 14400, "timeout", notes)
     outcomes, _, more = route(cx, state, EVENT_OUTCOMES["add-twiml-redirect"])
     notes.extend(more)
-    declared = ("FlowEvent", "parameters", "url", "redirected_at", "error")
-    text = json.dumps(cx.data.get("states"))
-    for name in sorted(set(re.findall(rf"widgets\.{re.escape(state['name'])}\.(\w+)", text)) - set(declared)):
-        notes.append(f"the app's return parameter {name} is widgets.<id>.parameters.{name} in Phonetree")
     return Mapped("twiml_redirect", node_props, outcomes, "twiml_redirect", notes, used={"url", "method", "timeout"})
 
 

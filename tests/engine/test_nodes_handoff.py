@@ -252,3 +252,42 @@ def test_handoff_nodes_cross_to_studio_and_back() -> None:
         if item["id"] in ("fn", "flex", "away"):
             assert (item["type"], item["outcomes"]) == (before[item["id"]]["type"], before[item["id"]]["outcomes"])
             assert load_definition(back).node(item["id"]).props == load_definition(definition).node(item["id"]).props
+
+
+def test_a_studio_redirects_return_parameters_are_read_where_phonetree_keeps_them() -> None:
+    """Studio's {{widgets.redir.score}} (a parameter of the return URL) is widgets.redir.parameters.score, and back."""
+    studio = {
+        "initial_state": "Trigger",
+        "states": [
+            {
+                "name": "Trigger",
+                "type": "trigger",
+                "transitions": [{"event": "incomingCall", "next": "redir"}],
+                "properties": {},
+            },
+            {
+                "name": "redir",
+                "type": "add-twiml-redirect",
+                "transitions": [{"event": "return", "next": "said"}, {"event": "timeout"}, {"event": "fail"}],
+                "properties": {"url": "https://apps.example.com/survey", "method": "POST", "timeout": "600"},
+            },
+            {
+                "name": "said",
+                "type": "say-play",
+                "transitions": [{"event": "audioComplete"}],
+                "properties": {"say": "You gave {{widgets.redir.score}} ({{widgets.redir.FlowEvent}})."},
+            },
+        ],
+    }
+    definition, report = import_studio(studio)
+    said = next(n for n in definition["nodes"] if n["id"] == "said")
+    assert (
+        "widgets.redir.parameters.score" in said["props"]["say"] and "widgets.redir.FlowEvent" in said["props"]["say"]
+    )
+    call = Call(definition)
+    call.start()
+    result = call.send("continue", FlowEvent="return", FlowParameters={"score": "9"})
+    assert outcomes(result) == [("redir", "return"), ("said", None)] and "You gave 9 (return)." in result.twiml
+    said["props"]["say"] += " "  # edited: exported from its props, in Studio's names
+    back = {s["name"]: s for s in export_studio(definition)["states"]}
+    assert "{{widgets.redir.score}}" in back["said"]["properties"]["say"]
