@@ -253,7 +253,7 @@ def plan_resume(org: OrgRef, hook: InboundWebhook) -> Compute | str:
     """An ivr-* (or ``voice``) webhook of a running call: resume the waiting node with the event
     it brings (its params scrubbed of card data; a ``voice`` follow-up's kind read by
     `voice_event`); a fallback voicemail with no session answers at once."""
-    params = scrub(hook.form)
+    params = scrub(dict(hook.event.params) if hook.event is not None else hook.form)
     event = Event(hook.event.kind, params) if hook.event is not None else None
     voice = hook.service_id == "voice"
     fallback_voicemail = hook.service_id == "ivr-recording" and flag(hook.query, "fallback")

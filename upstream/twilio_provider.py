@@ -330,6 +330,12 @@ class TwilioProvider(Provider):
         except (ValueError, TypeError, KeyError):
             return False
 
+    def sign_request(self, url: str, params: Mapping[str, Any]) -> str:
+        """``X-Twilio-Signature`` for a POST of form `params` to `url`, as Twilio computes it for
+        this account: a flow calling a protected Twilio Function signs like Studio does. Only the
+        signature leaves the provider, never the auth token."""
+        return RequestValidator(self._secrets["authToken"]).compute_signature(url, SignedValues(params))
+
     def parse_webhook(self, service_id: str, form: Mapping[str, Any], query: Mapping[str, Any]) -> InboundWebhook:
         """A verified webhook's fields as the runtime takes them: Twilio's form and query as plain
         dicts, and the engine event they bring (``flows.event_from_webhook``; None for a webhook

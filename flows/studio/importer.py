@@ -74,6 +74,7 @@ class Importer:
                 self.aliases[f"widgets.{name}"] = f"widgets.{node_id}"
         for old, new in self.var_renames.items():
             self.aliases[f"flow.variables.{old}"] = f"flow.variables.{new}"
+        self.aliases = {**map_other.redirect_aliases(self.states, self.ids), **self.aliases}  # the longer paths first
         self.menus = self._find_menus()
         self.merged = {split: gather for gather, split in self.menus.items()}
 
