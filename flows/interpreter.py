@@ -185,7 +185,7 @@ class _Turn:
         state = self.state
         state["stack"].append({
             "flow": state["flow"], "node": node.id, "vars": state["vars"], "results": state["results"],
-            "attempts": state["attempts"], "visits": state["visits"],
+            "attempts": state["attempts"], "visits": state["visits"], "params": dict(enter.variables),
         })
         state.update(flow=enter.flow_id, vars=dict(enter.variables), results={}, attempts={}, visits={})
         self.definitions[enter.flow_id] = enter.definition

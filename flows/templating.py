@@ -17,6 +17,7 @@ import string
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from jinja2 import ChainableUndefined, Template, TemplateError, nodes
@@ -24,6 +25,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
+from flows import liquid_filters
 from flows.formats import is_template
 
 log = logging.getLogger("phonetree.flows")
@@ -240,8 +242,17 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return super()._generate(_Metered().visit(source), name, filename, defer_init)
 
 
-ENV = _Sandbox(undefined=ChainableUndefined, autoescape=False, cache_size=0)
+def _finalize(value: Any) -> Any:
+    """What ``{{ }}`` writes: as Liquid, nil is empty, booleans are true/false, objects JSON."""
+    if value is None or isinstance(value, (bool, dict, list, tuple)):
+        return liquid_filters.text(value)
+    return value
+
+
+ENV = _Sandbox(undefined=ChainableUndefined, autoescape=False, cache_size=0, finalize=_finalize)
 ENV.globals.pop("lipsum", None)
+ENV.filters.update(liquid_filters.FILTERS)  # Liquid's names and semantics (Studio templates)
+ENV.tests.update(liquid_filters.TESTS)
 ENV.filters = {name: _guarded_filter(name, func) for name, func in ENV.filters.items()}
 ENV.filters.update(_pt_loop=_loop, _pt_emit=_emit, _pt_concat=_concat)
 
@@ -397,17 +408,40 @@ def build_context(
     variables: Mapping[str, Any],
     results: Mapping[str, Any],
     flow_data: Mapping[str, Any] | None = None,
+    *,
+    parent: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+    flow_id: str | None = None,
 ) -> dict[str, Any]:
-    """The template context for one turn (the dicts are shared, so updates show up)."""
+    """The template context for one turn (the dicts are shared, so updates show up).
+
+    Studio's names: ``trigger.call.*``, ``flow.variables``, ``flow.data``, ``flow.sid`` (the call's
+    SID: one execution per call), ``flow.flow_sid``, ``flow.channel.address`` (the flow's number)
+    and ``contact.channel.address`` (the other party's); in a subflow ``trigger.parent.parameters``
+    are the parameters its subflow node passed. `now` is the clock Liquid's ``date: "now"`` reads.
+    """
     call_ctx = call_context(call)
-    return {
+    outbound = str(call_ctx.get("direction") or "").startswith("outbound")
+    ours, theirs = (call_ctx.get("from", ""), call_ctx.get("to", ""))
+    if not outbound:
+        ours, theirs = theirs, ours
+    trigger: dict[str, Any] = {"call": call_ctx}
+    if parent is not None:
+        trigger["parent"] = {"parameters": dict(parent)}
+    context: dict[str, Any] = {
         "call": call_ctx,
         "vars": variables,
         "widgets": results,
-        "trigger": {"call": call_ctx},
+        "trigger": trigger,
+        "contact": {"channel": {"address": theirs}},
         "flow": {
             "variables": variables,
             "data": dict(flow_data or {}),
-            "channel": {"address": call_ctx.get("to", "")},
+            "channel": {"address": ours},
+            "sid": call_ctx.get("sid", ""),
+            "flow_sid": flow_id or "",
         },
     }
+    if now is not None:
+        context[liquid_filters.NOW_KEY] = now
+    return context

@@ -16,7 +16,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from flows.liquid_filters import FILTERS as LIQUID_FILTERS
 from flows.templating import analyze
 
 TAG_RE = re.compile(r"\{\{-?(?P<out>.*?)-?\}\}|\{%-?(?P<tag>.*?)-?%\}", re.S)
@@ -43,12 +45,19 @@ class Conversion:
 
     aliases: Mapping[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
     case_stack: list[tuple[str, bool]] = field(default_factory=list)
+    skip_text: bool = False
 
     def note(self, text: str) -> None:
         """Record a rewrite (once)."""
         if text not in self.notes:
             self.notes.append(text)
+
+    def error(self, construct: str) -> None:
+        """Record a construct Phonetree cannot run (kept in the text, where validation reports it)."""
+        if construct not in self.errors:
+            self.errors.append(construct)
 
 
 # ---------------------------------------------------------------- expressions
@@ -112,8 +121,8 @@ def _convert_path(path: str, conv: Conversion) -> str:
         if clean != seg:
             conv.note(f"'{seg}' → '{clean}'")
         if i > 0 and clean == "size" and i == len(segments) - 1:
-            conv.note("'.size' → '| length'")
-            return f"({''.join(out)} | length)"
+            conv.note("'.size' → '| size'")
+            return f"({''.join(out)} | size)"
         if i == 0:
             if not _IDENT_RE.match(clean):
                 return path  # not something Jinja can name; left for the parse check
@@ -144,87 +153,46 @@ def _convert_operand(text: str, conv: Conversion) -> str:
     return "".join(pieces)
 
 
-def _number_kind(arg: str) -> str:
-    return "int" if re.fullmatch(r"-?\d+", arg.strip()) else "float"
-
-
-_SIMPLE_FILTERS = {
-    "upcase": "upper",
-    "downcase": "lower",
-    "capitalize": "capitalize",
-    "strip": "trim",
-    "lstrip": "trim",
-    "rstrip": "trim",
-    "size": "length",
+# Liquid filters with a Jinja2 filter of another name and the same meaning.
+_RENAMED_FILTERS = {
     "escape": "escape",
     "escape_once": "escape",
-    "url_encode": "urlencode",
-    "json": "tojson",
-    "to_json": "tojson",
-    "jsonify": "tojson",
-    "first": "first",
-    "last": "last",
-    "sort": "sort",
-    "abs": "abs",
     "strip_html": "striptags",
-    "join": "join",
+    "capitalize": "capitalize",
+    "abs": "abs",
     "round": "round",
+    "join": "join",
+    "sort": "sort",
     "replace": "replace",
+    "jsonify": "json",
+    "to_json": "json",
 }
 
 
 def _apply_filter(expr: str, name: str, args: list[str], conv: Conversion) -> str:
-    """Apply one Liquid filter to a Jinja expression string."""
+    """Apply one Liquid filter to a Jinja expression string (`args` may hold ``name=value``)."""
     a = args
+    call = f"({', '.join(a)})" if a else ""
     if name == "default":
-        conv.note(f"'| default: {a[0] if a else ''}' → '| default(…, true)'")
-        return f"{expr} | default({a[0] if a else ''!s}, true)"
-    if name in ("append", "prepend") and a:
-        conv.note(f"'| {name}' → '~'")
-        return f"({expr} ~ {a[0]})" if name == "append" else f"({a[0]} ~ {expr})"
-    arith = {"plus": "+", "minus": "-", "times": "*", "modulo": "%"}
-    if name in arith and a:
-        conv.note(f"'| {name}' → '{arith[name]}'")
-        kind = _number_kind(a[0])
-        return f"(({expr}) | {kind} {arith[name]} {a[0]})"
-    if name == "divided_by" and a:
-        conv.note("'| divided_by' → '/'")
-        op = "//" if _number_kind(a[0]) == "int" else "/"
-        return f"(({expr}) | float {op} {a[0]})" if op == "/" else f"(({expr}) | int // {a[0]})"
-    if name in ("remove", "remove_first") and a:
-        conv.note(f"'| {name}' → '| replace'")
-        count = ", 1" if name == "remove_first" else ""
-        return f"{expr} | replace({a[0]}, ''{count})"
-    if name == "replace_first" and len(a) >= 2:
-        conv.note("'| replace_first' → '| replace(…, 1)'")
-        return f"{expr} | replace({a[0]}, {a[1]}, 1)"
+        default_args = [a[0] if a else "''", "true", *a[1:]]
+        return f"{expr} | default({', '.join(default_args)})"
     if name == "truncate" and a:
         conv.note("'| truncate: n' → '| truncate(n, true, …, 0)'")
         end = a[1] if len(a) > 1 else "'...'"
         return f"{expr} | truncate({a[0]}, true, {end}, 0)"
-    if name == "split" and a:
-        conv.note("'| split' → '.split()'")
-        return f"({expr}).split({a[0]})"
     if name in ("reverse", "uniq", "compact"):
         jinja = {"reverse": "reverse", "uniq": "unique", "compact": "select"}[name]
         conv.note(f"'| {name}' → '| {jinja} | list'")
         return f"{expr} | {jinja} | list"
-    if name in ("ceil", "floor"):
-        conv.note(f"'| {name}' → '| round(method=…)'")
-        return f"{expr} | float | round(method={name!r}) | int"
-    if name == "newline_to_br":
-        conv.note("'| newline_to_br' → '| replace'")
-        return f"{expr} | replace('\\n', '<br />')"
-    if name in _SIMPLE_FILTERS:
-        jinja = _SIMPLE_FILTERS[name]
-        if args:
-            conv.note(f"'| {name}: …' → '| {jinja}(…)'")
-            return f"{expr} | {jinja}({', '.join(args)})"
+    if name in LIQUID_FILTERS:
+        return f"{expr} | {name}{call}"
+    if name in _RENAMED_FILTERS:
+        jinja = _RENAMED_FILTERS[name]
         if jinja != name:
             conv.note(f"'| {name}' → '| {jinja}'")
-        return f"{expr} | {jinja}"
-    conv.note(f"dropped Liquid filter '{name}' (no Jinja2 equivalent)")
-    return expr
+        return f"{expr} | {jinja}{call}"
+    conv.error(f"Liquid filter '{name}'")
+    return f"{expr} | {name}{call}"
 
 
 def _convert_filtered(text: str, conv: Conversion) -> str:
@@ -237,18 +205,25 @@ def _convert_filtered(text: str, conv: Conversion) -> str:
         if rest.strip():
             for arg in split_top(rest, ","):
                 arg = arg.strip()
-                if re.match(r"^[A-Za-z_]\w*\s*:", arg):  # a named argument (allow_false: true)
-                    conv.note(f"dropped named filter argument '{arg}'")
+                named = re.match(r"^([A-Za-z_]\w*)\s*:\s*(.*)$", arg, re.S)
+                if named:  # a named argument (allow_false: true)
+                    args.append(f"{named.group(1)}={_convert_operand(named.group(2), conv)}")
                     continue
                 args.append(_convert_operand(arg, conv))
         expr = _apply_filter(expr, name.strip(), args, conv)
     return expr
 
 
+_COMPARISON_RE = re.compile(r"==|!=|<>|>=|<=|>|<")
+
+
 def _convert_condition(text: str, conv: Conversion) -> str:
-    """Convert a Liquid condition (``a == b and c contains 'x'``) to Jinja2."""
-    text = re.sub(r"(\S+)\s*==\s*(?:empty|blank)\b", r"not \1", text)
-    text = re.sub(r"(\S+)\s*!=\s*(?:empty|blank)\b", r"\1", text)
+    """Convert a Liquid condition (``a == b and c contains 'x'``) to Jinja2.
+
+    A bare value is tested with ``is truthy``: in Liquid only nil and false are false ("" and 0
+    are true), where Jinja2 takes every empty or zero value as false. ``== empty``/``== blank``
+    become ``is blank``.
+    """
     words = re.split(r"\s+(and|or)\s+", text.strip())
     out: list[str] = []
     for word in words:
@@ -256,11 +231,18 @@ def _convert_condition(text: str, conv: Conversion) -> str:
             out.append(word)
             continue
         m = re.match(r"^(.*?)\s+contains\s+(.*)$", word)
+        blank = re.match(r"^(.*?)\s*(==|!=|<>)\s*(empty|blank)$", word)
         if m:
             conv.note("'a contains b' → 'b in a'")
             out.append(f"{_convert_operand(m.group(2), conv)} in {_convert_operand(m.group(1), conv)}")
-        else:
+        elif blank:
+            conv.note(f"'== {blank.group(3)}' → 'is blank'")
+            negate = "" if blank.group(2) == "==" else "not "
+            out.append(f"{_convert_operand(blank.group(1), conv)} is {negate}blank")
+        elif any(kind == "op" for kind, _ in _tokens(word)):
             out.append(_convert_operand(word, conv))
+        else:
+            out.append(f"{_convert_operand(word, conv)} is truthy")
     return " ".join(out)
 
 
@@ -279,11 +261,8 @@ def _convert_tag(body: str, conv: Conversion) -> str | None:
             conv.note("'elsif' → 'elif'")
             return f"elif {cond}"
         conv.note("'unless' → 'if not'")
-        conv.case_stack.append(("unless", False))
         return f"if not ({cond})"
     if word == "endunless":
-        if conv.case_stack and conv.case_stack[-1][0] == "unless":
-            conv.case_stack.pop()
         return "endif"
     if word == "assign":
         name, _, value = rest.partition("=")
@@ -297,15 +276,22 @@ def _convert_tag(body: str, conv: Conversion) -> str | None:
     if word == "case":
         conv.note("'case/when' → 'if/elif'")
         conv.case_stack.append((_convert_operand(rest, conv), False))
+        conv.skip_text = True  # Liquid writes nothing between `case` and its first `when`
         return ""
     if word == "when" and conv.case_stack:
         subject, started = conv.case_stack[-1]
         values = [v.strip() for v in re.split(r",|\s+or\s+", rest) if v.strip()]
         cond = " or ".join(f"{subject} == {_convert_operand(v, conv)}" for v in values)
         conv.case_stack[-1] = (subject, True)
+        conv.skip_text = False
         return f"{'elif' if started else 'if'} {cond}"
+    if word == "else" and conv.skip_text:  # a case with no when: only its else
+        conv.case_stack[-1] = (conv.case_stack[-1][0], True)
+        conv.skip_text = False
+        return "if true"
     if word == "endcase" and conv.case_stack:
         _, started = conv.case_stack.pop()
+        conv.skip_text = False
         return "endif" if started else ""
     if word == "for":
         m = re.match(r"^(\w+)\s+in\s+(.+?)((?:\s+(?:reversed|limit\s*:\s*\S+|offset\s*:\s*\S+))*)$", rest)
@@ -328,26 +314,42 @@ def _convert_tag(body: str, conv: Conversion) -> str | None:
         return "{{ " + _convert_filtered(rest, conv) + " }}"
     if word in ("else", "endif", "endfor", "raw", "endraw"):
         return word
-    conv.note(f"dropped Liquid tag '{word}' (no Jinja2 equivalent)")
-    return None
+    conv.error(f"Liquid tag '{word}'")
+    return body
 
 
-def liquid_to_jinja(text: str, aliases: Mapping[str, str] | None = None) -> tuple[str, list[str]]:
-    """Convert a Studio (Liquid) template to Phonetree's Jinja2.
+def _same(a: str, b: str) -> bool:
+    return re.sub(r"\s+", "", a) == re.sub(r"\s+", "", b)
+
+
+@dataclass(frozen=True)
+class Translation:
+    """A Studio template as Jinja2: the text, the rewrites worth a note, and the constructs that
+    could not be translated (kept in the text, so that validation reports the template)."""
+
+    text: Any
+    notes: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+
+
+def translate(text: Any, aliases: Mapping[str, str] | None = None) -> Translation:
+    """Translate a Studio (Liquid) template to Phonetree's Jinja2 with Liquid's meaning.
 
     `aliases` maps variable paths to their Phonetree names (a renamed widget, ``contact.*``).
-    Returns ``(template, notes)``; notes is empty when nothing needed rewriting. A template that
-    still does not parse is kept literally inside ``{% raw %}`` (with a note) rather than lost.
+    Text that needs no rewriting is kept byte for byte. Liquid filters keep their names (they are
+    registered with Liquid's semantics, `flows.liquid_filters`); what Phonetree cannot run (an
+    unknown filter or tag, text that still does not parse) is left in the text and named in
+    ``errors``: validation then reports it on the node's field, and publishing waits for a fix.
     """
     if not isinstance(text, str) or ("{{" not in text and "{%" not in text):
-        return text, []
+        return Translation(text)
     conv = Conversion(aliases=dict(aliases or {}))
     out: list[str] = []
     pos = 0
     in_raw = False
     in_comment = False
     for m in TAG_RE.finditer(text):
-        out.append("" if in_comment else text[pos : m.start()])
+        out.append("" if in_comment or conv.skip_text else text[pos : m.start()])
         pos = m.end()
         original = m.group()
         if m.group("tag") is not None:
@@ -369,13 +371,12 @@ def liquid_to_jinja(text: str, aliases: Mapping[str, str] | None = None) -> tupl
                 in_raw = True
                 out.append(original)
                 continue
-            before = len(conv.notes)
             converted = _convert_tag(m.group("tag"), conv)
             if converted is None or converted == "":
                 continue
             if converted.startswith("{{"):
                 out.append(converted)
-            elif len(conv.notes) == before and converted.strip() == m.group("tag").strip():
+            elif _same(converted, m.group("tag")):
                 out.append(original)
             else:
                 left = "{%- " if original.startswith("{%-") else "{% "
@@ -385,9 +386,8 @@ def liquid_to_jinja(text: str, aliases: Mapping[str, str] | None = None) -> tupl
             if in_raw or in_comment:
                 out.append("" if in_comment else original)
                 continue
-            before = len(conv.notes)
             converted = _convert_filtered(m.group("out").strip(), conv)
-            if len(conv.notes) == before:
+            if _same(converted, m.group("out")):
                 out.append(original)
             else:
                 left = "{{- " if original.startswith("{{-") else "{{ "
@@ -395,9 +395,19 @@ def liquid_to_jinja(text: str, aliases: Mapping[str, str] | None = None) -> tupl
                 out.append(left + converted + right)
     out.append("" if in_comment else text[pos:])
     result = "".join(out)
-    problem = analyze(result).error
-    if problem:
-        return "{% raw %}" + text + "{% endraw %}", [
-            f"could not convert the Liquid template ({problem}); kept it as literal text"
-        ]
-    return result, conv.notes
+    if not conv.errors:
+        problem = analyze(result).error
+        if problem:
+            conv.error(f"the template ({problem})")
+    return Translation(result, tuple(conv.notes), tuple(conv.errors))
+
+
+def untranslated(construct: str) -> str:
+    """The report line for a construct that could not be translated."""
+    return f"cannot translate {construct}: fix the template in the designer before publishing"
+
+
+def liquid_to_jinja(text: str, aliases: Mapping[str, str] | None = None) -> tuple[str, list[str]]:
+    """`translate` as ``(template, notes)``, the constructs it could not translate among the notes."""
+    done = translate(text, aliases)
+    return done.text, [*done.notes, *(untranslated(e) for e in done.errors)]

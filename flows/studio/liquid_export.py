@@ -37,8 +37,10 @@ def _reverse_filter(raw: str) -> str:
     if not args:
         return f" {liquid}"
     parts = [p.strip() for p in split_top(args, ",")]
+    named = [re.sub(r"^(\w+)\s*=\s*", r"\1: ", p) for p in parts if re.match(r"^\w+\s*=[^=]", p)]
+    parts = [p for p in parts if not re.match(r"^\w+\s*=[^=]", p)]
     if name == "default":
-        parts = parts[:1]
+        parts = parts[:1] + named
     if name == "truncate":
         parts = parts[:1]
     return f" {liquid}: {', '.join(parts)}"
@@ -57,7 +59,7 @@ def _reverse_operators(expr: str) -> str:
     m = _CONCAT_RE.match(expr)
     if m:
         return f"{m.group('a').strip()} | append: {m.group('b').strip()}"
-    m = re.match(r"^\((?P<x>[^()|]+) \| length\)$", expr)
+    m = re.match(r"^\((?P<x>[^()|]+) \| (?:length|size)\)$", expr)
     if m:
         return f"{m.group('x').strip()} | size"
     return expr
@@ -82,6 +84,13 @@ def jinja_to_liquid(text: str, names: Callable[[str], str] | None = None) -> str
             expr,
         )
 
+    opened: list[str] = []  # "if" or "unless", innermost last
+
+    def tag(m: re.Match[str], body: str) -> str:
+        left = "{%-" if m.group().startswith("{%-") else "{%"
+        right = "-%}" if m.group().endswith("-%}") else "%}"
+        return f"{left} {body} {right}"
+
     def output(m: re.Match[str]) -> str:
         inner = m.group("out")
         if inner is None:
@@ -91,18 +100,30 @@ def jinja_to_liquid(text: str, names: Callable[[str], str] | None = None) -> str
             if word == "set":
                 if "=" in rest:
                     name, _, value = rest.partition("=")
-                    return "{% assign " + name.strip() + " = " + rename(value.strip()) + " %}"
-                return "{% capture " + rest.strip() + " %}"
+                    return tag(m, "assign " + name.strip() + " = " + rename(value.strip()))
+                return tag(m, "capture " + rest.strip())
+            if word == "if" and rest.startswith("not (") and rest.endswith(" is truthy)"):
+                opened.append("unless")
+                return tag(m, "unless " + rename(rest[5:-11]))
+            if word == "if":
+                opened.append("if")
+            if word == "endif" and opened:
+                word = "endunless" if opened.pop() == "unless" else word
             if word in ("if", "elif"):
                 cond = re.sub(r"(\S+)\s+in\s+(\S+)", r"\2 contains \1", rest)
-                return "{% " + mapping.get(word, word) + " " + rename(cond) + " %}"
-            return "{% " + mapping.get(word, word) + (" " + rename(rest) if rest else "") + " %}"
+                cond = re.sub(r"\s+is truthy\b", "", cond)
+                cond = re.sub(r"\s+is not blank\b", " != blank", cond)
+                cond = re.sub(r"\s+is blank\b", " == blank", cond)
+                return tag(m, mapping.get(word, word) + " " + rename(cond))
+            return tag(m, mapping.get(word, word) + (" " + rename(rest) if rest else ""))
         inner = _reverse_operators(inner.strip())
         parts = split_top(inner, "|")
         if len(parts) == 1 and rename(parts[0].strip()) == parts[0].strip() and inner == m.group("out").strip():
             return m.group()
         expr = rename(parts[0].strip())
         filters = "".join(f" |{_reverse_filter(p)}" for p in parts[1:] if _reverse_filter(p))
-        return "{{" + expr + filters + "}}"
+        left = "{{-" if m.group().startswith("{{-") else "{{"
+        right = "-}}" if m.group().endswith("-}}") else "}}"
+        return left + expr + filters + right
 
     return TAG_RE.sub(output, text)
