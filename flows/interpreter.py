@@ -201,7 +201,9 @@ class _Turn:
         parent = self.rt.definition.node(frame["node"])
         if parent is None:
             raise _FallbackError(f"subflow return node {frame['node']!r} is gone")
-        state["results"][parent.id] = {"status": "completed", "flow": child_flow, "variables": child_vars}
+        # the subflow's variables, also as widgets.<id>.<name> (how Studio's run-subflow returns them)
+        state["results"][parent.id] = {**child_vars, "status": "completed", "flow": child_flow,
+                                       "variables": child_vars}
         self.current = parent
         return parent
 

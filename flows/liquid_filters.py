@@ -290,6 +290,8 @@ def json(value: Any) -> str:
 # ---------------------------------------------------------------- dates
 
 _DATE_FORMATS = (
+    "%Y-%m-%d %H:%M:%S %z",
+    "%Y-%m-%dT%H:%M:%S %z",
     "%Y-%m-%d %H:%M:%S",
     "%Y-%m-%d %H:%M",
     "%Y/%m/%d %H:%M:%S",
@@ -326,6 +328,9 @@ def to_datetime(value: Any, now: datetime) -> datetime | None:
         return now
     if re.fullmatch(r"-?\d+(?:\.\d+)?", raw):
         return to_datetime(float(raw) if "." in raw else int(raw), now)
+    zone = re.search(r"\s+(?:UTC|GMT|Z)$", raw)
+    if zone:  # "2025-03-04T15:30:00 UTC", as Studio's own date: "%Z" writes it
+        raw = raw[: zone.start()] + "+00:00"
     parsed: datetime | None = None
     try:
         parsed = datetime.fromisoformat(raw)

@@ -417,15 +417,19 @@ def build_context(
 
     Studio's names: ``trigger.call.*``, ``flow.variables``, ``flow.data``, ``flow.sid`` (the call's
     SID: one execution per call), ``flow.flow_sid``, ``flow.channel.address`` (the flow's number)
-    and ``contact.channel.address`` (the other party's); in a subflow ``trigger.parent.parameters``
-    are the parameters its subflow node passed. `now` is the clock Liquid's ``date: "now"`` reads.
+    and ``contact.channel.address`` (the other party's); on a call the flow placed
+    ``trigger.request.to/from/parameters``; in a subflow ``trigger.parent.parameters`` are the
+    parameters its subflow node passed. `now` is the clock Liquid's ``date: "now"`` reads.
     """
     call_ctx = call_context(call)
     outbound = str(call_ctx.get("direction") or "").startswith("outbound")
     ours, theirs = (call_ctx.get("from", ""), call_ctx.get("to", ""))
     if not outbound:
         ours, theirs = theirs, ours
+    data = dict(flow_data or {})
     trigger: dict[str, Any] = {"call": call_ctx}
+    if outbound:  # a call the flow placed (a REST execution): Studio's incomingRequest
+        trigger["request"] = {"to": theirs, "from": ours, "parameters": data}
     if parent is not None:
         trigger["parent"] = {"parameters": dict(parent)}
     context: dict[str, Any] = {
@@ -436,7 +440,7 @@ def build_context(
         "contact": {"channel": {"address": theirs}},
         "flow": {
             "variables": variables,
-            "data": dict(flow_data or {}),
+            "data": data,
             "channel": {"address": ours},
             "sid": call_ctx.get("sid", ""),
             "flow_sid": flow_id or "",

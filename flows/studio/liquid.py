@@ -37,6 +37,8 @@ _TOKEN_RE = re.compile(
 )
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _JINJA_KEYWORDS = {"and", "or", "not", "in", "is", "if", "else", "none", "true", "false"}
+# Attributes Jinja2 would find before a key of the same name (`a.items` is dict.items).
+METHOD_NAMES = frozenset(n for t in (dict, str, list) for n in dir(t) if not n.startswith("_"))
 
 
 @dataclass
@@ -91,7 +93,7 @@ def split_top(text: str, sep: str) -> list[str]:
 
 
 def _alias(path: str, conv: Conversion) -> str:
-    """Apply the first matching path alias (``contact.channel.address`` → ``trigger.call.From``)."""
+    """Apply the first matching path alias (a renamed widget or variable)."""
     for old, new in conv.aliases.items():
         if path == old or path.startswith((old + ".", old + "[")):
             conv.note(f"'{old}' → '{new}'")
@@ -127,6 +129,8 @@ def _convert_path(path: str, conv: Conversion) -> str:
             if not _IDENT_RE.match(clean):
                 return path  # not something Jinja can name; left for the parse check
             out.append(clean)
+        elif clean in METHOD_NAMES:  # `.items` of a Studio object is its key, not the dict's method
+            out.append(f"[{clean!r}]")
         elif (_IDENT_RE.match(clean) and clean not in _JINJA_KEYWORDS) or clean.isdigit():
             out.append("." + clean)
         else:
@@ -335,7 +339,7 @@ class Translation:
 def translate(text: Any, aliases: Mapping[str, str] | None = None) -> Translation:
     """Translate a Studio (Liquid) template to Phonetree's Jinja2 with Liquid's meaning.
 
-    `aliases` maps variable paths to their Phonetree names (a renamed widget, ``contact.*``).
+    `aliases` maps variable paths to their Phonetree names (a renamed widget or variable).
     Text that needs no rewriting is kept byte for byte. Liquid filters keep their names (they are
     registered with Liquid's semantics, `flows.liquid_filters`); what Phonetree cannot run (an
     unknown filter or tag, text that still does not parse) is left in the text and named in

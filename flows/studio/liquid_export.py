@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from flows.studio.liquid import TAG_RE, split_top
+from flows.studio.liquid import METHOD_NAMES, TAG_RE, split_top
+
+_METHOD_KEY_RE = re.compile(r"\['([A-Za-z_]\w*)'\]")
 
 _REVERSE_FILTERS = {
     "upper": "upcase",
@@ -76,6 +78,7 @@ def jinja_to_liquid(text: str, names: Callable[[str], str] | None = None) -> str
         return text[len("{% raw %}") : -len("{% endraw %}")]
 
     def rename(expr: str) -> str:
+        expr = _METHOD_KEY_RE.sub(lambda m: "." + m.group(1) if m.group(1) in METHOD_NAMES else m.group(), expr)
         if names is None:
             return expr
         return re.sub(
