@@ -267,10 +267,15 @@ class TemplateInfo:
 
 _NO_READS: frozenset[str] = frozenset()
 
-# Fast path for the common case, templates made of plain `{{ a.b['c'] | filter }}` blocks:
-# their syntax is checked and their reads found without running Jinja's parser.
+# Fast path for the common case, templates made of plain `{{ a.b['c'] | filter('x', 1) }}` blocks
+# (what Studio's Liquid translates to): their syntax is checked and their reads found without
+# running Jinja's parser.
 _PATH = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[(?:\d+|'[\w .-]*')\])*"
-_SIMPLE_BLOCK = re.compile(r"\{\{-?\s*(" + _PATH + r")((?:\s*\|\s*[A-Za-z_]\w*)*)\s*-?\}\}")
+_LITERAL = r"""(?:'[^'\\]*'|"[^"\\]*"|-?\d+(?:\.\d+)?)"""
+_ARG = r"(?:[A-Za-z_]\w*\s*=\s*)?(?:" + _LITERAL + r"|true|false|none)"
+_FILTER = r"\s*\|\s*([A-Za-z_]\w*)(?:\(\s*(?:" + _ARG + r"(?:\s*,\s*" + _ARG + r")*)?\s*\))?"
+_FILTER_NAME = re.compile(_FILTER)
+_SIMPLE_BLOCK = re.compile(r"\{\{-?\s*(" + _PATH + "|" + _LITERAL + r")((?:" + _FILTER + r")*)\s*-?\}\}")
 _TEXT = re.compile(r"(?:[^{]|\{(?![{%#]))*")
 _KEYWORDS = frozenset({"not", "and", "or", "in", "is", "if", "else"})  # these fall back to Jinja
 _READ_RE = re.compile(r"^(?:vars|flow\.variables)(?:\.([A-Za-z_]\w*)|\['([\w .-]*)'\])")
@@ -291,7 +296,7 @@ def _fast_analyze(source: str) -> TemplateInfo | None:
         path, filters = block.group(1), block.group(2)
         if path.split(".", 1)[0].split("[", 1)[0] in _KEYWORDS:
             return None
-        for name in filters.replace("|", " ").split():
+        for name in _FILTER_NAME.findall(filters):
             if name not in ENV.filters:
                 return None
         read = _READ_RE.match(path)
@@ -330,6 +335,35 @@ def _variable_reads(ast: nodes.Template) -> frozenset[str]:
     return frozenset(reads)
 
 
+_BLOCK = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+_OPENERS = ("{{", "{%", "{#")
+
+
+def _skeleton(source: str) -> str | None:
+    """The template with its literal text reduced to its line breaks, or None when that is not
+    surely the same template to Jinja (a raw block, quotes that may hide a delimiter).
+
+    What a template reads and whether it parses do not depend on its literal text, so prompts
+    that differ only in their words share one parse.
+    """
+    if "raw" in source:
+        return None
+    parts: list[str] = []
+    pos = 0
+    for m in _BLOCK.finditer(source):
+        text, block = source[pos : m.start()], m.group()
+        if any(o in text for o in _OPENERS) or block.count("'") % 2 or block.count('"') % 2:
+            return None
+        parts.append("\n" * text.count("\n"))
+        parts.append(block)
+        pos = m.end()
+    tail = source[pos:]
+    if any(o in tail for o in _OPENERS):
+        return None
+    parts.append("\n" * tail.count("\n"))
+    return "".join(parts)
+
+
 @functools.lru_cache(maxsize=65536)
 def analyze(source: str) -> TemplateInfo:
     """Check a template once: its syntax error (if any) and the flow variables it reads."""
@@ -338,6 +372,18 @@ def analyze(source: str) -> TemplateInfo:
     fast = _fast_analyze(source)
     if fast is not None:
         return fast
+    skeleton = _skeleton(source)
+    return _parse_info(source if skeleton is None else skeleton)
+
+
+def clear_analysis_cache() -> None:
+    """Forget every template analysed (benchmarks measure cold runs)."""
+    analyze.cache_clear()
+    _parse_info.cache_clear()
+
+
+@functools.lru_cache(maxsize=16384)
+def _parse_info(source: str) -> TemplateInfo:
     try:
         ast = ENV.parse(source)
     except RecursionError:

@@ -435,3 +435,19 @@ def test_the_parent_runs_the_child_and_comes_back() -> None:
         "isOpen": "true",
         "channel": "INBOUND_CALL",
     }
+
+
+# ---------------------------------------------------------------- analysis shared by prompts
+
+
+def test_prompts_that_differ_only_in_words_share_one_analysis() -> None:
+    from flows.templating import analyze, clear_analysis_cache
+
+    clear_analysis_cache()
+    first = analyze("Step 1 {% if vars.a is truthy %}yes{% endif %}")
+    again = analyze("Another step\n{% if vars.a is truthy %}no{% endif %}")
+    assert first.error is None and first.reads == again.reads == frozenset({"a"})
+    broken = analyze("line one\nline two {% if vars.a %}never closed")
+    assert broken.error is not None and "(line 2)" in broken.error
+    quoted = analyze("{{ 'a}}' ~ vars.b }} text")  # a delimiter inside quotes: parsed as written
+    assert quoted.error is None and quoted.reads == frozenset({"b"})
