@@ -249,7 +249,13 @@ def _finalize(value: Any) -> Any:
     return value
 
 
-ENV = _Sandbox(undefined=ChainableUndefined, autoescape=False, cache_size=0, finalize=_finalize)
+ENV = _Sandbox(
+    undefined=ChainableUndefined,
+    autoescape=False,
+    cache_size=0,
+    finalize=_finalize,
+    extensions=["jinja2.ext.loopcontrols"],  # Liquid's break and continue
+)
 ENV.globals.pop("lipsum", None)
 ENV.filters.update(liquid_filters.FILTERS)  # Liquid's names and semantics (Studio templates)
 ENV.tests.update(liquid_filters.TESTS)

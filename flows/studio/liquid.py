@@ -113,6 +113,8 @@ def _convert_path(path: str, conv: Conversion) -> str:
     if path in ("true", "false"):
         return path
     path = _alias(path, conv)
+    if path == "forloop" or path.startswith("forloop."):  # the same names as Jinja2's loop
+        path = "loop" + path[len("forloop") :]
     segments = re.findall(r"\[[^\]]*\]|[^.\[]+", path)
     out: list[str] = []
     for i, seg in enumerate(segments):
@@ -129,7 +131,7 @@ def _convert_path(path: str, conv: Conversion) -> str:
             if not _IDENT_RE.match(clean):
                 return path  # not something Jinja can name; left for the parse check
             out.append(clean)
-        elif clean in METHOD_NAMES:  # `.items` of a Studio object is its key, not the dict's method
+        elif clean in METHOD_NAMES and out[0] != "loop":  # `.items` of an object is its key, not dict.items
             out.append(f"[{clean!r}]")
         elif (_IDENT_RE.match(clean) and clean not in _JINJA_KEYWORDS) or clean.isdigit():
             out.append("." + clean)
@@ -188,6 +190,10 @@ def _apply_filter(expr: str, name: str, args: list[str], conv: Conversion) -> st
         jinja = {"reverse": "reverse", "uniq": "unique", "compact": "select"}[name]
         conv.note(f"'| {name}' → '| {jinja} | list'")
         return f"{expr} | {jinja} | list"
+    if name == "join" and not a:  # Liquid joins with a space by default, Jinja2 with nothing
+        return f"{expr} | join(' ')"
+    if name == "round" and not a:  # Liquid rounds to an integer
+        return f"{expr} | round | int"
     if name in LIQUID_FILTERS:
         return f"{expr} | {name}{call}"
     if name in _RENAMED_FILTERS:
@@ -316,7 +322,7 @@ def _convert_tag(body: str, conv: Conversion) -> str | None:
         return f"for {m.group(1)} in {seq}"
     if word == "echo":
         return "{{ " + _convert_filtered(rest, conv) + " }}"
-    if word in ("else", "endif", "endfor", "raw", "endraw"):
+    if word in ("else", "endif", "endfor", "raw", "endraw", "break", "continue"):
         return word
     conv.error(f"Liquid tag '{word}'")
     return body

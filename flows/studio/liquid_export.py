@@ -79,6 +79,7 @@ def jinja_to_liquid(text: str, names: Callable[[str], str] | None = None) -> str
 
     def rename(expr: str) -> str:
         expr = _METHOD_KEY_RE.sub(lambda m: "." + m.group(1) if m.group(1) in METHOD_NAMES else m.group(), expr)
+        expr = re.sub(r"(?<![\w.])loop\.", "forloop.", expr)
         if names is None:
             return expr
         return re.sub(
@@ -119,7 +120,7 @@ def jinja_to_liquid(text: str, names: Callable[[str], str] | None = None) -> str
                 cond = re.sub(r"\s+is blank\b", " == blank", cond)
                 return tag(m, mapping.get(word, word) + " " + rename(cond))
             return tag(m, mapping.get(word, word) + (" " + rename(rest) if rest else ""))
-        inner = _reverse_operators(inner.strip())
+        inner = _reverse_operators(inner.strip()).replace("| round | int", "| round")
         parts = split_top(inner, "|")
         if len(parts) == 1 and rename(parts[0].strip()) == parts[0].strip() and inner == m.group("out").strip():
             return m.group()

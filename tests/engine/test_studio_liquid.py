@@ -130,6 +130,19 @@ def liquid(source: str, **extra: Any) -> str:
         ("{% capture greeting %}Hello {{ flow.variables.name }}{% endcapture %}{{ greeting | size }}", "9"),
         ("{% for c in flow.variables.items %}{{ c | first }}{% endfor %}", "rgb"),
         ("a  {%- if true -%}  b  {%- endif -%}  c", "abc"),
+        (
+            "{% for c in flow.variables.items %}{% if forloop.index == 2 %}{% break %}{% endif %}{{ c }}{% endfor %}",
+            "red",
+        ),
+        (
+            "{% for c in flow.variables.items %}{% if forloop.first %}{% continue %}{% endif %}{{ c }}{% endfor %}",
+            "greenblue",
+        ),
+        (
+            "{{ flow.variables.items | join }}|{{ flow.variables.items | join: ', ' }}",
+            "red green blue|red, green, blue",
+        ),
+        ("{{ 3.7 | round }} {{ 3.14159 | round: 2 }} {{ 3.2 | ceil }} {{ 3.8 | floor }}", "4 3.14 4 3"),
         ("{{- ' x ' -}}", " x "),
         # 34's loop counter, as exported
         (COUNTER.replace("counter", "count"), "1"),
@@ -166,6 +179,7 @@ def test_liquid_filters_stay_in_the_sandbox(source: str) -> None:
         "{{ 'now' | date: '%Y' }}",
         "{% if a %}x{% elsif b == 'c' %}y{% else %}z{% endif %}",
         "{% unless a %}x{% endunless %}",
+        "{% for c in list %}{{ forloop.index }}{{ c | round }}{% endfor %}",
         "{% assign n = x | downcase %}{% capture c %}hi{% endcapture %}",
         "{%- if flow.variables.count -%}\n  {{flow.variables.count | plus: 1}}\n{%- else -%}\n  0\n{%- endif -%}",
     ],
