@@ -465,3 +465,29 @@ def test_prompts_that_differ_only_in_words_share_one_analysis() -> None:
     assert broken.error is not None and "(line 2)" in broken.error
     quoted = analyze("{{ 'a}}' ~ vars.b }} text")  # a delimiter inside quotes: parsed as written
     assert quoted.error is None and quoted.reads == frozenset({"b"})
+
+
+def test_the_child_and_parent_round_trip() -> None:
+    from flows.studio import export_studio
+
+    for studio in (CHILD, parent_flow()):
+        definition, report = import_studio(studio)
+        back = export_studio(definition)
+        if studio is CHILD:  # (the parent here has no offsets or flags, which the export adds)
+            assert back == studio
+        again, again_report = import_studio(back)
+        assert again["nodes"] == definition["nodes"] and again_report == report
+
+
+def test_edited_templates_go_back_to_liquid() -> None:
+    from flows.studio import export_studio
+
+    child, _ = import_studio(CHILD)
+    announce = next(n for n in child["nodes"] if n["id"] == "announce")
+    announce["props"]["prompt"]["say"] += (
+        " {% unless vars.isOpen %}{{ vars.count | plus(1) | default('none', true) }}{% endunless %}"
+    )
+    states = {s["name"]: s for s in export_studio(child)["states"]}
+    assert states["announce"]["properties"]["say"].endswith(
+        " {% unless flow.variables.isOpen %}{{flow.variables.count | plus: 1 | default: 'none'}}{% endunless %}"
+    )
