@@ -1,14 +1,18 @@
 """Liquid (Twilio Studio) ⇄ Jinja2 (Phonetree) template conversion.
 
-Studio templates are Liquid; Phonetree renders Jinja2 with Studio's names aliased
-(``widgets.<id>.<field>``, ``trigger.call.From``, ``flow.variables.x``, ``flow.data``), so most
-Studio text is already a valid Jinja2 template. Only what Jinja2 cannot parse or would read
-differently is rewritten: filter syntax (``| upcase`` → ``| upper``, ``| default: 'x'`` →
-``| default('x', true)``), Liquid-only tags (``elsif``, ``unless``, ``assign``, ``case``/``when``,
-``capture``), operators (``contains``, ``<>``) and widget names that are not identifiers.
+Studio templates are Liquid; Phonetree renders Jinja2 with Studio's names in its context
+(``widgets.<id>.<field>``, ``trigger.call.From``, ``flow.variables.x``, ``flow.data``,
+``contact.channel.address`` …), so most Studio text is already a valid Jinja2 template. What
+Jinja2 cannot parse or would read differently is rewritten with Liquid's meaning kept: filter
+syntax (``| plus: 1`` → ``| plus(1)``: Liquid's filters are registered under their own names with
+Liquid's semantics, `flows.liquid_filters`), Liquid-only tags (``elsif``, ``unless``, ``assign``,
+``case``/``when``, ``capture``), Liquid's truth (``{% if x %}`` → ``{% if x is truthy %}``),
+operators (``contains``, ``<>``, ``== empty``), keys Jinja2 would take for methods (``.items``)
+and widget names that are not identifiers.
 
-`liquid_to_jinja` returns the new text and a list of human-readable notes, one per rewrite;
-an empty list means the text was kept byte for byte. The reverse is in `flows.studio.liquid_export`.
+`translate` returns the text, notes on rewrites worth a look, and the constructs it could not
+translate (left in the text so that validation reports them); `liquid_to_jinja` is the same as
+``(text, notes)``. The reverse is in `flows.studio.liquid_export`.
 """
 
 from __future__ import annotations
