@@ -223,6 +223,15 @@ def split(value: Any, separator: Any = " ") -> list[str]:
     return parts
 
 
+def liquid_slice(value: Any, start: Any = 0, length: Any = 1) -> Any:
+    """``slice``: `length` characters (or items) from `start`; a negative start counts from the end."""
+    seq = value if isinstance(value, (list, tuple)) else text(value)
+    begin, count = int(_number(start)), max(0, int(_number(length)))
+    if begin < 0:
+        begin = max(0, len(seq) + begin)
+    return seq[begin : begin + count]
+
+
 def size(value: Any) -> int:
     """``size``: the length of a text, list or object; 0 for anything else."""
     if isinstance(value, (str, list, tuple, dict)):
@@ -429,6 +438,7 @@ FILTERS: dict[str, Any] = {
     "remove_first": remove_first,
     "replace_first": replace_first,
     "split": split,
+    "slice": liquid_slice,
     "size": size,
     "first": first,
     "last": last,

@@ -71,6 +71,9 @@ def liquid(source: str, **extra: Any) -> str:
         ("{{ flow.variables.obj | json }}", '{"a":1,"b":[1,"x"]}'),
         ("{{ flow.variables.name | json }}", '"Ada"'),
         ("{{ 'x' | append: '.jpg' | prepend: 'img/' }}", "img/x.jpg"),
+        ("{{ trigger.call.From | slice: -4, 4 }}", "0123"),
+        ("{{ 'Liquid' | slice: 0 }} {{ 'Liquid' | slice: 2, 5 }} {{ 'Liquid' | slice: -3, 2 }}", "L quid ui"),
+        ("{{ flow.variables.items | slice: 1, 2 | join: '+' }}", "green+blue"),
         # math
         ("{{ 4 | plus: 2 }}", "6"),
         ("{{ '4' | plus: '2' }}", "6"),
