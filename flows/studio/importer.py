@@ -40,6 +40,7 @@ _AUX = "\x00aux:"
 START_EVENTS = ("incomingCall", "incomingParent", "incomingRequest", "incomingMessage", "incomingConversationMessage")
 IGNORED_PROPS = frozenset({"offset"})
 MISSING = "there is no widget by that name"
+STUDIO_FLOW_SID_RE = re.compile(r"^FW[0-9a-fA-F]{32}$")
 _PARENT_PARAM_RE = re.compile(r"trigger\.parent\.parameters(?:\.([A-Za-z_][\w-]*)|\[\\?[\"']([^\"'\\]+)\\?[\"']\])")
 
 
@@ -420,9 +421,15 @@ def import_studio(data: Any) -> tuple[dict[str, Any], Report]:
 
     Returns ``(definition, report)``: the definition as a dict (``spec: phonetree/1``) and one
     report entry per widget, ``{"widget", "type", "status": "mapped"|"partial"|"unsupported",
-    "detail"}``. Raises `DefinitionError(message, path)` when `data` is not a Studio flow.
+    "detail"}``. Raises `DefinitionError(message, path)` when `data` is not a Studio flow. A REST
+    API Flow resource's SID is kept as ``ui.studio.sid``, so that parents importing later can find it
+    (`services.flow_refs.link_studio_subflows`).
     """
-    return Importer(check_studio(data)).run()
+    definition, report = Importer(check_studio(data)).run()
+    sid = data.get("sid") if isinstance(data, dict) and isinstance(data.get("definition"), dict) else None
+    if isinstance(sid, str) and STUDIO_FLOW_SID_RE.match(sid):  # a REST API Flow resource: its SID
+        definition["ui"]["studio"]["sid"] = sid
+    return definition, report
 
 
-__all__ = ["TRIGGER_EVENTS", "Importer", "import_studio"]
+__all__ = ["STUDIO_FLOW_SID_RE", "TRIGGER_EVENTS", "Importer", "import_studio"]
