@@ -240,17 +240,28 @@ def size(value: Any) -> int:
 
 
 def first(value: Any) -> Any:
-    """``first``: the first item of a list (or character of a text); nil when empty."""
+    """``first``: the first item of a list (or character of a text); nil when empty or not a sequence.
+    (Jinja2's other iterables still work: a dict's first key, a generator's first item.)"""
+    if _missing(value):
+        return None
     if isinstance(value, (str, list, tuple)):
         return value[0] if value else None
-    return None
+    try:
+        return next(iter(value), None)
+    except TypeError:
+        return None
 
 
 def last(value: Any) -> Any:
     """``last``."""
+    if _missing(value):
+        return None
     if isinstance(value, (str, list, tuple)):
         return value[-1] if value else None
-    return None
+    try:
+        return next(iter(reversed(value)), None)
+    except TypeError:
+        return None
 
 
 def default(value: Any, default_value: Any = "", boolean: bool = False, allow_false: bool = False) -> Any:

@@ -358,8 +358,9 @@ def _skeleton(source: str) -> str | None:
     pos = 0
     for m in _BLOCK.finditer(source):
         text, block = source[pos : m.start()], m.group()
-        if any(o in text for o in _OPENERS) or block.count("'") % 2 or block.count('"') % 2:
-            return None
+        quotes = block.count("'"), block.count('"')
+        if any(o in text for o in _OPENERS) or "\\" in block or all(quotes) or quotes[0] % 2 or quotes[1] % 2:
+            return None  # a delimiter may hide inside a string: parse the template as written
         parts.append("\n" * text.count("\n"))
         parts.append(block)
         pos = m.end()

@@ -466,8 +466,17 @@ def test_prompts_that_differ_only_in_words_share_one_analysis() -> None:
     assert first.error is None and first.reads == again.reads == frozenset({"a"})
     broken = analyze("line one\nline two {% if vars.a %}never closed")
     assert broken.error is not None and "(line 2)" in broken.error
-    quoted = analyze("{{ 'a}}' ~ vars.b }} text")  # a delimiter inside quotes: parsed as written
-    assert quoted.error is None and quoted.reads == frozenset({"b"})
+    for quoted in ("{{ 'a}}' ~ vars.b }} text", """{{ "it's" ~ 'x}}' ~ vars.b }}""", r"{{ 'it\'s}}' ~ vars.b }}"):
+        info = analyze(quoted)  # a delimiter inside quotes: parsed as written
+        assert info.error is None and info.reads == frozenset({"b"}), quoted
+
+
+def test_jinja_iterables_still_have_a_first_and_last() -> None:
+    context = build_context(CALL, {"n": [1, 2, 3, 4]}, {})
+    assert (
+        render("{{ vars.n | select('odd') | first }} {{ vars.n | reverse | first }} {{ {'k': 1} | first }}", context)
+        == "1 4 k"
+    )
 
 
 def test_the_child_and_parent_round_trip() -> None:
