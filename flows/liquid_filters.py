@@ -475,4 +475,14 @@ def blank(value: Any) -> bool:
     return isinstance(value, (list, tuple, dict)) and not value
 
 
-TESTS: dict[str, Any] = {"truthy": truthy, "blank": blank}
+def containing(value: Any, item: Any) -> bool:
+    """Liquid's ``contains``: a substring of a text, an item of a list, a key of an object; false for
+    anything else (nil contains nothing)."""
+    if isinstance(value, str):
+        return text(item) in value
+    if isinstance(value, (list, tuple, dict)):
+        return item in value
+    return False
+
+
+TESTS: dict[str, Any] = {"truthy": truthy, "blank": blank, "containing": containing}

@@ -247,8 +247,7 @@ def _convert_condition(text: str, conv: Conversion) -> str:
         m = re.match(r"^(.*?)\s+contains\s+(.*)$", word)
         blank = re.match(r"^(.*?)\s*(==|!=|<>)\s*(empty|blank)$", word)
         if m:
-            conv.note("'a contains b' → 'b in a'")
-            out.append(f"{_convert_operand(m.group(2), conv)} in {_convert_operand(m.group(1), conv)}")
+            out.append(f"{_convert_operand(m.group(1), conv)} is containing({_convert_operand(m.group(2), conv)})")
         elif blank:
             conv.note(f"'== {blank.group(3)}' → 'is blank'")
             negate = "" if blank.group(2) == "==" else "not "

@@ -610,7 +610,7 @@ def test_detect_format_recognises_both_and_the_rest_api_wrapper() -> None:
         ("{{ list.size }}", "{{ (list | size) }}"),
         (
             "{% if x contains 'a' %}y{% elsif z <> 1 %}w{% endif %}",
-            "{% if 'a' in x %}y{% elif z != 1 %}w{% endif %}",
+            "{% if x is containing('a') %}y{% elif z != 1 %}w{% endif %}",
         ),
         ("{% unless x %}no{% endunless %}", "{% if not (x is truthy) %}no{% endif %}"),
         ("{% assign n = x | downcase %}{{n}}", "{% set n = x | downcase %}{{n}}"),

@@ -121,6 +121,8 @@ def liquid(source: str, **extra: Any) -> str:
         ("{% if flow.variables.empty == empty %}empty{% endif %}", "empty"),
         ("{% if flow.variables.name != blank and flow.variables.zero == 0 %}both{% endif %}", "both"),
         ("{% if flow.variables.name contains 'd' %}has d{% endif %}", "has d"),
+        ("{% if flow.variables.items contains 'green' and flow.variables.digits contains 48 %}both{% endif %}", "both"),
+        ("[{% if flow.variables.nothing contains 'x' or widgets.nope.x contains 'y' %}x{% endif %}]", "[]"),
         ("{% unless flow.variables.name == 'Bob' %}not Bob{% endunless %}", "not Bob"),
         ("{% unless flow.variables.empty %}x{% else %}y{% endunless %}", "y"),
         (
@@ -182,6 +184,7 @@ def test_liquid_filters_stay_in_the_sandbox(source: str) -> None:
         "{{ 'now' | date: '%Y' }}",
         "{% if a %}x{% elsif b == 'c' %}y{% else %}z{% endif %}",
         "{% unless a %}x{% endunless %}",
+        "{% if a contains 'x' and b contains c %}y{% endif %}",
         "{% for c in list %}{{ forloop.index }}{{ c | round }}{% endfor %}",
         "{% assign n = x | downcase %}{% capture c %}hi{% endcapture %}",
         "{%- if flow.variables.count -%}\n  {{flow.variables.count | plus: 1}}\n{%- else -%}\n  0\n{%- endif -%}",
