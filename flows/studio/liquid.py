@@ -128,9 +128,10 @@ def _convert_path(path: str, conv: Conversion) -> str:
         clean = seg.rstrip("?")
         if clean != seg:
             conv.note(f"'{seg}' → '{clean}'")
-        if i > 0 and clean == "size" and i == len(segments) - 1:
-            conv.note("'.size' → '| size'")
-            return f"({''.join(out)} | size)"
+        if i > 0 and clean in ("size", "first", "last") and i == len(segments) - 1 and out[0] != "loop":
+            # Liquid: an object's own key of that name, else the list's (or text's) size/first/last
+            base = "".join(out)
+            return f"({base}.{clean} | default({base} | {clean}))"
         if i == 0:
             if not _IDENT_RE.match(clean):
                 return path  # not something Jinja can name; left for the parse check

@@ -61,6 +61,9 @@ def _reverse_operators(expr: str) -> str:
     m = _CONCAT_RE.match(expr)
     if m:
         return f"{m.group('a').strip()} | append: {m.group('b').strip()}"
+    m = re.match(r"^\((?P<x>[^()|]+)\.(?P<f>size|first|last) \| default\((?P=x) \| (?P=f)\)\)$", expr)
+    if m:
+        return f"{m.group('x').strip()}.{m.group('f')}"
     m = re.match(r"^\((?P<x>[^()|]+) \| (?:length|size)\)$", expr)
     if m:
         return f"{m.group('x').strip()} | size"

@@ -607,7 +607,7 @@ def test_detect_format_recognises_both_and_the_rest_api_wrapper() -> None:
         ("{{ a | append: '!' }}", "{{ a | append('!') }}"),
         ("{{ flow.variables.n | plus: 2 }}", "{{ flow.variables.n | plus(2) }}"),
         ("{{ x | truncate: 5 }}", "{{ x | truncate(5, true, '...', 0) }}"),
-        ("{{ list.size }}", "{{ (list | size) }}"),
+        ("{{ list.size }}", "{{ (list.size | default(list | size)) }}"),
         (
             "{% if x contains 'a' %}y{% elsif z <> 1 %}w{% endif %}",
             "{% if x is containing('a') %}y{% elif z != 1 %}w{% endif %}",

@@ -36,6 +36,7 @@ VARIABLES = {
     "obj": {"a": 1, "b": [1, "x"]},
     "items": ["red", "green", "blue"],
     "digits": "4821",
+    "pizza": {"size": "large", "crust": "thin"},
 }
 COUNTER = "{%- if flow.variables.counter -%}\n  {{flow.variables.counter | plus: 1}}\n{%- else -%}\n  0\n{%- endif -%}"
 RESULTS = {"check": {"parsed": {"isOpen": True, "closedReason": "holiday", "note": None}}}
@@ -64,6 +65,11 @@ def liquid(source: str, **extra: Any) -> str:
         ("{{ 'Ground control to Major Tom.' | size }}", "28"),
         ("{{ flow.variables.items | size }} {{ flow.variables.items.size }}", "3 3"),
         ("{{ flow.variables.nothing | size }}", "0"),
+        (
+            "{{ flow.variables.items.first }} {{ flow.variables.items.last }} {{ flow.variables.name.size }}",
+            "red blue 3",
+        ),
+        ("{{ flow.variables.pizza.size }} {{ flow.variables.pizza | size }}", "large 2"),  # an object's own key wins
         ("{{ 'a,b,,c,,' | split: ',' | size }}", "4"),
         ("{{ 'John Paul George Ringo' | split: ' ' | first }}", "John"),
         ("{{ 'John Paul George Ringo' | split: ' ' | last }}", "Ringo"),
@@ -186,6 +192,7 @@ def test_liquid_filters_stay_in_the_sandbox(source: str) -> None:
         "{% unless a %}x{% endunless %}",
         "{% if a contains 'x' and b contains c %}y{% endif %}",
         "{% for c in list %}{{ forloop.index }}{{ c | round }}{% endfor %}",
+        "{{ a.size }} {{ b.c.first }} {{ d.last }}",
         "{% assign n = x | downcase %}{% capture c %}hi{% endcapture %}",
         "{%- if flow.variables.count -%}\n  {{flow.variables.count | plus: 1}}\n{%- else -%}\n  0\n{%- endif -%}",
     ],
