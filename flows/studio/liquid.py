@@ -54,6 +54,7 @@ class Conversion:
     errors: list[str] = field(default_factory=list)
     case_stack: list[tuple[str, bool]] = field(default_factory=list)
     skip_text: bool = False
+    loop_assigned: frozenset[str] = frozenset()  # names assigned inside a for loop: kept in NAMESPACE
 
     def note(self, text: str) -> None:
         """Record a rewrite (once)."""
@@ -135,7 +136,7 @@ def _convert_path(path: str, conv: Conversion) -> str:
         if i == 0:
             if not _IDENT_RE.match(clean):
                 return path  # not something Jinja can name; left for the parse check
-            out.append(clean)
+            out.append(f"{NAMESPACE}.{clean}" if clean in conv.loop_assigned else clean)
         elif clean in METHOD_NAMES and out[0] != "loop":  # `.items` of an object is its key, not dict.items
             out.append(f"[{clean!r}]")
         elif (_IDENT_RE.match(clean) and clean not in _JINJA_KEYWORDS) or clean.isdigit():
@@ -263,6 +264,35 @@ def _convert_condition(text: str, conv: Conversion) -> str:
 # ---------------------------------------------------------------- tags
 
 
+NAMESPACE = "_liquid"
+_ASSIGN_RE = re.compile(r"^\s*(assign|capture)\s+([A-Za-z_]\w*)")
+
+
+def _assigned(name: str, conv: Conversion) -> str:
+    return f"{NAMESPACE}.{name}" if name in conv.loop_assigned else name
+
+
+def _loop_assigned(text: str) -> frozenset[str]:
+    """Names an ``assign`` or ``capture`` sets inside a ``for`` loop: Liquid keeps them after the
+    loop, where a Jinja2 ``set`` would not, so they live in a namespace."""
+    names: set[str] = set()
+    depth = 0
+    for m in TAG_RE.finditer(text):
+        body = m.group("tag")
+        if body is None:
+            continue
+        word = body.strip().split(" ", 1)[0]
+        if word == "for":
+            depth += 1
+        elif word == "endfor":
+            depth = max(0, depth - 1)
+        elif depth:
+            assign = _ASSIGN_RE.match(body)
+            if assign:
+                names.add(assign.group(2))
+    return frozenset(names)
+
+
 def _convert_tag(body: str, conv: Conversion) -> str | None:
     """Convert the inside of one ``{% %}`` tag; None drops the tag."""
     word, _, rest = body.strip().partition(" ")
@@ -281,10 +311,10 @@ def _convert_tag(body: str, conv: Conversion) -> str | None:
     if word == "assign":
         name, _, value = rest.partition("=")
         conv.note("'assign' → 'set'")
-        return f"set {name.strip()} = {_convert_filtered(value.strip(), conv)}"
+        return f"set {_assigned(name.strip(), conv)} = {_convert_filtered(value.strip(), conv)}"
     if word == "capture":
         conv.note("'capture' → 'set … endset'")
-        return f"set {rest}"
+        return f"set {_assigned(rest.strip(), conv)}"
     if word == "endcapture":
         return "endset"
     if word == "case":
@@ -358,7 +388,9 @@ def translate(text: Any, aliases: Mapping[str, str] | None = None) -> Translatio
     if not isinstance(text, str) or ("{{" not in text and "{%" not in text):
         return Translation(text)
     conv = Conversion(aliases=dict(aliases or {}))
-    out: list[str] = []
+    if "for" in text:
+        conv.loop_assigned = _loop_assigned(text)
+    out: list[str] = ["{% set " + NAMESPACE + " = namespace() %}"] if conv.loop_assigned else []
     pos = 0
     in_raw = False
     in_comment = False

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from flows.studio.liquid import METHOD_NAMES, TAG_RE, split_top
+from flows.studio.liquid import METHOD_NAMES, NAMESPACE, TAG_RE, split_top
 
 _METHOD_KEY_RE = re.compile(r"\['([A-Za-z_]\w*)'\]")
 
@@ -79,6 +79,8 @@ def jinja_to_liquid(text: str, names: Callable[[str], str] | None = None) -> str
         return text
     if text.startswith("{% raw %}") and text.endswith("{% endraw %}"):
         return text[len("{% raw %}") : -len("{% endraw %}")]
+    text = text.replace("{% set " + NAMESPACE + " = namespace() %}", "")
+    text = re.sub(r"(?<![\w.])" + NAMESPACE + r"\.", "", text)  # names assigned in a loop: plain again
 
     def rename(expr: str) -> str:
         expr = _METHOD_KEY_RE.sub(lambda m: "." + m.group(1) if m.group(1) in METHOD_NAMES else m.group(), expr)
@@ -98,6 +100,12 @@ def jinja_to_liquid(text: str, names: Callable[[str], str] | None = None) -> str
         right = "-%}" if m.group().endswith("-%}") else "%}"
         return f"{left} {body} {right}"
 
+    def expression(inner: str) -> str:
+        inner = _reverse_operators(inner.strip()).replace("| round | int", "| round")
+        parts = split_top(inner, "|")
+        filters = "".join(f" |{_reverse_filter(p)}" for p in parts[1:] if _reverse_filter(p))
+        return rename(parts[0].strip()) + filters
+
     def output(m: re.Match[str]) -> str:
         inner = m.group("out")
         if inner is None:
@@ -107,7 +115,7 @@ def jinja_to_liquid(text: str, names: Callable[[str], str] | None = None) -> str
             if word == "set":
                 if "=" in rest:
                     name, _, value = rest.partition("=")
-                    return tag(m, "assign " + name.strip() + " = " + rename(value.strip()))
+                    return tag(m, "assign " + name.strip() + " = " + expression(value))
                 return tag(m, "capture " + rest.strip())
             if word == "if" and rest.startswith("not (") and rest.endswith(" is truthy)"):
                 opened.append("unless")
@@ -124,14 +132,12 @@ def jinja_to_liquid(text: str, names: Callable[[str], str] | None = None) -> str
                 cond = re.sub(r"\s+is blank\b", " == blank", cond)
                 return tag(m, mapping.get(word, word) + " " + rename(cond))
             return tag(m, mapping.get(word, word) + (" " + rename(rest) if rest else ""))
-        inner = _reverse_operators(inner.strip()).replace("| round | int", "| round")
-        parts = split_top(inner, "|")
-        if len(parts) == 1 and rename(parts[0].strip()) == parts[0].strip() and inner == m.group("out").strip():
+        reversed_ = _reverse_operators(inner.strip())
+        parts = split_top(reversed_, "|")
+        if len(parts) == 1 and rename(parts[0].strip()) == parts[0].strip() and reversed_ == inner.strip():
             return m.group()
-        expr = rename(parts[0].strip())
-        filters = "".join(f" |{_reverse_filter(p)}" for p in parts[1:] if _reverse_filter(p))
         left = "{{-" if m.group().startswith("{{-") else "{{"
         right = "-}}" if m.group().endswith("-}}") else "}}"
-        return left + expr + filters + right
+        return left + expression(inner) + right
 
     return TAG_RE.sub(output, text)

@@ -139,6 +139,12 @@ def liquid(source: str, **extra: Any) -> str:
         ("{% case 'z' %} {% when 'a' %}A{% else %}E{% endcase %}", "E"),
         ("{% assign n = flow.variables.name | upcase %}{{ n }}", "ADA"),
         ("{% capture greeting %}Hello {{ flow.variables.name }}{% endcapture %}{{ greeting | size }}", "9"),
+        (
+            "{% assign found = false %}{% for c in flow.variables.items %}{% if c == 'green' %}"
+            "{% assign found = true %}{% capture at %}#{{ forloop.index }}{% endcapture %}{% endif %}{% endfor %}"
+            "{{ found }} {{ at }}",
+            "true #2",
+        ),
         ("{% for c in flow.variables.items %}{{ c | first }}{% endfor %}", "rgb"),
         ("a  {%- if true -%}  b  {%- endif -%}  c", "abc"),
         (
@@ -193,6 +199,7 @@ def test_liquid_filters_stay_in_the_sandbox(source: str) -> None:
         "{% if a contains 'x' and b contains c %}y{% endif %}",
         "{% for c in list %}{{ forloop.index }}{{ c | round }}{% endfor %}",
         "{{ a.size }} {{ b.c.first }} {{ d.last }}",
+        "{% assign n = 0 %}{% for c in list %}{% assign n = n | plus: c %}{% endfor %}{{ n }}",
         "{% assign n = x | downcase %}{% capture c %}hi{% endcapture %}",
         "{%- if flow.variables.count -%}\n  {{flow.variables.count | plus: 1}}\n{%- else -%}\n  0\n{%- endif -%}",
     ],
