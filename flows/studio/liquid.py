@@ -238,7 +238,7 @@ def _convert_condition(text: str, conv: Conversion) -> str:
 
     A bare value is tested with ``is truthy``: in Liquid only nil and false are false ("" and 0
     are true), where Jinja2 takes every empty or zero value as false. ``== empty``/``== blank``
-    become ``is blank``.
+    become ``is blank``; mixed ``and``/``or`` group from the right, as Liquid evaluates them.
     """
     words = re.split(r"\s+(and|or)\s+", text.strip())
     out: list[str] = []
@@ -258,6 +258,11 @@ def _convert_condition(text: str, conv: Conversion) -> str:
             out.append(_convert_operand(word, conv))
         else:
             out.append(f"{_convert_operand(word, conv)} is truthy")
+    if "and" in out and "or" in out:  # Liquid reads mixed and/or from the right: a and (b or c)
+        result = out[-1]
+        for i in range(len(out) - 2, 0, -2):
+            result = f"{out[i - 1]} {out[i]} ({result})"
+        return result
     return " ".join(out)
 
 

@@ -126,7 +126,9 @@ def jinja_to_liquid(text: str, names: Callable[[str], str] | None = None) -> str
                 word = "endunless" if opened.pop() == "unless" else word
             if word in ("if", "elif"):
                 cond = re.sub(r"(\S+)\s+in\s+(\S+)", r"\2 contains \1", rest)
-                cond = re.sub(r"\s+is containing\((.*?)\)(?=\s+(?:and|or)\s+|$)", r" contains \1", cond)
+                cond = re.sub(r"\s+is containing\((.*?)\)(?=\s+(?:and|or)\s+|\)*$)", r" contains \1", cond)
+                while re.search(r" (?:and|or) \((.*)\)$", cond):  # Liquid groups from the right by itself
+                    cond = re.sub(r" (and|or) \((.*)\)$", r" \1 \2", cond)
                 cond = re.sub(r"\s+is truthy\b", "", cond)
                 cond = re.sub(r"\s+is not blank\b", " != blank", cond)
                 cond = re.sub(r"\s+is blank\b", " == blank", cond)
