@@ -160,6 +160,8 @@ def _convert_operand(text: str, conv: Conversion) -> str:
         elif kind == "op" and value == "<>":
             conv.note("'<>' → '!='")
             pieces.append("!=")
+        elif kind == "str" and "\\" in value:  # a Liquid string has no escapes: its backslashes are text
+            pieces.append(value.replace("\\", "\\\\"))
         else:
             pieces.append(value)
     return "".join(pieces)

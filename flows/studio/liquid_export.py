@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from flows.studio.liquid import METHOD_NAMES, NAMESPACE, TAG_RE, split_top
 
+_STRING_RE = re.compile(r"'[^']*'|\"[^\"]*\"")
 _METHOD_KEY_RE = re.compile(r"\['([A-Za-z_]\w*)'\]")
 
 _REVERSE_FILTERS = {
@@ -102,6 +103,7 @@ def jinja_to_liquid(text: str, names: Callable[[str], str] | None = None) -> str
 
     def expression(inner: str) -> str:
         inner = _reverse_operators(inner.strip()).replace("| round | int", "| round")
+        inner = _STRING_RE.sub(lambda m: m.group().replace("\\\\", "\\"), inner)  # Liquid has no escapes
         parts = split_top(inner, "|")
         filters = "".join(f" |{_reverse_filter(p)}" for p in parts[1:] if _reverse_filter(p))
         return rename(parts[0].strip()) + filters

@@ -58,6 +58,7 @@ def liquid(source: str, **extra: Any) -> str:
         ("{{ 'Parker Moore' | upcase }}", "PARKER MOORE"),
         ("[{{ '   So much room   ' | strip }}]", "[So much room]"),
         ("{{ flow.variables.lines | strip_newlines }}", "abc"),
+        ("{{ 'a\\nb' | size }} {{ 'C:\\x' | append: '\\' }}", "4 C:\\x\\"),  # no escapes in Liquid strings
         ("{{ 'Take my protein pills' | replace: 'my', 'your' }}", "Take your protein pills"),
         ("{{ 'I strained to see the train through the rain' | remove: 'rain' }}", "I sted to see the t through the "),
         ("{{ 'john@liquid.com' | url_encode }}", "john%40liquid.com"),
@@ -201,6 +202,7 @@ def test_liquid_filters_stay_in_the_sandbox(source: str) -> None:
         "{% if a == 1 and b or c contains 'x' and d %}y{% elsif e or f and g %}z{% endif %}",
         "{% for c in list %}{{ forloop.index }}{{ c | round }}{% endfor %}",
         "{{ a.size }} {{ b.c.first }} {{ d.last }}",
+        r"{{ x | replace: '\n', ' ' }}",
         "{% assign n = 0 %}{% for c in list %}{% assign n = n | plus: c %}{% endfor %}{{ n }}",
         "{% assign n = x | downcase %}{% capture c %}hi{% endcapture %}",
         "{%- if flow.variables.count -%}\n  {{flow.variables.count | plus: 1}}\n{%- else -%}\n  0\n{%- endif -%}",
