@@ -79,6 +79,7 @@ class Importer:
         for old, new in self.var_renames.items():
             self.aliases[f"flow.variables.{old}"] = f"flow.variables.{new}"
         self.translated: dict[str, Translation] = {}
+        self.current: dict[str, Any] | None = None  # the widget being mapped
         self.menus = self._find_menus()
         self.merged = {split: gather for gather, split in self.menus.items()}
 
@@ -111,9 +112,29 @@ class Importer:
         done = self.translated.get(text)
         if done is None:
             done = self.translated[text] = translate(text, self.aliases)
-        lines = [f"template rewritten: {c}" for c in done.notes] + [untranslated(e) for e in done.errors]
+        where = self._where(text) if done.errors else ""
+        lines = [f"template rewritten: {c}" for c in done.notes] + [untranslated(e, where) for e in done.errors]
         notes.extend(line for line in lines if line not in notes)
         return done.text
+
+    def _where(self, text: str) -> str:
+        """The property of the widget being mapped that holds `text` (``say``, ``variables[0].value``)."""
+
+        def find(value: Any, path: str) -> str | None:
+            if value == text:
+                return path
+            items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+            for key, inner in items:
+                found = find(inner, f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}".lstrip("."))
+                if found:
+                    return found
+            return None
+
+        state = self.current or {}
+        found = find(state.get("properties") or {}, "")
+        if found is None:
+            found = find(state.get("transitions") or [], "transitions")
+        return found or ""
 
     def var_name(self, key: str, notes: list[str]) -> str:
         """A Studio variable key as a Phonetree variable name."""
@@ -203,6 +224,7 @@ class Importer:
         return self.missing[target]
 
     def _map(self, state: dict[str, Any], node_id: str) -> Mapped:
+        self.current = state
         wtype = state["type"]
         for node_type in NODE_TYPES.values():
             mapper = node_type.studio.imports.get(wtype) if node_type.studio else None

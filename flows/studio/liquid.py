@@ -455,9 +455,10 @@ def translate(text: Any, aliases: Mapping[str, str] | None = None) -> Translatio
     return Translation(result, tuple(conv.notes), tuple(conv.errors))
 
 
-def untranslated(construct: str) -> str:
-    """The report line for a construct that could not be translated."""
-    return f"cannot translate {construct}: fix the template in the designer before publishing"
+def untranslated(construct: str, where: str = "") -> str:
+    """The report line for a construct that could not be translated (in property `where`)."""
+    place = f" in {where}" if where else ""
+    return f"cannot translate {construct}{place}: fix the template in the designer before publishing"
 
 
 def liquid_to_jinja(text: str, aliases: Mapping[str, str] | None = None) -> tuple[str, list[str]]:

@@ -261,8 +261,8 @@ def test_a_template_that_cannot_be_translated_is_an_error_naming_widget_property
     definition, report = import_studio(data)
     rows = {r["widget"]: r for r in report}
     assert rows["greet"]["status"] == "partial"
-    assert "cannot translate Liquid filter 'md5'" in rows["greet"]["detail"]
-    assert "cannot translate Liquid tag 'cycle'" in rows["bye"]["detail"]
+    assert "cannot translate Liquid filter 'md5' in say: fix the template" in rows["greet"]["detail"]
+    assert "cannot translate Liquid tag 'cycle' in say: fix the template" in rows["bye"]["detail"]
     props = {n["id"]: n["props"] for n in definition["nodes"]}
     assert "md5" in json.dumps(props["greet"]) and "cycle" in json.dumps(props["bye"])  # kept, never dropped
     errors = sorted((i.node_id, i.field, i.message) for i in validate(definition) if i.severity == "error")
@@ -524,3 +524,20 @@ def test_edited_templates_go_back_to_liquid() -> None:
     assert states["announce"]["properties"]["say"].endswith(
         " {% unless flow.variables.isOpen %}{{flow.variables.count | plus: 1 | default: 'none'}}{% endunless %}"
     )
+
+
+def test_the_report_names_the_property_of_an_untranslatable_template() -> None:
+    data = {
+        "initial_state": "Trigger",
+        "states": [
+            {"name": "Trigger", "type": "trigger", "transitions": [{"event": "incomingCall", "next": "set"}]},
+            {
+                "name": "set",
+                "type": "set-variables",
+                "properties": {"variables": [{"key": "a", "value": "1"}, {"key": "b", "value": "{% increment n %}"}]},
+                "transitions": [{"event": "next"}],
+            },
+        ],
+    }
+    _, report = import_studio(data)
+    assert "cannot translate Liquid tag 'increment' in variables[1].value" in report[1]["detail"]
