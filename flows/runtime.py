@@ -180,7 +180,10 @@ class Runtime:
         """The template context (rebuilt after a subflow switches variables)."""
         ctx = self._context
         if ctx is None or ctx["vars"] is not self.state["vars"] or ctx["widgets"] is not self.state["results"]:
-            ctx = build_context(self.ctx.call, self.state["vars"], self.state["results"], self.ctx.flow_data)
+            stack = self.state["stack"]
+            ctx = build_context(self.ctx.call, self.state["vars"], self.state["results"], self.ctx.flow_data,
+                                parent=stack[-1].get("params", {}) if stack else None, now=self.ctx.now,
+                                flow_id=self.state.get("flow"))
             self._context = ctx
         return ctx
 

@@ -179,11 +179,12 @@ class Subflow(NodeType):
     icon = "git-fork"
     category = "Logic"
     description = ("Run another flow with its own variables; when it ends, its variables are in "
-                   "widgets.<id>.variables and this flow continues.")
+                   "widgets.<id>.variables (and widgets.<id>.<name>, as Studio) and this flow continues.")
     fields = (
         Field("flow", "flow_ref", "Flow", required=True),
         Field("parameters", "key_values", "Parameters", default={},
-              help="Variables the subflow starts with (templates)."),
+              help="Variables the subflow starts with (templates); it reads them as vars.<name> "
+                   "or trigger.parent.parameters.<name>."),
     )
     fixed_outcomes = ("completed", "failed")
     results = ("status", "flow", "variables", "error", "detail")

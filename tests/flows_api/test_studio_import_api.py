@@ -164,3 +164,29 @@ def test_only_a_body_that_is_not_a_flow_is_refused(client, editor, body, where) 
     resp = client.post("/api/flows/import", json=body, headers=editor[2])
     assert resp.status_code == 400 and where in resp.get_json()["error"]["message"]
     assert db.session.query(Flow).count() == 0
+
+
+def test_a_parent_imported_after_its_child_is_linked_to_it_by_the_studio_flow_sid(client, editor) -> None:
+    from tests.engine.test_studio_liquid import CHILD, parent_flow
+
+    headers = editor[2]
+    sid = "FWb552acd55e1c802ef3ede4a0a9cf20b5"  # what 02's Business_Hours_Check runs
+    child = client.post("/api/flows/import", json={"sid": sid, "definition": CHILD}, headers=headers).get_json()
+    assert child["report"][0]["status"] == "mapped"
+    assert client.post(f"/api/flows/{child['id']}/publish", json={}, headers=headers).status_code == 200
+    parent = client.post("/api/flows/import", json=parent_flow(), headers=headers).get_json()
+    row = next(r for r in parent["report"] if r["widget"] == "Business_Hours_Check")
+    assert f"linked to flow {child['id']}, imported from that Studio flow" in row["detail"]
+    assert not [i for i in parent["issues"] if i["severity"] == "error"]
+    flow = client.get(f"/api/flows/{parent['id']}", headers=headers).get_json()
+    sub = next(n for n in flow["definition"]["nodes"] if n["type"] == "subflow")
+    assert sub["props"]["flow"] == str(child["id"])
+    assert client.post(f"/api/flows/{parent['id']}/publish", json={}, headers=headers).status_code == 200
+    # A Studio flow SID that no imported flow came from stays, and is the subflow's error until picked.
+    other = parent_flow()
+    other["states"][2]["properties"]["flow_sid"] = "FW" + "0" * 32
+    body = client.post("/api/flows/import", json=other, headers=headers).get_json()
+    errors = [i for i in body["issues"] if i["severity"] == "error"]
+    assert [i["code"] for i in errors] == ["unknown_subflow"]
+    expected = f"The subflow runs Twilio Studio flow FW{'0' * 32}. Import that flow and choose it here."
+    assert errors[0]["message"] == expected
