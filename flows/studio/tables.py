@@ -111,7 +111,6 @@ PLACEHOLDER_FALLBACK: dict[str, str] = {
     "connect-virtual-agent": "return",
     "send-and-wait-for-reply": "deliveryFailure",
     "make-outgoing-call": "failed",
-    "make-outgoing-call-v2": "failed",
     "send-to-autopilot": "failure",
     "send-to-auto-pilot": "failure",
 }
@@ -121,8 +120,7 @@ UNSUPPORTED_WHY: dict[str, str] = {
     "record-call": "Phonetree records transfers (transfer.record), not the whole call",
     "connect-virtual-agent": "Dialogflow connectors are not available; an ai_agent node streams to a gateway",
     "send-and-wait-for-reply": "Phonetree flows run on calls, not on SMS conversations",
-    "make-outgoing-call": "Phonetree flows answer calls; they do not place them",
-    "make-outgoing-call-v2": "Phonetree flows answer calls; they do not place them",
+    "make-outgoing-call": "the first version of the widget; use an Outgoing call node (make-outgoing-call-v2)",
     "send-to-autopilot": "Autopilot is retired",
     "send-to-auto-pilot": "Autopilot is retired",
 }
