@@ -3,7 +3,6 @@ the CSV exports. Server-rendered SVG charts; htmx swaps the body when a filter c
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, g, render_template, request, stream_with_context
@@ -301,7 +300,7 @@ def revision_diff(flow_id: int, number: int):
 
 
 def _csv(scope: data.Scope, kind: str, lines) -> Response:
-    stamp = datetime.now(scope.period.zone).strftime("%Y%m%d")
+    stamp = scope.period.local(scope.period.now).strftime("%Y%m%d")
     name = slug(scope.flow.name) if scope.flow is not None else slug(g.org.name)
     filename = f"{name or 'phonetree'}-{kind}-{scope.period.name}-{stamp}.csv"
     return Response(
