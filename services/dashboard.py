@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from extensions import db
 from flows.state import END_REASONS
@@ -152,12 +152,12 @@ def _classify(totals: dict[str, int], reason: str, calls: int) -> None:
 
 
 def outcomes(scope: Scope) -> Outcomes:
-    """How calls started in the period (and the previous one) ended: one GROUP BY over both."""
+    """How calls started in the period ended (per end node and reason, with the time it took) and,
+    for comparison, how many of the previous period's: two GROUP BYs over the call rollups' end rows."""
     period = scope.period
-    current = case((CallRollup.hour >= period.start, 1), else_=0)
+    ended = [*scope.call_filters(), CallRollup.end_reason != ""]
     query = (
         select(
-            current,
             CallRollup.flow_id,
             CallRollup.end_node,
             CallRollup.end_reason,
@@ -165,22 +165,24 @@ def outcomes(scope: Scope) -> Outcomes:
             func.sum(CallRollup.duration_s),
             *_histogram_sums(CallRollup),
         )
-        .where(
-            *scope.call_filters(),
-            CallRollup.end_reason != "",
-            CallRollup.hour >= period.previous_start,
-            CallRollup.hour < period.end,
-        )
-        .group_by(current, CallRollup.flow_id, CallRollup.end_node, CallRollup.end_reason)
+        .where(*ended, CallRollup.hour >= period.start, CallRollup.hour < period.end)
+        .group_by(CallRollup.flow_id, CallRollup.end_node, CallRollup.end_reason)
+    )
+    previous = (
+        select(CallRollup.end_reason, func.sum(CallRollup.calls))
+        .where(*ended, CallRollup.hour >= period.previous_start, CallRollup.hour < period.start)
+        .group_by(CallRollup.end_reason)
     )
     result = Outcomes()
     now: dict[str, int] = {}
     before: dict[str, int] = {}
     hangups: dict[tuple[int, str], int] = {}
-    for is_current, flow_id, node, reason, calls, duration, *histogram in db.session.execute(query):
+    for reason, calls in db.session.execute(previous):
+        _classify(before, reason, int(calls or 0))
+    for flow_id, node, reason, calls, duration, *histogram in db.session.execute(query):
         calls = int(calls or 0)
-        _classify(now if is_current else before, reason, calls)
-        if not is_current or not calls:
+        _classify(now, reason, calls)
+        if not calls:
             continue
         counts = [int(c or 0) for c in histogram]
         result.ends.append(EndRow(flow_id, node, reason, calls, int(duration or 0) / calls, percentile(counts, 0.9)))
@@ -202,12 +204,19 @@ class NodeStats:
     hangups: int = 0
     dwell_ms: int = 0
     dwell_n: int = 0
-    histogram: list[int] = field(default_factory=lambda: [0] * len(BUCKET_COLUMNS))
     outcomes: dict[str, int] = field(default_factory=dict)
 
     @property
     def average_s(self) -> float | None:
         return self.dwell_ms / self.dwell_n / 1000 if self.dwell_n else None
+
+    def add(self, other: NodeStats) -> None:
+        self.visits += other.visits
+        self.hangups += other.hangups
+        self.dwell_ms += other.dwell_ms
+        self.dwell_n += other.dwell_n
+        for outcome, n in other.outcomes.items():
+            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + n
 
 
 def node_stats(scope: Scope) -> dict[tuple[int, int, str], NodeStats]:
@@ -223,13 +232,12 @@ def node_stats(scope: Scope) -> dict[tuple[int, int, str], NodeStats]:
             func.sum(NodeRollup.hangups),
             func.sum(NodeRollup.dwell_ms),
             func.sum(NodeRollup.dwell_n),
-            *_histogram_sums(NodeRollup),
         )
         .where(*scope.call_filters(NodeRollup), NodeRollup.hour >= period.start, NodeRollup.hour < period.end)
         .group_by(NodeRollup.flow_id, NodeRollup.revision_id, NodeRollup.node_id, NodeRollup.outcome)
     )
     stats: dict[tuple[int, int, str], NodeStats] = {}
-    for flow_id, revision_id, node, outcome, n, hangups, dwell_ms, dwell_n, *histogram in db.session.execute(query):
+    for flow_id, revision_id, node, outcome, n, hangups, dwell_ms, dwell_n in db.session.execute(query):
         entry = stats.setdefault((flow_id, revision_id, node), NodeStats())
         if outcome:
             entry.outcomes[outcome] = entry.outcomes.get(outcome, 0) + int(n or 0)
@@ -238,7 +246,6 @@ def node_stats(scope: Scope) -> dict[tuple[int, int, str], NodeStats]:
         entry.hangups += int(hangups or 0)
         entry.dwell_ms += int(dwell_ms or 0)
         entry.dwell_n += int(dwell_n or 0)
-        entry.histogram = [a + int(b or 0) for a, b in zip(entry.histogram, histogram, strict=True)]
     return stats
 
 
@@ -246,14 +253,7 @@ def by_node(stats: dict[tuple[int, int, str], NodeStats]) -> dict[str, NodeStats
     """Node stats of one flow summed over its revisions."""
     merged: dict[str, NodeStats] = {}
     for (_, _, node), entry in stats.items():
-        into = merged.setdefault(node, NodeStats())
-        into.visits += entry.visits
-        into.hangups += entry.hangups
-        into.dwell_ms += entry.dwell_ms
-        into.dwell_n += entry.dwell_n
-        into.histogram = [a + b for a, b in zip(into.histogram, entry.histogram, strict=True)]
-        for outcome, n in entry.outcomes.items():
-            into.outcomes[outcome] = into.outcomes.get(outcome, 0) + n
+        merged.setdefault(node, NodeStats()).add(entry)
     return merged
 
 
