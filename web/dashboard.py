@@ -92,11 +92,11 @@ def _filter_args(scope: data.Scope, with_flow: bool = True) -> dict[str, Any]:
 
 
 def _nice_ceiling(value: int) -> int:
-    """The smallest 1, 2 or 5 times a power of ten that is at least ``value`` (4 at least)."""
+    """The smallest 1, 2 or 5 times a power of ten that is at least ``value`` (5 at least: a fifth is whole)."""
     step = 1
     while True:
         for m in (1, 2, 5):
-            if m * step >= max(value, 4):
+            if m * step >= max(value, 5):
                 return m * step
         step *= 10
 
@@ -133,7 +133,7 @@ def _calls_chart(period: Period, series: data.Series, marks: list[FlowRevision])
                 "show_value": n <= 31 and not future and calls > 0,
             }
         )
-    grid = [{"y": round(TOP + plot_h - v * scale, 2), "value": v} for v in range(0, top + 1, top // 4)]
+    grid = [{"y": round(TOP + plot_h - v * scale, 2), "value": v} for v in range(0, top + 1, top // 5)]
     markers = []
     for i, revision in enumerate(marks):
         where = period.locate(revision.created_at)
@@ -300,12 +300,13 @@ def revision_diff(flow_id: int, number: int):
 
 
 def _csv(scope: data.Scope, kind: str, lines) -> Response:
-    stamp = scope.period.local(scope.period.now).strftime("%Y%m%d")
-    name = slug(scope.flow.name) if scope.flow is not None else slug(g.org.name)
-    filename = f"{name or 'phonetree'}-{kind}-{scope.period.name}-{stamp}.csv"
-    return Response(
-        stream_with_context(lines), mimetype="text/csv", headers={"Content-Disposition": content_disposition(filename)}
-    )
+    """A streamed CSV download named after the flow (or org), the export, the period and the local day."""
+    title = scope.flow.name if scope.flow is not None else g.org.name
+    suffix = f"{kind}-{scope.period.name}-{scope.period.local(scope.period.now):%Y%m%d}.csv"
+    filename = f"{slug(title) or 'phonetree'}-{suffix}"
+    fallback = f"{slug(title, ascii_only=True) or 'phonetree'}-{suffix}"
+    disposition = content_disposition(filename, fallback)
+    return Response(stream_with_context(lines), mimetype="text/csv", headers={"Content-Disposition": disposition})
 
 
 def _export_scope() -> data.Scope:

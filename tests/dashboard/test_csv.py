@@ -65,6 +65,16 @@ def test_calls_and_nodes_csv(dash, client, make):
     spare = client.get(f"/dashboard/calls.csv?period=today&number={dash.other_number.id}", buffered=True)
     assert spare.get_data(as_text=True).count("\r\n") == 1  # the header alone
 
+    dash.flow.name = "受付 line"
+    db.session.commit()
+    named = client.get(f"/dashboard/calls.csv?period=7d&flow={dash.flow.id}", buffered=True)
+    assert named.headers["Content-Disposition"] == (
+        "attachment; filename=line-calls-7d-20261207.csv; "
+        "filename*=UTF-8''%E5%8F%97%E4%BB%98-line-calls-7d-20261207.csv"
+    )
+    dash.flow.name = "Main line"
+    db.session.commit()
+
     nodes = client.get(f"/dashboard/nodes.csv?period=today&flow={dash.flow.id}", buffered=True)
     table = list(csv.DictReader(io.StringIO(nodes.get_data(as_text=True))))
     menu = [r for r in table if r["node_id"] == "main"]
