@@ -59,6 +59,15 @@ class Period:
                     hour += HOUR
 
     @property
+    def previous_label(self) -> str:
+        """What the previous period is, in words."""
+        if self.name == "today":
+            return "yesterday"
+        if self.unit == "hour" and self.name == "24h":
+            return "the 24 hours before"
+        return f"the {len(self.previous)} {self.unit}s before"
+
+    @property
     def start(self) -> datetime:
         return self.buckets[0].start
 

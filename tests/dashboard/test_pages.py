@@ -28,7 +28,7 @@ def test_flow_dashboard_today_against_yesterday(dash, client):
         7,
         3,
     )
-    assert "previous period 4" in html  # yesterday's 4 calls, all completed
+    assert "yesterday: 4</div>" in html  # yesterday's 4 calls, all completed
     # the hourly table: today 09:00 (6 + 3 calls), 10:00 (1) beside yesterday 10:00 (4), future hours empty
     assert '<tr><th scope="row">09:00</th><td>9</td><td>0</td></tr>' in html
     assert '<tr><th scope="row">10:00</th><td>1</td><td>4</td></tr>' in html

@@ -24,6 +24,7 @@ def test_a_local_day_is_the_sum_of_its_utc_hours_across_dst():
     assert period.buckets[0].start == datetime(2026, 10, 28, 4, tzinfo=UTC)  # local midnight, EDT
     assert period.buckets[-1].end == datetime(2026, 11, 4, 5, tzinfo=UTC)  # local midnight, EST
     assert len(period.previous) == 7 and period.previous[-1].end == period.buckets[0].start
+    assert period.previous_label == "the 7 days before"
     assert period.locate(datetime(2026, 11, 1, 5, 30, tzinfo=UTC)) == (True, 4)  # 01:30 EDT, first of two
     assert period.locate(datetime(2026, 11, 1, 6, 0, tzinfo=UTC)) == (True, 4)  # 01:00 EST, the second
     assert period.locate(datetime(2026, 10, 27, 4, tzinfo=UTC)) == (False, 6)
