@@ -182,14 +182,21 @@ def _funnel_chart(steps: list[data.FunnelStep]) -> dict[str, Any]:
     return {"rows": rows, "width": label_w + bar_max + 180, "height": len(steps) * row_h + 12, "x": label_w}
 
 
-def _names(flows: list[Flow]) -> dict[tuple[int, str], str]:
-    """(flow id, node id) → the node's name in the flow's draft (names rarely change between revisions)."""
+def _names(flow_ids: set[int]) -> dict[tuple[int, str], str]:
+    """(flow id, node id) → the node's name in the flow's draft (names rarely change between revisions),
+    for the org's flows among ``flow_ids``."""
+    flows = db.session.scalars(select(Flow).where(Flow.org_id == g.org.id, Flow.id.in_(flow_ids or {0})))
     return {
         (f.id, n.get("id")): n.get("name") or n.get("id")
         for f in flows
         for n in (f.draft or {}).get("nodes", [])
         if isinstance(n, dict)
     }
+
+
+def _flow_menu() -> list:
+    """The org's flows (id, name) by name: the filter's menu and names of flows in the tables."""
+    return db.session.execute(select(Flow.id, Flow.name).where(Flow.org_id == g.org.id).order_by(Flow.name)).all()
 
 
 def _definition(scope: data.Scope) -> dict:
@@ -201,19 +208,18 @@ def _definition(scope: data.Scope) -> dict:
     return flow.draft or {}
 
 
-def _context(scope: data.Scope, flow_page: bool) -> dict[str, Any]:
+def _context(scope: data.Scope, flow_page: bool, flows: list) -> dict[str, Any]:
     series = data.calls_series(scope)
     ends = data.outcomes(scope)
     marks = data.publishes(scope)
-    flows = list(db.session.scalars(select(Flow).where(Flow.org_id == g.org.id).order_by(Flow.name)))
-    names = _names(flows)
+    shown = {e.flow_id for e in ends.ends} | ({scope.flow.id} if scope.flow is not None else set())
     context: dict[str, Any] = {
         "scope": scope,
         "period": scope.period,
         "series": series,
         "outcomes": ends,
         "chart": _calls_chart(scope.period, series, marks),
-        "names": names,
+        "names": _names(shown),
         "flow_names": {f.id: f.name for f in flows},
         "reasons": data.REASON_WORDS,
         "flow_page": flow_page,
@@ -229,7 +235,7 @@ def _context(scope: data.Scope, flow_page: bool) -> dict[str, Any]:
 
 def _render(scope_flow: Flow | None, flow_page: bool):
     numbers = list(db.session.scalars(PhoneNumber.for_org(g.org.id).order_by(PhoneNumber.phone_number)))
-    flows = list(db.session.scalars(Flow.for_org(g.org.id).order_by(Flow.name)))
+    flows = _flow_menu()
     template = (
         "dashboard/_dashboard.html" if request.headers.get("HX-Target") == "dashboard" else "dashboard/index.html"
     )
@@ -246,8 +252,7 @@ def _render(scope_flow: Flow | None, flow_page: bool):
             periods=PERIODS,
             args=request.args,
         ), 400
-    context = _context(scope, flow_page)
-    db.session.rollback()
+    context = _context(scope, flow_page, flows)
     revisions = []
     if scope.flow is not None:
         revisions = list(
@@ -329,5 +334,5 @@ def calls_csv():
 def nodes_csv():
     """The per-node table of the period (visits, hang-ups, time there, outcomes taken), streamed."""
     scope = _export_scope()
-    flows = list(db.session.scalars(select(Flow).where(Flow.org_id == g.org.id)))
-    return _csv(scope, "nodes", data.nodes_csv(scope, _names(flows)))
+    flow_ids = {scope.flow.id} if scope.flow is not None else {f.id for f in _flow_menu()}
+    return _csv(scope, "nodes", data.nodes_csv(scope, _names(flow_ids)))
