@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -308,7 +309,8 @@ def _fields(node: dict) -> dict[str, Any]:
 
 
 def _short(value: Any) -> str:
-    text = value if isinstance(value, str) else repr(value) if value is not None else "—"
+    """A field's value as the designer's JSON shows it, cut at 120 characters ("—" when absent)."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False) if value is not None else "—"
     return text if len(text) <= 120 else text[:119] + "…"
 
 

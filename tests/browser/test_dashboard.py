@@ -102,6 +102,13 @@ def test_dashboard_period_switch_publish_diff_and_axe(page, live_server):
     assert "Rename the menu" in diff.inner_text() and "Welcome menu" in diff.inner_text()
     assert re.search(r"period=7d", page.url)  # the marker opened its diff in place
 
+    page.locator(".publish-marker[data-revision='1']").focus()  # the keyboard reaches the markers too
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.querySelector('#revision-diff').textContent.includes('Revision 1 of')")
+    assert "first revision" in diff.inner_text()
+    page.locator(".publish-marker[data-revision='2']").click()
+    page.wait_for_function("() => document.querySelector('#revision-diff').textContent.includes('Revision 2 of')")
+
     problems = _serious(axe.run(page))
     assert not problems, problems
     assert not page.js_errors

@@ -151,5 +151,23 @@ def test_revision_diff_panel_names_the_changed_fields(dash, client):
     assert panel.status_code == 200 and "<html" not in html
     assert "Revision 2 of Main line" in html and "Rename the menu" in html and "Against revision 1: 1 changed" in html
     assert "<code>name</code></th><td><del>Main</del></td><td><ins>Welcome menu</ins>" in html
+    dash.flow.draft = dict(
+        dash.flow.draft,
+        nodes=[
+            dict(n, props=dict(n["props"], prompt={"say": "Press 1 for sales."}), outcomes={"1": "hours"})
+            if n["id"] == "main"
+            else n
+            for n in dash.flow.draft["nodes"]
+        ],
+    )
+    publish(dash.org, None, dash.flow, "Sales only")
+    db.session.commit()
+    three = client.get(f"/flows/{dash.flow.id}/dashboard/revisions/3", headers={"HX-Request": "true"})
+    html = three.get_data(as_text=True)
+    assert (
+        "<code>props.prompt</code></th><td><del>{&#34;say&#34;: &#34;Press 1 for sales, 2 to pay, 3 to hold.&#34;}"
+        in html
+    )
+    assert "<code>outcome 2</code></th><td><del>account</del></td><td><ins>—</ins>" in html
     page = client.get(f"/flows/{dash.flow.id}/dashboard/revisions/1").get_data(as_text=True)
     assert "<html" in page and "first revision, " in page
