@@ -14,6 +14,7 @@ from sqlalchemy import insert
 
 from extensions import db
 from models import CallSession
+from tests.calls.flows import acme
 from tests.dashboard.conftest import NOW
 from tests.plugins.factories import Factory
 
@@ -114,3 +115,25 @@ def test_csv_of_100k_calls_streams_in_bounded_memory(dash, app):
     assert lines == count + 1 and chunks > count // 5000
     print(f"\n{count} calls: {size / 1e6:.1f} MB of CSV in {chunks} chunks, {elapsed:.1f} s, peak {peak / 1e6:.1f} MB")
     assert size > 8_000_000 and peak < 5_000_000  # the whole file never sits in memory
+
+
+def test_calls_csv_of_real_calls_through_the_webhooks(app, client, make):
+    from sim import DialResult, HangUp, Press
+    from tests.calls.conftest import CallWorld
+
+    world = CallWorld(app, client, make)
+    flow = world.flow(acme())
+    _, answered = world.call([Press("1"), DialResult("completed")])
+    _, gave_up = world.call([HangUp()])
+    make.user("viewer@acme.example", "viewer", world.org)
+    make.login("viewer@acme.example")
+    resp = client.get(
+        f"/dashboard/calls.csv?period=custom&since=2025-03-04&until=2025-03-04&flow={flow.id}", buffered=True
+    )
+    rows = {r["call_id"]: r for r in csv.DictReader(io.StringIO(resp.get_data(as_text=True)))}
+    assert set(rows) == {answered.id, gave_up.id}
+    for call in (answered, gave_up):
+        row = rows[call.id]
+        assert (row["end_reason"], row["end_node"]) == (call.end_reason, call.current_node) and row["end_reason"]
+        assert (row["number"], row["flow"], row["revision"]) == ("+15550001000", "Main line", "1")
+    assert rows[gave_up.id]["end_reason"] == "caller_hangup" and rows[gave_up.id]["end_node"] == "main"
