@@ -118,6 +118,7 @@ def test_dashboard_period_switch_publish_diff_and_axe(page, live_server):
     assert page.locator(".calls-chart .bars > g").count() == 30 and page.locator(".publish-marker").count() == 2
     problems = _serious(axe.run(page))
     assert not problems, problems
+    shot(page, "dashboard-org-30d")
     page.click("label[for=period-custom]")  # no dates yet: the 400 says so in place, the filters stay
     page.wait_for_selector("#dash-error")
     assert "needs both since and until" in page.locator("#dash-error").inner_text()
