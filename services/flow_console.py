@@ -58,6 +58,10 @@ class ConsoleServices:
             raise ConnectionError("simulated failure")
         return 200, str(self.options.get("http_body") or "{}")
 
+    def twilio_signature(self, url: str, params: Mapping[str, str]) -> str:
+        """No Twilio account signs in the console: a placeholder signature."""
+        return "simulated"
+
     def send_sms(self, to: str, from_: str, body: str) -> str:
         """Pretend to send; the transcript shows the message."""
         self.log.append(f"SMS to {to}: {body} (not sent)")

@@ -12,10 +12,12 @@ from flask import abort, g, jsonify, render_template, request, url_for
 from flask_login import current_user
 
 from extensions import db
-from flows import node_type_catalog
+from flows import DefinitionError, node_type_catalog
+from flows.executions import request_start
 from services import flow_revisions
 from services.accounts import time_zone_names
 from services.designer import flow_state, template_scope
+from services.webhook_urls import base_url
 from web.context import can, page_auth
 from web.errors import ApiError
 from web.flows_pages import bp, flow_or_404
@@ -204,6 +206,7 @@ def render_node_form(flows: list[dict[str, Any]], readonly: bool, **extra: Any) 
         node_issues=[i for i in issues if i.get("node_id") == node["id"]],
         scope=template_scope(definition, node["id"]),
         is_start=definition.get("start") == node["id"],
+        request_curl=execution_curl(extra.get("flow_id"), definition, node["id"]),
         targets=[(n["id"], n.get("name") or n["id"]) for n in definition.get("nodes") or [] if isinstance(n, dict)],
         outcomes=_outcomes_for(node, info),
         operators=node_type_catalog()["branch_operators"],
@@ -211,6 +214,25 @@ def render_node_form(flows: list[dict[str, Any]], readonly: bool, **extra: Any) 
         readonly=readonly,
         changed=changed,
         **extra,
+    )
+
+
+def execution_curl(flow_id: int | None, definition: dict[str, Any], node_id: str) -> str | None:
+    """The curl command that starts an execution of the flow, for the node executions start at."""
+    try:
+        start = request_start(definition) if flow_id is not None else None
+    except DefinitionError:
+        start = None
+    if start is None or start != node_id:
+        return None
+    url = base_url() + url_for("executions_api.start", flow_id=flow_id)
+    body = '{"to": "+14155550123", "from": "<one of your numbers>", "parameters": {"name": "Ada"}}'
+    return (
+        f"curl -X POST '{url}' \\\n"
+        "  -H 'Authorization: Bearer <token>' \\\n"
+        f"  -H 'orgid: {g.org.slug}' \\\n"
+        "  -H 'Content-Type: application/json' \\\n"
+        f"  -d '{body}'"
     )
 
 

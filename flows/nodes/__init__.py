@@ -1,5 +1,29 @@
 """Built-in node types; importing this package registers them all in `flows.NODE_TYPES`."""
 
-from flows.nodes import builtin, connect, hours, inputs, integrations, logic, pay, voice
+from flows.nodes import (
+    builtin,
+    connect,
+    function,
+    hours,
+    inputs,
+    integrations,
+    logic,
+    outbound,
+    pay,
+    redirect,
+    voice,
+)
 
-__all__ = ["builtin", "connect", "hours", "inputs", "integrations", "logic", "pay", "voice"]
+__all__ = [
+    "builtin",
+    "connect",
+    "function",
+    "hours",
+    "inputs",
+    "integrations",
+    "logic",
+    "outbound",
+    "pay",
+    "redirect",
+    "voice",
+]

@@ -74,6 +74,7 @@ class Importer:
                 self.aliases[f"widgets.{name}"] = f"widgets.{node_id}"
         for old, new in self.var_renames.items():
             self.aliases[f"flow.variables.{old}"] = f"flow.variables.{new}"
+        self.aliases = {**map_other.redirect_aliases(self.states, self.ids), **self.aliases}  # the longer paths first
         self.menus = self._find_menus()
         self.merged = {split: gather for gather, split in self.menus.items()}
 
@@ -234,7 +235,14 @@ class Importer:
         start = self.resolve(wired.get(source)) if source else None
         if start is None and initial != trigger["name"]:
             start = self.ids.get(initial)
-        notes = [f"{e} → {t} is not used (Phonetree flows answer calls)" for e, t in wired.items() if e != source]
+        request = self.resolve(wired.get("incomingRequest")) if source != "incomingRequest" else None
+        notes = [
+            f"{e} → {t} is not used (Phonetree flows answer calls)"
+            for e, t in wired.items()
+            if e != source and not (e == "incomingRequest" and request)
+        ]
+        if request:
+            notes.append(f"executions (incomingRequest) start at {request}")
         if source and source != "incomingCall":
             notes.insert(0, f"no incomingCall transition; calls start where {source} goes")
         if source and wired[source] in self.missing:
@@ -247,6 +255,8 @@ class Importer:
             "original": trigger.get("transitions") or [],
             "start": start,
         }
+        if request:
+            studio["trigger"]["request"] = request  # flows.executions.request_start
         return start, {
             "widget": trigger["name"],
             "type": "trigger",

@@ -210,3 +210,13 @@ def test_field_help_is_plain_text_without_markdown():
     """Help is shown as plain text under each field: markdown backticks would show up literally."""
     helps = [(t["type"], f["name"], f.get("help") or "") for t in node_type_catalog()["types"] for f in t["fields"]]
     assert helps and not [h for h in helps if "`" in h[2]]
+
+
+def test_the_request_start_shows_the_curl_of_its_executions_endpoint(ed, acme):
+    flow = acme["flow"]
+    start = next(n for n in flow.draft["nodes"] if n["id"] == flow.draft["start"])
+    html = _form(ed, acme, start).get_data(as_text=True)
+    assert "Start by request (REST API)" in html
+    assert f"/api/flows/{flow.id}/executions" in html and "Authorization: Bearer &lt;token&gt;" in html
+    assert "orgid: acme" in html and "&#34;parameters&#34;" in html
+    assert "Start by request" not in _form(ed, acme, _menu(acme)).get_data(as_text=True)

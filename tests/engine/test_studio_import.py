@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
+from twilio.request_validator import RequestValidator
 
 from flows import DefinitionError, FakeServices, load_definition, validate
 from flows.studio import detect_format, import_studio
@@ -14,6 +16,7 @@ from flows.studio.liquid import liquid_to_jinja
 from flows.studio.liquid_export import jinja_to_liquid
 from flows.studio.shape import STUDIO_WIDGET_TYPES
 from tests.engine.helpers import CALL, Call, outcomes
+from tests.studio_exports import PLACEHOLDERS
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "studio"
@@ -25,21 +28,16 @@ NOT_MAPPED = {
     "ivr_main_menu.json": {},
     "voicemail.json": {"record_message": "partial", "thanks": "partial"},
     "payments.json": {},
-    "appointment_http.json": {"lookup": "partial", "announce": "partial", "front_desk": "partial"},
+    "appointment_http.json": {"lookup": "partial", "announce": "partial"},
     "every_widget.json": {
         "Trigger": "partial",
         "start_stream": "unsupported",
         "record_call": "unsupported",
         "set_defaults": "partial",
         "no_input_vm": "partial",
-        "queue": "partial",
         "subflow": "partial",
-        "twiml_redirect": "unsupported",
         "bot": "unsupported",
-        "flex": "unsupported",
-        "fn": "unsupported",
         "sms_reply": "unsupported",
-        "outbound_call": "unsupported",
     },
     "sms_flow.json": {"Trigger": "partial", "ask_confirm": "unsupported", "check_reply": "partial"},
 }
@@ -130,9 +128,13 @@ def test_import_reports_every_widget(path: Path) -> None:
 @pytest.mark.parametrize("path", FLOW_FILES, ids=lambda p: p.name)
 def test_imported_flows_validate(path: Path) -> None:
     """Every file imports without an error, except each transition to a missing widget (02's
-    "Goodbye"): that is one missing_target error on the node, at the outcome, naming the widget."""
+    "Goodbye"): that is one missing_target error on the node, at the outcome, naming the widget;
+    and each placeholder its authors left for a workflow SID or a Function URL."""
     definition, report = import_studio(json.loads(path.read_text()))
     errors = [i for i in validate(definition) if i.severity == "error"]
+    placeholders = sorted((e.code, e.node_id, e.field) for e in errors if e.code != "missing_target")
+    assert placeholders == PLACEHOLDERS.get(path.name, [])
+    errors = [e for e in errors if e.code == "missing_target"]
     missing = definition["ui"]["studio"].get("missing", {})
     expected = sorted(
         (n["id"], f"outcomes.{outcome}", target)
@@ -141,7 +143,6 @@ def test_imported_flows_validate(path: Path) -> None:
         if target in missing
     )
     assert sorted((e.node_id, e.field, e.message.split("'")[3]) for e in errors) == expected
-    assert all(e.code == "missing_target" for e in errors)
     assert bool(expected) == (path.name == "02-ca-regulatory-subflow-voicemail.json")
 
 
@@ -257,21 +258,41 @@ def test_capture_payments_failures_fan_out_only_when_targets_differ() -> None:
 def test_unsupported_widgets_keep_their_transitions() -> None:
     definition, report = imported("every_widget.json")
     nodes = nodes_of(definition)
-    fn = nodes["fn"]
-    assert fn["type"] == "branch" and fn["props"]["input"] == "{{ widgets.fn.event }}"
-    assert fn["outcomes"] == {"success": "say_result", "fail": "goodbye", "no_match": "goodbye"}
-    flex = nodes["flex"]
-    assert flex["outcomes"] == {
-        "failedToEnqueue": "no_input_vm",
-        "callFailure": "no_input_vm",
-        "no_match": "no_input_vm",
-    }
-    row = next(r for r in report if r["widget"] == "twiml_redirect")
-    assert row["status"] == "unsupported" and "outside TwiML" in row["detail"]
-    assert nodes["twiml_redirect"]["outcomes"]["return"] == "main_menu"
+    bot = nodes["bot"]
+    assert bot["type"] == "branch" and bot["props"]["input"] == "{{ widgets.bot.event }}"
+    assert bot["outcomes"] == {"return": "main_menu", "no_match": "main_menu"}
+    row = next(r for r in report if r["widget"] == "bot")
+    assert row["status"] == "unsupported" and "Dialogflow" in row["detail"]
     assert definition["ui"]["studio"]["widgets"]["fn"]["properties"]["function_sid"].startswith("ZH")
     note = definition["ui"]["notes"][0]["text"]
-    assert note.startswith("Imported from Twilio Studio") and "- fn (run-function, unsupported)" in note
+    assert note.startswith("Imported from Twilio Studio") and "- bot (connect-virtual-agent, unsupported)" in note
+
+
+def test_functions_flex_and_twiml_redirects_run() -> None:
+    """run-function, send-to-flex, enqueue-call to a workflow and add-twiml-redirect map to nodes that run."""
+    definition, report = imported("every_widget.json")
+    nodes = nodes_of(definition)
+    assert {r["widget"]: r["status"] for r in report if r["widget"] in ("fn", "flex", "queue", "twiml_redirect")} == {
+        "fn": "mapped",
+        "flex": "mapped",
+        "queue": "mapped",
+        "twiml_redirect": "mapped",
+    }
+    fn = nodes["fn"]
+    assert fn["type"] == "run_function" and fn["outcomes"] == {"success": "say_result", "failed": "goodbye"}
+    assert fn["props"] == {"url": "https://tour-1234.twil.io/balance", "parameters": {"phone": "{{trigger.call.From}}"}}
+    flex = nodes["flex"]
+    assert flex["type"] == "enqueue" and flex["outcomes"] == {"error": "no_input_vm", "hangup": "no_input_vm"}
+    assert flex["props"] == {
+        "target": "workflow",
+        "workflow_sid": "WW0123456789abcdef0123456789abcdef",
+        "task_attributes": '{"name": "{{trigger.call.From}}"}',
+    }
+    assert nodes["queue"]["props"]["priority"] == 5 and nodes["queue"]["props"]["task_timeout"] == 600
+    redirect = nodes["twiml_redirect"]
+    assert redirect["type"] == "twiml_redirect"
+    assert redirect["props"] == {"url": "https://twiml.example.com/hold", "method": "POST", "timeout": 14400}
+    assert redirect["outcomes"] == {"return": "main_menu", "timeout": "goodbye", "failed": "transfer"}
 
 
 def test_trigger_events_other_than_calls_are_reported() -> None:
@@ -478,7 +499,24 @@ def test_call_through_placeholders_and_a_balance_lookup() -> None:
     assert "Your balance is 12.50 dollars." in second.twiml and second.done
     function = Call(definition, services)
     function.start()
-    assert outcomes(function.send("input", Digits="9"))[-2:] == [("fn", "no_match"), ("goodbye", None)]
+    assert outcomes(function.send("input", Digits="9"))[-2:] == [("fn", "failed"), ("goodbye", None)]  # a 404
+
+    def balance(method: str, url: str, headers: Any, body: str | None) -> tuple[int, str]:
+        params = dict(parse_qsl(body or ""))
+        assert method == "POST" and params == {"phone": CALL["From"]}
+        assert headers["Content-Type"] == "application/x-www-form-urlencoded"
+        assert RequestValidator(services.auth_token).validate(url, params, headers["X-Twilio-Signature"])
+        return 200, '{"balance": "3.00"}'
+
+    services.http["https://tour-1234.twil.io/balance"] = balance
+    signed = Call(definition, services)
+    signed.start()
+    assert outcomes(signed.send("input", Digits="9"))[-3:] == [
+        ("fn", "success"),
+        ("say_result", "next"),
+        ("goodbye", None),
+    ]
+    assert signed.state["results"]["fn"]["parsed"] == {"balance": "3.00"}
     spoken = Call(definition, services)
     spoken.start()
     assert outcomes(spoken.send("input", SpeechResult="operator"))[:3] == [
