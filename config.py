@@ -47,6 +47,12 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "TWILIO_TIMEOUT_SECONDS": float(env.get("TWILIO_TIMEOUT_SECONDS", "10")),
         "PHONE_SAGA_RETRY_SECONDS": float(env.get("PHONE_SAGA_RETRY_SECONDS", "30")),
         "PHONE_SAGA_GRACE_SECONDS": float(env.get("PHONE_SAGA_GRACE_SECONDS", "120")),
+        # Background tasks (services/task_queue.py) and durable timers (services/timers.py).
+        "TASKS_URL": env.get("PHONETREE_TASKS_URL") or f"sqlite:///{inst / 'tasks.db'}",
+        "TASKS_NAME": env.get("PHONETREE_TASKS_NAME", "phonetree"),
+        "TASKS_WORKERS": int(env.get("PHONETREE_TASKS_WORKERS", "2")),
+        "TIMER_LEASE_SECONDS": float(env.get("PHONETREE_TIMER_LEASE_SECONDS", "120")),
+        "TIMER_MAX_ATTEMPTS": int(env.get("PHONETREE_TIMER_MAX_ATTEMPTS", "5")),
         "VOICE_GATEWAY_URL": env.get("VOICE_GATEWAY_URL", ""),
         "JWT_TTL_SECONDS": int(env.get("JWT_TTL_SECONDS", str(12 * 3600))),
         "SESSION_COOKIE_HTTPONLY": True,
