@@ -61,7 +61,7 @@ def run_worker(app: Flask, interval: float, workers: int) -> None:
 
     from services import task_queue, timers
 
-    timers.load_handlers()
+    timers.load_handlers(app)
     huey = task_queue.queue(app)
     scheduler = BackgroundScheduler(timezone=UTC)
     scheduler.add_job(
@@ -99,7 +99,7 @@ def worker(once: bool, interval: float | None, threads: int | None, exit_with_pa
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if once:
-        timers.load_handlers()
+        timers.load_handlers(app)
         fired = timers.run_due(app)
         result = reconcile_once(app)
         click.echo(f"Fired {fired} timer(s).")
@@ -128,6 +128,7 @@ def serve(host: str, port: int) -> None:
     # A session of its own: the terminal's Ctrl-C reaches this process only, which then stops the
     # worker with one SIGINT (a second one would cut its graceful stop short).
     child = subprocess.Popen(command, cwd=app.root_path, start_new_session=True)
+    click.echo(f"Phonetree worker started (pid {child.pid}) beside the web server.")
 
     def stop(signum, _frame):
         raise SystemExit(128 + signum)

@@ -36,7 +36,8 @@ fire): the timer guarantees at-or-after ``fire_at``, once, never lost; not that 
 still as it was when the timer was set.
 
 Handlers are registered at import of the module that owns them; the worker imports the modules
-in `HANDLER_MODULES` before it starts, so list a module there when it registers a kind.
+in `HANDLER_MODULES` before it starts, so list a module there when it registers a kind (and
+``PHONETREE_TIMER_HANDLERS``, a comma-separated list of modules, adds more: plugins, tests).
 """
 
 from __future__ import annotations
@@ -133,9 +134,10 @@ def pending(kind: str, key: str) -> Timer | None:
     return db.session.execute(select(Timer).where(Timer.kind == kind, Timer.key == key)).scalar_one_or_none()
 
 
-def load_handlers() -> None:
-    """Import every module of `HANDLER_MODULES` (they register their kinds)."""
-    for name in HANDLER_MODULES:
+def load_handlers(app: Flask) -> None:
+    """Import the modules that register kinds: `HANDLER_MODULES` and ``PHONETREE_TIMER_HANDLERS``'s."""
+    extra = [name.strip() for name in str(app.config.get("TIMER_HANDLER_MODULES") or "").split(",")]
+    for name in (*HANDLER_MODULES, *filter(None, extra)):
         importlib.import_module(name)
 
 
