@@ -14,7 +14,8 @@ The API::
 - After that commit, a wake-up is sent to the task queue (`services.task_queue`, Huey) for
   ``fire_at``. The wake-up carries nothing: it makes a worker claim whatever timers are due. A
   wake-up that is lost (the queue was unreachable, Redis restarted empty) costs only time: the
-  worker claims due timers when it starts and every minute.
+  worker claims due timers when it starts and every minute. A claim also queues a wake-up for
+  the end of its lease, and a retry one for its retry time.
 - A worker *claims* due timers with one conditional UPDATE (``available_at <= now`` in state
   pending, or running with a lease that ran out; on PostgreSQL the candidates are picked ``FOR
   UPDATE SKIP LOCKED``), setting a lease token and ``available_at = now + lease``. Two workers
@@ -158,7 +159,7 @@ def _wake_after_commit(fire_at: datetime) -> None:
         if not event.contains(session, "after_commit", _send_wakes):
             event.listen(session, "after_commit", _send_wakes)
             event.listen(session, "after_rollback", _forget_wakes)
-    wakes.add(fire_at.replace(microsecond=0) + timedelta(seconds=1) if fire_at.microsecond else fire_at)
+    wakes.add(fire_at)
 
 
 def _forget_wakes(session) -> None:
@@ -167,14 +168,22 @@ def _forget_wakes(session) -> None:
 
 def _send_wakes(session) -> None:
     wakes = session.info.pop(_WAKES, None)
-    if not wakes:
-        return
+    if wakes:
+        _wake_at(current_app._get_current_object(), wakes)  # type: ignore[attr-defined]
+
+
+def _wake_at(app: Flask, etas) -> None:
+    """Queue a wake-up at each time (rounded up to the second); a queue that fails is logged, not raised."""
     try:
-        wake_task = _tasks(current_app._get_current_object())  # type: ignore[attr-defined]
-        for eta in sorted(wakes):
+        wake_task = _tasks(app)
+        for eta in sorted({_whole_second(eta) for eta in etas}):
             wake_task.schedule(eta=eta)
     except Exception:  # the timers are committed: the worker's next sweep fires them
         log.exception("Timers saved, but the task queue did not take their wake-up; the worker's sweep will fire them.")
+
+
+def _whole_second(at: datetime) -> datetime:
+    return at.replace(microsecond=0) + timedelta(seconds=1) if at.microsecond else at
 
 
 @task_queue.on_queue
@@ -239,6 +248,8 @@ def claim(app: Flask, limit: int = CLAIM_BATCH) -> list[Claimed]:
             .order_by(Timer.available_at, Timer.id)
         ).all()
         db.session.commit()
+    if rows:  # should this worker die holding them, another one takes them when the lease runs out
+        _wake_at(app, [at + lease_for(app)])
     return [Claimed(r.id, r.kind, r.key, dict(r.payload or {}), token, r.attempts) for r in rows]
 
 
@@ -320,10 +331,12 @@ def _release(timer: Claimed, state: str, available_at: datetime, error: str, add
         "last_error": error,
         "attempts": Timer.attempts + add_attempts,
     }
-    db.session.execute(
+    released = db.session.execute(
         update(Timer)
         .where(Timer.id == timer.id, Timer.lease_token == timer.token)
         .values(**values)
         .execution_options(synchronize_session=False)
-    )
+    ).rowcount
     db.session.commit()
+    if released and state == "pending":
+        _wake_at(current_app._get_current_object(), [available_at])  # type: ignore[attr-defined]

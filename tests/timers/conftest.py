@@ -19,7 +19,8 @@ from tests.plugins.db import IsolatedClient, base_config, skip_or_fail
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = "redis://127.0.0.1:6379/0"
-QUEUES = ("sqlite", "redis")
+# The PostgreSQL pass also runs the queue on Huey's PostgreSQL storage, in the test database.
+QUEUES = ("sqlite", "redis") + (("postgres",) if os.environ.get("TEST_DATABASE_URL") else ())
 
 
 class Clock:
@@ -32,10 +33,12 @@ class Clock:
         return self.at
 
 
-def queue_settings(kind: str, tmp_path: Path) -> dict:
-    """Task-queue settings of one kind with a queue of its own (a file, or a name in Redis)."""
+def queue_settings(kind: str, tmp_path: Path, database_url: str) -> dict:
+    """Task-queue settings of one kind with a queue of its own (a file, or a name in Redis or PostgreSQL)."""
     if kind == "sqlite":
         return {"TASKS_URL": f"sqlite:///{tmp_path / 'tasks.db'}", "TASKS_NAME": "phonetree"}
+    if kind == "postgres":
+        return {"TASKS_URL": database_url, "TASKS_NAME": f"test_{uuid.uuid4().hex[:10]}"}
     import redis
 
     conn = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
@@ -72,9 +75,10 @@ def timer_app(databases, tmp_path):
     built, queues = [], []
 
     def build(kind: str = "sqlite", **config):
-        settings = queue_settings(kind, tmp_path)
+        url = databases.fresh()
+        settings = queue_settings(kind, tmp_path, url)
         queues.append(settings)
-        app = create_app({**base_config(databases.fresh(), databases.instance), **settings, **config})
+        app = create_app({**base_config(url, databases.instance), **settings, **config})
         app.test_client_class = IsolatedClient
         ctx = app.app_context()
         ctx.push()
@@ -83,6 +87,9 @@ def timer_app(databases, tmp_path):
 
     yield build
     for ctx in reversed(built):
+        huey = ctx.app.extensions.get("phonetree_tasks")
+        if huey is not None and hasattr(huey.storage, "close"):
+            huey.storage.close()
         db.session.remove()
         db.engine.dispose()
         ctx.pop()

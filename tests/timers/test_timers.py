@@ -241,9 +241,8 @@ def test_two_workers_racing_fire_each_timer_once(app, clock):
     assert db.session.query(Timer).count() == 0
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "redis"])
-def test_a_commit_sends_a_wake_up_for_each_fire_time_and_a_rollback_none(timer_app, clock, kind):
-    app = timer_app(kind, PHONETREE_CLOCK=clock)
+def test_a_commit_sends_a_wake_up_for_each_fire_time_and_a_rollback_none(timer_app, clock, queue_kind):
+    app = timer_app(queue_kind, PHONETREE_CLOCK=clock)
     huey = task_queue.queue(app)
     timers.register(KIND, lambda payload: None)
     timers.schedule(KIND, "gone", {}, clock.at)
