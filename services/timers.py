@@ -54,8 +54,8 @@ from typing import Any
 from flask import Flask, current_app
 from huey import crontab
 from sqlalchemy import delete, event, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from db_raw import RawStatement
 from extensions import db
 from models import Timer
 from services import task_queue
@@ -75,6 +75,17 @@ UNKNOWN_KIND_RETRY = timedelta(seconds=60)
 _WAKES = "phonetree_timer_wakes"
 
 _handlers: dict[str, Callable[[dict], None]] = {}
+
+_COLUMNS = Timer.__table__.c
+# One timer per (kind, key): scheduling again replaces time and payload and starts it afresh.
+# Fixed SQL (SQLAlchemy would compile an ON CONFLICT statement anew on every call).
+_UPSERT = RawStatement(
+    'INSERT INTO timer (kind, "key", payload, fire_at, state, available_at, lease_token, attempts, created_at) '
+    "VALUES (:kind, :key, :payload, :fire_at, 'pending', :fire_at, NULL, 0, :created_at) "
+    'ON CONFLICT (kind, "key") DO UPDATE SET payload = excluded.payload, fire_at = excluded.fire_at, '
+    "state = 'pending', available_at = excluded.available_at, lease_token = NULL, attempts = 0, last_error = NULL",
+    params={"payload": _COLUMNS.payload.type, "fire_at": _COLUMNS.fire_at.type, "created_at": _COLUMNS.created_at.type},
+)
 
 
 # -- the API ---------------------------------------------------------------------------------------
@@ -102,24 +113,7 @@ def schedule(kind: str, key: str, payload: dict, fire_at: datetime) -> None:
     if not isinstance(fire_at, datetime):
         raise TypeError("fire_at is a datetime")
     fire_at = fire_at.replace(tzinfo=UTC) if fire_at.tzinfo is None else fire_at.astimezone(UTC)
-    values = {
-        "kind": kind,
-        "key": key,
-        "payload": payload,
-        "fire_at": fire_at,
-        "state": "pending",
-        "available_at": fire_at,
-        "lease_token": None,
-        "attempts": 0,
-        "last_error": None,
-        "created_at": clock_now(),
-    }
-    dialect = db.session.get_bind().dialect.name
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Timer)
-    stmt = insert.values(**values)
-    replaced = {name: stmt.excluded[name] for name in values if name not in ("kind", "key")}
-    stmt = stmt.on_conflict_do_update(index_elements=[Timer.kind, Timer.key], set_=replaced)
-    db.session.execute(stmt)
+    _UPSERT.execute({"kind": kind, "key": key, "payload": payload, "fire_at": fire_at, "created_at": clock_now()})
     _wake_after_commit(fire_at)
 
 
