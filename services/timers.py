@@ -54,6 +54,7 @@ from typing import Any
 from flask import Flask, current_app
 from huey import crontab
 from sqlalchemy import delete, event, select, update
+from sqlalchemy.orm import Session
 
 from db_raw import RawStatement
 from extensions import db
@@ -72,7 +73,8 @@ CLAIM_BATCH = 100
 MAX_KIND = 64
 MAX_KEY = 255
 UNKNOWN_KIND_RETRY = timedelta(seconds=60)
-_WAKES = "phonetree_timer_wakes"
+_WAKES = "phonetree_timer_wakes"  # session.info: fire times to wake a worker for, after the commit
+_CONSUME = "phonetree_timer_consume"  # session.info: the timer a handler runs for (fire)
 
 _handlers: dict[str, Callable[[dict], None]] = {}
 
@@ -86,6 +88,8 @@ _UPSERT = RawStatement(
     "state = 'pending', available_at = excluded.available_at, lease_token = NULL, attempts = 0, last_error = NULL",
     params={"payload": _COLUMNS.payload.type, "fire_at": _COLUMNS.fire_at.type, "created_at": _COLUMNS.created_at.type},
 )
+# A fired timer's row, unless it was re-scheduled (the lease token is cleared) or re-leased meanwhile.
+_DELETE_LEASED = RawStatement("DELETE FROM timer WHERE id = :id AND lease_token = :token")
 
 
 # -- the API ---------------------------------------------------------------------------------------
@@ -146,24 +150,29 @@ def _check_kind(kind: str) -> None:
 
 def _wake_after_commit(fire_at: datetime) -> None:
     """Remember ``fire_at`` on the session; its next commit sends one wake-up per distinct second."""
-    session = db.session()
-    wakes = session.info.get(_WAKES)
-    if wakes is None:
-        wakes = session.info[_WAKES] = set()
-        if not event.contains(session, "after_commit", _send_wakes):
-            event.listen(session, "after_commit", _send_wakes)
-            event.listen(session, "after_rollback", _forget_wakes)
-    wakes.add(fire_at)
+    db.session().info.setdefault(_WAKES, set()).add(fire_at)
 
 
-def _forget_wakes(session) -> None:
-    session.info.pop(_WAKES, None)
+@event.listens_for(Session, "before_commit")
+def _before_commit(session) -> None:
+    consume = session.info.get(_CONSUME)
+    if consume is not None and not consume.committed:  # a fired timer goes with its handler's first commit
+        _DELETE_LEASED.execute({"id": consume.id, "token": consume.token})
 
 
-def _send_wakes(session) -> None:
+@event.listens_for(Session, "after_commit")
+def _after_commit(session) -> None:
+    consume = session.info.get(_CONSUME)
+    if consume is not None:
+        consume.committed = True
     wakes = session.info.pop(_WAKES, None)
     if wakes:
         _wake_at(current_app._get_current_object(), wakes)  # type: ignore[attr-defined]
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session) -> None:
+    session.info.pop(_WAKES, None)
 
 
 def _wake_at(app: Flask, etas) -> None:
@@ -259,23 +268,13 @@ def run_due(app: Flask, limit: int | None = None) -> int:
     return fired
 
 
-class _ConsumeOnCommit:
-    """Deletes the claimed row in the handler's transaction, at its first commit."""
+@dataclass
+class _Consume:
+    """The claimed row to delete at the handler's first commit (``session.info[_CONSUME]``)."""
 
-    def __init__(self, timer: Claimed):
-        self.timer = timer
-        self.committed = False
-
-    def before_commit(self, session) -> None:
-        if not self.committed:
-            session.execute(
-                delete(Timer)
-                .where(Timer.id == self.timer.id, Timer.lease_token == self.timer.token)
-                .execution_options(synchronize_session=False)
-            )
-
-    def after_commit(self, _session) -> None:
-        self.committed = True
+    id: int
+    token: str
+    committed: bool = False
 
 
 def fire(app: Flask, timer: Claimed) -> bool:
@@ -287,9 +286,7 @@ def fire(app: Flask, timer: Claimed) -> bool:
             _release(timer, "pending", clock_now() + UNKNOWN_KIND_RETRY, f"no handler for kind {timer.kind!r}", 0)
             return False
         session = db.session()
-        consume = _ConsumeOnCommit(timer)
-        event.listen(session, "before_commit", consume.before_commit)
-        event.listen(session, "after_commit", consume.after_commit)
+        consume = session.info[_CONSUME] = _Consume(timer.id, timer.token)
         try:
             handler(dict(timer.payload))
             db.session.commit()
@@ -303,8 +300,7 @@ def fire(app: Flask, timer: Claimed) -> bool:
             _after_failure(app, timer, err)
             return False
         finally:
-            event.remove(session, "before_commit", consume.before_commit)
-            event.remove(session, "after_commit", consume.after_commit)
+            session.info.pop(_CONSUME, None)
 
 
 def _after_failure(app: Flask, timer: Claimed, err: Exception) -> None:
