@@ -267,3 +267,13 @@ def test_a_queue_that_is_down_loses_no_timer(timer_app, clock, fired):
     db.session.commit()  # the wake-up fails and is logged; the commit stands
     assert timers.pending(KIND, "k") is not None
     assert timers.run_due(app) == 1 and fired == [{"n": 1}]  # the worker's sweep fires it
+
+
+def test_worker_once_fires_what_is_due(app, clock, fired):
+    timers.schedule(KIND, "due", {"n": 1}, clock.at)
+    timers.schedule(KIND, "later", {"n": 2}, clock.at + timedelta(hours=1))
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["worker", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "Fired 1 timer(s)." in result.output and fired == [{"n": 1}]
+    assert timers.pending(KIND, "later") is not None
