@@ -178,9 +178,14 @@ def _after_rollback(session) -> None:
 def _wake_at(app: Flask, etas) -> None:
     """Queue a wake-up at each time (rounded up to the second); a queue that fails is logged, not raised."""
     try:
-        wake_task = _tasks(app)
+        wake_task, huey, now = _tasks(app), task_queue.queue(app), datetime.now(UTC)
         for eta in sorted({_whole_second(eta) for eta in etas}):
-            wake_task.schedule(eta=eta)
+            # Straight into the queue's schedule (Huey's own .schedule() queues it first, and a worker
+            # then moves it to the schedule: a worker killed between the two would drop it).
+            if eta > now:
+                huey.add_schedule(wake_task.s(eta=eta))
+            else:
+                huey.enqueue(wake_task.s())
     except Exception:  # the timers are committed: the worker's next sweep fires them
         log.exception("Timers saved, but the task queue did not take their wake-up; the worker's sweep will fire them.")
 

@@ -5,7 +5,7 @@ racing. Runs on SQLite and PostgreSQL (TEST_DATABASE_URL)."""
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -243,20 +243,25 @@ def test_two_workers_racing_fire_each_timer_once(app, clock):
 
 def test_a_commit_sends_a_wake_up_for_each_fire_time_and_a_rollback_none(timer_app, clock, queue_kind):
     app = timer_app(queue_kind, PHONETREE_CLOCK=clock)
+    clock.at = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
     huey = task_queue.queue(app)
     timers.register(KIND, lambda payload: None)
     timers.schedule(KIND, "gone", {}, clock.at)
     db.session.rollback()
-    assert huey.pending_count() == 0
+    assert huey.pending_count() == huey.scheduled_count() == 0
     timers.schedule(KIND, "a", {}, clock.at + timedelta(seconds=30))
     timers.schedule(KIND, "b", {}, clock.at + timedelta(seconds=30))
     timers.schedule(KIND, "c", {}, clock.at + timedelta(seconds=90, milliseconds=500))
     db.session.commit()
-    etas = sorted(huey.deserialize_task(data).eta for data in huey.storage.enqueued_items())
-    assert [eta.replace(tzinfo=None) for eta in etas] == [
+    # straight into the queue's schedule, one per distinct second, never before the timer's time
+    assert sorted(task.eta for task in huey.scheduled()) == [
         (clock.at + timedelta(seconds=30)).replace(tzinfo=None),
-        (clock.at + timedelta(seconds=91)).replace(tzinfo=None),  # never before the timer's time
+        (clock.at + timedelta(seconds=91)).replace(tzinfo=None),
     ]
+    assert huey.pending_count() == 0
+    timers.schedule(KIND, "due", {}, datetime.now(UTC) - timedelta(seconds=1))
+    db.session.commit()
+    assert huey.pending_count() == 1  # already due: queued for the next free worker thread
 
 
 def test_a_queue_that_is_down_loses_no_timer(timer_app, clock, fired):

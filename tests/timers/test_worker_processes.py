@@ -62,7 +62,7 @@ def test_a_worker_killed_inside_a_handler_loses_nothing(timer_app, queue_kind, w
     _wait_for(lambda: out.exists() and "start held" in out.read_text(), 30, "the handler to start", pool)
     pool.kill(first)  # SIGKILL in the middle of the handler: its transaction never commits
     pool.start()  # fires it when the dead worker's lease runs out (3 s): a wake-up was queued for then
-    _wait_for(lambda: fired(out), 30, "the timer to fire in the second worker", pool)
+    _wait_for(lambda: fired(out), 90, "the timer to fire in the second worker", pool)
     time.sleep(1)
     assert fired(out) == ["held"] and _remaining() == 0
 
