@@ -74,7 +74,11 @@ def run_worker(app: Flask, interval: float, workers: int) -> None:
         max_instances=1,
         coalesce=True,
     )
-    consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=True, scheduler_interval=1)
+    # An idle thread polls a SQLite queue at most a second apart (Huey's default backs off to 10 s;
+    # Redis and PostgreSQL queues block on the queue instead of polling).
+    consumer = huey.create_consumer(
+        workers=workers, worker_type="thread", periodic=True, scheduler_interval=1, max_delay=1.0
+    )
     timers.wake_now(app)  # timers that came due while no worker ran (or whose wake-up was lost)
     scheduler.start()
     click.echo(

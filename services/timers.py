@@ -176,10 +176,14 @@ def _after_rollback(session) -> None:
 
 
 def _wake_at(app: Flask, etas) -> None:
-    """Queue a wake-up at each time (rounded up to the second); a queue that fails is logged, not raised."""
+    """Queue one wake-up per second that has fire times, at its latest one; a queue that fails is logged, not raised."""
+    latest: dict[datetime, datetime] = {}
+    for eta in etas:
+        second = eta.replace(microsecond=0)
+        latest[second] = max(eta, latest.get(second, eta))
     try:
         wake_task, huey, now = _tasks(app), task_queue.queue(app), datetime.now(UTC)
-        for eta in sorted({_whole_second(eta) for eta in etas}):
+        for eta in sorted(latest.values()):
             # Straight into the queue's schedule (Huey's own .schedule() queues it first, and a worker
             # then moves it to the schedule: a worker killed between the two would drop it).
             if eta > now:
@@ -188,10 +192,6 @@ def _wake_at(app: Flask, etas) -> None:
                 huey.enqueue(wake_task.s())
     except Exception:  # the timers are committed: the worker's next sweep fires them
         log.exception("Timers saved, but the task queue did not take their wake-up; the worker's sweep will fire them.")
-
-
-def _whole_second(at: datetime) -> datetime:
-    return at.replace(microsecond=0) + timedelta(seconds=1) if at.microsecond else at
 
 
 @task_queue.on_queue

@@ -253,10 +253,13 @@ def test_a_commit_sends_a_wake_up_for_each_fire_time_and_a_rollback_none(timer_a
     timers.schedule(KIND, "b", {}, clock.at + timedelta(seconds=30))
     timers.schedule(KIND, "c", {}, clock.at + timedelta(seconds=90, milliseconds=500))
     db.session.commit()
-    # straight into the queue's schedule, one per distinct second, never before the timer's time
+    timers.schedule(KIND, "d", {}, clock.at + timedelta(seconds=90, milliseconds=200))
+    db.session.commit()
+    # straight into the queue's schedule, one per second with timers, at its latest: never before a timer's time
     assert sorted(task.eta for task in huey.scheduled()) == [
         (clock.at + timedelta(seconds=30)).replace(tzinfo=None),
-        (clock.at + timedelta(seconds=91)).replace(tzinfo=None),
+        (clock.at + timedelta(seconds=90, milliseconds=200)).replace(tzinfo=None),  # another commit: its own
+        (clock.at + timedelta(seconds=90, milliseconds=500)).replace(tzinfo=None),
     ]
     assert huey.pending_count() == 0
     timers.schedule(KIND, "due", {}, datetime.now(UTC) - timedelta(seconds=1))
