@@ -53,6 +53,7 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "TASKS_WORKERS": int(env.get("PHONETREE_TASKS_WORKERS", "2")),
         "TIMER_LEASE_SECONDS": float(env.get("PHONETREE_TIMER_LEASE_SECONDS", "120")),
         "TIMER_MAX_ATTEMPTS": int(env.get("PHONETREE_TIMER_MAX_ATTEMPTS", "5")),
+        "TIMER_SWEEP_SECONDS": float(env.get("PHONETREE_TIMER_SWEEP_SECONDS", "10")),
         "TIMER_HANDLER_MODULES": env.get("PHONETREE_TIMER_HANDLERS", ""),
         "VOICE_GATEWAY_URL": env.get("VOICE_GATEWAY_URL", ""),
         "JWT_TTL_SECONDS": int(env.get("JWT_TTL_SECONDS", str(12 * 3600))),

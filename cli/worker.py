@@ -4,7 +4,8 @@ The worker is one process running two things:
 
 - durable timers (services/timers.py) on the task queue (services/task_queue.py, Huey): its
   consumer runs in the main thread with ``PHONETREE_TASKS_WORKERS`` threads; a wake-up for every
-  due timer is queued at start, and a sweep runs every minute;
+  due timer is queued at start, and a sweep (on APScheduler) claims due timers every
+  ``PHONETREE_TIMER_SWEEP_SECONDS``, whatever woke the worker (a lost wake-up only delays);
 - reconciling number changes pending on Twilio (services/phone_reconcile.py), on APScheduler in
   a thread: a job every ``PHONE_SAGA_RETRY_SECONDS``, the first at start, so a change left pending
   by a crash is settled as soon as the worker starts.
@@ -74,15 +75,27 @@ def run_worker(app: Flask, interval: float, workers: int) -> None:
         max_instances=1,
         coalesce=True,
     )
+    # The sweep: due timers are claimed at start (they came due while no worker ran) and then every few
+    # seconds, whatever the queue says (a wake-up lost with a Redis restarted empty only delays).
+    sweep = float(app.config.get("TIMER_SWEEP_SECONDS", 10))
+    scheduler.add_job(
+        timers.run_due,
+        "interval",
+        args=[app],
+        seconds=sweep,
+        next_run_time=datetime.now(UTC),
+        id="sweep-timers",
+        max_instances=1,
+        coalesce=True,
+    )
     # An idle thread polls a SQLite queue at most a second apart (Huey's default backs off to 10 s;
     # Redis and PostgreSQL queues block on the queue instead of polling).
     consumer = huey.create_consumer(
-        workers=workers, worker_type="thread", periodic=True, scheduler_interval=1, max_delay=1.0
+        workers=workers, worker_type="thread", periodic=False, scheduler_interval=1, max_delay=1.0
     )
-    timers.wake_now(app)  # timers that came due while no worker ran (or whose wake-up was lost)
     scheduler.start()
     click.echo(
-        f"Phonetree worker: timers on {task_queue.describe(huey)} ({workers} thread(s)); "
+        f"Phonetree worker: timers on {task_queue.describe(huey)} ({workers} thread(s), a sweep every {sweep:g}s); "
         f"settling pending number changes every {interval:g}s (Ctrl-C stops)."
     )
     try:

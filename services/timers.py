@@ -14,8 +14,8 @@ The API::
 - After that commit, a wake-up is sent to the task queue (`services.task_queue`, Huey) for
   ``fire_at``. The wake-up carries nothing: it makes a worker claim whatever timers are due. A
   wake-up that is lost (the queue was unreachable, Redis restarted empty) costs only time: the
-  worker claims due timers when it starts and every minute. A claim also queues a wake-up for
-  the end of its lease, and a retry one for its retry time.
+  worker claims due timers when it starts and every ``PHONETREE_TIMER_SWEEP_SECONDS`` (10 s). A
+  claim also queues a wake-up for the end of its lease, and a retry one for its retry time.
 - A worker *claims* due timers with one conditional UPDATE (``available_at <= now`` in state
   pending, or running with a lease that ran out; on PostgreSQL the candidates are picked ``FOR
   UPDATE SKIP LOCKED``), setting a lease token and ``available_at = now + lease``. Two workers
@@ -29,7 +29,7 @@ The API::
   committed cannot.
 - A handler that raises is retried with a backoff (30 s, 1 min, 2 min...) up to
   ``PHONETREE_TIMER_MAX_ATTEMPTS``; then the row stays in state ``failed`` with its error.
-  A kind with no handler in this worker waits (``pending``, retried every minute): a worker
+  A kind with no handler in this worker waits (``pending``, tried again a minute later): a worker
   started without the module that registers it loses nothing.
 
 Handlers tolerate staleness themselves (a reply that arrived first, a re-schedule racing the
@@ -52,7 +52,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app
-from huey import crontab
 from sqlalchemy import delete, event, select, update
 from sqlalchemy.orm import Session
 
@@ -68,7 +67,6 @@ log = logging.getLogger("phonetree.timers")
 HANDLER_MODULES: tuple[str, ...] = ()
 
 WAKE_TASK = "phonetree.timers.wake"
-SWEEP_TASK = "phonetree.timers.sweep"
 CLAIM_BATCH = 100
 MAX_KIND = 64
 MAX_KEY = 255
@@ -196,26 +194,17 @@ def _wake_at(app: Flask, etas) -> None:
 
 @task_queue.on_queue
 def _declare_tasks(huey, app: Flask) -> None:
-    """The queue's timer tasks: a wake-up (sent for each fire time) and a sweep every minute."""
+    """The queue's timer task: a wake-up, sent for each fire time; it fires whatever is due."""
 
     def wake() -> int:
         return run_due(app)
 
-    def sweep() -> int:
-        return run_due(app)
-
     app.extensions[WAKE_TASK] = huey.task(name=WAKE_TASK, retries=3, retry_delay=5)(wake)
-    huey.periodic_task(crontab(), name=SWEEP_TASK)(sweep)
 
 
 def _tasks(app: Flask):
     task_queue.queue(app)
     return app.extensions[WAKE_TASK]
-
-
-def wake_now(app: Flask) -> None:
-    """Ask a worker to fire whatever is due now (sent when a worker starts)."""
-    _tasks(app)()
 
 
 # -- firing ----------------------------------------------------------------------------------------

@@ -51,6 +51,27 @@ def test_a_timer_survives_a_worker_restart_and_fires_once(timer_app, queue_kind,
     assert stamp >= at.timestamp()
 
 
+def test_a_queue_emptied_while_no_worker_ran_loses_no_timer(timer_app, queue_kind, workers, tmp_path):
+    """The queue loses its wake-ups (a Redis restarted without persistence): the timers are in the
+    database, and a worker claims them when it starts."""
+    from services import task_queue
+
+    app = timer_app(queue_kind)
+    pool = workers(app)
+    out = tmp_path / "fired.log"
+    for name in ("due", "soon"):
+        at = utcnow() - timedelta(seconds=1) if name == "due" else utcnow() + timedelta(seconds=2)
+        timers.schedule(KIND, name, {"file": str(out), "id": name}, at)
+    db.session.commit()
+    huey = task_queue.queue(app)
+    assert huey.pending_count() + huey.scheduled_count() == 2
+    huey.flush()
+    assert huey.pending_count() + huey.scheduled_count() == 0
+    pool.start()
+    _wait_for(lambda: len(fired(out)) == 2, 30, "both timers to fire", pool)
+    assert sorted(fired(out)) == ["due", "soon"] and _remaining() == 0
+
+
 def test_a_worker_killed_inside_a_handler_loses_nothing(timer_app, queue_kind, workers, tmp_path):
     app = timer_app(queue_kind, TIMER_LEASE_SECONDS=3)
     pool = workers(app)
