@@ -6,7 +6,7 @@ the production queue on the machine's Redis).
 Each section is a function that prints its figures and returns them; `main` runs the sections.
 `timers_section`: N timers (10,000 by default) are scheduled from this process in transactions of
 ``--batch``, all due at one instant, while one worker process (`flask --app app worker`, one
-thread) runs; every firing is recorded by the bench's handler in a file. It prints timers
+queue thread, its sweep beside it) runs; every firing is recorded by the bench's handler in a file. It prints timers
 scheduled per second, the delay from the due time to the first firing, timers fired per second
 (from the due time to the last firing), and how many were lost (never fired) or doubled (fired
 more than once): the goal is 0 and 0.
@@ -176,7 +176,7 @@ def _drop_redis_queue(name: str) -> None:
 def timers_section(count: int, batch: int, queue: str) -> TimerRun:
     """Print the timer figures of one run."""
     run = timer_throughput(count, batch, queue)
-    print(f"timers: {run.count} scheduled (transactions of {batch}), fired by one worker (1 thread), queue {queue}")
+    print(f"timers: {run.count} scheduled (transactions of {batch}), fired by one worker process, queue {queue}")
     print(f"  scheduled: {run.scheduled_per_second:,.0f} timers/s")
     print(f"  first firing {run.first_delay:.2f} s after the due time")
     print(f"  fired: {run.fired_per_second:,.0f} timers/s")
