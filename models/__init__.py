@@ -7,6 +7,7 @@ from models.calls import CallSession, CallStep, CallTurn, FlowExecution, Message
 from models.flows import Flow, FlowRevision, FlowTestCase
 from models.phone import PhoneIntent, PhoneNumber, SoftphonePresence, phone_number_user
 from models.security import RateLimitCounter
+from models.timers import Timer
 from models.upstream import UpstreamIntegration
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "RateLimitCounter",
     "Recording",
     "SoftphonePresence",
+    "Timer",
     "UpstreamIntegration",
     "User",
     "new_uid",
