@@ -16,6 +16,8 @@ from typing import Any
 from db_raw import RawStatement
 from extensions import db
 from models import CallSession, CallStep, CallTurn
+from services import analytics_rollup
+from services.analytics_rollup import PG_CALL_UPSERT, PG_NODE_UPSERT, Deltas
 
 SESSIONS = CallSession.__table__
 STEPS = CallStep.__table__
@@ -152,26 +154,38 @@ _STEP_INSERT = RawStatement(
     {"detail": STEPS.c.detail.type, "at": STEPS.c.at.type},
 )
 # PostgreSQL: the same UPDATE and INSERT as data-modifying CTEs of the steps' INSERT, one round
-# trip; the steps travel as one JSON array.
-_PG_PERSIST = RawStatement(
-    {
-        "postgresql": f"""
-    WITH upd AS ({_SESSION_UPDATE_SQL}), ins_turn AS ({_TURN_INSERT_SQL})
+# trip; the steps travel as one JSON array. With the analytics rollups (services.analytics_rollup),
+# their two upserts ride along as two more CTEs, their rows as two more JSON arrays.
+_PG_STEPS_SQL = f"""
     INSERT INTO call_step ({_STEP_LIST})
     SELECT {_STEP_LIST}
     FROM json_to_recordset(:steps) AS x(org_id integer, session_id varchar, seq integer, turn integer,
                                         node_id varchar, node_type varchar, event varchar, outcome varchar,
                                         detail json, at timestamptz)
     """
+_PG_PERSIST_TYPES = {**_SESSION_UPDATE_TYPES, **_TURN_INSERT_TYPES}
+_PG_PERSIST = RawStatement(
+    {"postgresql": f"WITH upd AS ({_SESSION_UPDATE_SQL}), ins_turn AS ({_TURN_INSERT_SQL}) {_PG_STEPS_SQL}"},
+    _PG_PERSIST_TYPES,
+)
+_PG_PERSIST_ROLLUPS = RawStatement(
+    {
+        "postgresql": f"WITH upd AS ({_SESSION_UPDATE_SQL}), ins_turn AS ({_TURN_INSERT_SQL}), "
+        f"nr AS ({PG_NODE_UPSERT}), cr AS ({PG_CALL_UPSERT}) {_PG_STEPS_SQL}"
     },
-    {**_SESSION_UPDATE_TYPES, **_TURN_INSERT_TYPES},
+    _PG_PERSIST_TYPES,
 )
 
 
 def persist_turn(
-    session_values: dict[str, Any], turn_row: dict[str, Any], step_rows: list[dict[str, Any]], steps_json: str
+    session_values: dict[str, Any],
+    turn_row: dict[str, Any],
+    step_rows: list[dict[str, Any]],
+    steps_json: str,
+    rollups: Deltas | None = None,
 ) -> None:
-    """Write a turn and commit: the session's new values (``s_*`` keys), its CallTurn and CallStep rows.
+    """Write a turn and commit: the session's new values (``s_*`` keys), its CallTurn and CallStep
+    rows, and the turn's analytics `rollups` (upserted by key; None: none).
 
     ``s_state`` is the state's JSON text; the steps come as rows (``at`` in ISO format) and as
     the JSON text of that list. Anything the ORM holds for the turn (recordings, payments) is
@@ -187,6 +201,10 @@ def persist_turn(
             _STEP_INSERT.execute({**row, "at": datetime.fromisoformat(row["at"])})
         _TURN_INSERT.execute(turn_params)
         _SESSION_UPDATE.execute(session_values)
+        analytics_rollup.write(rollups)
+    elif rollups:
+        params = {**session_values, **turn_params, "steps": steps_json, **analytics_rollup.pg_params(rollups)}
+        _PG_PERSIST_ROLLUPS.execute(params)
     else:
         _PG_PERSIST.execute({**session_values, **turn_params, "steps": steps_json})
     db.session.commit()
