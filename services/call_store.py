@@ -52,22 +52,36 @@ class CallRow:
     updated_at: datetime
     ended_at: datetime | None
     duration: int | None
+    # Not a column: where the call is, its last ``enter`` step (node, at), read with the lock
+    # when analytics rollups are on (the dwell there ends with the turn's first step).
+    visit: tuple[str, datetime] | None = None
 
 
-SESSION_COLUMNS = tuple(f.name for f in fields(CallRow))
+SESSION_COLUMNS = tuple(f.name for f in fields(CallRow) if f.name != "visit")
 if set(SESSION_COLUMNS) != set(SESSIONS.c.keys()):
     raise RuntimeError("CallRow must mirror the call_session table")
 _SESSION_TYPES = {name: SESSIONS.c[name].type for name in SESSION_COLUMNS}
 # By the unique key alone, the org compared on the row read: with `AND org_id = :org` in the SQL, a
 # generic plan made while the table had no statistics walked the org's whole org_id index (every
 # call the org ever had) on each lock, seen here growing PostgreSQL's time per turn with the table.
-_SELECT = f"SELECT {', '.join(SESSION_COLUMNS)} FROM call_session WHERE {{key}} = :key"
-_LOCK = {
-    kind: RawStatement(
-        {"postgresql": _SELECT.format(key=column) + " FOR UPDATE", "default": _SELECT.format(key=column)},
-        columns=[_SESSION_TYPES[name] for name in SESSION_COLUMNS],
-    )
-    for kind, column in (("id", "id"), ("sid", "call_sid"))
+_SELECT = f"SELECT {', '.join(SESSION_COLUMNS)}{{extra}} FROM call_session WHERE {{key}} = :key"
+# With the rollups, the call's last `enter` step rides on the lock's row (two scalar subqueries).
+_LAST_ENTER = (
+    "(SELECT {column} FROM call_step WHERE session_id = call_session.id AND event = 'enter' ORDER BY seq DESC LIMIT 1)"
+)
+_VISIT = ", " + ", ".join(_LAST_ENTER.format(column=c) for c in ("node_id", "at"))
+_SESSION_RESULT = [_SESSION_TYPES[name] for name in SESSION_COLUMNS]
+
+
+def _lock_statement(column: str, extra: str, types: list) -> RawStatement:
+    sql = _SELECT.format(key=column, extra=extra)
+    return RawStatement({"postgresql": sql + " FOR UPDATE", "default": sql}, columns=types)
+
+
+_KEYS = (("id", "id"), ("sid", "call_sid"))
+_LOCK = {kind: _lock_statement(column, "", _SESSION_RESULT) for kind, column in _KEYS}
+_LOCK_VISIT = {
+    kind: _lock_statement(column, _VISIT, [*_SESSION_RESULT, None, STEPS.c.at.type]) for kind, column in _KEYS
 }
 # SQLite has no row locks: this write takes the database write lock before the row is read.
 _TOUCH = {
@@ -82,13 +96,20 @@ def is_sqlite() -> bool:
 
 
 def lock_row(org_id: int, kind: str, key: str) -> CallRow | None:
-    """The org's session by ``id`` or ``sid`` (CallSid), locked until the transaction ends."""
+    """The org's session by ``id`` or ``sid`` (CallSid), locked until the transaction ends
+    (with its `CallRow.visit` when analytics rollups are on)."""
     if is_sqlite():
         _TOUCH[kind].execute({"key": key})
-    row = _LOCK[kind].first({"key": key})
-    if row is None:
-        return None
-    session = CallRow(*row)
+    if analytics_rollup.enabled():
+        row = _LOCK_VISIT[kind].first({"key": key})
+        if row is None:
+            return None
+        session = CallRow(*row[:-2], visit=(row[-2], row[-1]) if row[-2] is not None else None)
+    else:
+        row = _LOCK[kind].first({"key": key})
+        if row is None:
+            return None
+        session = CallRow(*row)
     return session if session.org_id == org_id else None  # another org's call is not found
 
 
