@@ -202,12 +202,15 @@ def _pg_elements(table, columns: tuple[str, ...]) -> str:
     return ", ".join(out)
 
 
-_NODE_TYPES = {"hour": NodeRollup.__table__.c.hour.type}
-_CALL_TYPES = {"hour": CallRollup.__table__.c.hour.type}
-_NODE_UPSERT = RawStatement(_upsert_sql("node_rollup", NODE_KEY, NODE_COUNTERS, _values(NODE_KEY + NODE_COUNTERS)))
-_CALL_UPSERT = RawStatement(_upsert_sql("call_rollup", CALL_KEY, CALL_COUNTERS, _values(CALL_KEY + CALL_COUNTERS)))
-_NODE_UPSERT.param_types.update(_NODE_TYPES)
-_CALL_UPSERT.param_types.update(_CALL_TYPES)
+# SQLite: one executemany per table, a row of parameters per key.
+_NODE_UPSERT = RawStatement(
+    _upsert_sql("node_rollup", NODE_KEY, NODE_COUNTERS, _values(NODE_KEY + NODE_COUNTERS)),
+    {"hour": NodeRollup.__table__.c.hour.type},
+)
+_CALL_UPSERT = RawStatement(
+    _upsert_sql("call_rollup", CALL_KEY, CALL_COUNTERS, _values(CALL_KEY + CALL_COUNTERS)),
+    {"hour": CallRollup.__table__.c.hour.type},
+)
 
 # PostgreSQL: each table's rows arrive as one JSON array of arrays (parameters :node_rollups,
 # :call_rollups), the columns in key-then-counter order: lighter to encode than objects.
