@@ -397,14 +397,23 @@ def build_context(
     variables: Mapping[str, Any],
     results: Mapping[str, Any],
     flow_data: Mapping[str, Any] | None = None,
+    channel: str = "voice",
+    message: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The template context for one turn (the dicts are shared, so updates show up)."""
+    """The template context for one turn (the dicts are shared, so updates show up).
+
+    ``trigger.channel`` is ``voice`` or ``messaging``; a messaging session's first message is
+    ``trigger.message`` (Twilio's fields: ``Body``, ``From``, ``To``, ``MessageSid`` ...).
+    """
     call_ctx = call_context(call)
+    trigger: dict[str, Any] = {"call": call_ctx, "channel": channel}
+    if channel == "messaging":
+        trigger["message"] = dict(message if message is not None else call)
     return {
         "call": call_ctx,
         "vars": variables,
         "widgets": results,
-        "trigger": {"call": call_ctx},
+        "trigger": trigger,
         "flow": {
             "variables": variables,
             "data": dict(flow_data or {}),

@@ -58,9 +58,10 @@ class ConsoleServices:
             raise ConnectionError("simulated failure")
         return 200, str(self.options.get("http_body") or "{}")
 
-    def send_sms(self, to: str, from_: str, body: str) -> str:
+    def send_message(self, to: str, from_: str, body: str, media: list[str]) -> str:
         """Pretend to send; the transcript shows the message."""
-        self.log.append(f"SMS to {to}: {body} (not sent)")
+        extra = f" [{', '.join(media)}]" if media else ""
+        self.log.append(f"SMS to {to}: {body}{extra} (not sent)")
         return "SMsimulated00000000000000000000000"
 
     def load_flow(self, flow_id: str) -> dict[str, Any] | None:

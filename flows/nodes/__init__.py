@@ -1,5 +1,27 @@
 """Built-in node types; importing this package registers them all in `flows.NODE_TYPES`."""
 
-from flows.nodes import builtin, connect, hours, inputs, integrations, logic, pay, voice
+from flows.nodes import (
+    builtin,
+    connect,
+    hours,
+    inputs,
+    integrations,
+    logic,
+    pay,
+    send_message,
+    voice,
+    wait_for_reply,
+)
 
-__all__ = ["builtin", "connect", "hours", "inputs", "integrations", "logic", "pay", "voice"]
+__all__ = [
+    "builtin",
+    "connect",
+    "hours",
+    "inputs",
+    "integrations",
+    "logic",
+    "pay",
+    "send_message",
+    "voice",
+    "wait_for_reply",
+]

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from flows.nodes.connect import DEFAULT_HOLD_MUSIC
 from flows.nodes.hours import WEEKDAYS, holiday_dates
+from flows.studio.export_messaging import build_send_message, build_wait_for_reply
 from flows.studio.export_voice import (
     Widgets,
     build_collect,
@@ -265,23 +266,6 @@ def build_http(cx: Exporter, node: Node) -> Widgets:
     ] + extra
 
 
-def build_send_sms(cx: Exporter, node: Node) -> Widgets:
-    """send_sms → send-message."""
-    p = node.props
-    to = p.get("to") or "{{ call.from }}"
-    from_ = p.get("from") or "{{ call.to }}"
-    props = {
-        "from": "{{flow.channel.address}}" if from_.replace(" ", "") == "{{call.to}}" else cx.liquid(from_),
-        "to": "{{contact.channel.address}}" if to.replace(" ", "") == "{{call.from}}" else cx.liquid(to),
-        "body": cx.liquid(p.get("body", "")),
-    }
-    transitions = [
-        cx.transition("sent", node.outcomes.get("sent")),
-        cx.transition("failed", node.outcomes.get("failed")),
-    ]
-    return [main_widget(cx, node, "send-message", transitions, props)]
-
-
 def build_subflow(cx: Exporter, node: Node) -> Widgets:
     """subflow → run-subflow (the flow id must be a Studio flow SID there)."""
     p = node.props
@@ -336,7 +320,8 @@ BUILDERS = {
     "transfer": build_transfer,
     "enqueue": build_enqueue,
     "http_request": build_http,
-    "send_sms": build_send_sms,
+    "send_message": build_send_message,
+    "wait_for_reply": build_wait_for_reply,
     "subflow": build_subflow,
     "ai_agent": build_ai_agent,
 }

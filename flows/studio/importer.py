@@ -28,6 +28,7 @@ from flows.formats import VAR_NAME_RE
 from flows.registry import NODE_TYPES
 from flows.studio import map_other, map_voice
 from flows.studio.liquid import liquid_to_jinja
+from flows.studio.map_messaging import MESSAGING_TRIGGERS, import_channels, messaging_detail, start_events
 from flows.studio.map_voice import Mapped
 from flows.studio.shape import check_studio
 from flows.studio.tables import DIGIT_KEYS, TRIGGER_EVENTS, WIDGET_NODE
@@ -230,16 +231,21 @@ class Importer:
                 "detail": f"no Trigger widget; the flow starts at {initial}",
             }
         wired = {t["event"]: t.get("next") for t in trigger.get("transitions") or [] if t.get("next")}
-        source = next((e for e in START_EVENTS if wired.get(e)), None)
+        source = next((e for e in start_events(wired, START_EVENTS) if wired.get(e)), None)
         start = self.resolve(wired.get(source)) if source else None
         if start is None and initial != trigger["name"]:
             start = self.ids.get(initial)
-        notes = [f"{e} → {t} is not used (Phonetree flows answer calls)" for e, t in wired.items() if e != source]
-        if source and source != "incomingCall":
+        self.settings, channel_notes = import_channels(self, wired, start)
+        messaging = self.settings.get("channels") or ()
+        used = {source} | (set(MESSAGING_TRIGGERS) if "messaging" in messaging else set())
+        notes = [f"{e} → {t} is not used (Phonetree flows answer calls)" for e, t in wired.items() if e not in used]
+        if source and source != "incomingCall" and "voice" in (messaging or ("voice",)):
             notes.insert(0, f"no incomingCall transition; calls start where {source} goes")
+        notes.extend(channel_notes)
         if source and wired[source] in self.missing:
             notes.insert(0, f"{source} → {wired[source]}: {MISSING}; choose the start node in the designer")
         detail = f"start node: {start}" if start else "no incomingCall transition: the flow has no start node"
+        detail += messaging_detail(self.settings, start)
         studio["trigger"] = {
             "name": trigger["name"],
             "offset": (trigger.get("properties") or {}).get("offset") or {"x": 0, "y": 0},
@@ -264,6 +270,7 @@ class Importer:
             "aux": {},
             "order": [s["name"] for s in self.states],
         }
+        self.settings: dict[str, Any] = {}
         start, trigger_row = self._trigger(studio)
         nodes: list[dict[str, Any]] = []
         positions: dict[str, dict[str, float]] = {}
@@ -320,7 +327,7 @@ class Importer:
                     "text": "Imported from Twilio Studio. Check:\n" + "\n".join(lines),
                 }
             ]
-        definition = {"spec": SPEC_VERSION, "start": start, "settings": {}, "nodes": nodes, "ui": ui}
+        definition = {"spec": SPEC_VERSION, "start": start, "settings": self.settings, "nodes": nodes, "ui": ui}
         return definition, rows
 
     @staticmethod

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from flows.studio.map_messaging import map_send_message, map_wait_for_reply
 from flows.studio.map_voice import (
     CONTACT_ADDRESS,
-    FLOW_ADDRESS,
     Mapped,
     Targets,
     as_int,
@@ -230,23 +230,6 @@ def _url_value(value: str) -> str:
     return quote(value, safe="")
 
 
-def map_send_sms(cx: Importer, state: dict[str, Any]) -> Mapped:
-    """send-message → send_sms (to the caller and from the called number unless set otherwise)."""
-    props, notes = state.get("properties") or {}, []
-    node_props: dict[str, Any] = {"body": cx.tpl(str(props.get("body") or ""), notes)}
-    to, from_ = str(props.get("to") or ""), str(props.get("from") or "")
-    if to.replace(" ", "") not in ("", CONTACT_ADDRESS):
-        node_props["to"] = cx.tpl(to, notes)
-    if from_.replace(" ", "") not in ("", FLOW_ADDRESS):
-        node_props["from"] = cx.tpl(from_, notes)
-    if props.get("media_url"):
-        notes.append("media_url (MMS) is not sent")
-    outcomes, _, more = route(cx, state, EVENT_OUTCOMES["send-message"])
-    notes.extend(more)
-    used = {"body", "to", "from", "media_url", "service", "channel", "attributes", "offset"}
-    return Mapped("send_sms", node_props, outcomes, "send_sms", notes, used=used)
-
-
 def map_subflow(cx: Importer, state: dict[str, Any]) -> Mapped:
     """run-subflow → subflow; the Studio flow SID must be re-pointed at an imported Phonetree flow."""
     props, notes = state.get("properties") or {}, []
@@ -303,6 +286,7 @@ MAPPERS: dict[str, Callable[..., Mapped | None]] = {
     "set-variables": map_set_variables,
     "split-based-on": map_branch,
     "make-http-request": map_http,
-    "send-message": map_send_sms,
+    "send-message": map_send_message,
+    "send-and-wait-for-reply": map_wait_for_reply,
     "run-subflow": map_subflow,
 }

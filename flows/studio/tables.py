@@ -19,7 +19,8 @@ WIDGET_NODE: dict[str, str] = {
     "connect-call-to": "transfer",
     "enqueue-call": "enqueue",
     "make-http-request": "http_request",
-    "send-message": "send_sms",
+    "send-message": "send_message",
+    "send-and-wait-for-reply": "wait_for_reply",
     "run-subflow": "subflow",
 }
 
@@ -104,7 +105,6 @@ PLACEHOLDER_FALLBACK: dict[str, str] = {
     "run-function": "fail",
     "send-to-flex": "failedToEnqueue",
     "connect-virtual-agent": "return",
-    "send-and-wait-for-reply": "deliveryFailure",
     "make-outgoing-call": "failed",
     "make-outgoing-call-v2": "failed",
     "add-twiml-redirect": "fail",
@@ -118,7 +118,6 @@ UNSUPPORTED_WHY: dict[str, str] = {
     "run-function": "Twilio Functions are not available; use an HTTP request node to call it",
     "send-to-flex": "Flex/TaskRouter is not available; use a queue (enqueue) node",
     "connect-virtual-agent": "Dialogflow connectors are not available; an ai_agent node streams to a gateway",
-    "send-and-wait-for-reply": "Phonetree flows run on calls, not on SMS conversations",
     "make-outgoing-call": "Phonetree flows answer calls; they do not place them",
     "make-outgoing-call-v2": "Phonetree flows answer calls; they do not place them",
     "add-twiml-redirect": "Phonetree cannot hand the call to outside TwiML and take it back",
