@@ -50,7 +50,8 @@ WEBHOOKS: tuple[Webhook, ...] = (
     Webhook("status", "callback", None, False, "call status callback"),
     Webhook("recording-status", "callback", None, False, "recording status callback"),
     Webhook("transcription-status", "callback", None, False, "transcription callback"),
-    Webhook("sms", "messaging", None, False, "an inbound text message"),
+    Webhook("sms", "messaging", None, False, "an inbound text message: a conversation's turn, or the auto-reply"),
+    Webhook("message-status", "callback", None, False, "an outbound message's delivery status callback"),
 )
 WEBHOOK_BY_ID: dict[str, Webhook] = {hook.service_id: hook for hook in WEBHOOKS}
 SERVICE_IDS = frozenset(WEBHOOK_BY_ID)

@@ -1,4 +1,4 @@
-"""The engine's `flows.Services` for real calls: HTTP, SMS, subflows and online softphones.
+"""The engine's `flows.Services` for real calls: HTTP, messages, subflows and online softphones.
 
 HTTP requests go out with `requests` (timeout at most 5 s, no redirects) and, unless
 ``app.config["PHONETREE_HTTP_ALLOW_PRIVATE"]`` is set, never to loopback, private or
@@ -22,6 +22,7 @@ from extensions import db
 from models import Flow, Message, OrgRef, SoftphonePresence, User, phone_number_user
 from services.clock import now
 from services.flow_revisions import published_definition
+from services.webhook_urls import webhook_url
 from upstream.provider_cache import get_provider
 
 log = logging.getLogger("phonetree.calls")
@@ -85,28 +86,35 @@ class CallServices:
         text = raw.decode(response.encoding or "utf-8", errors="replace")
         return response.status_code, text[:MAX_RESPONSE_CHARS]
 
-    def send_sms(self, to: str, from_: str, body: str) -> str:
-        """Send through the org's Twilio provider and log the outbound message; the message sid."""
-        provider = get_provider(self.org)
-        if provider is None:
-            raise RuntimeError("this organisation has no Twilio integration")
+    def send_message(self, to: str, from_: str, body: str, media: list[str]) -> str:
+        """Send through the org's Twilio provider (delivery reported to ``message-status``) and log the
+        message on the session, failed ones too (with Twilio's code); the message sid. Raises what
+        the provider raised: the node takes ``failed``."""
         sender = from_ or self.default_from
-        result = provider.send_sms(to=to, from_=sender, body=body)
-        sid = str(getattr(result, "sid", None) or (result.get("sid") if isinstance(result, dict) else result) or "")
-        db.session.add(
-            Message(
-                org_id=self.org.id,
-                phone_number_id=self.phone_number_id,
-                session_id=self.session_id,
-                direction="outbound",
-                sid=sid[:64] or None,
-                from_number=sender[:64],
-                to_number=to[:64],
-                body=body,
-                status="sent",
-                created_at=now(),
-            )
+        row = Message(
+            org_id=self.org.id,
+            phone_number_id=self.phone_number_id,
+            session_id=self.session_id,
+            direction="outbound",
+            from_number=sender[:64],
+            to_number=to[:64],
+            body=body,
+            media=list(media) or None,
+            created_at=now(),
         )
+        db.session.add(row)
+        try:
+            provider = get_provider(self.org)
+            if provider is None:
+                raise RuntimeError("this organisation has no Twilio integration")
+            callback = webhook_url(self.org.slug, "message-status", self.session_id)
+            result = provider.send_message(to=to, from_=sender, body=body, media=media, status_callback=callback)
+        except Exception as exc:
+            row.status, row.error_code = "failed", str(getattr(exc, "code", "") or "")[:16] or None
+            raise
+        sid = str(getattr(result, "sid", None) or (result.get("sid") if isinstance(result, dict) else result) or "")
+        status = result.get("status") if isinstance(result, dict) else None
+        row.sid, row.status = sid[:64] or None, str(status or "sent")[:32]
         return sid
 
     def load_flow(self, flow_id: str) -> dict[str, Any] | None:

@@ -50,6 +50,8 @@ class CallRow:
     updated_at: datetime
     ended_at: datetime | None
     duration: int | None
+    channel: str
+    live_key: str | None
 
 
 SESSION_COLUMNS = tuple(f.name for f in fields(CallRow))
@@ -101,6 +103,7 @@ _NEW_SESSION_DEFAULTS: dict[str, Any] = {
     "status": "in_progress",
     "turn": 0,
     "step_count": 0,
+    "channel": "voice",
 }
 _SESSION_INSERT = RawStatement(
     f"INSERT INTO call_session ({', '.join(SESSION_COLUMNS)}) VALUES ({', '.join(':' + n for n in SESSION_COLUMNS)})",

@@ -1,0 +1,356 @@
+"""Text conversations: messaging sessions on the call runtime (the same engine, rows and turns).
+
+An inbound text (``sms`` webhook) to a number whose messaging route is a flow
+(`PhoneNumber.messaging_flow_id`) is one turn of a **messaging session**: a `CallSession` with
+``channel = "messaging"``, keyed by (org, number, contact address).
+
+- **One live session per contact and number.** The first message starts one at the flow's
+  messaging start (`Settings.start_for`); every later message goes to the live session as an
+  ``input`` event for the node that waits (a wait_for_reply, a menu, a collect_input): as in
+  Studio, a new message while a session is live never starts a second one. ``live_key`` (unique,
+  NULL once the session ends) makes this hold even when two first messages race.
+- **Idempotency.** A retried webhook with a MessageSid already stored changes nothing (the
+  inbound `Message` row is the record, as `CallTurn` is for calls); the first message's sid is
+  the session's ``call_sid``, so a retried first message cannot start a second session.
+- **Timeouts.** A wait_for_reply that waits sets ``waiting.until``; a ``reply-timeout`` timer
+  (`services.timers`) then resumes the session with a ``timeout`` event, but only while it still
+  waits on that same wait (its turn is the wait token): a reply that came first makes it a no-op.
+- **Expiry.** A session with no message either way for the flow's ``inactivity_timeout``
+  (default 24 h) ends with reason ``expired`` (a ``session-expiry`` timer, and checked again when
+  the next message arrives, which then starts a new session).
+
+A number without a messaging flow keeps the auto-reply (`call_events.inbound_sms`). The messages
+in and out are `Message` rows on the session; outbound delivery comes back on ``message-status``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from twilio.twiml.messaging_response import MessagingResponse
+
+from extensions import db
+from flows import DefinitionError, Event, FlowDefinition, load_definition, render_twiml, run_turn
+from flows.state import end_session, waiting_node, waiting_turn, waiting_until
+from models import CallSession, Flow, Message, Organization, OrgRef, PhoneNumber, new_uid
+from services import timers
+from services.call_events import inbound_sms
+from services.call_flow import compiled, from_result, session_definition, turn_context
+from services.call_scrub import scrub
+from services.call_store import CallRow, insert_session, lock_row, update_session
+from services.call_turns import TurnOutput, apply_turn
+from services.clock import now
+from services.flow_revisions import definition_for_caller
+from services.webhook_answers import TWIML, WebhookAnswer, empty_answer
+
+log = logging.getLogger("phonetree.messaging")
+
+REPLY_TIMEOUT = "reply-timeout"
+SESSION_EXPIRY = "session-expiry"
+MESSAGE_FIELDS = ("MessageSid", "AccountSid", "From", "To", "Body", "NumMedia", "NumSegments", "MessagingServiceSid")
+
+
+def empty_messaging() -> WebhookAnswer:
+    """The answer to an inbound text handled by a flow: empty TwiML (the flow sends through the API)."""
+    return 200, TWIML, render_twiml(MessagingResponse())
+
+
+def live_key(org_id: int, number: str, contact: str) -> str:
+    """The key of a contact's live conversation with one of an org's numbers."""
+    return f"{org_id}:{number}:{contact}"[:160]
+
+
+def message_params(form: Mapping[str, Any]) -> dict[str, str]:
+    """Twilio's fields of an inbound message the flow sees (scrubbed), media URLs included."""
+    params = {k: str(form[k]) for k in MESSAGE_FIELDS if form.get(k) not in (None, "")}
+    params.setdefault("MessageSid", str(form.get("SmsSid") or ""))
+    params.setdefault("Body", "")
+    for i in range(10):
+        url = form.get(f"MediaUrl{i}")
+        if not url:
+            break
+        params[f"MediaUrl{i}"] = str(url)
+    return scrub(params)
+
+
+def _media(params: Mapping[str, Any]) -> list[str]:
+    return [str(params[f"MediaUrl{i}"]) for i in range(10) if params.get(f"MediaUrl{i}")]
+
+
+def schedule_timer(kind: str, key: str, payload: dict[str, Any], fire_at: datetime) -> None:
+    """The one place the messaging runtime asks for a timer."""
+    timers.schedule(kind, key=key, payload=payload, fire_at=fire_at)
+
+
+# -------------------------------------------------------------------- inbound
+
+
+def inbound_message(org: OrgRef, form: Mapping[str, Any], query: Mapping[str, Any]) -> WebhookAnswer:
+    """``sms``: a turn of the contact's conversation when the number routes texts to a flow, else the auto-reply."""
+    to, contact = str(form.get("To") or "")[:64], str(form.get("From") or "")[:64]
+    number = db.session.scalar(
+        select(PhoneNumber).where(PhoneNumber.org_id == org.id, PhoneNumber.phone_number == to[:20])
+    )
+    if number is None or number.messaging_flow_id is None:
+        return inbound_sms(org, form, query)
+    flow = db.session.get(Flow, number.messaging_flow_id)
+    if flow is None or flow.org_id != org.id or flow.archived:
+        return inbound_sms(org, form, query)
+    params = message_params(form)
+    if params["MessageSid"] and _seen(org, params["MessageSid"]):
+        db.session.rollback()
+        log.info("sms %s for org %s: a retried webhook; nothing changes", params["MessageSid"], org.slug)
+        return empty_messaging()
+    key = live_key(org.id, to, contact)
+    for _ in range(2):  # a race lost to another first message: the second pass resumes its session
+        session = _live_session(org, key)
+        if session is not None and _expired(org, session):
+            expire(org, session)
+            session = None
+        if session is not None:
+            if params["MessageSid"] and _seen(org, params["MessageSid"]):  # a retry committed meanwhile
+                db.session.rollback()
+                return empty_messaging()
+            _resume(org, session, Event("input", params), params, "sms")
+            return empty_messaging()
+        try:
+            _start(org, number, flow, key, params)
+            return empty_messaging()
+        except IntegrityError:
+            db.session.rollback()
+            if params["MessageSid"] and db.session.scalar(
+                select(CallSession.id).where(CallSession.call_sid == params["MessageSid"])
+            ):
+                return empty_messaging()  # a concurrent retry of the first message started it
+    log.warning("sms for org %s from %s: no live session after a lost race", org.slug, contact)
+    return empty_messaging()
+
+
+def _seen(org: OrgRef, sid: str) -> bool:
+    return bool(
+        db.session.scalar(
+            select(Message.id).where(Message.org_id == org.id, Message.sid == sid[:64], Message.direction == "inbound")
+        )
+    )
+
+
+def _live_session(org: OrgRef, key: str) -> CallRow | None:
+    session_id = db.session.scalar(select(CallSession.id).where(CallSession.live_key == key))
+    if session_id is None:
+        return None
+    session = lock_row(org.id, "id", session_id)
+    if session is None or session.live_key != key or session.ended_at is not None:
+        return None
+    return session
+
+
+def _definition(org: OrgRef, session: CallRow) -> FlowDefinition | None:
+    definition = session_definition(org, session)
+    if definition is None:
+        return None
+    try:
+        return load_definition(definition)
+    except DefinitionError:
+        return None
+
+
+def _inactivity(org: OrgRef, session: CallRow) -> timedelta:
+    definition = _definition(org, session)
+    seconds = definition.settings.inactivity_timeout if definition is not None else 24 * 3600
+    return timedelta(seconds=seconds)
+
+
+def _expired(org: OrgRef, session: CallRow) -> bool:
+    return session.updated_at + _inactivity(org, session) <= now()
+
+
+def expire(org: OrgRef, session: CallRow) -> None:
+    """End a live session that saw no message for the flow's inactivity limit (reason ``expired``)."""
+    at = now()
+    ended = end_session(session.state, "expired", turn=session.turn)
+    update_session(
+        session.id, state=ended, live_key=None, ended_at=at, status="completed", end_reason="expired", updated_at=at
+    )
+    db.session.commit()
+    log.info("messaging session %s of org %s expired", session.id, org.slug)
+
+
+def _start(org: OrgRef, number: PhoneNumber, flow: Flow, key: str, params: dict[str, str]) -> None:
+    contact = params.get("From", "")
+    definition, revision_id, uses_draft = definition_for_caller(
+        flow.id, flow.test_users, flow.published_revision_id, contact
+    )
+    at = now()
+    row = insert_session(
+        {
+            "id": new_uid(),
+            "org_id": org.id,
+            "call_sid": (params["MessageSid"] or new_uid())[:64],
+            "state": {},
+            "started_at": at,
+            "updated_at": at,
+            "channel": "messaging",
+            "live_key": key,
+            "phone_number_id": number.id,
+            "flow_id": flow.id,
+            "revision_id": revision_id,
+            "uses_draft": uses_draft,
+            "draft_definition": definition if uses_draft else None,
+            "from_number": contact[:64],
+            "to_number": params.get("To", "")[:64],
+            "direction": "inbound",
+        }
+    )
+    loaded = compiled(definition, revision_id) if definition is not None else None
+    _turn(org, row, loaded, Event("start", params), params, "sms", 0)
+
+
+def _resume(org: OrgRef, session: CallRow, event: Event, params: dict[str, str], service: str) -> None:
+    _turn(org, session, session_definition(org, session), event, params, service, session.turn)
+
+
+def _turn(
+    org: OrgRef,
+    session: CallRow,
+    definition: FlowDefinition | dict | None,
+    event: Event,
+    params: dict[str, str],
+    service: str,
+    request_turn: int,
+) -> None:
+    """Run one turn of a messaging session, persist it with its messages, then set its timers."""
+    at = now()
+    if event.kind != "timeout":  # added first: the messages of a turn keep their order (in, then out)
+        db.session.add(
+            Message(
+                org_id=org.id,
+                phone_number_id=session.phone_number_id,
+                session_id=session.id,
+                direction="inbound",
+                sid=params.get("MessageSid") or None,
+                from_number=session.from_number,
+                to_number=session.to_number,
+                body=params.get("Body", "")[:1600],
+                media=_media(params) or None,
+                node_id=waiting_node(session.state),
+                status="received",
+                created_at=at,
+            )
+        )
+    if definition is None:
+        log.warning("messaging session %s of org %s: the flow is not published", session.id, org.slug)
+        out = TurnOutput(render_twiml(MessagingResponse()), end_session(session.state, "no_flow"), session.turn + 1)
+        out.done, out.end_reason = True, "no_flow"
+    else:
+        ctx = replace(turn_context(org, session, params), channel="messaging")
+        ctx.call.update({k: params[k] for k in MESSAGE_FIELDS if params.get(k)})  # type: ignore[attr-defined]
+        state = None if event.kind == "start" else session.state
+        result = run_turn(definition, state, event, ctx)
+        out = from_result(result, params)
+        out.twiml = render_twiml(MessagingResponse())
+        if event.kind == "input":
+            for step in out.steps:
+                if step["event"] is not None:
+                    step["detail"] = {**step["detail"], "input": {"Body": params.get("Body", "")[:200]}}
+                    break
+        if out.done and out.end_reason == "fallback":
+            _apologise(ctx, definition)
+    if out.done:
+        update_session(session.id, live_key=None, ended_at=at, status="completed")
+    apply_turn(session, out, request_turn, service)
+    if not out.done:
+        _set_timers(org, session.id, out.state, at, definition)
+
+
+def _apologise(ctx: Any, definition: FlowDefinition | dict) -> None:
+    """A messaging session that ended in the fallback texts the fallback message (best effort)."""
+    try:
+        text = str(load_definition(definition).settings.fallback.get("message") or "")
+        if text:
+            ctx.services.send_message(str(ctx.call.get("From") or ""), str(ctx.call.get("To") or ""), text, [])
+    except Exception:  # noqa: BLE001  the apology must not fail the turn
+        log.info("could not send the fallback message", exc_info=True)
+
+
+def _set_timers(
+    org: OrgRef, session_id: str, state: Mapping[str, Any], at: datetime, definition: FlowDefinition | dict | None
+) -> None:
+    token = waiting_turn(state)
+    until = waiting_until(state)
+    base = {"org_id": org.id, "session_id": session_id, "wait_token": token}
+    if until and token is not None:
+        schedule_timer(REPLY_TIMEOUT, f"{session_id}:{token}", base, datetime.fromisoformat(until))
+    try:
+        seconds = load_definition(definition).settings.inactivity_timeout if definition is not None else 24 * 3600
+    except DefinitionError:
+        seconds = 24 * 3600
+    turn = int(state.get("turn", 0))
+    schedule_timer(SESSION_EXPIRY, f"{session_id}:{turn}", {**base, "turn": turn}, at + timedelta(seconds=seconds))
+
+
+# -------------------------------------------------------------------- timers
+
+
+def _timer_session(payload: Mapping[str, Any]) -> tuple[OrgRef, CallRow] | None:
+    org = db.session.get(Organization, int(payload.get("org_id") or 0))
+    if org is None:
+        return None
+    session = lock_row(org.id, "id", str(payload.get("session_id") or "")[:32])
+    if session is None or session.channel != "messaging" or session.ended_at is not None:
+        db.session.rollback()
+        return None
+    return org, session
+
+
+def on_reply_timeout(payload: dict[str, Any]) -> None:
+    """``reply-timeout``: resume the session with ``timeout`` if it still waits on that wait, else nothing."""
+    found = _timer_session(payload)
+    if found is None:
+        return
+    org, session = found
+    if waiting_turn(session.state) != payload.get("wait_token") or not waiting_until(session.state):
+        db.session.rollback()  # a reply came first (or the wait moved on): stale
+        return
+    _resume(org, session, Event("timeout"), {}, REPLY_TIMEOUT)
+
+
+def on_session_expiry(payload: dict[str, Any]) -> None:
+    """``session-expiry``: end the session when nothing happened since the turn that set the timer."""
+    found = _timer_session(payload)
+    if found is None:
+        return
+    org, session = found
+    if session.turn != payload.get("turn") or not _expired(org, session):
+        db.session.rollback()
+        return
+    expire(org, session)
+
+
+timers.register(REPLY_TIMEOUT, on_reply_timeout)
+timers.register(SESSION_EXPIRY, on_session_expiry)
+
+
+# -------------------------------------------------------------------- delivery
+
+
+def message_status(org: OrgRef, form: Mapping[str, Any], query: Mapping[str, Any]) -> WebhookAnswer:
+    """``message-status``: record an outbound message's delivery (status, Twilio's error code)."""
+    sid = str(form.get("MessageSid") or form.get("SmsSid") or "")[:64]
+    status = str(form.get("MessageStatus") or form.get("SmsStatus") or "")[:32]
+    row = db.session.scalar(
+        select(Message).where(Message.org_id == org.id, Message.sid == sid, Message.direction == "outbound")
+    )
+    if row is None or not status:
+        db.session.rollback()
+        return empty_answer()
+    row.status = status
+    if form.get("ErrorCode"):
+        row.error_code = str(form["ErrorCode"])[:16]
+    db.session.commit()
+    return empty_answer()

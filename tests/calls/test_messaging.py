@@ -1,0 +1,271 @@
+"""Text conversations end to end: signed ``sms`` webhooks posted by the Twilio stand-in, messages sent
+through its Messages API, sessions, retries, STOP, timeouts and expiry (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from extensions import db
+from models import CallSession, CallStep, Message
+from services import messaging
+from sim import Press
+from tests.calls.conftest import BASE, CALLER, definition, node
+from tests.calls.test_front_door import post
+from tests.plugins.twilio_fake import TWILIO_FAKE_ACCOUNT_SID
+from upstream.twilio_fake.messaging import receive_message
+
+pytestmark = pytest.mark.db
+OTHER = "+15557654000"
+
+
+class Texting:
+    """An owned number routed to a messaging flow, contacts texting it through the stand-in."""
+
+    def __init__(self, world, client, fake, flow_data, monkeypatch) -> None:
+        self.world, self.client, self.fake = world, client, fake
+        self.number = fake.state.add_owned_number(TWILIO_FAKE_ACCOUNT_SID, sms_url=f"{BASE}/sms?orgid=acme")[
+            "phone_number"
+        ]
+        self.flow = world.flow(flow_data, number=None)
+        world.number(self.number, messaging_flow_id=self.flow.id)
+        self.timers: list[tuple[str, str, dict, object]] = []
+        monkeypatch.setattr(
+            messaging, "schedule_timer", lambda kind, key, payload, at: self.timers.append((kind, key, payload, at))
+        )
+
+    def text(self, body: str, from_: str = CALLER):
+        """The contact texts `body`; the stand-in posts the signed webhook to the number's SMS URL."""
+
+        def via_client(url, form, headers):
+            return self.client.post(url.removeprefix("http://localhost"), data=form, headers=headers)
+
+        response = receive_message(self.fake.state, TWILIO_FAKE_ACCOUNT_SID, self.number, from_, body, post=via_client)
+        assert response.status_code == 200 and "<Message" not in response.get_data(as_text=True)
+        db.session.expire_all()
+        return response
+
+    def sent(self, to: str = CALLER) -> list[str]:
+        """Bodies the flow sent to `to` through the stand-in's Messages API, in order."""
+        return [m["body"] for m in self.fake.state.messages.values() if m["to"] == to]
+
+    def sessions(self, contact: str = CALLER) -> list[CallSession]:
+        return list(
+            db.session.scalars(
+                select(CallSession)
+                .where(CallSession.from_number == contact, CallSession.channel == "messaging")
+                .order_by(CallSession.started_at)
+            )
+        )
+
+    def path(self, session) -> list[tuple[str, str, str | None]]:
+        return self.world.path(session)
+
+    def fire(self, kind: str):
+        """Fire the last timer of `kind` the runtime asked for (as the timer worker would)."""
+        _, _, payload, _ = [t for t in self.timers if t[0] == kind][-1]
+        {"reply-timeout": messaging.on_reply_timeout, "session-expiry": messaging.on_session_expiry}[kind](payload)
+        db.session.expire_all()
+
+
+SURVEY = definition(
+    node(
+        "ask",
+        "wait_for_reply",
+        {"prompt": "Hi! Reply 1 to confirm, 2 to cancel.", "timeout": 600},
+        replied="check",
+        timeout="late",
+    ),
+    node(
+        "check",
+        "menu",
+        {
+            "prompt": "Sure? Reply YES or NO",
+            "retries": 1,
+            "options": [{"digit": "1", "keywords": ["yes", "oui"]}, {"digit": "2", "keywords": ["no"]}],
+        },
+        **{"1": "done", "2": "bye", "fallback": "bye"},
+    ),
+    node("done", "send_message", {"body": "Confirmed, {{ widgets.ask.inbound.Body }}."}, sent="end", failed="end"),
+    node("late", "send_message", {"body": "We did not hear back."}),
+    node("bye", "hangup", {"say": "Cancelled."}),
+    node("end", "hangup", {}),
+    channels=["messaging"],
+)
+
+
+@pytest.fixture
+def texting(world, client, twilio_app, twilio_fake, monkeypatch) -> Texting:
+    return Texting(world, client, twilio_fake, SURVEY, monkeypatch)
+
+
+def test_a_messaging_only_flow_runs_a_conversation(texting):
+    texting.text("hello")
+    (session,) = texting.sessions()
+    assert session.channel == "messaging" and session.live_key and session.ended_at is None
+    assert texting.sent() == ["Hi! Reply 1 to confirm, 2 to cancel."]
+    kind, key, payload, at = texting.timers[0]
+    assert (kind, key) == ("reply-timeout", f"{session.id}:1") and payload["wait_token"] == 1
+    assert at == texting.world.clock.now + timedelta(seconds=600)
+    texting.text("1")
+    texting.text("Oui")
+    db.session.refresh(session)
+    assert texting.sent()[1:] == ["Sure? Reply YES or NO", "Confirmed, 1."]
+    assert texting.path(session) == [
+        ("ask", "enter", None),
+        ("ask", "input", "replied"),
+        ("check", "enter", None),
+        ("check", "input", "1"),
+        ("done", "enter", "sent"),
+        ("end", "enter", None),
+    ]
+    assert session.ended_at is not None and session.live_key is None and session.end_reason == "hangup"
+    rows = db.session.scalars(select(Message).where(Message.session_id == session.id).order_by(Message.id)).all()
+    assert [(m.direction, m.body) for m in rows] == [
+        ("inbound", "hello"),
+        ("outbound", "Hi! Reply 1 to confirm, 2 to cancel."),
+        ("inbound", "1"),
+        ("outbound", "Sure? Reply YES or NO"),
+        ("inbound", "Oui"),
+        ("outbound", "Confirmed, 1."),
+    ]
+    assert all(m.sid for m in rows) and rows[1].status == "queued"
+    texting.text("hi again")  # the conversation has ended: a new one starts
+    assert len(texting.sessions()) == 2
+
+
+def test_a_retried_webhook_with_the_same_message_sid_changes_nothing(texting, client):
+    texting.text("hello")
+    (session,) = texting.sessions()
+    form = {
+        "MessageSid": "SM" + "d" * 32,
+        "AccountSid": TWILIO_FAKE_ACCOUNT_SID,
+        "From": CALLER,
+        "To": texting.number,
+        "Body": "2",
+    }
+    first = post(client, f"{BASE}/sms?orgid=acme", form)
+    again = post(client, f"{BASE}/sms?orgid=acme", form)
+    assert first.get_data() == again.get_data()
+    db.session.expire_all()
+    assert texting.world.count(Message) == 4  # hello, the prompt, "2", the menu prompt: once each
+    assert db.session.get(CallSession, session.id).turn == 2
+    first_again = {
+        "MessageSid": session.call_sid,
+        "AccountSid": TWILIO_FAKE_ACCOUNT_SID,
+        "From": CALLER,
+        "To": texting.number,
+        "Body": "hello",
+    }
+    post(client, f"{BASE}/sms?orgid=acme", first_again)
+    assert len(texting.sessions()) == 1 and texting.world.count(Message) == 4
+
+
+def test_a_contact_texting_while_the_session_waits_goes_to_that_session(texting):
+    texting.text("hello")
+    texting.text("hello", from_=OTHER)  # another contact: a conversation of their own
+    texting.text("what is this?")  # the waiting wait_for_reply takes it
+    mine, theirs = texting.sessions(), texting.sessions(OTHER)
+    assert len(mine) == 1 and len(theirs) == 1
+    assert texting.path(mine[0])[1] == ("ask", "input", "replied")
+    assert texting.path(theirs[0]) == [("ask", "enter", None)]
+    step = db.session.scalar(select(CallStep).where(CallStep.session_id == mine[0].id, CallStep.event == "input"))
+    assert step.detail["input"] == {"Body": "what is this?"}
+
+
+def test_a_reply_timeout_continues_the_session_and_a_stale_one_does_nothing(texting):
+    texting.text("hello")
+    texting.fire("reply-timeout")
+    (session,) = texting.sessions()
+    assert texting.path(session)[-2:] == [("ask", "timeout", "timeout"), ("late", "enter", "sent")]
+    assert texting.sent()[-1] == "We did not hear back." and session.end_reason == "completed"
+    texting.text("hello", from_=OTHER)
+    texting.text("1", from_=OTHER)  # the reply beats the timer
+    texting.fire("reply-timeout")
+    (theirs,) = texting.sessions(OTHER)
+    assert [p[0:2] for p in texting.path(theirs)] == [("ask", "enter"), ("ask", "input"), ("check", "enter")]
+
+
+def test_a_session_expires_after_the_inactivity_limit(texting):
+    texting.text("hello")
+    texting.world.clock.now += timedelta(hours=25)
+    texting.fire("session-expiry")
+    (session,) = texting.sessions()
+    assert session.end_reason == "expired" and session.live_key is None and session.state["end"]["reason"] == "expired"
+    texting.text("back")
+    assert len(texting.sessions()) == 2
+
+
+def test_stop_makes_the_next_send_fail_with_21610_in_widgets_error(world, client, twilio_app, twilio_fake, monkeypatch):
+    flow = definition(
+        node("first", "send_message", {"body": "Welcome"}, sent="ask", failed="ask"),
+        node("ask", "wait_for_reply", {"prompt": "Anything else?"}, replied="again", failed="log"),
+        node("again", "send_message", {"body": "Noted"}, sent="ask", failed="log"),
+        node("log", "set_variables", {"assignments": [{"name": "why", "value": "{{ widgets.again.error }}"}]}),
+        channels=["messaging"],
+    )
+    texting = Texting(world, client, twilio_fake, flow, monkeypatch)
+    texting.text("hi")
+    texting.text("STOP")  # Twilio opts the contact out, and still posts the message
+    (session,) = texting.sessions()
+    assert ("again", "enter", "failed") in texting.path(session)
+    assert session.state["vars"]["why"] == "21610" and session.end_reason == "completed"
+    failed = db.session.scalar(select(Message).where(Message.status == "failed"))
+    assert failed.error_code == "21610" and failed.body == "Noted"
+
+
+def test_delivery_status_is_recorded_on_the_message(texting, client):
+    texting.text("hello")
+    out = db.session.scalar(select(Message).where(Message.direction == "outbound"))
+    form = {
+        "MessageSid": out.sid,
+        "MessageStatus": "undelivered",
+        "ErrorCode": "30003",
+        "AccountSid": TWILIO_FAKE_ACCOUNT_SID,
+    }
+    resp = post(client, f"{BASE}/message-status?orgid=acme&session={out.session_id}", form)
+    assert resp.status_code == 204
+    db.session.expire_all()
+    assert (out.status, out.error_code) == ("undelivered", "30003")
+
+
+def test_a_voice_and_sms_flow_answers_calls_and_texts(world, client, twilio_app, twilio_fake, monkeypatch):
+    both = definition(
+        node(
+            "which",
+            "branch",
+            {
+                "input": "{{ trigger.channel }}",
+                "conditions": [{"id": "text", "operator": "equal_to", "value": "messaging"}],
+            },
+            text="ask",
+            no_match="menu",
+        ),
+        node(
+            "menu",
+            "menu",
+            {"prompt": "Press 1 to get our address by text.", "options": [{"digit": "1"}]},
+            **{"1": "link"},
+        ),
+        node("link", "send_message", {"body": "We are at 1 Main St."}, sent="bye", failed="bye"),
+        node("bye", "hangup", {"say": "Sent. Goodbye."}),
+        node("ask", "wait_for_reply", {"prompt": "Hi {{ trigger.message.From }}, what do you need?"}, replied="echo"),
+        node("echo", "send_message", {"body": "You asked: {{ widgets.ask.inbound.Body }}"}),
+        channels=["voice", "messaging"],
+    )
+    texting = Texting(world, client, twilio_fake, both, monkeypatch)
+    world.number(texting.number, flow_id=texting.flow.id, messaging_flow_id=texting.flow.id)
+    transcript, call = world.call([Press("1")], to=texting.number)
+    assert call.channel == "voice" and ("link", "enter", "sent") in world.path(call)
+    assert "Sent. Goodbye." in transcript.heard
+    texting.text("opening hours?")
+    texting.text("Sunday?")
+    (chat,) = texting.sessions()
+    assert texting.sent() == [
+        "We are at 1 Main St.",
+        f"Hi {CALLER}, what do you need?",
+        "You asked: Sunday?",
+    ]
+    assert chat.channel == "messaging" and chat.end_reason == "completed"
