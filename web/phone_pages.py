@@ -88,6 +88,7 @@ def _routing_form() -> dict[str, Any]:
     return {
         "mode": form.get("mode", "voice"),
         "flowId": form.get("flow_id") or None,
+        "messagingFlowId": form.get("messaging_flow_id") or None,
         "assignedUsers": form.getlist("users"),
         "smsAutoReply": form.get("sms_auto_reply", ""),
     }

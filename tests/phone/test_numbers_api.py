@@ -266,3 +266,30 @@ def test_a_number_name_over_twilios_limit_is_refused_not_cut(phone):
     }
     renamed = phone.ok("POST", f"/phone/numbers/{bought['phoneId']}/routing", {"friendlyName": name})
     assert renamed["friendlyName"] == name
+
+
+def test_messaging_flow_id_routes_texts_beside_the_voice_flow(phone, flow):
+    texts = make_flow(
+        phone.org,
+        "Text line",
+        {
+            "spec": "phonetree/1",
+            "start": "hi",
+            "settings": {"channels": ["messaging"]},
+            "nodes": [{"id": "hi", "type": "send_message", "props": {"body": "Hello"}, "outcomes": {}}],
+        },
+    )
+    body = phone.ok(
+        "POST",
+        "/phone/numbers",
+        {"areaCode": "415", "mode": "ivr", "flowId": flow.id, "messagingFlowId": texts.id},
+        status=201,
+    )
+    assert (body["flowId"], body["messagingFlowId"], body["messagingFlowName"]) == (flow.id, texts.id, "Text line")
+    assert phone.twilio_number(body["sid"])["sms_url"] == phone.hook("sms")  # the SMS URL is the same as ever
+    routed = phone.ok("POST", f"/phone/numbers/{body['phoneId']}/routing", {"smsAutoReply": "Thanks"})
+    assert routed["messagingFlowId"] == texts.id and routed["flowId"] == flow.id  # left out: kept
+    cleared = phone.ok("POST", f"/phone/numbers/{body['phoneId']}/routing", {"messagingFlowId": None})
+    assert cleared["messagingFlowId"] is None and cleared["smsAutoReply"] == "Thanks"
+    resp = phone.post(f"/phone/numbers/{body['phoneId']}/routing", {"messagingFlowId": flow.id})
+    assert resp.status_code == 400 and resp.get_json()["error"]["code"] == "flow_not_messaging"
