@@ -37,10 +37,22 @@ def _conversation_notes(props: dict[str, Any]) -> list[str]:
     return [f"Conversations-only properties ignored: {', '.join(used)}"] if used else []
 
 
+def _conversation_flow(cx: Importer) -> bool:
+    """Whether the flow is started by Twilio Conversations (its `from` names an author, not a sender)."""
+    trigger = cx.trigger or {}
+    return any(
+        t.get("event") == "incomingConversationMessage" and t.get("next") for t in trigger.get("transitions") or []
+    )
+
+
 def _sender(cx: Importer, props: dict[str, Any], node_props: dict[str, Any], notes: list[str]) -> None:
     from_ = str(props.get("from") or "")
-    if from_.replace(" ", "") not in ("", FLOW_ADDRESS):
-        node_props["from"] = cx.tpl(from_, notes)
+    if from_.replace(" ", "") in ("", FLOW_ADDRESS):
+        return
+    if _conversation_flow(cx) and "{" not in from_ and not from_.lstrip().startswith(("+", "MG")):
+        notes.append(f"from {from_!r} is a Conversations author name: texts go from the flow's number")
+        return
+    node_props["from"] = cx.tpl(from_, notes)
 
 
 def map_send_message(cx: Importer, state: dict[str, Any]) -> Mapped:

@@ -3,12 +3,15 @@ through its Messages API, sessions, retries, STOP, timeouts and expiry (SQLite a
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from extensions import db
+from flows.studio import import_studio
 from models import CallSession, CallStep, Message
 from services import messaging
 from sim import Press
@@ -269,3 +272,56 @@ def test_a_voice_and_sms_flow_answers_calls_and_texts(world, client, twilio_app,
         "You asked: Sunday?",
     ]
     assert chat.channel == "messaging" and chat.end_reason == "completed"
+
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "studio-flows"
+# Each messaging export: what its author must still do after import (the widgets only Twilio hosts
+# stay placeholders), the texts the contact sends, and texts the flow must send back.
+MESSAGING_EXPORTS = {
+    "28-basic-ivr-template.json": ({}, ["hi"], ["Response message..."]),
+    # its Functions answered by a stub web service (below)
+    "30-frontline-airtable-bot.json": ({}, ["oi", "agente"], ["Bem vindo(a) de volta Ana!", "Um momento"]),
+    # Autopilot is retired: text conversations start at the question to the contact
+    "33-volunteer-center-voice-sms.json": (
+        {"messaging_start": "AskToCoordinator"},
+        ["hello", "coordinator"],
+        ["If you would like to connect", "Redirecting to a coordinator now."],
+    ),
+    "34-webchat-conversations-flex.json": (
+        {},
+        ["hi", "Parking", "New", "Ana", "Lee", "1990-01-01"],
+        ["Hello! In order", "Please select", "Are you a new", "Thank you!"],
+    ),
+    # started by a REST request in Studio; here the contact's text opens the reminder conversation
+    "38-patient-appointment-sms.json": ({"messaging_start": "send_remind"}, ["hi", "CONFIRM APPT"], ["Hello, "]),
+}
+
+
+def _web_service(method, url, headers, body, timeout):
+    """The exports' own web services (Twilio Functions, an EHR): a known customer, no open conversation."""
+    if "get-convo-name" in url:
+        return 200, "{}"
+    return 200, json.dumps({"customer": {"display_name": "Ana"}, "success": True})
+
+
+@pytest.mark.parametrize("name", sorted(MESSAGING_EXPORTS))
+def test_studio_messaging_exports_import_publish_and_hold_a_conversation(
+    name, world, client, twilio_app, twilio_fake, monkeypatch
+):
+    edits, replies, expected = MESSAGING_EXPORTS[name]
+    data, report = import_studio(json.loads((SHARED / name).read_text()))
+    messaging_types = {"send-message", "send-and-wait-for-reply"}
+    assert [r for r in report if r["type"] in messaging_types and r["status"] == "unsupported"] == []
+    assert "messaging" in data["settings"]["channels"]
+    data["settings"].update(edits)
+    monkeypatch.setattr("services.call_capabilities.CallServices.http_request", lambda self, *a: _web_service(*a))
+    texting = Texting(world, client, twilio_fake, data, monkeypatch)  # publishes: raises on errors
+    for body in replies:
+        texting.text(body)
+    sent = texting.sent()
+    for start in expected:
+        assert any(text.startswith(start) for text in sent), (start, sent)
+    (session, *later) = texting.sessions()
+    assert later == [] and session.end_reason != "fallback"
+    replied = [p for p in texting.path(session) if p[1] == "input"]
+    assert len(replied) == len(replies) - 1  # the first text opens the session, each later one is a reply
