@@ -6,7 +6,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from extensions import db
-from flows.webhooks import SERVICE_IDS
+from flows.webhooks import ADDED_SERVICE_IDS, SERVICE_IDS
 from models import CallSession, CallStep, Message, Organization
 from sim import assert_valid_twiml
 from tests.calls.conftest import BASE, CALLER, IVR_NUMBER
@@ -30,8 +30,6 @@ API_SERVICE_IDS = {
     "ivr-ai-transfer",
     "ai-voice",
 }
-# Added by issue 17 (messaging), beside API.md's list: outbound messages' delivery callbacks.
-ADDED_SERVICE_IDS = {"message-status"}
 
 
 def call_form(**extra: str) -> dict[str, str]:
