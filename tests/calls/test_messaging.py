@@ -325,3 +325,18 @@ def test_studio_messaging_exports_import_publish_and_hold_a_conversation(
     assert later == [] and session.end_reason != "fallback"
     replied = [p for p in texting.path(session) if p[1] == "input"]
     assert len(replied) == len(replies) - 1  # the first text opens the session, each later one is a reply
+
+
+def test_the_calls_pages_show_a_conversation_with_its_messages(texting, make, client):
+    texting.text("hello")
+    texting.text("1")
+    (session,) = texting.sessions()
+    make.user("viewer@acme.example", "viewer", texting.world.org)
+    make.login("viewer@acme.example")
+    listing = client.get("/calls/?channel=messaging").get_data(as_text=True)
+    assert "1 call" in listing and ">text</span>" in listing
+    assert "0 calls" in client.get("/calls/?channel=voice").get_data(as_text=True)
+    page = client.get(f"/calls/{session.id}").get_data(as_text=True)
+    assert "Conversation with" in page and "Contact texted “1”" in page
+    assert page.index("Hi! Reply 1 to confirm") < page.index("Sure? Reply YES or NO")
+    assert "<strong>In</strong>" in page and "<strong>Out</strong>" in page
