@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
+import uuid
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -103,6 +104,9 @@ class CallServices:
             created_at=now(),
         )
         db.session.add(row)
+        if current_app.config.get("PHONETREE_MESSAGES_DRY_RUN"):  # `flask message simulate`: record, send nothing
+            row.sid, row.status = "SM" + uuid.uuid4().hex, "simulated"
+            return row.sid
         try:
             provider = get_provider(self.org)
             if provider is None:

@@ -15,7 +15,7 @@ from flows.studio import import_studio
 from models import CallSession, CallStep, Message
 from services import messaging
 from sim import Press
-from tests.calls.conftest import BASE, CALLER, definition, node
+from tests.calls.conftest import BASE, CALLER, IVR_NUMBER, definition, node
 from tests.calls.test_front_door import post
 from tests.plugins.twilio_fake import TWILIO_FAKE_ACCOUNT_SID
 from upstream.twilio_fake.messaging import receive_message
@@ -340,3 +340,26 @@ def test_the_calls_pages_show_a_conversation_with_its_messages(texting, make, cl
     assert "Conversation with" in page and "Contact texted “1”" in page
     assert page.index("Hi! Reply 1 to confirm") < page.index("Sure? Reply YES or NO")
     assert "<strong>In</strong>" in page and "<strong>Out</strong>" in page
+
+
+def test_cli_message_simulate_plays_a_conversation_with_a_wait(world, runner):
+    flow = world.flow(SURVEY, number=None)
+    world.number(IVR_NUMBER, messaging_flow_id=flow.id)
+    world.app.config.pop("PHONETREE_CLOCK")  # the command keeps its own clock
+    args = ["message", "simulate", "--number", IVR_NUMBER, "--from", CALLER, "--script", "hi,wait:700,hello again,1"]
+    result = runner.invoke(args=args)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[:5] == [
+        "> hi",
+        "< Hi! Reply 1 to confirm, 2 to cancel.",
+        "… 700 s pass; the reply timeout fired",
+        "< We did not hear back.",
+        "> hello again",
+    ]
+    assert "> 1" in lines and lines.count("< Sure? Reply YES or NO") == 1
+    sessions = db.session.scalars(select(CallSession).where(CallSession.channel == "messaging")).all()
+    assert len(sessions) == 2 and sessions[0].end_reason == "completed"
+    assert all(
+        m.status == "simulated" for m in db.session.scalars(select(Message).where(Message.direction == "outbound"))
+    )
