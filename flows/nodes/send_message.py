@@ -39,6 +39,28 @@ def resolve_sender(rt: Runtime, source: Any) -> str | None:
     return to_e164(sender, rt.settings.region) or (sender if alphanumeric_sender(sender) else None)
 
 
+def send(rt: Runtime, node_id: str, body: Any, media: Any, sender: Any, to: str = "") -> str | Route:
+    """Render and send a node's message (to the contact unless `to`): its sid, or the `failed` Route
+    (an empty message, a sender that is none, the provider's refusal with its code in ``error``).
+    Sets the node's result (``status``, ``sid`` or ``error``)."""
+    text = rt.render(body).strip()[:MAX_BODY]
+    url = rt.render(media).strip()
+    from_ = resolve_sender(rt, sender)
+    if from_ is None or not (text or url):
+        reason = "invalid_from" if from_ is None else "empty_body"
+        rt.set_result(node_id, {"status": "failed", "error": reason})
+        return Route("failed", {"error": reason})
+    try:
+        sid = str(rt.send_message(text, [url] if url else [], to=to, from_=from_))
+    except Exception as exc:  # noqa: BLE001  any failure of the provider is the failed outcome
+        shown, logged = error_code(exc)
+        log.info("message of %s not sent: %s", node_id, logged)
+        rt.set_result(node_id, {"status": "failed", "error": shown})
+        return Route("failed", {"error": logged})
+    rt.set_result(node_id, {"status": "sent", "sid": sid})
+    return sid
+
+
 @register
 class SendMessage(NodeType):
     """Send a text message (by default to the contact, from the number they called or texted)."""
@@ -75,19 +97,10 @@ class SendMessage(NodeType):
     def run(self, node: Node, rt: Runtime) -> NodeResult:
         """Send through the services; `sent`, or `failed` with the provider's code in ``error``."""
         to = to_e164(rt.render(self.prop(node, "to")).strip(), rt.settings.region)
-        from_ = resolve_sender(rt, self.prop(node, "from"))
-        body = rt.render(self.prop(node, "body")).strip()[:MAX_BODY]
-        media = rt.render(self.prop(node, "media_url")).strip()
-        if to is None or from_ is None or not (body or media):
-            reason = "invalid_to" if to is None else "invalid_from" if from_ is None else "empty_body"
-            rt.set_result(node.id, {"status": "failed", "error": reason})
-            return Route("failed", {"error": reason})
-        try:
-            sid = rt.send_message(body, [media] if media else [], to=to, from_=from_)
-        except Exception as exc:  # noqa: BLE001  any failure of the provider is the failed outcome
-            shown, logged = error_code(exc)
-            log.info("send_message %s failed: %s", node.id, logged)
-            rt.set_result(node.id, {"status": "failed", "error": shown})
-            return Route("failed", {"error": logged})
-        rt.set_result(node.id, {"status": "sent", "sid": str(sid)})
-        return Route("sent", {"sid": str(sid)})
+        if to is None:
+            rt.set_result(node.id, {"status": "failed", "error": "invalid_to"})
+            return Route("failed", {"error": "invalid_to"})
+        sent = send(rt, node.id, self.prop(node, "body"), self.prop(node, "media_url"), self.prop(node, "from"), to)
+        if isinstance(sent, Route):
+            return sent
+        return Route("sent", {"sid": sent})

@@ -7,19 +7,17 @@ event the runtime brings when the timeout passes first (`flows.registry.Wait.tim
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from flows.definition import Node
 from flows.issues import Issue, error
-from flows.nodes.send_message import MAX_BODY, error_code, resolve_sender
+from flows.nodes.send_message import send
 from flows.registry import Field, NodeResult, NodeType, Route, Wait, register
 
 if TYPE_CHECKING:
     from flows.runtime import Event, Runtime
 
-log = logging.getLogger("phonetree.flows")
 DEFAULT_TIMEOUT = 3600
 MAX_TIMEOUT = 7 * 24 * 3600
 INBOUND_FIELDS = ("Body", "From", "To", "MessageSid", "NumMedia", "NumSegments", "AccountSid")
@@ -87,23 +85,11 @@ class WaitForReply(NodeType):
 
     def run(self, node: Node, rt: Runtime) -> NodeResult:
         """Send the prompt; wait for the reply (or the timeout), or `failed` when it cannot be sent."""
-        body = rt.render(self.prop(node, "prompt")).strip()[:MAX_BODY]
-        media = rt.render(self.prop(node, "media_url")).strip()
-        from_ = resolve_sender(rt, self.prop(node, "from"))
-        if from_ is None or not (body or media):
-            reason = "invalid_from" if from_ is None else "empty_body"
-            rt.set_result(node.id, {"status": "failed", "error": reason})
-            return Route("failed", {"error": reason})
-        try:
-            sid = rt.send_message(body, [media] if media else [], from_=from_)
-        except Exception as exc:  # noqa: BLE001  a provider error is the failed outcome
-            shown, logged = error_code(exc)
-            log.info("wait_for_reply %s could not send: %s", node.id, logged)
-            rt.set_result(node.id, {"status": "failed", "error": shown})
-            return Route("failed", {"error": logged})
-        rt.set_result(node.id, {"status": "sent", "sid": str(sid)})
+        sent = send(rt, node.id, self.prop(node, "prompt"), self.prop(node, "media_url"), self.prop(node, "from"))
+        if isinstance(sent, Route):
+            return sent
         seconds = timeout_seconds(self.prop(node, "timeout"))
-        return Wait({"sid": str(sid), "timeout": seconds}, timeout=seconds)
+        return Wait({"sid": sent, "timeout": seconds}, timeout=seconds)
 
     def resume(self, node: Node, rt: Runtime, event: Event) -> NodeResult:
         """`replied` with the message, or `timeout`."""
