@@ -216,3 +216,40 @@ def test_studio_messaging_widgets_import_as_messaging_nodes() -> None:
     chat.send("input", Body="yo")
     assert chat.texts() == [f"Hi {CONTACT}", "Got yo / hi"]
     assert NOW.tzinfo is not None
+
+
+def test_a_messaging_flow_made_here_exports_to_studio_and_back() -> None:
+    from flows.studio import export_studio
+
+    both = flow(
+        node("menu", "menu", {"prompt": "Press 1", "options": [{"digit": "1"}]}, **{"1": "bye"}),
+        node("bye", "hangup", {"say": "Bye"}),
+        node(
+            "ask",
+            "wait_for_reply",
+            {"prompt": "Hi!", "timeout": 90, "media_url": "https://x.example/a.png"},
+            replied="thanks",
+            timeout="thanks",
+        ),
+        node("thanks", "send_message", {"body": "Thanks {{ widgets.ask.inbound.Body }}"}),
+        channels=["voice", "messaging"],
+        messaging_start="ask",
+    )
+    studio = export_studio(load_definition(both))
+    trigger = next(s for s in studio["states"] if s["type"] == "trigger")
+    wired = {t["event"]: t.get("next") for t in trigger["transitions"]}
+    assert wired["incomingCall"] == "menu" and wired["incomingMessage"] == "ask"
+    ask = next(s for s in studio["states"] if s["name"] == "ask")
+    assert ask["type"] == "send-and-wait-for-reply" and ask["properties"]["timeout"] == "90"
+    assert ask["properties"]["body"] == "Hi!" and ask["properties"]["from"] == "{{flow.channel.address}}"
+    assert {t["event"]: t.get("next") for t in ask["transitions"]} == {
+        "incomingMessage": "thanks",
+        "timeout": "thanks",
+        "deliveryFailure": None,
+    }
+    back, _ = import_studio(studio)
+    assert back["settings"] == {"channels": ["voice", "messaging"], "messaging_start": "ask"}
+    again = next(n for n in back["nodes"] if n["id"] == "ask")
+    assert again["type"] == "wait_for_reply" and again["props"]["timeout"] == 90
+    thanks = next(n for n in back["nodes"] if n["id"] == "thanks")
+    assert thanks["props"]["body"] == "Thanks {{ widgets.ask.inbound.Body }}"
