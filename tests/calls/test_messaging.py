@@ -4,11 +4,12 @@ through its Messages API, sessions, retries, STOP, timeouts and expiry (SQLite a
 from __future__ import annotations
 
 import json
+import threading
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from extensions import db
 from flows.studio import import_studio
@@ -363,3 +364,38 @@ def test_cli_message_simulate_plays_a_conversation_with_a_wait(world, runner):
     assert all(
         m.status == "simulated" for m in db.session.scalars(select(Message).where(Message.direction == "outbound"))
     )
+
+
+def test_racing_texts_share_one_session_and_a_racing_retry_counts_once(texting, app):
+    from twilio.request_validator import RequestValidator
+
+    from tests.calls.test_safety import _concurrent_posts, world_token
+
+    url = "/connect/webhook/twilio/sms?orgid=acme"
+
+    def signed(form):
+        return {"X-Twilio-Signature": RequestValidator(world_token()).compute_signature("http://localhost" + url, form)}
+
+    base = {"AccountSid": TWILIO_FAKE_ACCOUNT_SID, "From": CALLER, "To": texting.number}
+    forms = [{**base, "MessageSid": f"SM{i:032d}", "Body": f"text {c}"} for i, c in enumerate("abcd")]  # no choice
+    results = []
+    threads = [
+        threading.Thread(target=lambda f=f: results.extend(_concurrent_posts(app, url, f, signed(f), 1))) for f in forms
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert [status for status, _ in results] == [200] * 4
+    db.session.expire_all()
+    (session,) = texting.sessions()
+    inbound = db.session.scalars(select(Message).where(Message.direction == "inbound")).all()
+    assert sorted(m.body for m in inbound) == [f"text {c}" for c in "abcd"]
+    assert {m.session_id for m in inbound} == {session.id} and session.turn == 4
+    assert session.end_reason == "hangup"  # two replies the menu did not understand: its fallback ended it
+    retry = {**base, "MessageSid": "SM" + "e" * 32, "Body": "2"}
+    assert {status for status, _ in _concurrent_posts(app, url, retry, signed(retry), 6)} == {200}
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Message).where(Message.sid == retry["MessageSid"])) == 1
+    first, second = texting.sessions()
+    assert second.call_sid == retry["MessageSid"] and second.turn == 1  # one new conversation, started once
