@@ -36,8 +36,17 @@ from sqlalchemy.exc import IntegrityError
 from twilio.twiml.messaging_response import MessagingResponse
 
 from extensions import db
-from flows import DefinitionError, Event, FlowDefinition, load_definition, render_twiml, run_turn
-from flows.state import end_session, waiting_node, waiting_turn, waiting_until
+from flows import (
+    DefinitionError,
+    Event,
+    FlowDefinition,
+    TurnContext,
+    TurnResult,
+    load_definition,
+    render_twiml,
+    run_turn,
+)
+from flows.state import end_of, end_session, waiting_node, waiting_turn, waiting_until
 from models import CallSession, Flow, Message, Organization, OrgRef, PhoneNumber, new_uid
 from services import timers
 from services.call_events import inbound_sms
@@ -248,10 +257,7 @@ def _turn(
         out = TurnOutput(render_twiml(MessagingResponse()), end_session(session.state, "no_flow"), session.turn + 1)
         out.done, out.end_reason = True, "no_flow"
     else:
-        ctx = replace(turn_context(org, session, params), channel="messaging")
-        ctx.call.update({k: params[k] for k in MESSAGE_FIELDS if params.get(k)})  # type: ignore[attr-defined]
-        state = None if event.kind == "start" else session.state
-        result = run_turn(definition, state, event, ctx)
+        result = message_turn(definition, session.state, event, turn_context(org, session, params), params)
         out = from_result(result, params)
         out.twiml = render_twiml(MessagingResponse())
         if event.kind == "input":
@@ -259,13 +265,29 @@ def _turn(
                 if step["event"] is not None:
                     step["detail"] = {**step["detail"], "input": {"Body": params.get("Body", "")[:200]}}
                     break
-        if out.done and out.end_reason == "fallback":
-            _apologise(ctx, definition)
     if out.done:
         update_session(session.id, live_key=None, ended_at=at, status="completed")
     apply_turn(session, out, request_turn, service)
     if not out.done:
         _set_timers(org, session.id, out.state, at, definition)
+
+
+def message_turn(
+    definition: FlowDefinition | dict,
+    state: dict[str, Any] | None,
+    event: Event,
+    ctx: TurnContext,
+    params: Mapping[str, Any],
+) -> TurnResult:
+    """One turn of a text conversation on the engine, for the sms webhook and the designer's test
+    console alike: the channel is ``messaging``, the message's fields are on the call, a ``start``
+    begins a new session, and a session that ends in the fallback texts the fallback message."""
+    call = {**ctx.call, **{k: params[k] for k in MESSAGE_FIELDS if params.get(k)}}
+    ctx = replace(ctx, channel="messaging", call=call)
+    result = run_turn(definition, None if event.kind == "start" else state, event, ctx)
+    if result.done and end_of(result.state).get("reason") == "fallback":
+        _apologise(ctx, definition)
+    return result
 
 
 def _apologise(ctx: Any, definition: FlowDefinition | dict) -> None:
