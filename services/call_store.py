@@ -15,11 +15,12 @@ from typing import Any
 
 from db_raw import RawStatement
 from extensions import db
-from models import CallSession, CallStep, CallTurn
+from models import CallSession, CallStep, CallTurn, Message
 
 SESSIONS = CallSession.__table__
 STEPS = CallStep.__table__
 TURNS = CallTurn.__table__
+MESSAGES = Message.__table__
 TURN_COLUMNS = ("session_id", "turn", "service", "twiml", "created_at")
 
 
@@ -193,3 +194,19 @@ def persist_turn(
     else:
         _PG_PERSIST.execute({**session_values, **turn_params, "steps": steps_json})
     db.session.commit()
+
+
+MESSAGE_COLUMNS = tuple(c.name for c in MESSAGES.columns if c.name != "id")
+_MESSAGE_INSERT = RawStatement(
+    f"INSERT INTO message ({', '.join(MESSAGE_COLUMNS)}) VALUES ({', '.join(':' + n for n in MESSAGE_COLUMNS)})",
+    {"created_at": MESSAGES.c.created_at.type, "media": MESSAGES.c.media.type},
+)
+
+
+def insert_message(**values: Any) -> None:
+    """INSERT a text message in or out (no unit of work), in the turn's transaction: the rows of a
+    turn keep the order they are written in. Columns not given are NULL (``body`` and ``status`` "")."""
+    unknown = set(values) - set(MESSAGE_COLUMNS)
+    if unknown:
+        raise ValueError(f"not columns of message: {sorted(unknown)}")
+    _MESSAGE_INSERT.execute({**dict.fromkeys(MESSAGE_COLUMNS), "body": "", "status": "", **values})

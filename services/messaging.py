@@ -29,12 +29,13 @@ import logging
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from twilio.twiml.messaging_response import MessagingResponse
 
+from db_raw import RawStatement
 from extensions import db
 from flows import (
     DefinitionError,
@@ -47,12 +48,12 @@ from flows import (
     run_turn,
 )
 from flows.state import end_of, end_session, waiting_node, waiting_turn, waiting_until
-from models import CallSession, Flow, Message, Organization, OrgRef, PhoneNumber, new_uid
+from models import CallSession, Flow, Message, Organization, OrgRef, new_uid
 from services import timers
 from services.call_events import inbound_sms
 from services.call_flow import compiled, from_result, session_definition, turn_context
 from services.call_scrub import scrub
-from services.call_store import CallRow, insert_session, lock_row, update_session
+from services.call_store import CallRow, insert_message, insert_session, lock_row, update_session
 from services.call_turns import TurnOutput, apply_turn
 from services.clock import now
 from services.flow_revisions import definition_for_caller
@@ -100,16 +101,33 @@ def schedule_timer(kind: str, key: str, payload: dict[str, Any], fire_at: dateti
 # -------------------------------------------------------------------- inbound
 
 
+class MessagingRoute(NamedTuple):
+    """Where texts to one of an org's numbers go: the number and its messaging flow's routing columns."""
+
+    number_id: int
+    flow_id: int | None
+    archived: bool | None  # None when the number has no messaging flow (or it is gone, or another org's)
+    test_users: list | None
+    published_revision_id: int | None
+
+
+# The webhook's hot path reads with fixed statements (`db_raw`), as a call's turns do.
+_ROUTE = RawStatement(
+    "SELECT n.id, n.messaging_flow_id, f.archived, f.test_users, f.published_revision_id "
+    "FROM phone_number n LEFT OUTER JOIN flow f ON f.id = n.messaging_flow_id AND f.org_id = n.org_id "
+    "WHERE n.org_id = :org AND n.phone_number = :number",
+    columns=[None, None, Flow.__table__.c.archived.type, Flow.__table__.c.test_users.type, None],
+)
+_SEEN = RawStatement("SELECT 1 FROM message WHERE sid = :sid AND org_id = :org AND direction = 'inbound'")
+_LIVE = RawStatement("SELECT id FROM call_session WHERE live_key = :key")
+
+
 def inbound_message(org: OrgRef, form: Mapping[str, Any], query: Mapping[str, Any]) -> WebhookAnswer:
     """``sms``: a turn of the contact's conversation when the number routes texts to a flow, else the auto-reply."""
     to, contact = str(form.get("To") or "")[:64], str(form.get("From") or "")[:64]
-    number = db.session.scalar(
-        select(PhoneNumber).where(PhoneNumber.org_id == org.id, PhoneNumber.phone_number == to[:20])
-    )
-    if number is None or number.messaging_flow_id is None:
-        return inbound_sms(org, form, query)
-    flow = db.session.get(Flow, number.messaging_flow_id)
-    if flow is None or flow.org_id != org.id or flow.archived:
+    found = _ROUTE.first({"org": org.id, "number": to[:20]}) if to else None
+    route = MessagingRoute(*found) if found is not None else None
+    if route is None or route.flow_id is None or route.archived is not False:
         return inbound_sms(org, form, query)
     params = message_params(form)
     if params["MessageSid"] and _seen(org, params["MessageSid"]):
@@ -129,7 +147,7 @@ def inbound_message(org: OrgRef, form: Mapping[str, Any], query: Mapping[str, An
             _resume(org, session, Event("input", params), params, "sms")
             return empty_messaging()
         try:
-            _start(org, number, flow, key, params)
+            _start(org, route, key, params)
             return empty_messaging()
         except IntegrityError:
             db.session.rollback()
@@ -142,18 +160,14 @@ def inbound_message(org: OrgRef, form: Mapping[str, Any], query: Mapping[str, An
 
 
 def _seen(org: OrgRef, sid: str) -> bool:
-    return bool(
-        db.session.scalar(
-            select(Message.id).where(Message.org_id == org.id, Message.sid == sid[:64], Message.direction == "inbound")
-        )
-    )
+    return _SEEN.first({"sid": sid[:64], "org": org.id}) is not None
 
 
 def _live_session(org: OrgRef, key: str) -> CallRow | None:
-    session_id = db.session.scalar(select(CallSession.id).where(CallSession.live_key == key))
-    if session_id is None:
+    found = _LIVE.first({"key": key})
+    if found is None:
         return None
-    session = lock_row(org.id, "id", session_id)
+    session = lock_row(org.id, "id", found[0])
     if session is None or session.live_key != key or session.ended_at is not None:
         return None
     return session
@@ -190,10 +204,10 @@ def expire(org: OrgRef, session: CallRow) -> None:
     log.info("messaging session %s of org %s expired", session.id, org.slug)
 
 
-def _start(org: OrgRef, number: PhoneNumber, flow: Flow, key: str, params: dict[str, str]) -> None:
+def _start(org: OrgRef, route: MessagingRoute, key: str, params: dict[str, str]) -> None:
     contact = params.get("From", "")
     definition, revision_id, uses_draft = definition_for_caller(
-        flow.id, flow.test_users, flow.published_revision_id, contact
+        route.flow_id, route.test_users, route.published_revision_id, contact
     )
     at = now()
     row = insert_session(
@@ -206,8 +220,8 @@ def _start(org: OrgRef, number: PhoneNumber, flow: Flow, key: str, params: dict[
             "updated_at": at,
             "channel": "messaging",
             "live_key": key,
-            "phone_number_id": number.id,
-            "flow_id": flow.id,
+            "phone_number_id": route.number_id,
+            "flow_id": route.flow_id,
             "revision_id": revision_id,
             "uses_draft": uses_draft,
             "draft_definition": definition if uses_draft else None,
@@ -236,21 +250,19 @@ def _turn(
     """Run one turn of a messaging session, persist it with its messages, then set its timers."""
     at = now()
     if event.kind != "timeout":  # added first: the messages of a turn keep their order (in, then out)
-        db.session.add(
-            Message(
-                org_id=org.id,
-                phone_number_id=session.phone_number_id,
-                session_id=session.id,
-                direction="inbound",
-                sid=params.get("MessageSid") or None,
-                from_number=session.from_number,
-                to_number=session.to_number,
-                body=params.get("Body", "")[:1600],
-                media=_media(params) or None,
-                node_id=waiting_node(session.state),
-                status="received",
-                created_at=at,
-            )
+        insert_message(
+            org_id=org.id,
+            phone_number_id=session.phone_number_id,
+            session_id=session.id,
+            direction="inbound",
+            sid=params.get("MessageSid") or None,
+            from_number=session.from_number,
+            to_number=session.to_number,
+            body=params.get("Body", "")[:1600],
+            media=_media(params) or None,
+            node_id=waiting_node(session.state),
+            status="received",
+            created_at=at,
         )
     if definition is None:
         log.warning("messaging session %s of org %s: the flow is not published", session.id, org.slug)
