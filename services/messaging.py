@@ -130,20 +130,20 @@ def inbound_message(org: OrgRef, form: Mapping[str, Any], query: Mapping[str, An
     if route is None or route.flow_id is None or route.archived is not False:
         return inbound_sms(org, form, query)
     params = message_params(form)
-    if params["MessageSid"] and _seen(org, params["MessageSid"]):
-        db.session.rollback()
-        log.info("sms %s for org %s: a retried webhook; nothing changes", params["MessageSid"], org.slug)
-        return empty_messaging()
+    sid = params["MessageSid"]
     key = live_key(org.id, to, contact)
     for _ in range(2):  # a race lost to another first message: the second pass resumes its session
         session = _live_session(org, key)
+        # a retried MessageSid: checked once the session is locked (a concurrent retry has committed
+        # by then), or, with no live session, before starting one (its session may have ended)
+        if sid and _seen(org, sid):
+            db.session.rollback()
+            log.info("sms %s for org %s: a retried webhook; nothing changes", sid, org.slug)
+            return empty_messaging()
         if session is not None and _expired(org, session):
             expire(org, session)
             session = None
         if session is not None:
-            if params["MessageSid"] and _seen(org, params["MessageSid"]):  # a retry committed meanwhile
-                db.session.rollback()
-                return empty_messaging()
             _resume(org, session, Event("input", params), params, "sms")
             return empty_messaging()
         try:
@@ -151,9 +151,7 @@ def inbound_message(org: OrgRef, form: Mapping[str, Any], query: Mapping[str, An
             return empty_messaging()
         except IntegrityError:
             db.session.rollback()
-            if params["MessageSid"] and db.session.scalar(
-                select(CallSession.id).where(CallSession.call_sid == params["MessageSid"])
-            ):
+            if sid and db.session.scalar(select(CallSession.id).where(CallSession.call_sid == sid)):
                 return empty_messaging()  # a concurrent retry of the first message started it
     log.warning("sms for org %s from %s: no live session after a lost race", org.slug, contact)
     return empty_messaging()
