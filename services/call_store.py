@@ -62,18 +62,20 @@ _SESSION_TYPES = {name: SESSIONS.c[name].type for name in SESSION_COLUMNS}
 # By the unique key alone, the org compared on the row read: with `AND org_id = :org` in the SQL, a
 # generic plan made while the table had no statistics walked the org's whole org_id index (every
 # call the org ever had) on each lock, seen here growing PostgreSQL's time per turn with the table.
+# The unique keys a session is locked by: its id, its CallSid, a live conversation's live_key.
+LOCK_KEYS = (("id", "id"), ("sid", "call_sid"), ("live", "live_key"))
 _SELECT = f"SELECT {', '.join(SESSION_COLUMNS)} FROM call_session WHERE {{key}} = :key"
 _LOCK = {
     kind: RawStatement(
         {"postgresql": _SELECT.format(key=column) + " FOR UPDATE", "default": _SELECT.format(key=column)},
         columns=[_SESSION_TYPES[name] for name in SESSION_COLUMNS],
     )
-    for kind, column in (("id", "id"), ("sid", "call_sid"))
+    for kind, column in LOCK_KEYS
 }
 # SQLite has no row locks: this write takes the database write lock before the row is read.
 _TOUCH = {
     kind: RawStatement(f"UPDATE call_session SET updated_at = updated_at WHERE {column} = :key")
-    for kind, column in (("id", "id"), ("sid", "call_sid"))
+    for kind, column in LOCK_KEYS
 }
 
 
@@ -83,7 +85,8 @@ def is_sqlite() -> bool:
 
 
 def lock_row(org_id: int, kind: str, key: str) -> CallRow | None:
-    """The org's session by ``id`` or ``sid`` (CallSid), locked until the transaction ends."""
+    """The org's session by ``id``, ``sid`` (CallSid) or ``live`` (a conversation's live_key),
+    locked until the transaction ends."""
     if is_sqlite():
         _TOUCH[kind].execute({"key": key})
     row = _LOCK[kind].first({"key": key})

@@ -119,7 +119,6 @@ _ROUTE = RawStatement(
     columns=[None, None, Flow.__table__.c.archived.type, Flow.__table__.c.test_users.type, None],
 )
 _SEEN = RawStatement("SELECT 1 FROM message WHERE sid = :sid AND org_id = :org AND direction = 'inbound'")
-_LIVE = RawStatement("SELECT id FROM call_session WHERE live_key = :key")
 
 
 def inbound_message(org: OrgRef, form: Mapping[str, Any], query: Mapping[str, Any]) -> WebhookAnswer:
@@ -162,10 +161,7 @@ def _seen(org: OrgRef, sid: str) -> bool:
 
 
 def _live_session(org: OrgRef, key: str) -> CallRow | None:
-    found = _LIVE.first({"key": key})
-    if found is None:
-        return None
-    session = lock_row(org.id, "id", found[0])
+    session = lock_row(org.id, "live", key)
     if session is None or session.live_key != key or session.ended_at is not None:
         return None
     return session
