@@ -173,12 +173,27 @@ _PG_PERSIST = RawStatement(
     },
     {**_SESSION_UPDATE_TYPES, **_TURN_INSERT_TYPES},
 )
+# The same without the CallTurn row: a text conversation's turn, whose inbound Message is its record.
+_PG_PERSIST_STEPS = RawStatement(
+    {
+        "postgresql": f"""
+    WITH upd AS ({_SESSION_UPDATE_SQL})
+    INSERT INTO call_step ({_STEP_LIST})
+    SELECT {_STEP_LIST}
+    FROM json_to_recordset(:steps) AS x(org_id integer, session_id varchar, seq integer, turn integer,
+                                        node_id varchar, node_type varchar, event varchar, outcome varchar,
+                                        detail json, at timestamptz)
+    """
+    },
+    _SESSION_UPDATE_TYPES,
+)
 
 
 def persist_turn(
-    session_values: dict[str, Any], turn_row: dict[str, Any], step_rows: list[dict[str, Any]], steps_json: str
+    session_values: dict[str, Any], turn_row: dict[str, Any] | None, step_rows: list[dict[str, Any]], steps_json: str
 ) -> None:
-    """Write a turn and commit: the session's new values (``s_*`` keys), its CallTurn and CallStep rows.
+    """Write a turn and commit: the session's new values (``s_*`` keys), its CallTurn (unless
+    `turn_row` is None) and CallStep rows.
 
     ``s_state`` is the state's JSON text; the steps come as rows (``at`` in ISO format) and as
     the JSON text of that list. Anything the ORM holds for the turn (recordings, payments) is
@@ -188,14 +203,17 @@ def persist_turn(
     simple query protocol, which plans the statement afresh each time: measured slower here
     than psycopg's prepared statement and a separate COMMIT.)
     """
-    turn_params = {f"t_{c}": turn_row[c] for c in TURN_COLUMNS}
+    turn_params = {f"t_{c}": turn_row[c] for c in TURN_COLUMNS} if turn_row is not None else None
     if is_sqlite():
         for row in step_rows:
             _STEP_INSERT.execute({**row, "at": datetime.fromisoformat(row["at"])})
-        _TURN_INSERT.execute(turn_params)
+        if turn_params is not None:
+            _TURN_INSERT.execute(turn_params)
         _SESSION_UPDATE.execute(session_values)
-    else:
+    elif turn_params is not None:
         _PG_PERSIST.execute({**session_values, **turn_params, "steps": steps_json})
+    else:
+        _PG_PERSIST_STEPS.execute({**session_values, "steps": steps_json})
     db.session.commit()
 
 

@@ -273,7 +273,7 @@ def _turn(
                     break
     if out.done:
         update_session(session.id, live_key=None, ended_at=at, status="completed")
-    apply_turn(session, out, request_turn, service)
+    apply_turn(session, out, request_turn, service, record=False)  # the inbound Message is the record
     if not out.done:
         _set_timers(org, session.id, out.state, at, definition)
 
