@@ -118,7 +118,10 @@ _ROUTE = RawStatement(
     "WHERE n.org_id = :org AND n.phone_number = :number",
     columns=[None, None, Flow.__table__.c.archived.type, Flow.__table__.c.test_users.type, None],
 )
-_SEEN = RawStatement("SELECT 1 FROM message WHERE sid = :sid AND org_id = :org AND direction = 'inbound'")
+# By the sid's index: SQLite, without statistics, would rather walk the org's whole org_id index
+# (every message the org ever had; the unary + keeps it off that index).
+_SEEN_SQL = "SELECT 1 FROM message WHERE sid = :sid AND {org}org_id = :org AND direction = 'inbound'"
+_SEEN = RawStatement({"sqlite": _SEEN_SQL.format(org="+"), "default": _SEEN_SQL.format(org="")})
 
 
 def inbound_message(org: OrgRef, form: Mapping[str, Any], query: Mapping[str, Any]) -> WebhookAnswer:
