@@ -66,9 +66,12 @@ SESSION_EXPIRY = "session-expiry"
 MESSAGE_FIELDS = ("MessageSid", "AccountSid", "From", "To", "Body", "NumMedia", "NumSegments", "MessagingServiceSid")
 
 
+EMPTY_TWIML = render_twiml(MessagingResponse())  # rendered once: every text handled by a flow answers it
+
+
 def empty_messaging() -> WebhookAnswer:
     """The answer to an inbound text handled by a flow: empty TwiML (the flow sends through the API)."""
-    return 200, TWIML, render_twiml(MessagingResponse())
+    return 200, TWIML, EMPTY_TWIML
 
 
 def live_key(org_id: int, number: str, contact: str) -> str:
@@ -263,12 +266,12 @@ def _turn(
         )
     if definition is None:
         log.warning("messaging session %s of org %s: the flow is not published", session.id, org.slug)
-        out = TurnOutput(render_twiml(MessagingResponse()), end_session(session.state, "no_flow"), session.turn + 1)
+        out = TurnOutput(EMPTY_TWIML, end_session(session.state, "no_flow"), session.turn + 1)
         out.done, out.end_reason = True, "no_flow"
     else:
         result = message_turn(definition, session.state, event, turn_context(org, session, params), params)
         out = from_result(result, params)
-        out.twiml = render_twiml(MessagingResponse())
+        out.twiml = EMPTY_TWIML
         if event.kind == "input":
             for step in out.steps:
                 if step["event"] is not None:
