@@ -192,6 +192,7 @@ def run(rounds: int, stand_in: bool) -> dict[str, float]:
             fake = FakeTwilioServer().start()
             stack.callback(fake.stop)
             fake.provision(ACCOUNT_SID, AUTH_TOKEN)
+            fake.state.add_owned_number(ACCOUNT_SID, NUMBER, sms_url=webhook_url(BASE, "sms", orgid="bench"))
             twilio_base = fake.url
         else:
             stack.callback(stub_provider_send())
