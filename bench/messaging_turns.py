@@ -5,7 +5,8 @@ second menu, a rating, goodbye), on one number. Each conversation and each call 
 
 - a **voice turn** is a signed ``ivr-menu`` webhook of a simulated call (`sim.CallerSimulator`);
 - a **message turn** is a signed ``sms`` webhook of a contact's text (``hi``, ``1``, ``1234``,
-  ``1``, ``5``), which runs the conversation's turn and sends the flow's reply. The send is
+  ``1``, ``5``), posted as Twilio posts it (the stand-in's `receive_message`), which runs the
+  conversation's turn and sends the flow's reply. The send is
   stubbed: by default at the provider (`TwilioProvider.send_message` answers at once, so the
   whole send path up to the REST call runs), or with ``--stand-in`` through the Twilio REST
   stand-in (`upstream.twilio_fake`) over HTTP.
@@ -41,7 +42,8 @@ from cryptography.fernet import Fernet  # noqa: E402
 from bench.webhook_load import ACCOUNT_SID, AUTH_TOKEN, NUMBER, SCRIPT  # noqa: E402
 from bench.webhooks import FLOW, add_bare_route, seed  # noqa: E402
 from sim import CallerSimulator, FlaskClientTransport, webhook_url  # noqa: E402
-from sim.params import sign  # noqa: E402
+from upstream.twilio_fake import FakeTwilioState  # noqa: E402
+from upstream.twilio_fake.messaging import receive_message  # noqa: E402
 
 TEXTS = ("hi", "1", "1234", "1", "5")  # the conversation the voice SCRIPT makes with keys: 5 turns
 BASE = "http://localhost"
@@ -125,23 +127,22 @@ def call(meter: Meter) -> bool:
     return transcript.end_reason == "hangup" and not transcript.errors
 
 
-def conversation(meter: Meter) -> str:
-    """One contact's conversation of 5 signed texts; the contact's number."""
-    url = webhook_url(BASE, "sms", orgid="bench")
+def conversation(meter: Meter, twilio: Any) -> str:
+    """One contact's conversation of 5 texts, each posted signed by the Twilio stand-in's state
+    `twilio` (`receive_message`, as Twilio posts an inbound text); the contact's number."""
     contact = f"+1556{uuid.uuid4().int % 10**7:07d}"
     for body in TEXTS:
-        sid = "SM" + uuid.uuid4().hex
-        form = {
-            "MessageSid": sid,
-            "SmsSid": sid,
-            "AccountSid": ACCOUNT_SID,
-            "From": contact,
-            "To": NUMBER,
-            "Body": body,
-            "NumMedia": "0",
-        }
-        meter.post(url, form, {"X-Twilio-Signature": sign(AUTH_TOKEN, url, form)})
+        receive_message(twilio, ACCOUNT_SID, NUMBER, contact, body, post=meter.post)
     return contact
+
+
+def stand_in_state(state: Any = None) -> Any:
+    """The stand-in's state with the bench account owning NUMBER, whose SMS URL is the sms webhook."""
+    state = state if state is not None else FakeTwilioState()
+    if ACCOUNT_SID not in state.accounts:
+        state.add_account(ACCOUNT_SID, AUTH_TOKEN)
+    state.add_owned_number(ACCOUNT_SID, NUMBER, sms_url=webhook_url(BASE, "sms", orgid="bench"))
+    return state
 
 
 def verify(app, contacts: list[str]) -> tuple[int, int]:
@@ -192,22 +193,22 @@ def run(rounds: int, stand_in: bool) -> dict[str, float]:
             fake = FakeTwilioServer().start()
             stack.callback(fake.stop)
             fake.provision(ACCOUNT_SID, AUTH_TOKEN)
-            fake.state.add_owned_number(ACCOUNT_SID, NUMBER, sms_url=webhook_url(BASE, "sms", orgid="bench"))
-            twilio_base = fake.url
+            twilio, twilio_base = stand_in_state(fake.state), fake.url
         else:
             stack.callback(stub_provider_send())
+            twilio = stand_in_state()
         app = make_app(f"sqlite:///{tmp / 'bench.db'}", twilio_base)
         client = app.test_client()
         voice, texts = Meter(FlaskClientTransport(client)), Meter(FlaskClientTransport(client))
         for _ in range(5):  # warm-up: caches, provider, first-time imports
             call(voice)
-            conversation(texts)
+            conversation(texts, twilio)
         voice.clear()
         texts.clear()
         broken, contacts = 0, []
         for _ in range(rounds):
             broken += not call(voice)
-            contacts.append(conversation(texts))
+            contacts.append(conversation(texts, twilio))
         open_ones, short = verify(app, contacts)
     send = "the Twilio REST stand-in over HTTP" if stand_in else "stubbed at the provider"
     print(f"in-process (Flask test client, SQLite), one turn at a time; sends {send}")

@@ -15,7 +15,7 @@ def test_a_conversation_and_a_call_of_five_turns_each(tmp_path):
         voice = messaging_turns.Meter(FlaskClientTransport(client))
         texts = messaging_turns.Meter(FlaskClientTransport(client))
         assert messaging_turns.call(voice)
-        contact = messaging_turns.conversation(texts)
+        contact = messaging_turns.conversation(texts, messaging_turns.stand_in_state())
     finally:
         restore()
     assert len(voice.cpu) == len(texts.cpu) == 5 and voice.failures == texts.failures == 0
