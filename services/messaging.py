@@ -88,6 +88,11 @@ def schedule_timer(kind: str, key: str, payload: dict[str, Any], fire_at: dateti
     timers.schedule(kind, key=key, payload=payload, fire_at=fire_at)
 
 
+def cancel_timer(kind: str, key: str) -> None:
+    """The one place the messaging runtime drops a timer it no longer needs (a late one is a no-op anyway)."""
+    timers.cancel(kind, key)
+
+
 # -------------------------------------------------------------------- inbound
 
 
@@ -264,6 +269,8 @@ def _turn(
     if out.done:
         update_session(session.id, live_key=None, ended_at=at, status="completed")
     apply_turn(session, out, request_turn, service)
+    if event.kind == "input" and waiting_until(session.state):  # the reply came first
+        cancel_timer(REPLY_TIMEOUT, f"{session.id}:{waiting_turn(session.state)}")
     if not out.done:
         _set_timers(org, session.id, out.state, at, definition)
 
