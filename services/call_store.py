@@ -67,12 +67,12 @@ _LOCK = {
         {"postgresql": _SELECT.format(key=column) + " FOR UPDATE", "default": _SELECT.format(key=column)},
         columns=[_SESSION_TYPES[name] for name in SESSION_COLUMNS],
     )
-    for kind, column in (("id", "id"), ("sid", "call_sid"))
+    for kind, column in (("id", "id"), ("sid", "call_sid"), ("live", "live_key"))
 }
 # SQLite has no row locks: this write takes the database write lock before the row is read.
 _TOUCH = {
     kind: RawStatement(f"UPDATE call_session SET updated_at = updated_at WHERE {column} = :key")
-    for kind, column in (("id", "id"), ("sid", "call_sid"))
+    for kind, column in (("id", "id"), ("sid", "call_sid"), ("live", "live_key"))
 }
 
 
@@ -82,7 +82,8 @@ def is_sqlite() -> bool:
 
 
 def lock_row(org_id: int, kind: str, key: str) -> CallRow | None:
-    """The org's session by ``id`` or ``sid`` (CallSid), locked until the transaction ends."""
+    """The org's session by ``id``, ``sid`` (CallSid) or ``live`` (a live messaging session's key), locked
+    until the transaction ends."""
     if is_sqlite():
         _TOUCH[kind].execute({"key": key})
     row = _LOCK[kind].first({"key": key})

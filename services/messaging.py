@@ -29,16 +29,17 @@ import logging
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from twilio.twiml.messaging_response import MessagingResponse
 
+from db_raw import RawStatement
 from extensions import db
 from flows import DefinitionError, Event, FlowDefinition, load_definition, render_twiml, run_turn
 from flows.state import end_session, waiting_node, waiting_turn, waiting_until
-from models import CallSession, Flow, Message, Organization, OrgRef, PhoneNumber, new_uid
+from models import Flow, Message, Organization, OrgRef, new_uid
 from services import timers
 from services.call_events import inbound_sms
 from services.call_flow import compiled, from_result, session_definition, turn_context
@@ -96,63 +97,66 @@ def cancel_timer(kind: str, key: str) -> None:
 # -------------------------------------------------------------------- inbound
 
 
+class MessagingRoute(NamedTuple):
+    """A number's messaging route: the number, and its messaging flow's routing columns."""
+
+    number_id: int
+    flow_id: int | None
+    archived: bool | None  # None when the number has no messaging flow (or it is not the org's)
+    test_users: list | None
+    published_revision_id: int | None
+
+
+_FLOWS = Flow.__table__
+# The number and its messaging flow in one query (the flow must be the org's own).
+_ROUTE = RawStatement(
+    "SELECT n.id, n.messaging_flow_id, f.archived, f.test_users, f.published_revision_id "
+    "FROM phone_number n LEFT OUTER JOIN flow f ON f.id = n.messaging_flow_id AND f.org_id = n.org_id "
+    "WHERE n.org_id = :org AND n.phone_number = :number",
+    columns=[None, None, _FLOWS.c.archived.type, _FLOWS.c.test_users.type, None],
+)
+_SEEN = RawStatement("SELECT 1 FROM message WHERE sid = :sid AND org_id = :org AND direction = 'inbound'")
+_STARTED = RawStatement("SELECT 1 FROM call_session WHERE call_sid = :sid")
+
+
+def messaging_route(org: OrgRef, number: str) -> MessagingRoute | None:
+    """Where texts to one of the org's numbers go (None: not the org's number)."""
+    row = _ROUTE.first({"org": org.id, "number": number[:20]}) if number else None
+    return MessagingRoute(*row) if row is not None else None
+
+
 def inbound_message(org: OrgRef, form: Mapping[str, Any], query: Mapping[str, Any]) -> WebhookAnswer:
     """``sms``: a turn of the contact's conversation when the number routes texts to a flow, else the auto-reply."""
     to, contact = str(form.get("To") or "")[:64], str(form.get("From") or "")[:64]
-    number = db.session.scalar(
-        select(PhoneNumber).where(PhoneNumber.org_id == org.id, PhoneNumber.phone_number == to[:20])
-    )
-    if number is None or number.messaging_flow_id is None:
-        return inbound_sms(org, form, query)
-    flow = db.session.get(Flow, number.messaging_flow_id)
-    if flow is None or flow.org_id != org.id or flow.archived:
+    route = messaging_route(org, to)
+    if route is None or route.flow_id is None or route.archived is not False:
         return inbound_sms(org, form, query)
     params = message_params(form)
-    if params["MessageSid"] and _seen(org, params["MessageSid"]):
-        db.session.rollback()
-        log.info("sms %s for org %s: a retried webhook; nothing changes", params["MessageSid"], org.slug)
-        return empty_messaging()
+    sid = params["MessageSid"]
     key = live_key(org.id, to, contact)
     for _ in range(2):  # a race lost to another first message: the second pass resumes its session
-        session = _live_session(org, key)
+        session = lock_row(org.id, "live", key)  # the contact's live conversation, locked
+        if session is not None and (session.ended_at is not None or session.channel != "messaging"):
+            session = None
+        if sid and _SEEN.first({"sid": sid[:64], "org": org.id}):  # Twilio's retry (checked under the lock)
+            db.session.rollback()
+            log.info("sms %s for org %s: a retried webhook; nothing changes", sid, org.slug)
+            return empty_messaging()
         if session is not None and _expired(org, session):
             expire(org, session)
             session = None
         if session is not None:
-            if params["MessageSid"] and _seen(org, params["MessageSid"]):  # a retry committed meanwhile
-                db.session.rollback()
-                return empty_messaging()
             _resume(org, session, Event("input", params), params, "sms")
             return empty_messaging()
         try:
-            _start(org, number, flow, key, params)
+            _start(org, route, key, params)
             return empty_messaging()
         except IntegrityError:
             db.session.rollback()
-            if params["MessageSid"] and db.session.scalar(
-                select(CallSession.id).where(CallSession.call_sid == params["MessageSid"])
-            ):
+            if sid and _STARTED.first({"sid": sid}):
                 return empty_messaging()  # a concurrent retry of the first message started it
     log.warning("sms for org %s from %s: no live session after a lost race", org.slug, contact)
     return empty_messaging()
-
-
-def _seen(org: OrgRef, sid: str) -> bool:
-    return bool(
-        db.session.scalar(
-            select(Message.id).where(Message.org_id == org.id, Message.sid == sid[:64], Message.direction == "inbound")
-        )
-    )
-
-
-def _live_session(org: OrgRef, key: str) -> CallRow | None:
-    session_id = db.session.scalar(select(CallSession.id).where(CallSession.live_key == key))
-    if session_id is None:
-        return None
-    session = lock_row(org.id, "id", session_id)
-    if session is None or session.live_key != key or session.ended_at is not None:
-        return None
-    return session
 
 
 def _definition(org: OrgRef, session: CallRow) -> FlowDefinition | None:
@@ -186,10 +190,10 @@ def expire(org: OrgRef, session: CallRow) -> None:
     log.info("messaging session %s of org %s expired", session.id, org.slug)
 
 
-def _start(org: OrgRef, number: PhoneNumber, flow: Flow, key: str, params: dict[str, str]) -> None:
+def _start(org: OrgRef, route: MessagingRoute, key: str, params: dict[str, str]) -> None:
     contact = params.get("From", "")
     definition, revision_id, uses_draft = definition_for_caller(
-        flow.id, flow.test_users, flow.published_revision_id, contact
+        route.flow_id, route.test_users, route.published_revision_id, contact
     )
     at = now()
     row = insert_session(
@@ -202,8 +206,8 @@ def _start(org: OrgRef, number: PhoneNumber, flow: Flow, key: str, params: dict[
             "updated_at": at,
             "channel": "messaging",
             "live_key": key,
-            "phone_number_id": number.id,
-            "flow_id": flow.id,
+            "phone_number_id": route.number_id,
+            "flow_id": route.flow_id,
             "revision_id": revision_id,
             "uses_draft": uses_draft,
             "draft_definition": definition if uses_draft else None,
