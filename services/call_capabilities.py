@@ -20,7 +20,8 @@ from flask import current_app
 from sqlalchemy import or_, select
 
 from extensions import db
-from models import Flow, Message, OrgRef, SoftphonePresence, User, phone_number_user
+from models import Flow, OrgRef, SoftphonePresence, User, phone_number_user
+from services.call_store import insert_message
 from services.clock import now
 from services.flow_revisions import published_definition
 from services.webhook_urls import webhook_url
@@ -92,21 +93,21 @@ class CallServices:
         message on the session, failed ones too (with Twilio's code); the message sid. Raises what
         the provider raised: the node takes ``failed``."""
         sender = from_ or self.default_from
-        row = Message(
-            org_id=self.org.id,
-            phone_number_id=self.phone_number_id,
-            session_id=self.session_id,
-            direction="outbound",
-            from_number=sender[:64],
-            to_number=to[:64],
-            body=body,
-            media=list(media) or None,
-            created_at=now(),
-        )
-        db.session.add(row)
+        row = {
+            "org_id": self.org.id,
+            "phone_number_id": self.phone_number_id,
+            "session_id": self.session_id,
+            "direction": "outbound",
+            "from_number": sender[:64],
+            "to_number": to[:64],
+            "body": body,
+            "media": list(media) or None,
+            "created_at": now(),
+        }
         if current_app.config.get("PHONETREE_MESSAGES_DRY_RUN"):  # `flask message simulate`: record, send nothing
-            row.sid, row.status = "SM" + uuid.uuid4().hex, "simulated"
-            return row.sid
+            sid = "SM" + uuid.uuid4().hex
+            insert_message(**row, sid=sid, status="simulated")
+            return sid
         try:
             provider = get_provider(self.org)
             if provider is None:
@@ -114,11 +115,11 @@ class CallServices:
             callback = webhook_url(self.org.slug, "message-status", self.session_id)
             result = provider.send_message(to=to, from_=sender, body=body, media=media, status_callback=callback)
         except Exception as exc:
-            row.status, row.error_code = "failed", str(getattr(exc, "code", "") or "")[:16] or None
+            insert_message(**row, status="failed", error_code=str(getattr(exc, "code", "") or "")[:16] or None)
             raise
         sid = str(getattr(result, "sid", None) or (result.get("sid") if isinstance(result, dict) else result) or "")
         status = result.get("status") if isinstance(result, dict) else None
-        row.sid, row.status = sid[:64] or None, str(status or "sent")[:32]
+        insert_message(**row, sid=sid[:64] or None, status=str(status or "sent")[:32])
         return sid
 
     def load_flow(self, flow_id: str) -> dict[str, Any] | None:

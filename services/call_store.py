@@ -15,7 +15,7 @@ from typing import Any
 
 from db_raw import RawStatement
 from extensions import db
-from models import CallSession, CallStep, CallTurn
+from models import CallSession, CallStep, CallTurn, Message
 
 SESSIONS = CallSession.__table__
 STEPS = CallStep.__table__
@@ -117,6 +117,19 @@ def insert_session(values: dict[str, Any]) -> CallRow:
     row = {**_NEW_SESSION_DEFAULTS, **values}
     _SESSION_INSERT.execute(row)
     return CallRow(**row)
+
+
+MESSAGES = Message.__table__
+MESSAGE_COLUMNS = tuple(c.name for c in MESSAGES.c if c.name != "id")
+_MESSAGE_INSERT = RawStatement(
+    f"INSERT INTO message ({', '.join(MESSAGE_COLUMNS)}) VALUES ({', '.join(':' + c for c in MESSAGE_COLUMNS)})",
+    {name: MESSAGES.c[name].type for name in ("created_at", "media")},
+)
+
+
+def insert_message(**values: Any) -> None:
+    """INSERT a `Message` row (a text in or out of a call or conversation) in the turn's transaction."""
+    _MESSAGE_INSERT.execute({**dict.fromkeys(MESSAGE_COLUMNS), **values})
 
 
 _UPDATES: dict[tuple[str, ...], RawStatement] = {}

@@ -44,7 +44,7 @@ from services import timers
 from services.call_events import inbound_sms
 from services.call_flow import compiled, from_result, session_definition, turn_context
 from services.call_scrub import scrub
-from services.call_store import CallRow, insert_session, lock_row, update_session
+from services.call_store import CallRow, insert_message, insert_session, lock_row, update_session
 from services.call_turns import TurnOutput, apply_turn
 from services.clock import now
 from services.flow_revisions import definition_for_caller
@@ -235,22 +235,20 @@ def _turn(
 ) -> None:
     """Run one turn of a messaging session, persist it with its messages, then set its timers."""
     at = now()
-    if event.kind != "timeout":  # added first: the messages of a turn keep their order (in, then out)
-        db.session.add(
-            Message(
-                org_id=org.id,
-                phone_number_id=session.phone_number_id,
-                session_id=session.id,
-                direction="inbound",
-                sid=params.get("MessageSid") or None,
-                from_number=session.from_number,
-                to_number=session.to_number,
-                body=params.get("Body", "")[:1600],
-                media=_media(params) or None,
-                node_id=waiting_node(session.state),
-                status="received",
-                created_at=at,
-            )
+    if event.kind != "timeout":  # written first: the messages of a turn keep their order (in, then out)
+        insert_message(
+            org_id=org.id,
+            phone_number_id=session.phone_number_id,
+            session_id=session.id,
+            direction="inbound",
+            sid=params.get("MessageSid") or None,
+            from_number=session.from_number,
+            to_number=session.to_number,
+            body=params.get("Body", "")[:1600],
+            media=_media(params) or None,
+            node_id=waiting_node(session.state),
+            status="received",
+            created_at=at,
         )
     if definition is None:
         log.warning("messaging session %s of org %s: the flow is not published", session.id, org.slug)
