@@ -205,8 +205,14 @@ class Runtime:
         """The template context (rebuilt after a subflow switches variables)."""
         ctx = self._context
         if ctx is None or ctx["vars"] is not self.state["vars"] or ctx["widgets"] is not self.state["results"]:
-            ctx = build_context(self.ctx.call, self.state["vars"], self.state["results"], self.ctx.flow_data,
-                                self.ctx.channel, self.state.get("trigger"))
+            ctx = build_context(
+                self.ctx.call,
+                self.state["vars"],
+                self.state["results"],
+                self.ctx.flow_data,
+                self.ctx.channel,
+                self.state.get("trigger"),
+            )
             self._context = ctx
         return ctx
 

@@ -20,7 +20,6 @@ from models import CallSession, CallStep, CallTurn, Message
 SESSIONS = CallSession.__table__
 STEPS = CallStep.__table__
 TURNS = CallTurn.__table__
-MESSAGES = Message.__table__
 TURN_COLUMNS = ("session_id", "turn", "service", "twiml", "created_at")
 
 
@@ -62,20 +61,18 @@ _SESSION_TYPES = {name: SESSIONS.c[name].type for name in SESSION_COLUMNS}
 # By the unique key alone, the org compared on the row read: with `AND org_id = :org` in the SQL, a
 # generic plan made while the table had no statistics walked the org's whole org_id index (every
 # call the org ever had) on each lock, seen here growing PostgreSQL's time per turn with the table.
-# The unique keys a session is locked by: its id, its CallSid, a live conversation's live_key.
-LOCK_KEYS = (("id", "id"), ("sid", "call_sid"), ("live", "live_key"))
 _SELECT = f"SELECT {', '.join(SESSION_COLUMNS)} FROM call_session WHERE {{key}} = :key"
 _LOCK = {
     kind: RawStatement(
         {"postgresql": _SELECT.format(key=column) + " FOR UPDATE", "default": _SELECT.format(key=column)},
         columns=[_SESSION_TYPES[name] for name in SESSION_COLUMNS],
     )
-    for kind, column in LOCK_KEYS
+    for kind, column in (("id", "id"), ("sid", "call_sid"), ("live", "live_key"))
 }
 # SQLite has no row locks: this write takes the database write lock before the row is read.
 _TOUCH = {
     kind: RawStatement(f"UPDATE call_session SET updated_at = updated_at WHERE {column} = :key")
-    for kind, column in LOCK_KEYS
+    for kind, column in (("id", "id"), ("sid", "call_sid"), ("live", "live_key"))
 }
 
 
@@ -85,8 +82,8 @@ def is_sqlite() -> bool:
 
 
 def lock_row(org_id: int, kind: str, key: str) -> CallRow | None:
-    """The org's session by ``id``, ``sid`` (CallSid) or ``live`` (a conversation's live_key),
-    locked until the transaction ends."""
+    """The org's session by ``id``, ``sid`` (CallSid) or ``live`` (a live messaging session's key), locked
+    until the transaction ends."""
     if is_sqlite():
         _TOUCH[kind].execute({"key": key})
     row = _LOCK[kind].first({"key": key})
@@ -120,6 +117,19 @@ def insert_session(values: dict[str, Any]) -> CallRow:
     row = {**_NEW_SESSION_DEFAULTS, **values}
     _SESSION_INSERT.execute(row)
     return CallRow(**row)
+
+
+MESSAGES = Message.__table__
+MESSAGE_COLUMNS = tuple(c.name for c in MESSAGES.c if c.name != "id")
+_MESSAGE_INSERT = RawStatement(
+    f"INSERT INTO message ({', '.join(MESSAGE_COLUMNS)}) VALUES ({', '.join(':' + c for c in MESSAGE_COLUMNS)})",
+    {name: MESSAGES.c[name].type for name in ("created_at", "media")},
+)
+
+
+def insert_message(**values: Any) -> None:
+    """INSERT a `Message` row (a text in or out of a call or conversation) in the turn's transaction."""
+    _MESSAGE_INSERT.execute({**dict.fromkeys(MESSAGE_COLUMNS), **values})
 
 
 _UPDATES: dict[tuple[str, ...], RawStatement] = {}
@@ -215,19 +225,3 @@ def persist_turn(
     else:
         _PG_PERSIST_STEPS.execute({**session_values, "steps": steps_json})
     db.session.commit()
-
-
-MESSAGE_COLUMNS = tuple(c.name for c in MESSAGES.columns if c.name != "id")
-_MESSAGE_INSERT = RawStatement(
-    f"INSERT INTO message ({', '.join(MESSAGE_COLUMNS)}) VALUES ({', '.join(':' + n for n in MESSAGE_COLUMNS)})",
-    {"created_at": MESSAGES.c.created_at.type, "media": MESSAGES.c.media.type},
-)
-
-
-def insert_message(**values: Any) -> None:
-    """INSERT a text message in or out (no unit of work), in the turn's transaction: the rows of a
-    turn keep the order they are written in. Columns not given are NULL (``body`` and ``status`` "")."""
-    unknown = set(values) - set(MESSAGE_COLUMNS)
-    if unknown:
-        raise ValueError(f"not columns of message: {sorted(unknown)}")
-    _MESSAGE_INSERT.execute({**dict.fromkeys(MESSAGE_COLUMNS), "body": "", "status": "", **values})

@@ -48,7 +48,7 @@ from flows import (
     run_turn,
 )
 from flows.state import end_of, end_session, waiting_node, waiting_turn, waiting_until
-from models import CallSession, Flow, Message, Organization, OrgRef, new_uid
+from models import Flow, Message, Organization, OrgRef, new_uid
 from services import timers
 from services.call_events import inbound_sms
 from services.call_flow import compiled, from_result, session_definition, turn_context
@@ -101,47 +101,59 @@ def schedule_timer(kind: str, key: str, payload: dict[str, Any], fire_at: dateti
     timers.schedule(kind, key=key, payload=payload, fire_at=fire_at)
 
 
+def cancel_timer(kind: str, key: str) -> None:
+    """The one place the messaging runtime drops a timer it no longer needs (a late one is a no-op anyway)."""
+    timers.cancel(kind, key)
+
+
 # -------------------------------------------------------------------- inbound
 
 
 class MessagingRoute(NamedTuple):
-    """Where texts to one of an org's numbers go: the number and its messaging flow's routing columns."""
+    """A number's messaging route: the number, and its messaging flow's routing columns."""
 
     number_id: int
     flow_id: int | None
-    archived: bool | None  # None when the number has no messaging flow (or it is gone, or another org's)
+    archived: bool | None  # None when the number has no messaging flow (or it is not the org's)
     test_users: list | None
     published_revision_id: int | None
 
 
-# The webhook's hot path reads with fixed statements (`db_raw`), as a call's turns do.
+_FLOWS = Flow.__table__
+# The number and its messaging flow in one query (the flow must be the org's own).
 _ROUTE = RawStatement(
     "SELECT n.id, n.messaging_flow_id, f.archived, f.test_users, f.published_revision_id "
     "FROM phone_number n LEFT OUTER JOIN flow f ON f.id = n.messaging_flow_id AND f.org_id = n.org_id "
     "WHERE n.org_id = :org AND n.phone_number = :number",
-    columns=[None, None, Flow.__table__.c.archived.type, Flow.__table__.c.test_users.type, None],
+    columns=[None, None, _FLOWS.c.archived.type, _FLOWS.c.test_users.type, None],
 )
 # By the sid's index: SQLite, without statistics, would rather walk the org's whole org_id index
 # (every message the org ever had; the unary + keeps it off that index).
 _SEEN_SQL = "SELECT 1 FROM message WHERE sid = :sid AND {org}org_id = :org AND direction = 'inbound'"
 _SEEN = RawStatement({"sqlite": _SEEN_SQL.format(org="+"), "default": _SEEN_SQL.format(org="")})
+_STARTED = RawStatement("SELECT 1 FROM call_session WHERE call_sid = :sid")
+
+
+def messaging_route(org: OrgRef, number: str) -> MessagingRoute | None:
+    """Where texts to one of the org's numbers go (None: not the org's number)."""
+    row = _ROUTE.first({"org": org.id, "number": number[:20]}) if number else None
+    return MessagingRoute(*row) if row is not None else None
 
 
 def inbound_message(org: OrgRef, form: Mapping[str, Any], query: Mapping[str, Any]) -> WebhookAnswer:
     """``sms``: a turn of the contact's conversation when the number routes texts to a flow, else the auto-reply."""
     to, contact = str(form.get("To") or "")[:64], str(form.get("From") or "")[:64]
-    found = _ROUTE.first({"org": org.id, "number": to[:20]}) if to else None
-    route = MessagingRoute(*found) if found is not None else None
+    route = messaging_route(org, to)
     if route is None or route.flow_id is None or route.archived is not False:
         return inbound_sms(org, form, query)
     params = message_params(form)
     sid = params["MessageSid"]
     key = live_key(org.id, to, contact)
     for _ in range(2):  # a race lost to another first message: the second pass resumes its session
-        session = _live_session(org, key)
-        # a retried MessageSid: checked once the session is locked (a concurrent retry has committed
-        # by then), or, with no live session, before starting one (its session may have ended)
-        if sid and _seen(org, sid):
+        session = lock_row(org.id, "live", key)  # the contact's live conversation, locked
+        if session is not None and (session.ended_at is not None or session.channel != "messaging"):
+            session = None
+        if sid and _SEEN.first({"sid": sid[:64], "org": org.id}):  # Twilio's retry (checked under the lock)
             db.session.rollback()
             log.info("sms %s for org %s: a retried webhook; nothing changes", sid, org.slug)
             return empty_messaging()
@@ -156,21 +168,10 @@ def inbound_message(org: OrgRef, form: Mapping[str, Any], query: Mapping[str, An
             return empty_messaging()
         except IntegrityError:
             db.session.rollback()
-            if sid and db.session.scalar(select(CallSession.id).where(CallSession.call_sid == sid)):
+            if sid and _STARTED.first({"sid": sid}):
                 return empty_messaging()  # a concurrent retry of the first message started it
     log.warning("sms for org %s from %s: no live session after a lost race", org.slug, contact)
     return empty_messaging()
-
-
-def _seen(org: OrgRef, sid: str) -> bool:
-    return _SEEN.first({"sid": sid[:64], "org": org.id}) is not None
-
-
-def _live_session(org: OrgRef, key: str) -> CallRow | None:
-    session = lock_row(org.id, "live", key)
-    if session is None or session.live_key != key or session.ended_at is not None:
-        return None
-    return session
 
 
 def _definition(org: OrgRef, session: CallRow) -> FlowDefinition | None:
@@ -249,7 +250,7 @@ def _turn(
 ) -> None:
     """Run one turn of a messaging session, persist it with its messages, then set its timers."""
     at = now()
-    if event.kind != "timeout":  # added first: the messages of a turn keep their order (in, then out)
+    if event.kind != "timeout":  # written first: the messages of a turn keep their order (in, then out)
         insert_message(
             org_id=org.id,
             phone_number_id=session.phone_number_id,
@@ -280,6 +281,8 @@ def _turn(
     if out.done:
         update_session(session.id, live_key=None, ended_at=at, status="completed")
     apply_turn(session, out, request_turn, service, record=False)  # the inbound Message is the record
+    if event.kind == "input" and waiting_until(session.state):  # the reply came first
+        cancel_timer(REPLY_TIMEOUT, f"{session.id}:{waiting_turn(session.state)}")
     if not out.done:
         _set_timers(org, session.id, out.state, at, definition)
 

@@ -61,6 +61,18 @@ def send(rt: Runtime, node_id: str, body: Any, media: Any, sender: Any, to: str 
     return sid
 
 
+# The sender and media fields of the nodes that send a message (send_message, wait_for_reply).
+SENDER_FIELD = Field(
+    "from",
+    "sender",
+    "From",
+    default="{{ call.to }}",
+    help="A number you own (the flow's number by default), a Messaging Service SID (MG...), or an alphanumeric "
+    "sender ID (refused in some countries, and no reply can come back).",
+)
+MEDIA_FIELD = Field("media_url", "url", "Media URL", default="", help="An image or file to attach (MMS).")
+
+
 @register
 class SendMessage(NodeType):
     """Send a text message (by default to the contact, from the number they called or texted)."""
@@ -73,16 +85,9 @@ class SendMessage(NodeType):
     channels = ("voice", "messaging")
     fields = (
         Field("to", "phone", "To", default="{{ call.from }}"),
-        Field(
-            "from",
-            "sender",
-            "From",
-            default="{{ call.to }}",
-            help="A number you own, a Messaging Service SID (MG...), or an alphanumeric sender ID "
-            "(refused in some countries).",
-        ),
+        SENDER_FIELD,
         Field("body", "template", "Message", required=True),
-        Field("media_url", "url", "Media URL", default="", help="An image or file to attach (MMS)."),
+        MEDIA_FIELD,
     )
     fixed_outcomes = ("sent", "failed")
     results = ("status", "sid", "error")

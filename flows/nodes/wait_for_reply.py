@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from flows.definition import Node
 from flows.issues import Issue, error
-from flows.nodes.send_message import send
+from flows.nodes.send_message import MEDIA_FIELD, SENDER_FIELD, send
 from flows.registry import Field, NodeResult, NodeType, Route, Wait, register
 
 if TYPE_CHECKING:
@@ -62,14 +62,8 @@ class WaitForReply(NodeType):
     channels = ("messaging",)
     fields = (
         Field("prompt", "template", "Message", required=True),
-        Field("media_url", "url", "Media URL", default=""),
-        Field(
-            "from",
-            "sender",
-            "From",
-            default="{{ call.to }}",
-            help="The number (or Messaging Service SID) the conversation uses.",
-        ),
+        MEDIA_FIELD,
+        SENDER_FIELD,
         Field("timeout", "number", "Wait (seconds)", default=DEFAULT_TIMEOUT, min=1, max=MAX_TIMEOUT),
     )
     fixed_outcomes = ("replied", "timeout", "failed")

@@ -36,8 +36,8 @@ from flows.studio.tables import DIGIT_KEYS, TRIGGER_EVENTS, WIDGET_NODE
 Report = list[dict[str, str]]
 
 _AUX = "\x00aux:"
-# Where calls start, best first: a flow started only by messages still gets a start node (its
-# messaging widgets are placeholders) so that it can be published and edited.
+# Where calls start, best first; a flow no call starts begins where its messages go
+# (`map_messaging.start_events`), and serves messaging (`map_messaging.import_channels`).
 START_EVENTS = ("incomingCall", "incomingParent", "incomingRequest", "incomingMessage", "incomingConversationMessage")
 IGNORED_PROPS = frozenset({"offset"})
 MISSING = "there is no widget by that name"

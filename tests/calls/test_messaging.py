@@ -36,9 +36,11 @@ class Texting:
         self.flow = world.flow(flow_data, number=None)
         world.number(self.number, messaging_flow_id=self.flow.id)
         self.timers: list[tuple[str, str, dict, object]] = []
+        self.cancelled: list[tuple[str, str]] = []
         monkeypatch.setattr(
             messaging, "schedule_timer", lambda kind, key, payload, at: self.timers.append((kind, key, payload, at))
         )
+        monkeypatch.setattr(messaging, "cancel_timer", lambda kind, key: self.cancelled.append((kind, key)))
 
     def text(self, body: str, from_: str = CALLER):
         """The contact texts `body`; the stand-in posts the signed webhook to the number's SMS URL."""
@@ -186,7 +188,8 @@ def test_a_reply_timeout_continues_the_session_and_a_stale_one_does_nothing(text
     assert texting.path(session)[-2:] == [("ask", "timeout", "timeout"), ("late", "enter", "sent")]
     assert texting.sent()[-1] == "We did not hear back." and session.end_reason == "completed"
     texting.text("hello", from_=OTHER)
-    texting.text("1", from_=OTHER)  # the reply beats the timer
+    texting.text("1", from_=OTHER)  # the reply beats the timer (and cancels it)
+    assert texting.cancelled == [("reply-timeout", f"{texting.sessions(OTHER)[0].id}:1")]
     texting.fire("reply-timeout")
     (theirs,) = texting.sessions(OTHER)
     assert [p[0:2] for p in texting.path(theirs)] == [("ask", "enter"), ("ask", "input"), ("check", "enter")]
