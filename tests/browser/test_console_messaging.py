@@ -47,8 +47,11 @@ def test_a_text_conversation_in_the_console_and_skipping_the_wait(page, live_ser
     page.wait_for_selector("#console .bubble-out >> text=Hi! Reply 1 to confirm, 2 to cancel.")
     assert page.locator("#console .bubble-in").inner_text().endswith("hello")
     page.wait_for_selector(".node-card[data-id=ask].active")
+    announced = "() => document.querySelector('#console-announce').textContent.includes('Flow: Hi! Reply 1')"
+    page.wait_for_function(announced)  # the flow's reply is read out by the pane's lasting live region
     send(page, "1")
     page.wait_for_selector("#console .bubble-out >> text=Sure? Reply YES or NO")
+    assert page.locator("#console-announce").inner_text() == "Flow: Sure? Reply YES or NO"
     send(page, "yes")
     page.wait_for_selector("#console .bubble-out >> text=Confirmed, 1.")
     link = page.locator("#console .bubble-out a.media-link")

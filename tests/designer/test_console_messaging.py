@@ -85,6 +85,8 @@ def test_a_text_conversation_in_the_console(ed, texts):
     html = _act(ed, texts, html, kind="text", text="hello").get_data(as_text=True)
     assert 'class="bubble bubble-in"' in html and "Hi! Reply 1 to confirm, 2 to cancel." in html
     assert "Waits up to 10 min for a reply." in html and "Skip the wait" in html
+    announce = re.search(r'<div id="console-announce" hx-swap-oob="innerHTML">(.*?)</div>', html).group(1)
+    assert announce == "Flow: Hi! Reply 1 to confirm, 2 to cancel. Waits up to 10 min for a reply."
     html = _act(ed, texts, html, kind="text", text="1").get_data(as_text=True)
     assert "Sure? Reply YES or NO" in html and "no timeout pending" in html
     resp = _act(ed, texts, html, kind="text", text="Yes")
