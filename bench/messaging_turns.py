@@ -3,7 +3,8 @@
 One published flow serves both channels (bench/webhooks.py's FLOW: a menu, an account number, a
 second menu, a rating, goodbye), on one number. Each conversation and each call is 5 turns:
 
-- a **voice turn** is a signed ``ivr-menu`` webhook of a simulated call (`sim.CallerSimulator`);
+- a **voice turn** is a signed ``ivr-menu`` webhook of a simulated call (`sim.CallerSimulator`, as
+  `bench.webhook_load.run_calls` drives it);
 - a **message turn** is a signed ``sms`` webhook of a contact's text (``hi``, ``1``, ``1234``,
   ``1``, ``5``), posted as Twilio posts it (the stand-in's `receive_message`), which runs the
   conversation's turn and sends the flow's reply. The send is
@@ -39,13 +40,13 @@ sys.path.insert(0, str(ROOT))
 
 from cryptography.fernet import Fernet  # noqa: E402
 
-from bench.webhook_load import ACCOUNT_SID, AUTH_TOKEN, NUMBER, SCRIPT  # noqa: E402
+from bench.webhook_load import ACCOUNT_SID, AUTH_TOKEN, NUMBER, run_calls  # noqa: E402
 from bench.webhooks import FLOW, add_bare_route, seed  # noqa: E402
-from sim import CallerSimulator, FlaskClientTransport, webhook_url  # noqa: E402
+from sim import FlaskClientTransport, webhook_url  # noqa: E402
 from upstream.twilio_fake import FakeTwilioState  # noqa: E402
 from upstream.twilio_fake.messaging import receive_message  # noqa: E402
 
-TEXTS = ("hi", "1", "1234", "1", "5")  # the conversation the voice SCRIPT makes with keys: 5 turns
+TEXTS = ("hi", "1", "1234", "1", "5")  # the call of bench/webhook_load.SCRIPT, texted: 5 turns
 BASE = "http://localhost"
 
 
@@ -114,17 +115,8 @@ def make_app(database_url: str, twilio_base: str | None = None):
 
 
 def call(meter: Meter) -> bool:
-    """One simulated call of 5 turns; whether it ended as the flow ends."""
-    sim = CallerSimulator(
-        meter,
-        account_sid=ACCOUNT_SID,
-        auth_token=AUTH_TOKEN,
-        from_=f"+1555{uuid.uuid4().int % 10**7:07d}",
-        to=NUMBER,
-        status_callback_url=webhook_url(BASE, "status", orgid="bench"),
-    )
-    transcript = sim.run(webhook_url(BASE, "ivr-menu", orgid="bench"), SCRIPT)
-    return transcript.end_reason == "hangup" and not transcript.errors
+    """One simulated call of 5 turns (`bench.webhook_load.run_calls`'s); whether it ended as the flow ends."""
+    return len(run_calls(BASE, lambda: meter, 1, 1, 600).sids) == 1
 
 
 def conversation(meter: Meter, twilio: Any) -> str:
