@@ -198,3 +198,22 @@ def test_voice_cases_replay_as_calls_and_the_console_uses_the_messaging_turn(mon
     both = _both()
     run = console.replay(both, [], {"clock": "now"})  # a voice case saved before channels existed: a call
     assert run["options"]["channel"] == "voice" and run["done"] and calls == ["start", "timeout"]
+
+
+def test_the_first_text_is_the_trigger_and_the_contact_is_the_console_caller():
+    echo = {
+        "spec": "phonetree/1",
+        "start": "a",
+        "settings": {"channels": ["messaging"]},
+        "nodes": [
+            _node("a", "send_message", {"body": "You said {{ trigger.message.Body }} from {{ trigger.message.From }}"})
+        ],
+    }
+    run = console.act(console.start(echo, {"from": "+15557654321"}), echo, {"kind": "text", "text": "hello"})
+    assert run["transcript"][-2] == {
+        "who": "flow",
+        "kind": "message",
+        "text": "You said hello from +15557654321",
+        "media": [],
+    }
+    assert run["done"] and run["path"] == [{"node": "a", "outcome": "sent"}]
