@@ -146,6 +146,8 @@ def inbound_message(org: OrgRef, form: Mapping[str, Any], query: Mapping[str, An
     route = messaging_route(org, to)
     if route is None or route.flow_id is None or route.archived is not False:
         return inbound_sms(org, form, query)
+    if route.published_revision_id is None and contact not in (route.test_users or []):
+        return inbound_sms(org, form, query)  # the flow is not live yet (its test users text its draft)
     params = message_params(form)
     sid = params["MessageSid"]
     key = live_key(org.id, to, contact)

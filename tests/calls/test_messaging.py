@@ -402,3 +402,28 @@ def test_racing_texts_share_one_session_and_a_racing_retry_counts_once(texting, 
     assert db.session.scalar(select(func.count()).select_from(Message).where(Message.sid == retry["MessageSid"])) == 1
     first, second = texting.sessions()
     assert second.call_sid == retry["MessageSid"] and second.turn == 1  # one new conversation, started once
+
+
+def test_an_unpublished_messaging_flow_leaves_texts_to_the_auto_reply_but_test_users_run_its_draft(world, client):
+    from services.flow_revisions import create_flow
+
+    flow = create_flow(world.org, None, "Draft texts", SURVEY)
+    flow.test_users = [OTHER]
+    db.session.commit()
+    world.number(IVR_NUMBER, messaging_flow_id=flow.id, sms_auto_reply="We will text you back.")
+    form = {
+        "MessageSid": "SM" + "f" * 32,
+        "AccountSid": TWILIO_FAKE_ACCOUNT_SID,
+        "From": CALLER,
+        "To": IVR_NUMBER,
+        "Body": "hi",
+    }
+    assert "<Message>We will text you back.</Message>" in post(client, f"{BASE}/sms?orgid=acme", form).get_data(
+        as_text=True
+    )
+    world.app.config["PHONETREE_MESSAGES_DRY_RUN"] = True
+    tester = {**form, "MessageSid": "SM" + "9" * 32, "From": OTHER}
+    assert "<Message" not in post(client, f"{BASE}/sms?orgid=acme", tester).get_data(as_text=True)
+    db.session.expire_all()
+    (session,) = db.session.scalars(select(CallSession).where(CallSession.channel == "messaging")).all()
+    assert session.uses_draft and session.from_number == OTHER and session.current_node == "ask"
