@@ -20,11 +20,12 @@ $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-## run: install, migrate, seed the demo org/user/flow and serve on http://127.0.0.1:5000
+## run: install, migrate, seed the demo org/user/flow and serve on http://127.0.0.1:5000 with the
+## background worker beside it (timers, number changes); Ctrl-C stops both
 run: install
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	$(FLASK) serve --host 127.0.0.1 --port 5000
 
 ## chromium: Debian's Chromium for the browser tests (installed with apt when missing and root)
 chromium:

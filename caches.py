@@ -48,6 +48,7 @@ class PureMemo:
 
 PURE_MEMOS: tuple[PureMemo, ...] = (
     PureMemo("flows.templating:analyze", "template source", 65536),
+    PureMemo("flows.templating:_parse_info", "template skeleton (its literal text reduced to line breaks)", 16384),
     PureMemo("flows.templating:_compiled", "template source", 4096),
     PureMemo("flows.formats:_compiled_regex", "a user's regex pattern", 1024),
     PureMemo("flows.formats:timezone_valid", "time zone name", 512),

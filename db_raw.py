@@ -75,23 +75,38 @@ class RawStatement:
         try:
             cursor.execute(sql, values)
         except conn.dialect.loaded_dbapi.Error as err:
-            invalidated = conn.dialect.is_disconnect(err, conn.connection.dbapi_connection, cursor)
-            if invalidated:
-                conn.invalidate(err)
-            raise exc.DBAPIError.instance(
-                sql,
-                values,
-                err,
-                conn.dialect.loaded_dbapi.Error,
-                connection_invalidated=invalidated,
-                dialect=conn.dialect,
-            ) from err
+            raise self._error(conn, cursor, sql, values, err) from err
         return cursor, results
+
+    @staticmethod
+    def _error(conn: Any, cursor: Any, sql: str, values: Any, err: Exception) -> exc.DBAPIError:
+        """SQLAlchemy's exception for a driver error, the connection marked invalidated if it died."""
+        invalidated = conn.dialect.is_disconnect(err, conn.connection.dbapi_connection, cursor)
+        if invalidated:
+            conn.invalidate(err)
+        return exc.DBAPIError.instance(
+            sql, values, err, conn.dialect.loaded_dbapi.Error, connection_invalidated=invalidated, dialect=conn.dialect
+        )
 
     def execute(self, params: Mapping[str, Any]) -> None:
         """Run the statement (a write) in the session's transaction."""
         cursor, _ = self._run(params)
         cursor.close()
+
+    def execute_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run the statement (a write) once per row of parameters, in one DBAPI ``executemany``."""
+        if not rows:
+            return
+        conn = db.session.connection()
+        sql, binds, _ = self._prepare(conn.dialect)
+        values = [{name: (binds[name](v) if name in binds else v) for name, v in row.items()} for row in rows]
+        cursor = conn.connection.cursor()
+        try:
+            cursor.executemany(sql, values)
+        except conn.dialect.loaded_dbapi.Error as err:
+            raise self._error(conn, cursor, sql, values, err) from err
+        finally:
+            cursor.close()
 
     def first(self, params: Mapping[str, Any]) -> tuple | None:
         """The first result row with its columns converted, or None."""

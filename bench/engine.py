@@ -1,10 +1,13 @@
-"""Benchmark of the flow engine: interpreter turns/second and validation time by flow size.
+"""Benchmark of the flow engine: interpreter turns/second, validation time by flow size, and the
+import time of Twilio Studio flows (the largest real export in ../shared/studio-flows/ and a
+generated 1,000-widget flow; goal < 200 ms).
 
 Run: ``.venv/bin/python bench/engine.py`` (add ``--quick`` for fewer repetitions).
 """
 
 from __future__ import annotations
 
+import json
 import random
 import statistics
 import sys
@@ -28,7 +31,11 @@ from flows import (  # noqa: E402
     run_turn,
     validate,
 )
-from flows.templating import analyze  # noqa: E402
+from flows.studio import import_studio  # noqa: E402
+from flows.templating import clear_analysis_cache  # noqa: E402
+
+STUDIO_EXPORTS = Path(__file__).resolve().parents[2] / "shared" / "studio-flows"
+IMPORT_GOAL_MS = 200
 
 
 def generate_flow(size: int, seed: int = 7) -> dict[str, Any]:
@@ -85,6 +92,97 @@ def generate_flow(size: int, seed: int = 7) -> dict[str, Any]:
                      "outcomes": {"next": ids[0]}})
     return {"spec": "phonetree/1", "start": "start", "settings": {"max_node_visits": 1000},
             "nodes": nodes, "ui": {}}
+
+
+def generate_studio_flow(size: int, seed: int = 7) -> dict[str, Any]:
+    """A Studio Flow Definition of `size` widgets shaped like real exports: Gather + Split menus,
+    say-plays with Liquid tags and filters, set-variables, HTTP requests and splits, wired forward."""
+    rng = random.Random(seed)
+    names = [f"w{i}" for i in range(size)]
+    states: list[dict[str, Any]] = [
+        {"name": "Trigger", "type": "trigger", "properties": {"offset": {"x": 0, "y": 0}},
+         "transitions": [{"event": "incomingCall", "next": names[0]}]},
+    ]
+
+    def ahead(i: int) -> str:
+        return names[min(size - 1, i + rng.randint(1, 5))]
+
+    def widget(i: int, wtype: str, props: dict[str, Any], transitions: list[dict[str, Any]]) -> dict[str, Any]:
+        offset = {"x": (i % 10) * 300, "y": (i // 10) * 200}
+        return {"name": names[i], "type": wtype, "properties": {**props, "offset": offset}, "transitions": transitions}
+
+    counter = "{%- if flow.variables.count -%}{{flow.variables.count | plus: 1}}{%- else -%}0{%- endif -%}"
+    i = 0
+    while i < size:
+        kind = i % 5
+        if i >= size - 3:
+            states.append(widget(i, "say-play", {"say": f"Goodbye {{{{trigger.call.From}}}} {i}"},
+                                 [{"event": "audioComplete"}]))
+        elif kind == 0 and i + 1 < size - 3:
+            digits = f"{{{{widgets.{names[i]}.Digits}}}}"
+            matches = [{"event": "match", "next": ahead(i + 1), "conditions": [
+                {"friendly_name": d, "arguments": [digits], "type": "equal_to", "value": d}]} for d in ("1", "2")]
+            states.append(widget(i, "gather-input-on-call", {"say": f"Menu {i}: press 1 or 2", "number_of_digits": 1},
+                                 [{"event": "keypress", "next": names[i + 1]}, {"event": "speech"},
+                                  {"event": "timeout", "next": ahead(i + 1)}]))
+            states.append(widget(i + 1, "split-based-on", {"input": digits},
+                                 [{"event": "noMatch", "next": ahead(i + 1)}, *matches]))
+            i += 1
+        elif kind == 1:
+            variables = [{"key": "count", "value": counter},
+                         {"key": f"v{i}", "value": "{{trigger.call.From | remove: '+'}}"}]
+            states.append(widget(i, "set-variables", {"variables": variables}, [{"event": "next", "next": ahead(i)}]))
+        elif kind == 2:
+            url = f"https://api.example.com/items/{i}?from={{{{trigger.call.From | url_encode}}}}"
+            states.append(widget(i, "make-http-request", {"method": "GET", "url": url,
+                                                          "content_type": "application/json;charset=utf-8"},
+                                 [{"event": "success", "next": ahead(i)}, {"event": "failed", "next": ahead(i)}]))
+        elif kind == 3:
+            say = (f"Step {i}. {{% if flow.variables.count == '3' %}}Third{{% else %}}Again{{% endif %}}, "
+                   "it is {{ 'now' | date: '%H:%M' }}")
+            states.append(widget(i, "say-play", {"say": say, "voice": "Polly.Joanna", "language": "en-US"},
+                                 [{"event": "audioComplete", "next": ahead(i)}]))
+        else:
+            condition = {"friendly_name": "big", "arguments": ["{{flow.variables.count}}"],
+                         "type": "greater_than", "value": "5"}
+            states.append(widget(i, "split-based-on", {"input": "{{flow.variables.count}}"},
+                                 [{"event": "noMatch", "next": ahead(i)},
+                                  {"event": "match", "next": ahead(i), "conditions": [condition]}]))
+        i += 1
+    return {"description": f"Generated {size}-widget flow", "initial_state": "Trigger",
+            "flags": {"allow_concurrent_calls": True}, "states": states}
+
+
+def largest_studio_export() -> tuple[str, dict[str, Any]] | None:
+    """The real export with the most widgets (its file name and document), if the folder is there."""
+    best: tuple[int, str, dict[str, Any]] | None = None
+    for path in sorted(STUDIO_EXPORTS.glob("*.json")):
+        data = json.loads(path.read_text())
+        count = len(data.get("definition", data).get("states") or [])
+        if best is None or count > best[0]:
+            best = (count, path.name, data)
+    return (best[1], best[2]) if best else None
+
+
+def time_import(data: dict[str, Any], repeat: int) -> tuple[float, float, float, int]:
+    """(cold median, warm median, validate median) in seconds, and the node count, of importing
+    `data`: cold with the template caches emptied (a flow never seen), warm as a re-import."""
+    text = json.dumps(data)
+    cold, warm, checks = [], [], []
+    nodes = 0
+    for _ in range(repeat):
+        clear_analysis_cache()
+        started = time.perf_counter()
+        definition, _ = import_studio(json.loads(text))
+        cold.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        validate(definition)
+        checks.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        import_studio(json.loads(text))
+        warm.append(time.perf_counter() - started)
+        nodes = len(definition["nodes"])
+    return statistics.median(cold), statistics.median(warm), statistics.median(checks), nodes
 
 
 def url_for(service_id: str, **params: Any) -> str:
@@ -157,13 +255,26 @@ def main(quick: bool = False) -> None:
     print(f"{'validation':<20}{'cold ms':>10}{'warm ms':>10}{'best ms':>10}{'ms/1k nodes':>13}{'issues':>8}")
     for size in (100, 1000, 5000):
         definition = generate_flow(size)
-        analyze.cache_clear()
+        clear_analysis_cache()
         started = time.perf_counter()
         issues = validate(definition)
         cold = time.perf_counter() - started
         median, best = best_of(lambda d=definition: validate(d), repeat)
         print(f"{size:>6} nodes{'':<8}{cold * 1e3:>10.2f}{median * 1e3:>10.2f}{best * 1e3:>10.2f}"
               f"{median * 1e6 / size:>13.2f}{len(issues):>8}")
+    print()
+    print(f"{'Studio import (goal < ' + str(IMPORT_GOAL_MS) + ' ms)':<44}{'cold ms':>10}{'warm ms':>10}"
+          f"{'+validate':>11}{'nodes':>7}")
+    flows = [(f"generated, {1000} widgets", generate_studio_flow(1000))]
+    real = largest_studio_export()
+    if real is not None:
+        name, data = real
+        widgets = len(data.get("definition", data)["states"])
+        flows.insert(0, (f"largest real export, {widgets} widgets ({name[:2]})", data))
+    for label, data in flows:
+        cold, warm, check, nodes = time_import(data, repeat)
+        verdict = "ok" if cold * 1e3 < IMPORT_GOAL_MS else "SLOW"
+        print(f"{label:<44}{cold * 1e3:>10.2f}{warm * 1e3:>10.2f}{check * 1e3:>11.2f}{nodes:>7}  {verdict}")
 
 
 if __name__ == "__main__":

@@ -5,9 +5,9 @@ from flask import Flask
 
 def register_cli(app: Flask) -> None:
     """Attach every command group to the app."""
-    from cli import accounts, demo, twilio_fake, upstream, worker
+    from cli import accounts, analytics, demo, twilio_fake, upstream, worker
 
-    for module in (accounts, demo, twilio_fake, upstream, worker):
+    for module in (accounts, analytics, demo, twilio_fake, upstream, worker):
         module.register(app)
     from cli import calls, messages
 

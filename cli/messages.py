@@ -3,8 +3,9 @@
 A text conversation played in-process through the app's own ``sms`` webhook, each message signed
 with the org's Twilio auth token as Twilio signs it, so it takes the real path (signature check,
 messaging session, step log) and is stored like any conversation. ``wait:<seconds>`` moves the
-conversation's clock on and fires what a timer worker would have fired by then (a reply timeout,
-the inactivity expiry). The flow's replies are recorded, not sent, unless ``--send``.
+conversation's clock (the app's ``PHONETREE_CLOCK``) on and fires the durable timers due by then
+as the timer worker would (`services.timers.run_due`: a reply timeout, the inactivity expiry).
+The flow's replies are recorded, not sent, unless ``--send``.
 """
 
 from __future__ import annotations
@@ -26,9 +27,8 @@ from twilio.request_validator import RequestValidator
 
 from cli.calls import _credentials, _org_for
 from extensions import db
-from flows.state import waiting_turn, waiting_until
 from models import CallSession, Message, Organization, utcnow
-from services import messaging
+from services import messaging, timers
 from services.webhook_urls import webhook_url
 
 message_cli = AppGroup("message", help="Simulate text conversations through Phonetree's webhooks.")
@@ -71,23 +71,24 @@ def _live(org: Organization, number: str, contact: str) -> CallSession | None:
 
 
 def _wait(org: Organization, number: str, contact: str, clock: _Clock, seconds: int) -> list[str]:
-    """Let `seconds` pass; fire the reply timeout and the expiry that fall due (as the timer worker would)."""
+    """Let `seconds` pass on the app clock, then fire the durable timers due by then (`timers.run_due`,
+    what the timer worker does): a reply timeout, the inactivity expiry."""
     clock.now += timedelta(seconds=seconds)
-    fired: list[str] = []
-    session = _live(org, number, contact)
-    if session is None:
-        return fired
-    until = waiting_until(session.state)
-    if until and until <= clock.now.isoformat():
-        payload = {"org_id": org.id, "session_id": session.id, "wait_token": waiting_turn(session.state)}
-        messaging.on_reply_timeout(payload)
-        fired.append("the reply timeout fired")
-    session = _live(org, number, contact)
-    if session is not None:
-        messaging.on_session_expiry({"org_id": org.id, "session_id": session.id, "turn": session.turn})
-        if _live(org, number, contact) is None:
-            fired.append("the conversation expired")
-    return fired
+    before = _live(org, number, contact)
+    session_id, turn = (before.id, before.turn) if before is not None else (None, None)
+    db.session.rollback()  # the timers fire in contexts of their own: hold no transaction open
+    fired = timers.run_due(current_app._get_current_object())
+    if not fired or session_id is None:
+        return []
+    after = _live(org, number, contact)
+    if after is None:
+        return ["the conversation expired" if _ended(session_id) == "expired" else "the reply timeout fired"]
+    return ["the reply timeout fired"] if after.turn != turn else []
+
+
+def _ended(session_id: str) -> str | None:
+    session = db.session.get(CallSession, session_id)
+    return session.end_reason if session is not None else None
 
 
 @message_cli.command("simulate")

@@ -1,8 +1,8 @@
 """What the engine asks of the outside world, as a Protocol, plus null and fake versions.
 
 The call runtime implements `Services` (HTTP with SSRF guards, messages through the org's
-provider, published flows from the database, online softphones). The engine only calls
-these five methods; anything they raise becomes the node's `failed` outcome.
+provider, published flows from the database, online softphones, Twilio request signatures).
+The engine only calls these methods; anything they raise becomes the node's `failed` outcome.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
+
+from twilio.request_validator import RequestValidator
 
 
 class ServiceUnavailableError(RuntimeError):
@@ -44,6 +46,11 @@ class Services(Protocol):
         """The users (e-mails) assigned to the number the call is for, in a stable order."""
         ...
 
+    def twilio_signature(self, url: str, params: Mapping[str, str]) -> str:
+        """``X-Twilio-Signature`` for a POST of form `params` to `url`, computed with the org's
+        auth token (which never leaves the provider). Raises when the org has no Twilio account."""
+        ...
+
 
 class NullServices:
     """Services that do nothing: no network, no flows, nobody online."""
@@ -70,6 +77,10 @@ class NullServices:
         """Nobody is assigned."""
         return []
 
+    def twilio_signature(self, url: str, params: Mapping[str, str]) -> str:
+        """Always fails: there is no Twilio account here."""
+        raise ServiceUnavailableError("Twilio signatures are not available")
+
 
 HttpAnswer = tuple[int, str] | Exception | Callable[[str, str, Mapping[str, str], str | None], tuple[int, str]]
 
@@ -79,7 +90,8 @@ class FakeServices:
     """Scripted services for tests and the simulator; every call is recorded in `calls`.
 
     `http` maps a URL (exact, or without its query string) to ``(status, text)``, an exception
-    to raise, or a callable ``(method, url, headers, body) -> (status, text)``.
+    to raise, or a callable ``(method, url, headers, body) -> (status, text)``. Signatures are
+    computed with `auth_token`, as Twilio would with the account's.
     """
 
     http: dict[str, HttpAnswer] = field(default_factory=dict)
@@ -87,6 +99,7 @@ class FakeServices:
     online: dict[str, str] = field(default_factory=dict)  # user -> client identity
     assigned: list[str] = field(default_factory=list)  # the called number's users
     sms_error: Exception | None = None
+    auth_token: str = "fake-auth-token"
     calls: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
     _sms_count: int = 0
 
@@ -126,3 +139,8 @@ class FakeServices:
         """The scripted users of the called number."""
         self.calls.append(("number_users", ()))
         return list(self.assigned)
+
+    def twilio_signature(self, url: str, params: Mapping[str, str]) -> str:
+        """The signature Twilio computes with `auth_token`."""
+        self.calls.append(("twilio_signature", (url, dict(params))))
+        return RequestValidator(self.auth_token).compute_signature(url, dict(params))

@@ -192,7 +192,7 @@ class _Turn:
         state = self.state
         state["stack"].append({
             "flow": state["flow"], "node": node.id, "vars": state["vars"], "results": state["results"],
-            "attempts": state["attempts"], "visits": state["visits"],
+            "attempts": state["attempts"], "visits": state["visits"], "params": dict(enter.variables),
         })
         state.update(flow=enter.flow_id, vars=dict(enter.variables), results={}, attempts={}, visits={})
         self.definitions[enter.flow_id] = enter.definition
@@ -208,7 +208,9 @@ class _Turn:
         parent = self.rt.definition.node(frame["node"])
         if parent is None:
             raise _FallbackError(f"subflow return node {frame['node']!r} is gone")
-        state["results"][parent.id] = {"status": "completed", "flow": child_flow, "variables": child_vars}
+        # the subflow's variables, also as widgets.<id>.<name> (how Studio's run-subflow returns them)
+        state["results"][parent.id] = {**child_vars, "status": "completed", "flow": child_flow,
+                                       "variables": child_vars}
         self.current = parent
         return parent
 

@@ -205,13 +205,17 @@ class Runtime:
         """The template context (rebuilt after a subflow switches variables)."""
         ctx = self._context
         if ctx is None or ctx["vars"] is not self.state["vars"] or ctx["widgets"] is not self.state["results"]:
+            stack = self.state["stack"]
             ctx = build_context(
                 self.ctx.call,
                 self.state["vars"],
                 self.state["results"],
                 self.ctx.flow_data,
-                self.ctx.channel,
-                self.state.get("trigger"),
+                parent=stack[-1].get("params", {}) if stack else None,
+                now=self.ctx.now,
+                flow_id=self.state.get("flow"),
+                channel=self.ctx.channel,
+                message=self.state.get("trigger"),
             )
             self._context = ctx
         return ctx

@@ -8,7 +8,7 @@ callback, a fault). Everything else reads it through the functions here.
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 STATE_VERSION = 1
 Status = Literal["new", "waiting", "done"]
@@ -59,6 +59,7 @@ class Frame(TypedDict):
     results: dict[str, Any]
     attempts: dict[str, int]
     visits: dict[str, int]
+    params: NotRequired[dict[str, Any]]  # what the subflow node passed (trigger.parent.parameters)
 
 
 class CallState(TypedDict, total=False):

@@ -17,6 +17,7 @@ import string
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from jinja2 import ChainableUndefined, Template, TemplateError, nodes
@@ -24,6 +25,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
+from flows import liquid_filters
 from flows.formats import is_template
 
 log = logging.getLogger("phonetree.flows")
@@ -240,8 +242,23 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return super()._generate(_Metered().visit(source), name, filename, defer_init)
 
 
-ENV = _Sandbox(undefined=ChainableUndefined, autoescape=False, cache_size=0)
+def _finalize(value: Any) -> Any:
+    """What ``{{ }}`` writes: as Liquid, nil is empty, booleans are true/false, objects JSON."""
+    if value is None or isinstance(value, (bool, dict, list, tuple)):
+        return liquid_filters.text(value)
+    return value
+
+
+ENV = _Sandbox(
+    undefined=ChainableUndefined,
+    autoescape=False,
+    cache_size=0,
+    finalize=_finalize,
+    extensions=["jinja2.ext.loopcontrols"],  # Liquid's break and continue
+)
 ENV.globals.pop("lipsum", None)
+ENV.filters.update(liquid_filters.FILTERS)  # Liquid's names and semantics (Studio templates)
+ENV.tests.update(liquid_filters.TESTS)
 ENV.filters = {name: _guarded_filter(name, func) for name, func in ENV.filters.items()}
 ENV.filters.update(_pt_loop=_loop, _pt_emit=_emit, _pt_concat=_concat)
 
@@ -256,10 +273,15 @@ class TemplateInfo:
 
 _NO_READS: frozenset[str] = frozenset()
 
-# Fast path for the common case, templates made of plain `{{ a.b['c'] | filter }}` blocks:
-# their syntax is checked and their reads found without running Jinja's parser.
+# Fast path for the common case, templates made of plain `{{ a.b['c'] | filter('x', 1) }}` blocks
+# (what Studio's Liquid translates to): their syntax is checked and their reads found without
+# running Jinja's parser.
 _PATH = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[(?:\d+|'[\w .-]*')\])*"
-_SIMPLE_BLOCK = re.compile(r"\{\{-?\s*(" + _PATH + r")((?:\s*\|\s*[A-Za-z_]\w*)*)\s*-?\}\}")
+_LITERAL = r"""(?:'[^'\\]*'|"[^"\\]*"|-?\d+(?:\.\d+)?)"""
+_ARG = r"(?:[A-Za-z_]\w*\s*=\s*)?(?:" + _LITERAL + r"|true|false|none)"
+_FILTER = r"\s*\|\s*([A-Za-z_]\w*)(?:\(\s*(?:" + _ARG + r"(?:\s*,\s*" + _ARG + r")*)?\s*\))?"
+_FILTER_NAME = re.compile(_FILTER)
+_SIMPLE_BLOCK = re.compile(r"\{\{-?\s*(" + _PATH + "|" + _LITERAL + r")((?:" + _FILTER + r")*)\s*-?\}\}")
 _TEXT = re.compile(r"(?:[^{]|\{(?![{%#]))*")
 _KEYWORDS = frozenset({"not", "and", "or", "in", "is", "if", "else"})  # these fall back to Jinja
 _READ_RE = re.compile(r"^(?:vars|flow\.variables)(?:\.([A-Za-z_]\w*)|\['([\w .-]*)'\])")
@@ -280,7 +302,7 @@ def _fast_analyze(source: str) -> TemplateInfo | None:
         path, filters = block.group(1), block.group(2)
         if path.split(".", 1)[0].split("[", 1)[0] in _KEYWORDS:
             return None
-        for name in filters.replace("|", " ").split():
+        for name in _FILTER_NAME.findall(filters):
             if name not in ENV.filters:
                 return None
         read = _READ_RE.match(path)
@@ -319,6 +341,36 @@ def _variable_reads(ast: nodes.Template) -> frozenset[str]:
     return frozenset(reads)
 
 
+_BLOCK = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+_OPENERS = ("{{", "{%", "{#")
+
+
+def _skeleton(source: str) -> str | None:
+    """The template with its literal text reduced to its line breaks, or None when that is not
+    surely the same template to Jinja (a raw block, quotes that may hide a delimiter).
+
+    What a template reads and whether it parses do not depend on its literal text, so prompts
+    that differ only in their words share one parse.
+    """
+    if "raw" in source:
+        return None
+    parts: list[str] = []
+    pos = 0
+    for m in _BLOCK.finditer(source):
+        text, block = source[pos : m.start()], m.group()
+        quotes = block.count("'"), block.count('"')
+        if any(o in text for o in _OPENERS) or "\\" in block or all(quotes) or quotes[0] % 2 or quotes[1] % 2:
+            return None  # a delimiter may hide inside a string: parse the template as written
+        parts.append("\n" * text.count("\n"))
+        parts.append(block)
+        pos = m.end()
+    tail = source[pos:]
+    if any(o in tail for o in _OPENERS):
+        return None
+    parts.append("\n" * tail.count("\n"))
+    return "".join(parts)
+
+
 @functools.lru_cache(maxsize=65536)
 def analyze(source: str) -> TemplateInfo:
     """Check a template once: its syntax error (if any) and the flow variables it reads."""
@@ -327,6 +379,18 @@ def analyze(source: str) -> TemplateInfo:
     fast = _fast_analyze(source)
     if fast is not None:
         return fast
+    skeleton = _skeleton(source)
+    return _parse_info(source if skeleton is None else skeleton)
+
+
+def clear_analysis_cache() -> None:
+    """Forget every template analysed (benchmarks measure cold runs)."""
+    analyze.cache_clear()
+    _parse_info.cache_clear()
+
+
+@functools.lru_cache(maxsize=16384)
+def _parse_info(source: str) -> TemplateInfo:
     try:
         ast = ENV.parse(source)
     except RecursionError:
@@ -397,26 +461,50 @@ def build_context(
     variables: Mapping[str, Any],
     results: Mapping[str, Any],
     flow_data: Mapping[str, Any] | None = None,
+    *,
+    parent: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+    flow_id: str | None = None,
     channel: str = "voice",
     message: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The template context for one turn (the dicts are shared, so updates show up).
 
+    Studio's names: ``trigger.call.*``, ``flow.variables``, ``flow.data``, ``flow.sid`` (the call's
+    SID: one execution per call), ``flow.flow_sid``, ``flow.channel.address`` (the flow's number)
+    and ``contact.channel.address`` (the other party's); on a call the flow placed
+    ``trigger.request.to/from/parameters``; in a subflow ``trigger.parent.parameters`` are the
+    parameters its subflow node passed. `now` is the clock Liquid's ``date: "now"`` reads.
     ``trigger.channel`` is ``voice`` or ``messaging``; a messaging session's first message is
     ``trigger.message`` (Twilio's fields: ``Body``, ``From``, ``To``, ``MessageSid`` ...).
     """
     call_ctx = call_context(call)
+    outbound = str(call_ctx.get("direction") or "").startswith("outbound")
+    ours, theirs = (call_ctx.get("from", ""), call_ctx.get("to", ""))
+    if not outbound:
+        ours, theirs = theirs, ours
+    data = dict(flow_data or {})
     trigger: dict[str, Any] = {"call": call_ctx, "channel": channel}
     if channel == "messaging":
         trigger["message"] = dict(message if message is not None else call)
-    return {
+    if outbound:  # a call the flow placed (a REST execution): Studio's incomingRequest
+        trigger["request"] = {"to": theirs, "from": ours, "parameters": data}
+    if parent is not None:
+        trigger["parent"] = {"parameters": dict(parent)}
+    context: dict[str, Any] = {
         "call": call_ctx,
         "vars": variables,
         "widgets": results,
         "trigger": trigger,
+        "contact": {"channel": {"address": theirs}},
         "flow": {
             "variables": variables,
-            "data": dict(flow_data or {}),
-            "channel": {"address": call_ctx.get("to", "")},
+            "data": data,
+            "channel": {"address": ours},
+            "sid": call_ctx.get("sid", ""),
+            "flow_sid": flow_id or "",
         },
     }
+    if now is not None:
+        context[liquid_filters.NOW_KEY] = now
+    return context

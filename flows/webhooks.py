@@ -42,7 +42,7 @@ WEBHOOKS: tuple[Webhook, ...] = (
     Webhook("ivr-input", "voice", "input", False, "a collect-input Gather action (or its no-input Redirect)"),
     Webhook("ivr-recording", "voice", "recording", False, "a Record action (or its no-input Redirect)"),
     Webhook("ivr-payment-status", "voice", "payment", False, "a Pay action"),
-    Webhook("ivr-continue", "voice", "continue", False, "a Dial, Enqueue or Connect action"),
+    Webhook("ivr-continue", "voice", "continue", False, "a Dial, Enqueue or Connect action; a TwiML redirect's return"),
     Webhook("ivr-queue-music", "voice", None, False, "an Enqueue's waitUrl: hold message and music"),
     Webhook("ai-voice", "voice", None, True, "an inbound call streamed to the AI voice gateway"),
     Webhook("ivr-ai-outbound", "voice", None, True, "a call Phonetree placed, streamed to the AI gateway"),
@@ -61,6 +61,8 @@ ADDED_SERVICE_IDS = frozenset({"message-status"})
 VOICE_SERVICES = frozenset(h.service_id for h in WEBHOOKS if h.kind == "voice")
 CALLBACK_SERVICES = frozenset(h.service_id for h in WEBHOOKS if h.kind == "callback")
 MESSAGING_SERVICES = frozenset(h.service_id for h in WEBHOOKS if h.kind == "messaging")
+# Query parameters of Phonetree's own webhook URLs (not a returning app's parameters)
+RETURN_RESERVED = frozenset({"orgid", "session", "turn", "timeout", "FlowEvent"})
 # serviceId -> event kind of the flow turns (the ivr-* webhooks and the starts of a flow)
 SERVICE_EVENTS: dict[str, str] = {h.service_id: h.event for h in WEBHOOKS if h.event}
 
@@ -92,7 +94,10 @@ def event_from_webhook(service_id: str, form: Mapping[str, Any], query: Mapping[
 
     The no-input Redirect after a Gather or Record carries ``timeout=1`` in its query and
     becomes a ``timeout`` event; ``ivr-continue`` becomes ``dial`` (DialCallStatus),
-    ``queue`` (QueueResult) or ``continue``.
+    ``queue`` (QueueResult) or ``continue``. A call coming back from outside TwiML to the
+    ``FlowReturnUrl`` a TwiML redirect gave it (``ivr-continue`` with ``FlowEvent`` in the
+    query) is a ``continue`` whose params also hold ``FlowEvent`` and the query's other
+    parameters under ``FlowParameters``.
     """
     kind = SERVICE_EVENTS.get(service_id)
     if kind is None:
@@ -101,6 +106,9 @@ def event_from_webhook(service_id: str, form: Mapping[str, Any], query: Mapping[
     if str(query.get("timeout", "")) == "1" and kind in ("input", "recording"):
         return Event("timeout", params)
     if kind == "continue":
+        if query.get("FlowEvent"):
+            extra = {k: v for k, v in query.items() if k not in RETURN_RESERVED}
+            return Event("continue", {**params, "FlowEvent": str(query["FlowEvent"]), "FlowParameters": extra})
         if params.get("DialCallStatus"):
             return Event("dial", params)
         if params.get("QueueResult"):

@@ -3,10 +3,11 @@
 from models.accounts import ROLES, Membership, Organization, OrgRef, User, normalize_email
 from models.analytics import CallRollup, NodeRollup
 from models.base import OrgScoped, new_uid, utcnow
-from models.calls import CallSession, CallStep, CallTurn, Message, Payment, Recording
+from models.calls import CallSession, CallStep, CallTurn, FlowExecution, Message, Payment, Recording
 from models.flows import Flow, FlowRevision, FlowTestCase
 from models.phone import PhoneIntent, PhoneNumber, SoftphonePresence, phone_number_user
 from models.security import RateLimitCounter
+from models.timers import Timer
 from models.upstream import UpstreamIntegration
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "CallStep",
     "CallTurn",
     "Flow",
+    "FlowExecution",
     "FlowRevision",
     "FlowTestCase",
     "Membership",
@@ -30,6 +32,7 @@ __all__ = [
     "RateLimitCounter",
     "Recording",
     "SoftphonePresence",
+    "Timer",
     "UpstreamIntegration",
     "User",
     "new_uid",

@@ -3,7 +3,9 @@
 Both tables are keyed by plain NOT NULL columns (0 or '' meaning "none") so that one
 ``INSERT ... ON CONFLICT (key) DO UPDATE SET n = n + excluded.n`` upserts a key on SQLite and
 PostgreSQL alike (a NULL in a unique key would never conflict). ``hour`` is the UTC hour the
-counted thing happened in (a call's rows: the hour the call started), so any time zone's day or
+call started, for every row a call adds to (its visits, outcomes, dwell, hang-ups and end alike:
+"calls started in a period" is then a sum of whole rows, and a call's later turns add to the
+same keys; `services.analytics_rollup` holds the rules), so any time zone's day or
 hour is a sum of whole UTC hours (zones with half-hour offsets excepted: their buckets are
 attributed to the UTC hour).
 

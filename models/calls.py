@@ -123,3 +123,16 @@ class Message(OrgScoped, db.Model):
     media: Mapped[list | None] = mapped_column(JSON)
     node_id: Mapped[str | None] = mapped_column(String(64))
     error_code: Mapped[str | None] = mapped_column(String(16))
+
+
+class FlowExecution(OrgScoped, db.Model):
+    """What a request-triggered call (``POST /api/flows/<id>/executions``) adds to its call session:
+    the request's parameters (the flow's ``flow.data``), the call options asked for, and why
+    placing the call failed. The execution's id, status and timeline are its session's."""
+
+    session_id: Mapped[str] = mapped_column(ForeignKey("call_session.id", ondelete="CASCADE"), primary_key=True)
+    flow_id: Mapped[int | None] = mapped_column(ForeignKey("flow.id", ondelete="SET NULL"), index=True)
+    parameters: Mapped[dict] = mapped_column(JSON, default=dict)
+    options: Mapped[dict] = mapped_column(JSON, default=dict)
+    error: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)

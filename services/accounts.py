@@ -11,6 +11,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from caches import DUMMY_PASSWORD_HASH, TIMEZONES
 from extensions import db
+from flows.formats import timezone_valid
 from models import ROLES, Membership, Organization, User, normalize_email
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
@@ -132,7 +133,7 @@ def time_zone_names() -> tuple[str, ...]:
 def check_time_zone(name: str) -> str:
     """The IANA zone `name`, or AccountError saying how to pick one."""
     name = (name or "").strip()
-    if name not in zoneinfo.available_timezones():
+    if not timezone_valid(name):  # memoised: the zone list is not rescanned on each save
         shown = f"“{name[:60]}”" if name else "An empty time zone"
         raise AccountError(f"{shown} is not a time zone: pick one from the list, such as Europe/Paris or UTC.")
     return name

@@ -1,4 +1,5 @@
-"""The engine's `flows.Services` for real calls: HTTP, messages, subflows and online softphones.
+"""The engine's `flows.Services` for real calls: HTTP, messages, subflows, online softphones and
+Twilio request signatures (made by the org's provider: the auth token stays there).
 
 HTTP requests go out with `requests` (timeout at most 5 s, no redirects) and, unless
 ``app.config["PHONETREE_HTTP_ALLOW_PRIVATE"]`` is set, never to loopback, private or
@@ -87,6 +88,14 @@ class CallServices:
             raw = response.raw.read(MAX_RESPONSE_CHARS * 4, decode_content=True) or b""
         text = raw.decode(response.encoding or "utf-8", errors="replace")
         return response.status_code, text[:MAX_RESPONSE_CHARS]
+
+    def twilio_signature(self, url: str, params: Mapping[str, str]) -> str:
+        """The org's Twilio signature for a form POST (the provider keeps the auth token)."""
+        provider = get_provider(self.org)
+        sign = getattr(provider, "sign_request", None)
+        if sign is None:
+            raise RuntimeError("this organisation has no Twilio integration to sign with")
+        return sign(url, params)
 
     def send_message(self, to: str, from_: str, body: str, media: list[str]) -> str:
         """Send through the org's Twilio provider (delivery reported to ``message-status``) and log the

@@ -18,6 +18,7 @@ from extensions import db
 from flows import end_session, render_twiml
 from flows.state import is_done, waiting_node
 from models import CallStep, Message, OrgRef
+from services import analytics_rollup
 from services.call_flow import find_number, upsert_recording
 from services.call_scrub import scrub
 from services.call_store import CallRow, update_session
@@ -60,8 +61,10 @@ def call_status(org: OrgRef, form: Mapping[str, Any], query: Mapping[str, Any]) 
     values: dict[str, Any] = {"status": status, "ended_at": at, "duration": duration, "updated_at": at}
     state = session.state or {}
     waiting_at = waiting_node(state)
+    hangup: dict[str, Any] | None = None
     if not is_done(state) and waiting_at:
         node = str(waiting_at)[:64]
+        hangup = {"node_id": node, "event": "hangup", "outcome": None, "at": at}
         db.session.add(
             CallStep(
                 org_id=session.org_id,
@@ -76,10 +79,13 @@ def call_status(org: OrgRef, form: Mapping[str, Any], query: Mapping[str, Any]) 
                 at=at,
             )
         )
-        ended = end_session(state, "caller_hangup", node=node, turn=session.turn)
-        values.update(step_count=session.step_count + 1, state=ended, end_reason=session.end_reason or "caller_hangup")
+        state = end_session(state, "caller_hangup", node=node, turn=session.turn)
+        values.update(step_count=session.step_count + 1, state=state, end_reason=session.end_reason or "caller_hangup")
     elif session.end_reason is None:
         values["end_reason"] = "ended" if status == "completed" else status
+    if analytics_rollup.enabled():
+        ends = values.get("end_reason") if session.end_reason is None else None  # the end is counted once
+        analytics_rollup.write(analytics_rollup.status_deltas(session, hangup, ends, state))
     update_session(session.id, **values)
     db.session.commit()
     return empty_answer()

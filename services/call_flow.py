@@ -36,7 +36,7 @@ from flows.nodes.connect import DEFAULT_HOLD_MUSIC
 from flows.state import end_of, ended_state, expects, turn_of, waiting_node
 from flows.twiml import goodbye_twiml
 from flows.webhooks import InboundWebhook
-from models import CallSession, CallStep, Flow, OrgRef, Payment, PhoneNumber, Recording
+from models import CallSession, CallStep, Flow, FlowExecution, OrgRef, Payment, PhoneNumber, Recording
 from services.call_capabilities import CallServices
 from services.call_scrub import mask_card, scrub
 from services.call_store import CallRow
@@ -119,6 +119,14 @@ def session_definition(org: OrgRef, session: CallRow) -> FlowDefinition | dict |
         return None
 
 
+EXECUTION_DIRECTION = "outbound-api"  # a call placed by a flow execution (services.call_executions)
+
+
+def execution_parameters(session_id: str) -> dict[str, Any]:
+    """The parameters of the request that started an execution (its ``flow.data``)."""
+    return dict(db.session.scalar(select(FlowExecution.parameters).where(FlowExecution.session_id == session_id)) or {})
+
+
 def turn_context(
     org: OrgRef, session: CallRow, form: Mapping[str, Any], data: Mapping[str, Any] | None = None
 ) -> TurnContext:
@@ -129,6 +137,8 @@ def turn_context(
     call.setdefault("From", session.from_number)
     call.setdefault("To", session.to_number)
     services = CallServices(org, session.id, session.phone_number_id, session.to_number)
+    if session.direction == EXECUTION_DIRECTION:  # a flow execution: its request's parameters
+        data = {**execution_parameters(session.id), **(data or {})}
     greeting = (org.settings or {}).get("voicemail_greeting")
     flow_data = {"voicemail_greeting": greeting, **(data or {})} if greeting else dict(data or {})
     return TurnContext(
@@ -243,7 +253,7 @@ def plan_resume(org: OrgRef, hook: InboundWebhook) -> Compute | str:
     """An ivr-* (or ``voice``) webhook of a running call: resume the waiting node with the event
     it brings (its params scrubbed of card data; a ``voice`` follow-up's kind read by
     `voice_event`); a fallback voicemail with no session answers at once."""
-    params = scrub(hook.form)
+    params = scrub(dict(hook.event.params) if hook.event is not None else hook.form)
     event = Event(hook.event.kind, params) if hook.event is not None else None
     voice = hook.service_id == "voice"
     fallback_voicemail = hook.service_id == "ivr-recording" and flag(hook.query, "fallback")

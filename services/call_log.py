@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -14,39 +15,48 @@ from sqlalchemy.orm import joinedload
 
 from extensions import db
 from models import CallSession, CallStep, CallTurn, Flow, Message, Organization, Payment, PhoneNumber, Recording
+from models.analytics import NodeRollup
 from models.base import parse_id
+from services.analytics_periods import floor_hour
 
 PAGE_SIZE = 25
 STATUSES = ("in_progress", "completed", "busy", "no-answer", "failed", "canceled")
 
 
 def node_counts(
-    org: Organization, flow_id: int, since: datetime | None = None, until: datetime | None = None
+    org: Organization,
+    flow_id: int,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    revision_ids: Iterable[int] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Per node of a flow, for calls started in [since, until): visits, outcomes taken, hang-ups.
 
     ``{node_id: {"visits": n, "outcomes": {outcome: n}, "hangups": n}}``; a visit is an entry
-    into the node, a hang-up a caller hanging up while the node waited for them.
+    into the node, a hang-up a caller hanging up while the node waited for them. Read from the
+    rollups (`models.analytics.NodeRollup`), so by whole UTC hours: `since` is floored to its
+    hour. `revision_ids` limits it to calls on those revisions (None: all, draft calls too).
     """
+    nr = NodeRollup
     query = (
-        select(CallStep.node_id, CallStep.event, CallStep.outcome, func.count())
-        .join(CallSession, CallSession.id == CallStep.session_id)
-        .where(CallSession.org_id == org.id, CallSession.flow_id == flow_id, CallStep.node_id != "")
-        .group_by(CallStep.node_id, CallStep.event, CallStep.outcome)
+        select(nr.node_id, nr.outcome, func.sum(nr.n), func.sum(nr.hangups))
+        .where(nr.org_id == org.id, nr.flow_id == flow_id)
+        .group_by(nr.node_id, nr.outcome)
     )
     if since is not None:
-        query = query.where(CallSession.started_at >= since)
+        query = query.where(nr.hour >= floor_hour(since))
     if until is not None:
-        query = query.where(CallSession.started_at < until)
+        query = query.where(nr.hour < until)
+    if revision_ids is not None:
+        query = query.where(nr.revision_id.in_(list(revision_ids)))
     counts: dict[str, dict[str, Any]] = {}
-    for node_id, event, outcome, n in db.session.execute(query):
+    for node_id, outcome, n, hangups in db.session.execute(query):
         entry = counts.setdefault(node_id, {"visits": 0, "outcomes": {}, "hangups": 0})
-        if event == "enter":
-            entry["visits"] += n
-        elif event == "hangup":
-            entry["hangups"] += n
-        if outcome is not None:
-            entry["outcomes"][outcome] = entry["outcomes"].get(outcome, 0) + n
+        if outcome:
+            entry["outcomes"][outcome] = int(n or 0)
+        else:
+            entry["visits"] += int(n or 0)
+            entry["hangups"] += int(hangups or 0)
     return counts
 
 

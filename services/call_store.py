@@ -16,6 +16,8 @@ from typing import Any
 from db_raw import RawStatement
 from extensions import db
 from models import CallSession, CallStep, CallTurn, Message
+from services import analytics_rollup
+from services.analytics_rollup import PG_CALL_UPSERT, PG_NODE_UPSERT, Deltas
 
 SESSIONS = CallSession.__table__
 STEPS = CallStep.__table__
@@ -52,27 +54,41 @@ class CallRow:
     duration: int | None
     channel: str
     live_key: str | None
+    # Not a column: where the call is, its last ``enter`` step (node, at), read with the lock
+    # when analytics rollups are on (the dwell there ends with the turn's first step).
+    visit: tuple[str, datetime] | None = None
 
 
-SESSION_COLUMNS = tuple(f.name for f in fields(CallRow))
+SESSION_COLUMNS = tuple(f.name for f in fields(CallRow) if f.name != "visit")
 if set(SESSION_COLUMNS) != set(SESSIONS.c.keys()):
     raise RuntimeError("CallRow must mirror the call_session table")
 _SESSION_TYPES = {name: SESSIONS.c[name].type for name in SESSION_COLUMNS}
 # By the unique key alone, the org compared on the row read: with `AND org_id = :org` in the SQL, a
 # generic plan made while the table had no statistics walked the org's whole org_id index (every
 # call the org ever had) on each lock, seen here growing PostgreSQL's time per turn with the table.
-_SELECT = f"SELECT {', '.join(SESSION_COLUMNS)} FROM call_session WHERE {{key}} = :key"
-_LOCK = {
-    kind: RawStatement(
-        {"postgresql": _SELECT.format(key=column) + " FOR UPDATE", "default": _SELECT.format(key=column)},
-        columns=[_SESSION_TYPES[name] for name in SESSION_COLUMNS],
-    )
-    for kind, column in (("id", "id"), ("sid", "call_sid"), ("live", "live_key"))
+_SELECT = f"SELECT {', '.join(SESSION_COLUMNS)}{{extra}} FROM call_session WHERE {{key}} = :key"
+# With the rollups, the call's last `enter` step rides on the lock's row (two scalar subqueries).
+_LAST_ENTER = (
+    "(SELECT {column} FROM call_step WHERE session_id = call_session.id AND event = 'enter' ORDER BY seq DESC LIMIT 1)"
+)
+_VISIT = ", " + ", ".join(_LAST_ENTER.format(column=c) for c in ("node_id", "at"))
+_SESSION_RESULT = [_SESSION_TYPES[name] for name in SESSION_COLUMNS]
+
+
+def _lock_statement(column: str, extra: str, types: list) -> RawStatement:
+    sql = _SELECT.format(key=column, extra=extra)
+    return RawStatement({"postgresql": sql + " FOR UPDATE", "default": sql}, columns=types)
+
+
+_KEYS = (("id", "id"), ("sid", "call_sid"), ("live", "live_key"))
+_LOCK = {kind: _lock_statement(column, "", _SESSION_RESULT) for kind, column in _KEYS}
+_LOCK_VISIT = {
+    kind: _lock_statement(column, _VISIT, [*_SESSION_RESULT, None, STEPS.c.at.type]) for kind, column in _KEYS
 }
 # SQLite has no row locks: this write takes the database write lock before the row is read.
 _TOUCH = {
     kind: RawStatement(f"UPDATE call_session SET updated_at = updated_at WHERE {column} = :key")
-    for kind, column in (("id", "id"), ("sid", "call_sid"), ("live", "live_key"))
+    for kind, column in _KEYS
 }
 
 
@@ -82,14 +98,20 @@ def is_sqlite() -> bool:
 
 
 def lock_row(org_id: int, kind: str, key: str) -> CallRow | None:
-    """The org's session by ``id``, ``sid`` (CallSid) or ``live`` (a live messaging session's key), locked
-    until the transaction ends."""
+    """The org's session by ``id``, ``sid`` (CallSid) or ``live`` (a live messaging session's key),
+    locked until the transaction ends (with its `CallRow.visit` when analytics rollups are on)."""
     if is_sqlite():
         _TOUCH[kind].execute({"key": key})
-    row = _LOCK[kind].first({"key": key})
-    if row is None:
-        return None
-    session = CallRow(*row)
+    if analytics_rollup.enabled():
+        row = _LOCK_VISIT[kind].first({"key": key})
+        if row is None:
+            return None
+        session = CallRow(*row[:-2], visit=(row[-2], row[-1]) if row[-2] is not None else None)
+    else:
+        row = _LOCK[kind].first({"key": key})
+        if row is None:
+            return None
+        session = CallRow(*row)
     return session if session.org_id == org_id else None  # another org's call is not found
 
 
@@ -169,41 +191,42 @@ _STEP_INSERT = RawStatement(
     {"detail": STEPS.c.detail.type, "at": STEPS.c.at.type},
 )
 # PostgreSQL: the same UPDATE and INSERT as data-modifying CTEs of the steps' INSERT, one round
-# trip; the steps travel as one JSON array.
-_PG_PERSIST = RawStatement(
-    {
-        "postgresql": f"""
-    WITH upd AS ({_SESSION_UPDATE_SQL}), ins_turn AS ({_TURN_INSERT_SQL})
+# trip; the steps travel as one JSON array. With the analytics rollups (services.analytics_rollup),
+# their two upserts ride along as two more CTEs, their rows as two more JSON arrays.
+_PG_STEPS_SQL = f"""
     INSERT INTO call_step ({_STEP_LIST})
     SELECT {_STEP_LIST}
     FROM json_to_recordset(:steps) AS x(org_id integer, session_id varchar, seq integer, turn integer,
                                         node_id varchar, node_type varchar, event varchar, outcome varchar,
                                         detail json, at timestamptz)
     """
-    },
-    {**_SESSION_UPDATE_TYPES, **_TURN_INSERT_TYPES},
-)
-# The same without the CallTurn row: a text conversation's turn, whose inbound Message is its record.
-_PG_PERSIST_STEPS = RawStatement(
-    {
-        "postgresql": f"""
-    WITH upd AS ({_SESSION_UPDATE_SQL})
-    INSERT INTO call_step ({_STEP_LIST})
-    SELECT {_STEP_LIST}
-    FROM json_to_recordset(:steps) AS x(org_id integer, session_id varchar, seq integer, turn integer,
-                                        node_id varchar, node_type varchar, event varchar, outcome varchar,
-                                        detail json, at timestamptz)
-    """
-    },
-    _SESSION_UPDATE_TYPES,
-)
+_PG_PERSIST_TYPES = {**_SESSION_UPDATE_TYPES, **_TURN_INSERT_TYPES}
+
+
+def _pg_persist(turn: bool, rollups: bool) -> RawStatement:
+    """The steps' INSERT with the session's UPDATE, and the CallTurn INSERT (unless a text
+    conversation's turn, whose inbound Message is its record) and the rollups' upserts if any."""
+    ctes = [f"upd AS ({_SESSION_UPDATE_SQL})"]
+    if turn:
+        ctes.append(f"ins_turn AS ({_TURN_INSERT_SQL})")
+    if rollups:
+        ctes += [f"nr AS ({PG_NODE_UPSERT})", f"cr AS ({PG_CALL_UPSERT})"]
+    return RawStatement({"postgresql": f"WITH {', '.join(ctes)} {_PG_STEPS_SQL}"}, _PG_PERSIST_TYPES)
+
+
+_PG_PERSIST = {(turn, rollups): _pg_persist(turn, rollups) for turn in (True, False) for rollups in (True, False)}
 
 
 def persist_turn(
-    session_values: dict[str, Any], turn_row: dict[str, Any] | None, step_rows: list[dict[str, Any]], steps_json: str
+    session_values: dict[str, Any],
+    turn_row: dict[str, Any] | None,
+    step_rows: list[dict[str, Any]],
+    steps_json: str,
+    rollups: Deltas | None = None,
 ) -> None:
     """Write a turn and commit: the session's new values (``s_*`` keys), its CallTurn (unless
-    `turn_row` is None) and CallStep rows.
+    `turn_row` is None) and CallStep rows, and the turn's analytics `rollups` (upserted by key;
+    None: none).
 
     ``s_state`` is the state's JSON text; the steps come as rows (``at`` in ISO format) and as
     the JSON text of that list. Anything the ORM holds for the turn (recordings, payments) is
@@ -220,8 +243,10 @@ def persist_turn(
         if turn_params is not None:
             _TURN_INSERT.execute(turn_params)
         _SESSION_UPDATE.execute(session_values)
-    elif turn_params is not None:
-        _PG_PERSIST.execute({**session_values, **turn_params, "steps": steps_json})
+        analytics_rollup.write(rollups)
     else:
-        _PG_PERSIST_STEPS.execute({**session_values, "steps": steps_json})
+        params = {**session_values, **(turn_params or {}), "steps": steps_json}
+        if rollups:
+            params.update(analytics_rollup.pg_params(rollups))
+        _PG_PERSIST[turn_params is not None, bool(rollups)].execute(params)
     db.session.commit()

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from extensions import db
 from flows.twiml import goodbye_twiml
 from models import CallSession, CallTurn, OrgRef, new_uid
+from services import analytics_rollup
 from services.call_scrub import scrub_json
 from services.call_store import CallRow, insert_session, lock_row, persist_turn
 from services.clock import now
@@ -119,7 +120,7 @@ def start_call(
         existing = db.session.scalar(select(CallSession).where(CallSession.call_sid == call_sid))
         return _replay(org, existing, 0, f"repeated start of call {call_sid}")
     out = build(row)
-    apply_turn(row, out, 0, service_id)
+    apply_turn(row, out, 0, service_id, opens=True)
     return out.twiml
 
 
@@ -170,9 +171,12 @@ def _at(value: Any, default: datetime) -> datetime:
         return default
 
 
-def apply_turn(session: CallRow, out: TurnOutput, request_turn: int, service_id: str, record: bool = True) -> None:
+def apply_turn(
+    session: CallRow, out: TurnOutput, request_turn: int, service_id: str, opens: bool = False, record: bool = True
+) -> None:
     """Persist and commit a turn: steps (in order), the TwiML for retries (unless not `record`: a
-    text conversation's turn is recorded by its inbound Message), artefacts, the new state.
+    text conversation's turn is recorded by its inbound Message), artefacts, the new state, and
+    the turn's analytics rollups (`services.analytics_rollup`; `opens`: the call's first turn).
 
     Plain prebuilt statements rather than the unit of work (see `services.call_store`): this is
     the hot path of every webhook, and the session row is already locked by this transaction.
@@ -216,5 +220,9 @@ def apply_turn(session: CallRow, out: TurnOutput, request_turn: int, service_id:
         if record
         else None
     )
+    rollups = None
+    if analytics_rollup.enabled():
+        ends = values["s_end"] if session.end_reason is None else None  # the end is counted once
+        rollups = analytics_rollup.turn_deltas(session, rows, opens=opens, end_reason=ends, state=out.state)
     db.session.add_all(out.extras)
-    persist_turn(values, turn_row, rows, steps_json)
+    persist_turn(values, turn_row, rows, steps_json, rollups)

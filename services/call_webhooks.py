@@ -24,6 +24,7 @@ from flows.webhooks import InboundWebhook
 from models import OrgRef
 from services.call_ai import plan_ai, transfer_opens, transfer_plan, transfer_turn
 from services.call_events import call_status, recording_status, transcription_status
+from services.call_executions import handle_execution
 from services.call_flow import find_number, number_route, plan_flow, plan_resume, queue_music
 from services.call_log import node_counts
 from services.call_turns import Compute, StartPlan, continue_call, start_call
@@ -49,6 +50,8 @@ CALLBACK_HANDLERS: dict[str, CallbackHandler] = {
 def handle_webhook(org: OrgRef, hook: InboundWebhook) -> WebhookAnswer:
     """Run one (already authenticated) Twilio webhook for `org`; never raises."""
     try:
+        if hook.query.get("execution"):  # a call placed by a flow execution
+            return handle_execution(org, hook)
         if hook.webhook.kind != "voice":
             return CALLBACK_HANDLERS[hook.service_id](org, hook.form, hook.query)
         if hook.service_id == "ivr-queue-music":  # hold music: not a turn, the call's state is only read

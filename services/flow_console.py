@@ -78,6 +78,10 @@ class ConsoleServices:
             raise ConnectionError("simulated failure")
         return 200, str(self.options.get("http_body") or "{}")
 
+    def twilio_signature(self, url: str, params: Mapping[str, str]) -> str:
+        """No Twilio account signs in the console: a placeholder signature."""
+        return "simulated"
+
     def send_message(self, to: str, from_: str, body: str, media: list[str]) -> str:
         """Pretend to send; the transcript shows the message (a reply bubble in a conversation)."""
         if self.options.get("sms") == "stop":

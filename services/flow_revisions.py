@@ -15,7 +15,7 @@ from sqlalchemy.orm import defer, selectinload
 from caches import PUBLISHED_DEFINITIONS, clear_all
 from extensions import db
 from models import Flow, FlowRevision, Organization, PhoneNumber, User, utcnow
-from services.flow_refs import subflow_issues
+from services.flow_refs import link_studio_subflows, subflow_issues
 from services.flow_templates import TEMPLATES, template_definition
 
 
@@ -348,6 +348,12 @@ def import_flow(org: Organization, user: User | None, data, name: str | None = N
             default_name = "Imported flow"
     except DefinitionError as err:
         raise FlowError(str(err), err.path) from None
+    if fmt == "studio":
+        linked = link_studio_subflows(org, definition)
+        widgets = {n["name"]: linked[n["id"]] for n in definition["nodes"] if n["id"] in linked}
+        for row in report:
+            if row["widget"] in widgets:
+                row["detail"] += f"; linked to flow {widgets[row['widget']]}, imported from that Studio flow"
     flow = create_flow(org, user, (name or "").strip() or shorten(default_name, NAME_LIMIT), definition)
     return flow, fmt, report, validate_flow(definition, org)
 

@@ -13,11 +13,17 @@ An inbound text (``sms`` webhook) to a number whose messaging route is a flow
   inbound `Message` row is the record, as `CallTurn` is for calls); the first message's sid is
   the session's ``call_sid``, so a retried first message cannot start a second session.
 - **Timeouts.** A wait_for_reply that waits sets ``waiting.until``; a ``reply-timeout`` timer
-  (`services.timers`) then resumes the session with a ``timeout`` event, but only while it still
-  waits on that same wait (its turn is the wait token): a reply that came first makes it a no-op.
+  (`services.timers`, durable) then resumes the session with a ``timeout`` event, but only while
+  it still waits on that same wait (its turn is the wait token): a reply that came first cancels
+  it, and a late one is a no-op. It is scheduled by the turn that starts the wait only.
 - **Expiry.** A session with no message either way for the flow's ``inactivity_timeout``
-  (default 24 h) ends with reason ``expired`` (a ``session-expiry`` timer, and checked again when
-  the next message arrives, which then starts a new session).
+  (default 24 h) ends with reason ``expired``: one ``session-expiry`` timer per session, set by
+  its first turn; when it fires on a session that saw a message since, it re-arms itself for the
+  last message's time plus the limit (so a text turn writes no timer row), and the limit is
+  checked again when the next message arrives, which then starts a new session. A session that
+  ends drops its expiry timer.
+- **One transaction.** Timers are scheduled and cancelled in the turn's own transaction, before
+  its commit: the session's new state and the timers that wait on it commit together.
 
 A number without a messaging flow keeps the auto-reply (`call_events.inbound_sms`). The messages
 in and out are `Message` rows on the session; outbound delivery comes back on ``message-status``.
@@ -28,7 +34,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import select
@@ -97,8 +103,8 @@ def _media(params: Mapping[str, Any]) -> list[str]:
 
 
 def schedule_timer(kind: str, key: str, payload: dict[str, Any], fire_at: datetime) -> None:
-    """The one place the messaging runtime asks for a timer."""
-    timers.schedule(kind, key=key, payload=payload, fire_at=fire_at)
+    """The one place the messaging runtime asks for a timer (in the caller's transaction)."""
+    timers.schedule(kind, key, payload, fire_at)
 
 
 def cancel_timer(kind: str, key: str) -> None:
@@ -187,9 +193,7 @@ def _definition(org: OrgRef, session: CallRow) -> FlowDefinition | None:
 
 
 def _inactivity(org: OrgRef, session: CallRow) -> timedelta:
-    definition = _definition(org, session)
-    seconds = definition.settings.inactivity_timeout if definition is not None else 24 * 3600
-    return timedelta(seconds=seconds)
+    return timedelta(seconds=_inactivity_seconds(_definition(org, session)))
 
 
 def _expired(org: OrgRef, session: CallRow) -> bool:
@@ -203,6 +207,7 @@ def expire(org: OrgRef, session: CallRow) -> None:
     update_session(
         session.id, state=ended, live_key=None, ended_at=at, status="completed", end_reason="expired", updated_at=at
     )
+    _drop_timers(session.id, session.state)
     db.session.commit()
     log.info("messaging session %s of org %s expired", session.id, org.slug)
 
@@ -234,7 +239,7 @@ def _start(org: OrgRef, route: MessagingRoute, key: str, params: dict[str, str])
         }
     )
     loaded = compiled(definition, revision_id) if definition is not None else None
-    _turn(org, row, loaded, Event("start", params), params, "sms", 0)
+    _turn(org, row, loaded, Event("start", params), params, "sms", 0, opens=True)
 
 
 def _resume(org: OrgRef, session: CallRow, event: Event, params: dict[str, str], service: str) -> None:
@@ -249,8 +254,9 @@ def _turn(
     params: dict[str, str],
     service: str,
     request_turn: int,
+    opens: bool = False,
 ) -> None:
-    """Run one turn of a messaging session, persist it with its messages, then set its timers."""
+    """Run one turn of a messaging session and persist it with its messages and its timers (one commit)."""
     at = now()
     if event.kind != "timeout":  # written first: the messages of a turn keep their order (in, then out)
         insert_message(
@@ -282,11 +288,13 @@ def _turn(
                     break
     if out.done:
         update_session(session.id, live_key=None, ended_at=at, status="completed")
-    apply_turn(session, out, request_turn, service, record=False)  # the inbound Message is the record
-    if event.kind == "input" and waiting_until(session.state):  # the reply came first
-        cancel_timer(REPLY_TIMEOUT, f"{session.id}:{waiting_turn(session.state)}")
-    if not out.done:
-        _set_timers(org, session.id, out.state, at, definition)
+        _drop_timers(session.id, session.state)
+    else:
+        if event.kind == "input" and waiting_until(session.state):  # the reply came first
+            cancel_timer(REPLY_TIMEOUT, f"{session.id}:{waiting_turn(session.state)}")
+        _set_timers(org, session.id, session.state, out.state, at, definition if opens else None)
+    # the inbound Message is the record; the timers above commit with the turn
+    apply_turn(session, out, request_turn, service, opens=opens, record=False)
 
 
 def message_turn(
@@ -317,20 +325,41 @@ def _apologise(ctx: Any, definition: FlowDefinition | dict) -> None:
         log.info("could not send the fallback message", exc_info=True)
 
 
-def _set_timers(
-    org: OrgRef, session_id: str, state: Mapping[str, Any], at: datetime, definition: FlowDefinition | dict | None
-) -> None:
-    token = waiting_turn(state)
-    until = waiting_until(state)
-    base = {"org_id": org.id, "session_id": session_id, "wait_token": token}
-    if until and token is not None:
-        schedule_timer(REPLY_TIMEOUT, f"{session_id}:{token}", base, datetime.fromisoformat(until))
+def _inactivity_seconds(definition: FlowDefinition | dict | None) -> int:
     try:
-        seconds = load_definition(definition).settings.inactivity_timeout if definition is not None else 24 * 3600
+        return load_definition(definition).settings.inactivity_timeout if definition is not None else 24 * 3600
     except DefinitionError:
-        seconds = 24 * 3600
-    turn = int(state.get("turn", 0))
-    schedule_timer(SESSION_EXPIRY, f"{session_id}:{turn}", {**base, "turn": turn}, at + timedelta(seconds=seconds))
+        return 24 * 3600
+
+
+def _set_timers(
+    org: OrgRef,
+    session_id: str,
+    before: Mapping[str, Any] | None,
+    state: Mapping[str, Any],
+    at: datetime,
+    opening: FlowDefinition | dict | None,
+) -> None:
+    """The timers a turn sets: the reply timeout of a wait it started (a wait still pending keeps
+    its timer), and on the session's first turn (`opening`: its definition) the expiry timer."""
+    token, until = waiting_turn(state), waiting_until(state)
+    base = {"org_id": org.id, "session_id": session_id}
+    if until and token is not None and (token, until) != (waiting_turn(before), waiting_until(before)):
+        schedule_timer(REPLY_TIMEOUT, f"{session_id}:{token}", {**base, "wait_token": token}, _at(until))
+    if opening is not None:
+        schedule_timer(SESSION_EXPIRY, session_id, base, at + timedelta(seconds=_inactivity_seconds(opening)))
+
+
+def _drop_timers(session_id: str, state: Mapping[str, Any] | None) -> None:
+    """A session that ends drops its expiry timer and the reply timeout it waited on."""
+    cancel_timer(SESSION_EXPIRY, session_id)
+    if waiting_until(state) and waiting_turn(state) is not None:
+        cancel_timer(REPLY_TIMEOUT, f"{session_id}:{waiting_turn(state)}")
+
+
+def _at(iso: str) -> datetime:
+    moment = datetime.fromisoformat(iso)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 # -------------------------------------------------------------------- timers
@@ -360,13 +389,15 @@ def on_reply_timeout(payload: dict[str, Any]) -> None:
 
 
 def on_session_expiry(payload: dict[str, Any]) -> None:
-    """``session-expiry``: end the session when nothing happened since the turn that set the timer."""
+    """``session-expiry``: end the session when it saw no message for the limit; else re-arm for
+    the last message's time plus the limit (turns do not move the timer: this does)."""
     found = _timer_session(payload)
     if found is None:
         return
     org, session = found
-    if session.turn != payload.get("turn") or not _expired(org, session):
-        db.session.rollback()
+    if not _expired(org, session):
+        schedule_timer(SESSION_EXPIRY, session.id, dict(payload), session.updated_at + _inactivity(org, session))
+        db.session.commit()
         return
     expire(org, session)
 

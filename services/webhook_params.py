@@ -15,6 +15,7 @@ CALL_FIELDS = (
     "Called",
     "Direction",
     "CallStatus",
+    "AnsweredBy",
     "CallerName",
     "ForwardedFrom",
     "ParentCallSid",

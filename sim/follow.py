@@ -338,7 +338,7 @@ class VerbFollower:
 
     def leave_queue(self: CallerSimulator, enqueue: v.Enqueue, result: act.QueueResult) -> None:
         """Post QueueResult to the action; a hangup ends the call whatever it answers."""
-        self.event("queued", result.result, queue=enqueue.name, wait=result.wait)
+        self.event("queued", result.result, queue=enqueue.name or enqueue.workflow_sid, wait=result.wait)
         self.tick(result.wait)
         fields = queue_action_fields(self.queue_sid or new_sid("QU"), result)
         self.after_wait("enqueue action", enqueue.action, enqueue.method, fields, result.result == "hangup")

@@ -207,8 +207,9 @@ def _dial(el: _Element) -> Dial:
 
 
 def _enqueue(el: _Element) -> Enqueue:
-    name = el.text()
     workflow = el.attr("workflowSid")
+    # with a workflowSid the element holds a <Task> (its attributes), not a queue name
+    name = " ".join((el.elem.text or "").split()) if workflow else el.text()
     if not name and not workflow:
         raise el.fail("needs a queue name (or a workflowSid)")
     return Enqueue(

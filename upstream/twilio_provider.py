@@ -66,6 +66,19 @@ class VoiceToken:
     expires_at: datetime
 
 
+# The Calls parameters `create_call` passes on: Twilio's API name -> the twilio client's argument.
+CALL_OPTIONS: dict[str, str] = {
+    "Timeout": "timeout",
+    "MachineDetection": "machine_detection",
+    "MachineDetectionTimeout": "machine_detection_timeout",
+    "MachineDetectionSpeechThreshold": "machine_detection_speech_threshold",
+    "MachineDetectionSpeechEndThreshold": "machine_detection_speech_end_threshold",
+    "MachineDetectionSilenceTimeout": "machine_detection_silence_timeout",
+    "AsyncAmd": "async_amd",
+    "AsyncAmdStatusCallback": "async_amd_status_callback",
+    "AsyncAmdStatusCallbackMethod": "async_amd_status_callback_method",
+}
+
 TWIML = "text/xml; charset=utf-8"
 
 
@@ -281,9 +294,17 @@ class TwilioProvider(Provider):
         return {"sid": message.sid, "status": message.status, "to": message.to, "from": message.from_}
 
     def create_call(self, to: str, from_: str, url: str, status_callback: str | None = None,
-                    method: str = "POST") -> dict[str, Any]:
-        """Place an outbound call whose TwiML comes from ``url``; returns its sid and status."""
-        extra = {"status_callback": status_callback, "status_callback_method": "POST"} if status_callback else {}
+                    method: str = "POST", options: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """Place an outbound call whose TwiML comes from ``url``; returns its sid and status.
+
+        ``options`` are more of Twilio's Calls parameters by their API names (`CALL_OPTIONS`: Timeout,
+        MachineDetection, AsyncAmd, AsyncAmdStatusCallback...); another name is a KeyError.
+        """
+        extra: dict[str, Any] = (
+            {"status_callback": status_callback, "status_callback_method": "POST"} if status_callback else {}
+        )
+        for name, value in (options or {}).items():
+            extra[CALL_OPTIONS[name]] = value
         call = self._call("call create",
                           lambda: self.client.calls.create(to=to, from_=from_, url=url, method=method, **extra))
         return {"sid": call.sid, "status": call.status, "to": call.to, "from": call._from}
@@ -323,6 +344,12 @@ class TwilioProvider(Provider):
             return bool(validator.validate(url, values, signature))
         except (ValueError, TypeError, KeyError):
             return False
+
+    def sign_request(self, url: str, params: Mapping[str, Any]) -> str:
+        """``X-Twilio-Signature`` for a POST of form `params` to `url`, as Twilio computes it for
+        this account: a flow calling a protected Twilio Function signs like Studio does. Only the
+        signature leaves the provider, never the auth token."""
+        return RequestValidator(self._secrets["authToken"]).compute_signature(url, SignedValues(params))
 
     def parse_webhook(self, service_id: str, form: Mapping[str, Any], query: Mapping[str, Any]) -> InboundWebhook:
         """A verified webhook's fields as the runtime takes them: Twilio's form and query as plain

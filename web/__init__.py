@@ -21,9 +21,9 @@ def register_blueprints(app: Flask) -> None:
 
     for module in (main, auth, api_auth, members, flows_api, phone_api, upstream, twilio_settings, org_settings):
         app.register_blueprint(module.bp)
-    from web import calls, connect
+    from web import calls, connect, dashboard, executions_api
 
-    for module in (connect, calls):
+    for module in (connect, calls, executions_api, dashboard):
         app.register_blueprint(module.bp)
     from web import builtin_flows, flows_pages
 

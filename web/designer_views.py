@@ -12,10 +12,13 @@ from flask import abort, g, jsonify, render_template, request, url_for
 from flask_login import current_user
 
 from extensions import db
-from flows import node_type_catalog
+from flows import DefinitionError, node_type_catalog
+from flows.executions import request_start
 from services import flow_revisions
 from services.accounts import time_zone_names
 from services.designer import flow_state, template_scope
+from services.designer_analytics import node_counts_for, period_choices
+from services.webhook_urls import base_url
 from web.context import can, page_auth
 from web.errors import ApiError
 from web.flows_pages import bp, flow_or_404
@@ -82,6 +85,7 @@ def _page(flow, definition: dict, readonly: bool, rev=None):
         readonly=readonly,
         revision=rev,
         timezones=time_zone_names(),
+        analytics_periods=period_choices(flow),
     )
 
 
@@ -120,9 +124,7 @@ def save_draft(flow_id: int):
     except flow_revisions.StaleDraft as err:
         db.session.rollback()
         mine = err.updated_by_id is not None and err.updated_by_id == current_user.id
-        message = (
-            "You saved this flow in another tab or window since this one loaded it." if mine else err.message
-        )
+        message = "You saved this flow in another tab or window since this one loaded it." if mine else err.message
         conflict = {"by": err.updated_by, "at": _iso(err.updated_at), "draft_version": err.current_version}
         raise ApiError(409, err.code, message, conflict=conflict | {"mine": mine}) from None
     except flow_revisions.FlowError as err:
@@ -180,8 +182,9 @@ def node_form(flow_id: int):
     and the resulting node is embedded so the canvas can take it as one undoable edit.
     """
     flow_or_404(flow_id)
-    return render_node_form(_flow_orgs_others(flow_id), not can("editor") or request.form.get("readonly") == "1",
-                            flow_id=flow_id)
+    return render_node_form(
+        _flow_orgs_others(flow_id), not can("editor") or request.form.get("readonly") == "1", flow_id=flow_id
+    )
 
 
 def render_node_form(flows: list[dict[str, Any]], readonly: bool, **extra: Any) -> str:
@@ -204,6 +207,7 @@ def render_node_form(flows: list[dict[str, Any]], readonly: bool, **extra: Any) 
         node_issues=[i for i in issues if i.get("node_id") == node["id"]],
         scope=template_scope(definition, node["id"]),
         is_start=definition.get("start") == node["id"],
+        request_curl=execution_curl(extra.get("flow_id"), definition, node["id"]),
         targets=[(n["id"], n.get("name") or n["id"]) for n in definition.get("nodes") or [] if isinstance(n, dict)],
         outcomes=_outcomes_for(node, info),
         operators=node_type_catalog()["branch_operators"],
@@ -211,6 +215,25 @@ def render_node_form(flows: list[dict[str, Any]], readonly: bool, **extra: Any) 
         readonly=readonly,
         changed=changed,
         **extra,
+    )
+
+
+def execution_curl(flow_id: int | None, definition: dict[str, Any], node_id: str) -> str | None:
+    """The curl command that starts an execution of the flow, for the node executions start at."""
+    try:
+        start = request_start(definition) if flow_id is not None else None
+    except DefinitionError:
+        start = None
+    if start is None or start != node_id:
+        return None
+    url = base_url() + url_for("executions_api.start", flow_id=flow_id)
+    body = '{"to": "+14155550123", "from": "<one of your numbers>", "parameters": {"name": "Ada"}}'
+    return (
+        f"curl -X POST '{url}' \\\n"
+        "  -H 'Authorization: Bearer <token>' \\\n"
+        f"  -H 'orgid: {g.org.slug}' \\\n"
+        "  -H 'Content-Type: application/json' \\\n"
+        f"  -d '{body}'"
     )
 
 
@@ -250,8 +273,9 @@ def settings_parse(flow_id: int):
     try:
         current = parse_json(request.form.get("settings") or "{}")
     except BodyError as err:
-        raise ApiError(400, "invalid_request", f"The settings are not acceptable: {err.message}.",
-                       field=err.field) from None
+        raise ApiError(
+            400, "invalid_request", f"The settings are not acceptable: {err.message}.", field=err.field
+        ) from None
     settings = parse_settings(current if isinstance(current, dict) else {}, request.form, parse_value)
     try:
         flow_revisions.check_definition({"nodes": [], "settings": settings})
@@ -263,9 +287,7 @@ def settings_parse(flow_id: int):
 @bp.get("/<int:flow_id>/analytics")
 @page_auth("viewer")
 def analytics(flow_id: int):
-    """Calls per node and per outcome for `period` = today | 7d | 30d (from the call log)."""
-    from services.designer_analytics import node_counts_for
-
+    """Calls per node and per outcome for `period` = today | 7d | 30d | rev:N (from the rollups)."""
     flow = flow_or_404(flow_id)
     period = request.args.get("period", "7d")
     try:

@@ -17,9 +17,10 @@ A flow definition inside a body is checked for JSON sanity here; its meaning sta
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from flask import current_app, request
+from flask import current_app, g, request
 from pydantic import BaseModel, ConfigDict, ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -30,8 +31,14 @@ MAX_SAFE_INTEGER = 2**53 - 1
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 
 M = TypeVar("M", bound=BaseModel)
-_JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false",
-               type(None): "null"}
+_JSON_TYPES = {
+    list: "an array",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "true or false",
+    type(None): "null",
+}
 
 
 class Schema(BaseModel):
@@ -89,8 +96,9 @@ def _check_text(text: str, path: list[str | int]) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise BodyError("a string holds a lone surrogate (\\ud800-\\udfff), which is not valid Unicode",
-                        _path(path)) from None
+        raise BodyError(
+            "a string holds a lone surrogate (\\ud800-\\udfff), which is not valid Unicode", _path(path)
+        ) from None
 
 
 def _inspect(value: Any) -> None:
@@ -148,6 +156,15 @@ def _invalid(message: str, field: str) -> ApiError:
     return ApiError(400, "invalid_request", message, field=field)
 
 
+_UNPARSED = object()
+
+
+@dataclass(frozen=True)
+class _Malformed:
+    message: str
+    field: str
+
+
 def json_document(*, empty: Any = None) -> Any:
     """The body as a checked JSON value of any shape; ``empty`` (when not None) stands in for no body."""
     raw = _raw_body()
@@ -155,10 +172,16 @@ def json_document(*, empty: Any = None) -> Any:
         if empty is not None:
             return empty
         raise _invalid("Send a JSON body with Content-Type: application/json.", "")
-    try:
-        return parse_json(raw)
-    except BodyError as err:
-        raise _invalid(f"Malformed request: {err.message}. Send a JSON object.", err.field) from None
+    parsed = g.get("_json_document", _UNPARSED)  # parsed once per request (the sign-in throttle reads it too)
+    if parsed is _UNPARSED:
+        try:
+            parsed = parse_json(raw)
+        except BodyError as err:
+            parsed = _Malformed(f"Malformed request: {err.message}. Send a JSON object.", err.field)
+        g._json_document = parsed
+    if isinstance(parsed, _Malformed):
+        raise _invalid(parsed.message, parsed.field)
+    return parsed
 
 
 def _field(error: dict[str, Any], data: Any) -> str:

@@ -133,3 +133,15 @@ class TestParams(RootModel[dict[StrictStr, ShortScalar | None]]):
     """``POST /upstream/test/<integration>/<operation>``: the operation's parameters (checked by the provider)."""
 
     model_config = ConfigDict(strict=True, frozen=True)
+
+
+# --- /api/flows/<id>/executions ------------------------------------------------------------------
+
+class ExecutionStart(Schema):
+    """``POST /api/flows/<id>/executions``: the call's numbers and the flow's ``flow.data``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+
+    to: Annotated[StrictStr, Field(max_length=64)]
+    from_: Annotated[StrictStr, Field(max_length=64, alias="from")]
+    parameters: dict[Annotated[StrictStr, Field(max_length=64)], Any] = {}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from flows.definition import Node
 from flows.formats import is_template, to_e164, url_valid
-from flows.issues import Issue, error
+from flows.issues import Issue, error, warning
 from flows.prompts import add_prompt
 from flows.registry import Field, NodeResult, NodeType, Route, Wait, prompt_summary, register
 
@@ -35,6 +37,19 @@ QUEUE_OUTCOMES = {
 DEFAULT_HOLD_MUSIC = "http://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
 DIAL_FIELDS = ("DialCallStatus", "DialCallSid", "DialCallDuration", "DialBridged", "RecordingUrl")
 QUEUE_FIELDS = ("QueueResult", "QueueSid", "QueueTime")
+ENQUEUE_TARGETS = ("queue", "workflow")
+WORKFLOW_SID_RE = re.compile(r"WW[0-9a-fA-F]{32}")
+MAX_TASK_NUMBER = 2**31 - 1
+_TEMPLATE_PARTS = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+
+
+def task_attributes_problem(text: str) -> str | None:
+    """Why task attributes are not a JSON object (each template expression read as 0), or None."""
+    try:
+        value = json.loads(_TEMPLATE_PARTS.sub("0", text))
+    except ValueError as exc:
+        return str(exc).split(":")[0]
+    return None if isinstance(value, dict) else "not an object"
 
 
 @register
@@ -116,41 +131,99 @@ class Transfer(NodeType):
 
 @register
 class Enqueue(NodeType):
-    """Put the caller in a queue with hold music until an agent picks up."""
+    """Put the caller in a named queue, or hand the call to a TaskRouter workflow (Flex)."""
 
     type_name = "enqueue"
     label = "Queue"
     icon = "users"
     category = "Connect"
-    description = "Hold the caller in a named queue; agents dequeue them."
+    description = ("Hold the caller in a named queue that agents dequeue, or hand the call to a TaskRouter "
+                   "workflow (a Flex contact centre) as a task with its attributes.")
     fields = (
-        Field("queue", "template", "Queue name", required=True),
+        Field("target", "select", "Send to", default="queue", choices=ENQUEUE_TARGETS,
+              help="A named queue, or a TaskRouter workflow (Flex)."),
+        Field("queue", "template", "Queue name", default=""),
+        Field("workflow_sid", "text", "TaskRouter workflow SID", default="", help="WW followed by 32 hex characters."),
+        Field("task_attributes", "template", "Task attributes (JSON)", default="",
+              help='A JSON object once rendered, e.g. {"type": "inbound", "name": "{{ call.from }}"}.'),
+        Field("priority", "number", "Task priority", min=0, max=MAX_TASK_NUMBER),
+        Field("task_timeout", "number", "Task timeout (seconds)", min=1, max=MAX_TASK_NUMBER),
         Field("hold_message", "prompt", "Hold message", default=None),
         Field("hold_music_url", "url", "Hold music", default=DEFAULT_HOLD_MUSIC),
+        Field("wait_url", "url", "Wait URL (TwiML)", default="",
+              help="TwiML played while the caller waits, instead of the hold message and music."),
+        Field("wait_url_method", "select", "Wait URL method", default="POST", choices=("POST", "GET")),
         Field("max_queue_size", "number", "Maximum queue size", min=1, max=5000),
     )
     fixed_outcomes = ("bridged", "hangup", "leave", "error")
     quiet_outcomes = ("bridged", "hangup")
     waits_for = ("queue",)
     results = (*QUEUE_FIELDS, "reason")
-    summary = ("Queue {queue}",)
+    summary = ({"when": {"target": "workflow"}, "text": "Flex {workflow_sid}"}, "Queue {queue}")
+
+    def validate(self, node: Node) -> Iterable[Issue]:
+        """A queue name, or a workflow SID and task attributes that are JSON."""
+        if node.props.get("target", "queue") != "workflow":
+            if not node.props.get("queue"):
+                yield error("required", "Queue name is required.", node.id, "queue")
+            return
+        sid = node.props.get("workflow_sid")
+        if not sid:
+            yield error("required", "TaskRouter workflow SID is required.", node.id, "workflow_sid")
+        elif isinstance(sid, str) and not is_template(sid) and not WORKFLOW_SID_RE.fullmatch(sid.strip()):
+            yield error("invalid_workflow", f"{sid!r} is not a TaskRouter workflow SID (WW followed by 32 "
+                        "hexadecimal characters).", node.id, "workflow_sid")
+        attributes = node.props.get("task_attributes")
+        if isinstance(attributes, str) and attributes.strip():
+            problem = task_attributes_problem(attributes)
+            if problem and not is_template(attributes):
+                yield error("invalid_task_attributes", f"Task attributes are not a JSON object: {problem}.",
+                            node.id, "task_attributes")
+            elif problem:
+                yield warning("invalid_task_attributes", "Task attributes may not be a JSON object once "
+                              f"rendered ({problem}); such a call takes the error outcome.",
+                              node.id, "task_attributes")
 
     def run(self, node: Node, rt: Runtime) -> NodeResult:
-        """Enqueue the caller with the hold-music waitUrl and wait."""
+        """Enqueue the caller (a named queue, or a TaskRouter task) with its waitUrl and wait."""
+        attrs: dict[str, Any] = {"action": rt.url("ivr-continue"), "method": "POST"}
+        wait_url = rt.render(self.prop(node, "wait_url")).strip()
+        if wait_url and url_valid(wait_url):
+            attrs.update(wait_url=wait_url, wait_url_method=str(self.prop(node, "wait_url_method")).upper())
+        else:
+            attrs.update(wait_url=rt.url("ivr-queue-music"), wait_url_method="POST")
+        if self.prop(node, "target") == "workflow":
+            return self._task(node, rt, attrs)
         name = rt.render(self.prop(node, "queue")).strip()[:64]
         if not name:
             rt.set_result(node.id, {"QueueResult": "error", "reason": "no_queue_name"})
             return Route("error", {"reason": "no_queue_name"})
-        attrs: dict[str, Any] = {
-            "action": rt.url("ivr-continue"),
-            "method": "POST",
-            "wait_url": rt.url("ivr-queue-music"),
-            "wait_url_method": "POST",
-        }
         if self.prop(node, "max_queue_size"):
             attrs["max_queue_size"] = int(self.prop(node, "max_queue_size"))
         rt.response.enqueue(name, **attrs)
         return Wait({"queue": name})
+
+    def _task(self, node: Node, rt: Runtime, attrs: dict[str, Any]) -> NodeResult:
+        """<Enqueue workflowSid><Task priority timeout>{attributes}</Task></Enqueue>, or `error`."""
+        sid = rt.render(self.prop(node, "workflow_sid")).strip()
+        if not WORKFLOW_SID_RE.fullmatch(sid):
+            rt.set_result(node.id, {"QueueResult": "error", "reason": "invalid_workflow"})
+            return Route("error", {"reason": "invalid_workflow"})
+        text = rt.render(self.prop(node, "task_attributes")).strip() or "{}"
+        try:
+            attributes = json.loads(text)
+        except ValueError:
+            attributes = None
+        if not isinstance(attributes, dict):
+            rt.set_result(node.id, {"QueueResult": "error", "reason": "invalid_task_attributes"})
+            return Route("error", {"reason": "invalid_task_attributes"})
+        task: dict[str, Any] = {}
+        for prop, attr in (("priority", "priority"), ("task_timeout", "timeout")):
+            if self.prop(node, prop) is not None:
+                task[attr] = int(self.prop(node, prop))
+        enqueue = rt.response.enqueue(None, workflow_sid=sid, **attrs)
+        enqueue.task(json.dumps(attributes, separators=(",", ":")), **task)
+        return Wait({"workflow": sid})
 
     def hold(self, node: Node, rt: Runtime) -> None:
         """The waitUrl document: the hold message then the music (Twilio loops it)."""

@@ -94,26 +94,41 @@ class HttpRequest(NodeType):
             if not any(k.lower() == "content-type" for k in headers):
                 headers["Content-Type"] = self.prop(node, "content_type")
         timeout = min(float(self.prop(node, "timeout")), 5.0)
-        try:
-            status, text = rt.services.http_request(method, url, headers, body, timeout)
-        except Exception as exc:  # noqa: BLE001  any failure of the service is the failed outcome
-            log.info("http_request %s failed: %s", node.id, exc)
-            rt.set_result(node.id, {"status_code": 0, "error": type(exc).__name__})
-            return Route("failed", {"error": type(exc).__name__, "url": url.split("?")[0]})
-        text = text or ""
-        result: dict[str, Any] = {"status_code": int(status), "body": text[:MAX_BODY_CHARS]}
-        try:
-            result["parsed"] = json.loads(text) if text.strip() else None
-        except ValueError:
-            result["parsed"] = None
-        ok = 200 <= int(status) < 300
-        if ok:
-            for name, path in (self.prop(node, "variables") or {}).items():
-                if VAR_NAME_RE.match(str(name)):
-                    value = lookup(result["parsed"], str(path))
-                    rt.set_var(str(name), "" if value is None else value)
-        rt.set_result(node.id, result)
-        return Route("success" if ok else "failed", {"status_code": int(status), "url": url.split("?")[0]})
+        return call_endpoint(rt, node.id, method, url, headers, body, timeout, self.prop(node, "variables"))
+
+
+def call_endpoint(
+    rt: Runtime,
+    node_id: str,
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    body: str | None,
+    timeout: float,
+    variables: dict[str, Any] | None = None,
+) -> NodeResult:
+    """Make the request through the services; `success` on 2xx (JSON parsed into
+    ``widgets.<id>.parsed``, `variables` filled from it), else `failed`. Never raises."""
+    try:
+        status, text = rt.services.http_request(method, url, headers, body, timeout)
+    except Exception as exc:  # noqa: BLE001  any failure of the service is the failed outcome
+        log.info("%s request of %s failed: %s", method, node_id, type(exc).__name__)
+        rt.set_result(node_id, {"status_code": 0, "error": type(exc).__name__})
+        return Route("failed", {"error": type(exc).__name__, "url": url.split("?")[0]})
+    text = text or ""
+    result: dict[str, Any] = {"status_code": int(status), "body": text[:MAX_BODY_CHARS]}
+    try:
+        result["parsed"] = json.loads(text) if text.strip() else None
+    except ValueError:
+        result["parsed"] = None
+    ok = 200 <= int(status) < 300
+    if ok:
+        for name, path in (variables or {}).items():
+            if VAR_NAME_RE.match(str(name)):
+                value = lookup(result["parsed"], str(path))
+                rt.set_var(str(name), "" if value is None else value)
+    rt.set_result(node_id, result)
+    return Route("success" if ok else "failed", {"status_code": int(status), "url": url.split("?")[0]})
 
 
 @register
@@ -126,11 +141,12 @@ class Subflow(NodeType):
     icon = "git-fork"
     category = "Logic"
     description = ("Run another flow with its own variables; when it ends, its variables are in "
-                   "widgets.<id>.variables and this flow continues.")
+                   "widgets.<id>.variables (and widgets.<id>.<name>, as Studio) and this flow continues.")
     fields = (
         Field("flow", "flow_ref", "Flow", required=True),
         Field("parameters", "key_values", "Parameters", default={},
-              help="Variables the subflow starts with (templates)."),
+              help="Variables the subflow starts with (templates); it reads them as vars.<name> "
+                   "or trigger.parent.parameters.<name>."),
     )
     fixed_outcomes = ("completed", "failed")
     results = ("status", "flow", "variables", "error", "detail")

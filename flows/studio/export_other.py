@@ -211,12 +211,19 @@ def build_transfer(cx: Exporter, node: Node) -> Widgets:
 
 
 def build_enqueue(cx: Exporter, node: Node) -> Widgets:
-    """enqueue → enqueue-call."""
+    """enqueue → enqueue-call; a TaskRouter workflow target → send-to-flex (or the enqueue-call it came from)."""
     p, out = node.props, node.outcomes
-    props: dict[str, Any] = {"queue_name": cx.liquid(p.get("queue", ""))}
-    if p.get("hold_music_url") and p["hold_music_url"] != DEFAULT_HOLD_MUSIC:
-        props.update(wait_url=p["hold_music_url"], wait_url_method="GET")
-    if p.get("hold_message"):
+    wtype = "enqueue-call"
+    if p.get("target") == "workflow":
+        wtype = "enqueue-call" if (cx.stash.get(node.id) or {}).get("type") == "enqueue-call" else "send-to-flex"
+        props = _task_props(cx, node, wtype)
+    else:
+        props: dict[str, Any] = {"queue_name": cx.liquid(p.get("queue", ""))}
+        if p.get("wait_url"):
+            props.update(wait_url=cx.liquid(p["wait_url"]), wait_url_method=p.get("wait_url_method", "POST"))
+        elif p.get("hold_music_url") and p["hold_music_url"] != DEFAULT_HOLD_MUSIC:
+            props.update(wait_url=p["hold_music_url"], wait_url_method="GET")
+    if p.get("hold_message") and not p.get("wait_url"):
         cx.note(node, "the hold message is not exported (Studio plays the wait URL)")
     if out.get("leave") and out.get("leave") != out.get("bridged"):
         cx.note(node, "'leave' and 'bridged' are one Studio event (callComplete)")
@@ -225,7 +232,33 @@ def build_enqueue(cx: Exporter, node: Node) -> Widgets:
         cx.transition("failedToEnqueue", out.get("error")),
         cx.transition("callFailure", out.get("hangup")),
     ]
-    return [main_widget(cx, node, "enqueue-call", transitions, props)]
+    return [main_widget(cx, node, wtype, transitions, props)]
+
+
+def _task_props(cx: Exporter, node: Node, wtype: str) -> dict[str, Any]:
+    """A TaskRouter target's properties as Send to Flex (or Enqueue Call) names them."""
+    p = node.props
+    names = (
+        ("workflow", "attributes", "waitUrl", "waitUrlMethod")
+        if wtype == "send-to-flex"
+        else ("workflow_sid", "task_attributes", "wait_url", "wait_url_method")
+    )
+    props: dict[str, Any] = {names[0]: cx.liquid(p.get("workflow_sid", ""))}
+    if wtype == "send-to-flex":
+        kept = (cx.stash.get(node.id) or {}).get("properties") or {}
+        props["channel"] = kept.get("channel") or ""
+        if "channel" not in kept:
+            cx.note(node, "choose the Send to Flex widget's task channel (Voice) in Studio")
+    if p.get("task_attributes"):
+        props[names[1]] = cx.liquid(p["task_attributes"])
+    if p.get("priority") is not None:
+        props["priority"] = str(p["priority"])
+    if p.get("task_timeout") is not None:
+        props["timeout"] = str(p["task_timeout"])
+    if p.get("wait_url"):
+        props[names[2]] = cx.liquid(p["wait_url"])
+        props[names[3]] = p.get("wait_url_method", "POST")
+    return props
 
 
 def build_http(cx: Exporter, node: Node) -> Widgets:
@@ -264,6 +297,33 @@ def build_http(cx: Exporter, node: Node) -> Widgets:
     return [
         main_widget(cx, node, "make-http-request", [success, cx.transition("failed", out.get("failed"))], props)
     ] + extra
+
+
+def build_run_function(cx: Exporter, node: Node) -> Widgets:
+    """run_function → run-function (Studio finds the Function by its URL; its SIDs, if imported, are kept)."""
+    p, out = node.props, node.outcomes
+    params = [{"key": str(k), "value": cx.liquid(v)} for k, v in (p.get("parameters") or {}).items()]
+    props: dict[str, Any] = {"url": cx.liquid(p.get("url", "")), "parameters": params}
+    kept = (cx.stash.get(node.id) or {}).get("properties") or {}
+    props.update({k: kept[k] for k in ("service_sid", "environment_sid", "function_sid") if kept.get(k)})
+    transitions = [cx.transition("success", out.get("success")), cx.transition("fail", out.get("failed"))]
+    return [main_widget(cx, node, "run-function", transitions, props)]
+
+
+def build_twiml_redirect(cx: Exporter, node: Node) -> Widgets:
+    """twiml_redirect → add-twiml-redirect (its app returns to the Studio webhook with FlowEvent=return)."""
+    p, out = node.props, node.outcomes
+    props = {
+        "url": cx.liquid(p.get("url", "")),
+        "method": p.get("method", "POST"),
+        "timeout": str(p.get("timeout", 14400)),
+    }
+    transitions = [
+        cx.transition("return", out.get("return")),
+        cx.transition("timeout", out.get("timeout")),
+        cx.transition("fail", out.get("failed")),
+    ]
+    return [main_widget(cx, node, "add-twiml-redirect", transitions, props)]
 
 
 def build_subflow(cx: Exporter, node: Node) -> Widgets:
@@ -322,6 +382,8 @@ BUILDERS = {
     "http_request": build_http,
     "send_message": build_send_message,
     "wait_for_reply": build_wait_for_reply,
+    "run_function": build_run_function,
+    "twiml_redirect": build_twiml_redirect,
     "subflow": build_subflow,
     "ai_agent": build_ai_agent,
 }

@@ -113,6 +113,9 @@ class Exporter:
         if head == "widgets":
             field, _, tail = rest.partition(".")
             name = self.names.get((field, "")) or str(self.stash.get(field, {}).get("name") or field)
+            node = self.d.node(field)
+            if node is not None and node.type == "twiml_redirect" and tail.startswith("parameters."):
+                tail = tail[len("parameters.") :]  # Studio puts the returning app's parameters on the widget
             return f"widgets.{name}" + (f".{tail}" if tail else "")
         return path
 

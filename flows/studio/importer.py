@@ -27,8 +27,14 @@ from flows.definition import NODE_ID_RE, SPEC_VERSION
 from flows.formats import VAR_NAME_RE
 from flows.registry import NODE_TYPES
 from flows.studio import map_other, map_voice
-from flows.studio.liquid import liquid_to_jinja
-from flows.studio.map_messaging import MESSAGING_TRIGGERS, import_channels, messaging_detail, start_events
+from flows.studio.liquid import Translation, translate, untranslated
+from flows.studio.map_messaging import (
+    MESSAGING_TRIGGERS,
+    import_channels,
+    messaging_detail,
+    start_events,
+    texted_widgets,
+)
 from flows.studio.map_voice import Mapped
 from flows.studio.shape import check_studio
 from flows.studio.tables import DIGIT_KEYS, TRIGGER_EVENTS, WIDGET_NODE
@@ -41,6 +47,8 @@ _AUX = "\x00aux:"
 START_EVENTS = ("incomingCall", "incomingParent", "incomingRequest", "incomingMessage", "incomingConversationMessage")
 IGNORED_PROPS = frozenset({"offset"})
 MISSING = "there is no widget by that name"
+STUDIO_FLOW_SID_RE = re.compile(r"^FW[0-9a-fA-F]{32}$")
+_PARENT_PARAM_RE = re.compile(r"trigger\.parent\.parameters(?:\.([A-Za-z_][\w-]*)|\[\\?[\"']([^\"'\\]+)\\?[\"']\])")
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -62,6 +70,8 @@ class Importer:
         self.states: list[dict[str, Any]] = data["states"]
         self.by_name = {s["name"]: s for s in self.states}
         self.trigger = next((s for s in self.states if s["type"] == "trigger"), None)
+        wired = [t.get("event") for t in (self.trigger or {}).get("transitions") or [] if t.get("next")]
+        self.subflow = wired == ["incomingParent"]  # only a parent flow runs it: it ends by returning
         self.taken: set[str] = set()
         self.ids: dict[str, str] = {}
         self.missing: dict[str, str] = {}  # name of a widget that does not exist -> its dangling node id
@@ -69,14 +79,18 @@ class Importer:
             if state["type"] != "trigger":
                 self.ids[state["name"]] = self._reserve(state["name"])
         self.var_renames = self._variable_renames()
-        self.aliases: dict[str, str] = {"contact.channel.address": "trigger.call.From"}
+        self.aliases: dict[str, str] = {}
         for name, node_id in self.ids.items():
             if name != node_id:
                 self.aliases[f"widgets.{name}"] = f"widgets.{node_id}"
         for old, new in self.var_renames.items():
             self.aliases[f"flow.variables.{old}"] = f"flow.variables.{new}"
+        self.aliases = {**map_other.redirect_aliases(self.states, self.ids), **self.aliases}  # the longer paths first
+        self.translated: dict[str, Translation] = {}
+        self.current: dict[str, Any] | None = None  # the widget being mapped
         self.menus = self._find_menus()
         self.merged = {split: gather for gather, split in self.menus.items()}
+        self.texted: set[str] = set()  # widgets a text conversation reaches (set with the channels)
 
     # -- helpers for the mappers -------------------------------------------------------
     def _reserve(self, name: str) -> str:
@@ -101,12 +115,35 @@ class Importer:
         return _AUX + aux_id
 
     def tpl(self, text: Any, notes: list[str]) -> Any:
-        """A Studio (Liquid) template as Jinja2; rewrites are added to `notes`."""
-        if not isinstance(text, str):
+        """A Studio (Liquid) template as Jinja2; rewrites and what cannot be translated go in `notes`."""
+        if not isinstance(text, str) or ("{{" not in text and "{%" not in text):
             return text
-        converted, changes = liquid_to_jinja(text, self.aliases)
-        notes.extend(f"template rewritten: {c}" for c in changes if f"template rewritten: {c}" not in notes)
-        return converted
+        done = self.translated.get(text)
+        if done is None:
+            done = self.translated[text] = translate(text, self.aliases)
+        where = self._where(text) if done.errors else ""
+        lines = [f"template rewritten: {c}" for c in done.notes] + [untranslated(e, where) for e in done.errors]
+        notes.extend(line for line in lines if line not in notes)
+        return done.text
+
+    def _where(self, text: str) -> str:
+        """The property of the widget being mapped that holds `text` (``say``, ``variables[0].value``)."""
+
+        def find(value: Any, path: str) -> str | None:
+            if value == text:
+                return path
+            items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+            for key, inner in items:
+                found = find(inner, f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}".lstrip("."))
+                if found:
+                    return found
+            return None
+
+        state = self.current or {}
+        found = find(state.get("properties") or {}, "")
+        if found is None:
+            found = find(state.get("transitions") or [], "transitions")
+        return found or ""
 
     def var_name(self, key: str, notes: list[str]) -> str:
         """A Studio variable key as a Phonetree variable name."""
@@ -196,6 +233,7 @@ class Importer:
         return self.missing[target]
 
     def _map(self, state: dict[str, Any], node_id: str) -> Mapped:
+        self.current = state
         wtype = state["type"]
         for node_type in NODE_TYPES.values():
             mapper = node_type.studio.imports.get(wtype) if node_type.studio else None
@@ -236,10 +274,26 @@ class Importer:
         if start is None and initial != trigger["name"]:
             start = self.ids.get(initial)
         self.settings, channel_notes = import_channels(self, wired, start)
+        self.texted = texted_widgets(self, wired)
         messaging = self.settings.get("channels") or ()
         used = {source} | (set(MESSAGING_TRIGGERS) if "messaging" in messaging else set())
-        notes = [f"{e} → {t} is not used (Phonetree flows answer calls)" for e, t in wired.items() if e not in used]
-        if source and source != "incomingCall" and "voice" in (messaging or ("voice",)):
+        request = self.resolve(wired.get("incomingRequest")) if source != "incomingRequest" else None
+        notes = [
+            f"{e} → {t} is not used (Phonetree flows answer calls)"
+            for e, t in wired.items()
+            if e not in used and not (e == "incomingRequest" and request)
+        ]
+        if request:
+            notes.append(f"executions (incomingRequest) start at {request}")
+        subflow = self.subflow
+        if subflow:
+            parameters = self._parent_parameters()
+            studio["subflow"] = {"parameters": parameters}
+            notes.append(
+                "a subflow: run it from a subflow node (Studio's run-subflow), whose parameters it reads as "
+                "{{trigger.parent.parameters.*}}" + (f" ({', '.join(parameters)})" if parameters else "")
+            )
+        elif source and source != "incomingCall" and "voice" in (messaging or ("voice",)):
             notes.insert(0, f"no incomingCall transition; calls start where {source} goes")
         notes.extend(channel_notes)
         if source and wired[source] in self.missing:
@@ -253,12 +307,22 @@ class Importer:
             "original": trigger.get("transitions") or [],
             "start": start,
         }
+        if request:
+            studio["trigger"]["request"] = request  # flows.executions.request_start
         return start, {
             "widget": trigger["name"],
             "type": "trigger",
-            "status": "partial" if notes or not start else "mapped",
+            "status": "partial" if (notes and not subflow) or not start else "mapped",
             "detail": "; ".join([detail, *notes]),
         }
+
+    def _parent_parameters(self) -> list[str]:
+        """The parameters a subflow reads (``trigger.parent.parameters.<name>``), in order of use."""
+        found: dict[str, None] = {}
+        text = json.dumps([s.get("properties") for s in self.states] + [s.get("transitions") for s in self.states])
+        for m in _PARENT_PARAM_RE.finditer(text):
+            found.setdefault(m.group(1) or m.group(2), None)
+        return list(found)
 
     def run(self) -> tuple[dict[str, Any], Report]:
         """Build the definition and the report."""
@@ -404,9 +468,15 @@ def import_studio(data: Any) -> tuple[dict[str, Any], Report]:
 
     Returns ``(definition, report)``: the definition as a dict (``spec: phonetree/1``) and one
     report entry per widget, ``{"widget", "type", "status": "mapped"|"partial"|"unsupported",
-    "detail"}``. Raises `DefinitionError(message, path)` when `data` is not a Studio flow.
+    "detail"}``. Raises `DefinitionError(message, path)` when `data` is not a Studio flow. A REST
+    API Flow resource's SID is kept as ``ui.studio.sid``, so that parents importing later can find it
+    (`services.flow_refs.link_studio_subflows`).
     """
-    return Importer(check_studio(data)).run()
+    definition, report = Importer(check_studio(data)).run()
+    sid = data.get("sid") if isinstance(data, dict) and isinstance(data.get("definition"), dict) else None
+    if isinstance(sid, str) and STUDIO_FLOW_SID_RE.match(sid):  # a REST API Flow resource: its SID
+        definition["ui"]["studio"]["sid"] = sid
+    return definition, report
 
 
-__all__ = ["TRIGGER_EVENTS", "Importer", "import_studio"]
+__all__ = ["STUDIO_FLOW_SID_RE", "TRIGGER_EVENTS", "Importer", "import_studio"]

@@ -1,14 +1,18 @@
 """Liquid (Twilio Studio) ⇄ Jinja2 (Phonetree) template conversion.
 
-Studio templates are Liquid; Phonetree renders Jinja2 with Studio's names aliased
-(``widgets.<id>.<field>``, ``trigger.call.From``, ``flow.variables.x``, ``flow.data``), so most
-Studio text is already a valid Jinja2 template. Only what Jinja2 cannot parse or would read
-differently is rewritten: filter syntax (``| upcase`` → ``| upper``, ``| default: 'x'`` →
-``| default('x', true)``), Liquid-only tags (``elsif``, ``unless``, ``assign``, ``case``/``when``,
-``capture``), operators (``contains``, ``<>``) and widget names that are not identifiers.
+Studio templates are Liquid; Phonetree renders Jinja2 with Studio's names in its context
+(``widgets.<id>.<field>``, ``trigger.call.From``, ``flow.variables.x``, ``flow.data``,
+``contact.channel.address`` …), so most Studio text is already a valid Jinja2 template. What
+Jinja2 cannot parse or would read differently is rewritten with Liquid's meaning kept: filter
+syntax (``| plus: 1`` → ``| plus(1)``: Liquid's filters are registered under their own names with
+Liquid's semantics, `flows.liquid_filters`), Liquid-only tags (``elsif``, ``unless``, ``assign``,
+``case``/``when``, ``capture``), Liquid's truth (``{% if x %}`` → ``{% if x is truthy %}``),
+operators (``contains``, ``<>``, ``== empty``), keys Jinja2 would take for methods (``.items``)
+and widget names that are not identifiers.
 
-`liquid_to_jinja` returns the new text and a list of human-readable notes, one per rewrite;
-an empty list means the text was kept byte for byte. The reverse is in `flows.studio.liquid_export`.
+`translate` returns the text, notes on rewrites worth a look, and the constructs it could not
+translate (left in the text so that validation reports them); `liquid_to_jinja` is the same as
+``(text, notes)``. The reverse is in `flows.studio.liquid_export`.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from flows.liquid_filters import FILTERS as LIQUID_FILTERS
 from flows.templating import analyze
 
 TAG_RE = re.compile(r"\{\{-?(?P<out>.*?)-?\}\}|\{%-?(?P<tag>.*?)-?%\}", re.S)
@@ -35,6 +41,8 @@ _TOKEN_RE = re.compile(
 )
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _JINJA_KEYWORDS = {"and", "or", "not", "in", "is", "if", "else", "none", "true", "false"}
+# Attributes Jinja2 would find before a key of the same name (`a.items` is dict.items).
+METHOD_NAMES = frozenset(n for t in (dict, str, list) for n in dir(t) if not n.startswith("_"))
 
 
 @dataclass
@@ -43,12 +51,20 @@ class Conversion:
 
     aliases: Mapping[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
     case_stack: list[tuple[str, bool]] = field(default_factory=list)
+    skip_text: bool = False
+    loop_assigned: frozenset[str] = frozenset()  # names assigned inside a for loop: kept in NAMESPACE
 
     def note(self, text: str) -> None:
         """Record a rewrite (once)."""
         if text not in self.notes:
             self.notes.append(text)
+
+    def error(self, construct: str) -> None:
+        """Record a construct Phonetree cannot run (kept in the text, where validation reports it)."""
+        if construct not in self.errors:
+            self.errors.append(construct)
 
 
 # ---------------------------------------------------------------- expressions
@@ -82,7 +98,7 @@ def split_top(text: str, sep: str) -> list[str]:
 
 
 def _alias(path: str, conv: Conversion) -> str:
-    """Apply the first matching path alias (``contact.channel.address`` → ``trigger.call.From``)."""
+    """Apply the first matching path alias (a renamed widget or variable)."""
     for old, new in conv.aliases.items():
         if path == old or path.startswith((old + ".", old + "[")):
             conv.note(f"'{old}' → '{new}'")
@@ -102,6 +118,8 @@ def _convert_path(path: str, conv: Conversion) -> str:
     if path in ("true", "false"):
         return path
     path = _alias(path, conv)
+    if path == "forloop" or path.startswith("forloop."):  # the same names as Jinja2's loop
+        path = "loop" + path[len("forloop") :]
     segments = re.findall(r"\[[^\]]*\]|[^.\[]+", path)
     out: list[str] = []
     for i, seg in enumerate(segments):
@@ -111,13 +129,16 @@ def _convert_path(path: str, conv: Conversion) -> str:
         clean = seg.rstrip("?")
         if clean != seg:
             conv.note(f"'{seg}' → '{clean}'")
-        if i > 0 and clean == "size" and i == len(segments) - 1:
-            conv.note("'.size' → '| length'")
-            return f"({''.join(out)} | length)"
+        if i > 0 and clean in ("size", "first", "last") and i == len(segments) - 1 and out[0] != "loop":
+            # Liquid: an object's own key of that name, else the list's (or text's) size/first/last
+            base = "".join(out)
+            return f"({base}.{clean} | default({base} | {clean}))"
         if i == 0:
             if not _IDENT_RE.match(clean):
                 return path  # not something Jinja can name; left for the parse check
-            out.append(clean)
+            out.append(f"{NAMESPACE}.{clean}" if clean in conv.loop_assigned else clean)
+        elif clean in METHOD_NAMES and out[0] != "loop":  # `.items` of an object is its key, not dict.items
+            out.append(f"[{clean!r}]")
         elif (_IDENT_RE.match(clean) and clean not in _JINJA_KEYWORDS) or clean.isdigit():
             out.append("." + clean)
         else:
@@ -139,92 +160,57 @@ def _convert_operand(text: str, conv: Conversion) -> str:
         elif kind == "op" and value == "<>":
             conv.note("'<>' → '!='")
             pieces.append("!=")
+        elif kind == "str" and "\\" in value:  # a Liquid string has no escapes: its backslashes are text
+            pieces.append(value.replace("\\", "\\\\"))
         else:
             pieces.append(value)
     return "".join(pieces)
 
 
-def _number_kind(arg: str) -> str:
-    return "int" if re.fullmatch(r"-?\d+", arg.strip()) else "float"
-
-
-_SIMPLE_FILTERS = {
-    "upcase": "upper",
-    "downcase": "lower",
-    "capitalize": "capitalize",
-    "strip": "trim",
-    "lstrip": "trim",
-    "rstrip": "trim",
-    "size": "length",
+# Liquid filters with a Jinja2 filter of another name and the same meaning.
+_RENAMED_FILTERS = {
     "escape": "escape",
     "escape_once": "escape",
-    "url_encode": "urlencode",
-    "json": "tojson",
-    "to_json": "tojson",
-    "jsonify": "tojson",
-    "first": "first",
-    "last": "last",
-    "sort": "sort",
-    "abs": "abs",
     "strip_html": "striptags",
-    "join": "join",
+    "capitalize": "capitalize",
+    "abs": "abs",
     "round": "round",
+    "join": "join",
+    "sort": "sort",
     "replace": "replace",
+    "jsonify": "json",
+    "to_json": "json",
 }
 
 
 def _apply_filter(expr: str, name: str, args: list[str], conv: Conversion) -> str:
-    """Apply one Liquid filter to a Jinja expression string."""
+    """Apply one Liquid filter to a Jinja expression string (`args` may hold ``name=value``)."""
     a = args
+    call = f"({', '.join(a)})" if a else ""
     if name == "default":
-        conv.note(f"'| default: {a[0] if a else ''}' → '| default(…, true)'")
-        return f"{expr} | default({a[0] if a else ''!s}, true)"
-    if name in ("append", "prepend") and a:
-        conv.note(f"'| {name}' → '~'")
-        return f"({expr} ~ {a[0]})" if name == "append" else f"({a[0]} ~ {expr})"
-    arith = {"plus": "+", "minus": "-", "times": "*", "modulo": "%"}
-    if name in arith and a:
-        conv.note(f"'| {name}' → '{arith[name]}'")
-        kind = _number_kind(a[0])
-        return f"(({expr}) | {kind} {arith[name]} {a[0]})"
-    if name == "divided_by" and a:
-        conv.note("'| divided_by' → '/'")
-        op = "//" if _number_kind(a[0]) == "int" else "/"
-        return f"(({expr}) | float {op} {a[0]})" if op == "/" else f"(({expr}) | int // {a[0]})"
-    if name in ("remove", "remove_first") and a:
-        conv.note(f"'| {name}' → '| replace'")
-        count = ", 1" if name == "remove_first" else ""
-        return f"{expr} | replace({a[0]}, ''{count})"
-    if name == "replace_first" and len(a) >= 2:
-        conv.note("'| replace_first' → '| replace(…, 1)'")
-        return f"{expr} | replace({a[0]}, {a[1]}, 1)"
+        default_args = [a[0] if a else "''", "true", *a[1:]]
+        return f"{expr} | default({', '.join(default_args)})"
     if name == "truncate" and a:
         conv.note("'| truncate: n' → '| truncate(n, true, …, 0)'")
         end = a[1] if len(a) > 1 else "'...'"
         return f"{expr} | truncate({a[0]}, true, {end}, 0)"
-    if name == "split" and a:
-        conv.note("'| split' → '.split()'")
-        return f"({expr}).split({a[0]})"
     if name in ("reverse", "uniq", "compact"):
         jinja = {"reverse": "reverse", "uniq": "unique", "compact": "select"}[name]
         conv.note(f"'| {name}' → '| {jinja} | list'")
         return f"{expr} | {jinja} | list"
-    if name in ("ceil", "floor"):
-        conv.note(f"'| {name}' → '| round(method=…)'")
-        return f"{expr} | float | round(method={name!r}) | int"
-    if name == "newline_to_br":
-        conv.note("'| newline_to_br' → '| replace'")
-        return f"{expr} | replace('\\n', '<br />')"
-    if name in _SIMPLE_FILTERS:
-        jinja = _SIMPLE_FILTERS[name]
-        if args:
-            conv.note(f"'| {name}: …' → '| {jinja}(…)'")
-            return f"{expr} | {jinja}({', '.join(args)})"
+    if name == "join" and not a:  # Liquid joins with a space by default, Jinja2 with nothing
+        return f"{expr} | join(' ')"
+    if name == "round" and not a:  # Liquid rounds to an integer
+        return f"{expr} | round | int"
+    if name in LIQUID_FILTERS:
+        return f"{expr} | {name}{call}"
+    if name in _RENAMED_FILTERS:
+        jinja = _RENAMED_FILTERS[name]
         if jinja != name:
             conv.note(f"'| {name}' → '| {jinja}'")
-        return f"{expr} | {jinja}"
-    conv.note(f"dropped Liquid filter '{name}' (no Jinja2 equivalent)")
-    return expr
+        return f"{expr} | {jinja}{call}"
+    conv.error(f"Liquid filter '{name}'")
+    return f"{expr} | {name}{call}"
 
 
 def _convert_filtered(text: str, conv: Conversion) -> str:
@@ -237,18 +223,25 @@ def _convert_filtered(text: str, conv: Conversion) -> str:
         if rest.strip():
             for arg in split_top(rest, ","):
                 arg = arg.strip()
-                if re.match(r"^[A-Za-z_]\w*\s*:", arg):  # a named argument (allow_false: true)
-                    conv.note(f"dropped named filter argument '{arg}'")
+                named = re.match(r"^([A-Za-z_]\w*)\s*:\s*(.*)$", arg, re.S)
+                if named:  # a named argument (allow_false: true)
+                    args.append(f"{named.group(1)}={_convert_operand(named.group(2), conv)}")
                     continue
                 args.append(_convert_operand(arg, conv))
         expr = _apply_filter(expr, name.strip(), args, conv)
     return expr
 
 
+_COMPARISON_RE = re.compile(r"==|!=|<>|>=|<=|>|<")
+
+
 def _convert_condition(text: str, conv: Conversion) -> str:
-    """Convert a Liquid condition (``a == b and c contains 'x'``) to Jinja2."""
-    text = re.sub(r"(\S+)\s*==\s*(?:empty|blank)\b", r"not \1", text)
-    text = re.sub(r"(\S+)\s*!=\s*(?:empty|blank)\b", r"\1", text)
+    """Convert a Liquid condition (``a == b and c contains 'x'``) to Jinja2.
+
+    A bare value is tested with ``is truthy``: in Liquid only nil and false are false ("" and 0
+    are true), where Jinja2 takes every empty or zero value as false. ``== empty``/``== blank``
+    become ``is blank``; mixed ``and``/``or`` group from the right, as Liquid evaluates them.
+    """
     words = re.split(r"\s+(and|or)\s+", text.strip())
     out: list[str] = []
     for word in words:
@@ -256,15 +249,55 @@ def _convert_condition(text: str, conv: Conversion) -> str:
             out.append(word)
             continue
         m = re.match(r"^(.*?)\s+contains\s+(.*)$", word)
+        blank = re.match(r"^(.*?)\s*(==|!=|<>)\s*(empty|blank)$", word)
         if m:
-            conv.note("'a contains b' → 'b in a'")
-            out.append(f"{_convert_operand(m.group(2), conv)} in {_convert_operand(m.group(1), conv)}")
-        else:
+            out.append(f"{_convert_operand(m.group(1), conv)} is containing({_convert_operand(m.group(2), conv)})")
+        elif blank:
+            conv.note(f"'== {blank.group(3)}' → 'is blank'")
+            negate = "" if blank.group(2) == "==" else "not "
+            out.append(f"{_convert_operand(blank.group(1), conv)} is {negate}blank")
+        elif any(kind == "op" for kind, _ in _tokens(word)):
             out.append(_convert_operand(word, conv))
+        else:
+            out.append(f"{_convert_operand(word, conv)} is truthy")
+    if "and" in out and "or" in out:  # Liquid reads mixed and/or from the right: a and (b or c)
+        result = out[-1]
+        for i in range(len(out) - 2, 0, -2):
+            result = f"{out[i - 1]} {out[i]} ({result})"
+        return result
     return " ".join(out)
 
 
 # ---------------------------------------------------------------- tags
+
+
+NAMESPACE = "_liquid"
+_ASSIGN_RE = re.compile(r"^\s*(assign|capture)\s+([A-Za-z_]\w*)")
+
+
+def _assigned(name: str, conv: Conversion) -> str:
+    return f"{NAMESPACE}.{name}" if name in conv.loop_assigned else name
+
+
+def _loop_assigned(text: str) -> frozenset[str]:
+    """Names an ``assign`` or ``capture`` sets inside a ``for`` loop: Liquid keeps them after the
+    loop, where a Jinja2 ``set`` would not, so they live in a namespace."""
+    names: set[str] = set()
+    depth = 0
+    for m in TAG_RE.finditer(text):
+        body = m.group("tag")
+        if body is None:
+            continue
+        word = body.strip().split(" ", 1)[0]
+        if word == "for":
+            depth += 1
+        elif word == "endfor":
+            depth = max(0, depth - 1)
+        elif depth:
+            assign = _ASSIGN_RE.match(body)
+            if assign:
+                names.add(assign.group(2))
+    return frozenset(names)
 
 
 def _convert_tag(body: str, conv: Conversion) -> str | None:
@@ -279,33 +312,37 @@ def _convert_tag(body: str, conv: Conversion) -> str | None:
             conv.note("'elsif' → 'elif'")
             return f"elif {cond}"
         conv.note("'unless' → 'if not'")
-        conv.case_stack.append(("unless", False))
         return f"if not ({cond})"
     if word == "endunless":
-        if conv.case_stack and conv.case_stack[-1][0] == "unless":
-            conv.case_stack.pop()
         return "endif"
     if word == "assign":
         name, _, value = rest.partition("=")
         conv.note("'assign' → 'set'")
-        return f"set {name.strip()} = {_convert_filtered(value.strip(), conv)}"
+        return f"set {_assigned(name.strip(), conv)} = {_convert_filtered(value.strip(), conv)}"
     if word == "capture":
         conv.note("'capture' → 'set … endset'")
-        return f"set {rest}"
+        return f"set {_assigned(rest.strip(), conv)}"
     if word == "endcapture":
         return "endset"
     if word == "case":
         conv.note("'case/when' → 'if/elif'")
         conv.case_stack.append((_convert_operand(rest, conv), False))
+        conv.skip_text = True  # Liquid writes nothing between `case` and its first `when`
         return ""
     if word == "when" and conv.case_stack:
         subject, started = conv.case_stack[-1]
         values = [v.strip() for v in re.split(r",|\s+or\s+", rest) if v.strip()]
         cond = " or ".join(f"{subject} == {_convert_operand(v, conv)}" for v in values)
         conv.case_stack[-1] = (subject, True)
+        conv.skip_text = False
         return f"{'elif' if started else 'if'} {cond}"
+    if word == "else" and conv.skip_text:  # a case with no when: only its else
+        conv.case_stack[-1] = (conv.case_stack[-1][0], True)
+        conv.skip_text = False
+        return "if true"
     if word == "endcase" and conv.case_stack:
         _, started = conv.case_stack.pop()
+        conv.skip_text = False
         return "endif" if started else ""
     if word == "for":
         m = re.match(r"^(\w+)\s+in\s+(.+?)((?:\s+(?:reversed|limit\s*:\s*\S+|offset\s*:\s*\S+))*)$", rest)
@@ -326,28 +363,46 @@ def _convert_tag(body: str, conv: Conversion) -> str | None:
         return f"for {m.group(1)} in {seq}"
     if word == "echo":
         return "{{ " + _convert_filtered(rest, conv) + " }}"
-    if word in ("else", "endif", "endfor", "raw", "endraw"):
+    if word in ("else", "endif", "endfor", "raw", "endraw", "break", "continue"):
         return word
-    conv.note(f"dropped Liquid tag '{word}' (no Jinja2 equivalent)")
-    return None
+    conv.error(f"Liquid tag '{word}'")
+    return body
 
 
-def liquid_to_jinja(text: str, aliases: Mapping[str, str] | None = None) -> tuple[str, list[str]]:
-    """Convert a Studio (Liquid) template to Phonetree's Jinja2.
+def _same(a: str, b: str) -> bool:
+    return re.sub(r"\s+", "", a) == re.sub(r"\s+", "", b)
 
-    `aliases` maps variable paths to their Phonetree names (a renamed widget, ``contact.*``).
-    Returns ``(template, notes)``; notes is empty when nothing needed rewriting. A template that
-    still does not parse is kept literally inside ``{% raw %}`` (with a note) rather than lost.
+
+@dataclass(frozen=True)
+class Translation:
+    """A Studio template as Jinja2: the text, the rewrites worth a note, and the constructs that
+    could not be translated (kept in the text, so that validation reports the template)."""
+
+    text: Any
+    notes: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+
+
+def translate(text: Any, aliases: Mapping[str, str] | None = None) -> Translation:
+    """Translate a Studio (Liquid) template to Phonetree's Jinja2 with Liquid's meaning.
+
+    `aliases` maps variable paths to their Phonetree names (a renamed widget or variable).
+    Text that needs no rewriting is kept byte for byte. Liquid filters keep their names (they are
+    registered with Liquid's semantics, `flows.liquid_filters`); what Phonetree cannot run (an
+    unknown filter or tag, text that still does not parse) is left in the text and named in
+    ``errors``: validation then reports it on the node's field, and publishing waits for a fix.
     """
     if not isinstance(text, str) or ("{{" not in text and "{%" not in text):
-        return text, []
+        return Translation(text)
     conv = Conversion(aliases=dict(aliases or {}))
-    out: list[str] = []
+    if "for" in text:
+        conv.loop_assigned = _loop_assigned(text)
+    out: list[str] = ["{% set " + NAMESPACE + " = namespace() %}"] if conv.loop_assigned else []
     pos = 0
     in_raw = False
     in_comment = False
     for m in TAG_RE.finditer(text):
-        out.append("" if in_comment else text[pos : m.start()])
+        out.append("" if in_comment or conv.skip_text else text[pos : m.start()])
         pos = m.end()
         original = m.group()
         if m.group("tag") is not None:
@@ -369,13 +424,12 @@ def liquid_to_jinja(text: str, aliases: Mapping[str, str] | None = None) -> tupl
                 in_raw = True
                 out.append(original)
                 continue
-            before = len(conv.notes)
             converted = _convert_tag(m.group("tag"), conv)
             if converted is None or converted == "":
                 continue
             if converted.startswith("{{"):
                 out.append(converted)
-            elif len(conv.notes) == before and converted.strip() == m.group("tag").strip():
+            elif _same(converted, m.group("tag")):
                 out.append(original)
             else:
                 left = "{%- " if original.startswith("{%-") else "{% "
@@ -385,9 +439,8 @@ def liquid_to_jinja(text: str, aliases: Mapping[str, str] | None = None) -> tupl
             if in_raw or in_comment:
                 out.append("" if in_comment else original)
                 continue
-            before = len(conv.notes)
             converted = _convert_filtered(m.group("out").strip(), conv)
-            if len(conv.notes) == before:
+            if _same(converted, m.group("out")):
                 out.append(original)
             else:
                 left = "{{- " if original.startswith("{{-") else "{{ "
@@ -395,9 +448,20 @@ def liquid_to_jinja(text: str, aliases: Mapping[str, str] | None = None) -> tupl
                 out.append(left + converted + right)
     out.append("" if in_comment else text[pos:])
     result = "".join(out)
-    problem = analyze(result).error
-    if problem:
-        return "{% raw %}" + text + "{% endraw %}", [
-            f"could not convert the Liquid template ({problem}); kept it as literal text"
-        ]
-    return result, conv.notes
+    if not conv.errors:
+        problem = analyze(result).error
+        if problem:
+            conv.error(f"the template ({problem})")
+    return Translation(result, tuple(conv.notes), tuple(conv.errors))
+
+
+def untranslated(construct: str, where: str = "") -> str:
+    """The report line for a construct that could not be translated (in property `where`)."""
+    place = f" in {where}" if where else ""
+    return f"cannot translate {construct}{place}: fix the template in the designer before publishing"
+
+
+def liquid_to_jinja(text: str, aliases: Mapping[str, str] | None = None) -> tuple[str, list[str]]:
+    """`translate` as ``(template, notes)``, the constructs it could not translate among the notes."""
+    done = translate(text, aliases)
+    return done.text, [*done.notes, *(untranslated(e) for e in done.errors)]

@@ -127,6 +127,23 @@ def import_channels(cx: Importer, wired: dict[str, str], start: str | None) -> t
     return settings, notes
 
 
+def texted_widgets(cx: Importer, wired: dict[str, str]) -> set[str]:
+    """The Studio widgets a text conversation of the imported flow reaches (by their transitions),
+    from where its messages start (or, for a flow a request starts, where the request goes)."""
+    if "messaging" not in (cx.settings.get("channels") or ()):
+        return set()
+    roots = [wired[e] for e in MESSAGING_TRIGGERS if wired.get(e)] or [wired.get("incomingRequest")]
+    seen: set[str] = set()
+    todo = [r for r in roots if r in cx.by_name]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        todo.extend(t["next"] for t in cx.by_name[name].get("transitions") or [] if t.get("next") in cx.by_name)
+    return seen
+
+
 def messaging_detail(settings: dict[str, Any], start: str | None) -> str:
     """The Trigger's report text about text conversations (empty for a voice-only flow)."""
     channels = settings.get("channels") or []

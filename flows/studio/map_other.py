@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from flows.nodes.redirect import TwimlRedirect
 from flows.studio.map_messaging import map_send_message, map_wait_for_reply
 from flows.studio.map_voice import (
     CONTACT_ADDRESS,
@@ -68,21 +70,28 @@ def map_transfer(cx: Importer, state: dict[str, Any]) -> Mapped | None:
 
 
 def map_enqueue(cx: Importer, state: dict[str, Any]) -> Mapped:
-    """enqueue-call → enqueue (callComplete → bridged/leave, failedToEnqueue → error, callFailure → hangup)."""
+    """enqueue-call → enqueue: a named queue, or a TaskRouter workflow with its task
+    (callComplete → bridged/leave, failedToEnqueue → error, callFailure → hangup)."""
     props, notes = state.get("properties") or {}, []
-    queue = str(props.get("queue_name") or "")
-    if not queue and props.get("workflow_sid"):
-        queue = str(props["workflow_sid"])
-        notes.append("TaskRouter workflow is not available; callers wait in a queue named after it")
-    node_props: dict[str, Any] = {"queue": cx.tpl(queue, notes)}
+    if props.get("workflow_sid") and not props.get("queue_name"):
+        task = {
+            "workflow": "workflow_sid",
+            "attributes": "task_attributes",
+            "priority": "priority",
+            "timeout": "timeout",
+            "wait_url": "wait_url",
+            "wait_url_method": "wait_url_method",
+        }
+        return _map_task(cx, state, task, "enqueue (TaskRouter workflow)")
+    node_props: dict[str, Any] = {"queue": cx.tpl(str(props.get("queue_name") or ""), notes)}
     wait_url = str(props.get("wait_url") or "")
     if wait_url.lower().split("?")[0].endswith((".mp3", ".wav")):
         node_props["hold_music_url"] = wait_url
     elif wait_url:
-        notes.append("wait_url (TwiML) is not fetched; the default hold music plays")
-    for key in ("task_attributes", "priority", "timeout"):
-        if props.get(key) not in (None, "") and props.get("workflow_sid"):
-            notes.append(f"{key} (TaskRouter) is not used")
+        node_props["wait_url"] = cx.tpl(wait_url, notes)
+        method = str(props.get("wait_url_method") or "POST").upper()
+        if method in ("GET", "POST"):
+            node_props["wait_url_method"] = method
     outcomes, _, more = route(cx, state, EVENT_OUTCOMES["enqueue-call"])
     notes.extend(more)
     used = {
@@ -96,6 +105,80 @@ def map_enqueue(cx: Importer, state: dict[str, Any]) -> Mapped:
         "offset",
     }
     return Mapped("enqueue", node_props, outcomes, "enqueue", notes, used=used)
+
+
+TEXTED_FLEX = "a text conversation reaches it: Flex chat tasks are not available (a queue takes calls only)"
+
+
+def map_flex(cx: Importer, state: dict[str, Any]) -> Mapped:
+    """send-to-flex → enqueue to its TaskRouter workflow (<Enqueue workflowSid><Task>)."""
+    if state["name"] in cx.texted:  # a Flex chat task: Phonetree's queue takes calls
+        return map_unsupported(cx, state, cx.ids[state["name"]], TEXTED_FLEX)
+    task = {
+        "workflow": "workflow",
+        "attributes": "attributes",
+        "priority": "priority",
+        "timeout": "timeout",
+        "wait_url": "waitUrl",
+        "wait_url_method": "waitUrlMethod",
+    }
+    return _map_task(cx, state, task, "enqueue (Flex: TaskRouter workflow)", used={"channel"})
+
+
+def _map_task(
+    cx: Importer, state: dict[str, Any], keys: dict[str, str], summary: str, used: set[str] = frozenset()
+) -> Mapped:
+    """A widget that hands the call to a TaskRouter workflow; `keys` names its Studio properties."""
+    props, notes = state.get("properties") or {}, []
+    node_props: dict[str, Any] = {
+        "target": "workflow",
+        "workflow_sid": cx.tpl(str(props.get(keys["workflow"]) or "").strip(), notes),
+    }
+    attributes = props.get(keys["attributes"])
+    if attributes not in (None, ""):
+        text = attributes if isinstance(attributes, str) else json.dumps(attributes)
+        node_props["task_attributes"] = cx.tpl(text, notes)
+    for key, prop in (("priority", "priority"), ("timeout", "task_timeout")):
+        if props.get(keys[key]) not in (None, ""):
+            node_props[prop] = clamp(
+                as_int(props[keys[key]], 0), 0 if key == "priority" else 1, 2**31 - 1, keys[key], notes
+            )
+    if props.get(keys["wait_url"]):
+        node_props["wait_url"] = cx.tpl(str(props[keys["wait_url"]]), notes)
+    method = str(props.get(keys["wait_url_method"]) or "").upper()
+    if method in ("GET", "POST") and props.get(keys["wait_url"]):
+        node_props["wait_url_method"] = method
+    outcomes, _, more = route(cx, state, EVENT_OUTCOMES["enqueue-call"])
+    notes.extend(more)
+    return Mapped("enqueue", node_props, outcomes, summary, notes, used={*keys.values(), *used, "offset"})
+
+
+def redirect_aliases(states: list[dict[str, Any]], ids: dict[str, str]) -> dict[str, str]:
+    """Template aliases for the parameters a TwiML Redirect's app returns with: Studio reads them as
+    ``widgets.<name>.<param>``, Phonetree keeps them in ``widgets.<id>.parameters.<param>``."""
+    names = [s["name"] for s in states if s.get("type") == "add-twiml-redirect" and s["name"] in ids]
+    if not names:
+        return {}
+    text = json.dumps(states)
+    aliases: dict[str, str] = {}
+    for name in names:
+        for param in sorted(set(re.findall(rf"widgets\.{re.escape(name)}\.(\w+)", text)) - set(TwimlRedirect.results)):
+            aliases[f"widgets.{name}.{param}"] = f"widgets.{ids[name]}.parameters.{param}"
+    return aliases
+
+
+def map_redirect(cx: Importer, state: dict[str, Any]) -> Mapped:
+    """add-twiml-redirect → twiml_redirect (return / timeout / fail → return / timeout / failed)."""
+    props, notes = state.get("properties") or {}, []
+    node_props: dict[str, Any] = {"url": cx.tpl(str(props.get("url") or ""), notes)}
+    method = str(props.get("method") or "POST").upper()
+    if method in ("GET", "POST"):
+        node_props["method"] = method
+    if props.get("timeout") not in (None, ""):
+        node_props["timeout"] = clamp(as_int(props["timeout"], 14400), 0, 14400, "timeout", notes)
+    outcomes, _, more = route(cx, state, EVENT_OUTCOMES["add-twiml-redirect"])
+    notes.extend(more)
+    return Mapped("twiml_redirect", node_props, outcomes, "twiml_redirect", notes, used={"url", "method", "timeout"})
 
 
 # ---------------------------------------------------------------- logic & integrations
@@ -230,6 +313,20 @@ def _url_value(value: str) -> str:
     return quote(value, safe="")
 
 
+def map_function(cx: Importer, state: dict[str, Any]) -> Mapped:
+    """run-function → run_function: its parameters posted form-encoded and signed, as Studio does."""
+    props, notes = state.get("properties") or {}, []
+    node_props: dict[str, Any] = {
+        "url": cx.tpl(str(props.get("url") or ""), notes),
+        "parameters": _key_values(cx, props.get("parameters"), notes),
+    }
+    outcomes, _, more = route(cx, state, EVENT_OUTCOMES["run-function"])
+    notes.extend(more)
+    # the Function's service, environment and SID only locate it in Twilio's console: the URL runs it
+    used = {"url", "parameters", "service_sid", "environment_sid", "function_sid", "offset"}
+    return Mapped("run_function", node_props, outcomes, "run_function (signed POST)", notes, used=used)
+
+
 def map_subflow(cx: Importer, state: dict[str, Any]) -> Mapped:
     """run-subflow → subflow; the Studio flow SID must be re-pointed at an imported Phonetree flow."""
     props, notes = state.get("properties") or {}, []
@@ -283,6 +380,9 @@ MAPPERS: dict[str, Callable[..., Mapped | None]] = {
     "record-voicemail": map_record,
     "connect-call-to": map_transfer,
     "enqueue-call": map_enqueue,
+    "send-to-flex": map_flex,
+    "run-function": map_function,
+    "add-twiml-redirect": map_redirect,
     "set-variables": map_set_variables,
     "split-based-on": map_branch,
     "make-http-request": map_http,

@@ -143,7 +143,8 @@ def _prompt(cx: Importer, props: dict[str, Any], notes: list[str], used: set[str
 
 
 def map_say(cx: Importer, state: dict[str, Any]) -> Mapped:
-    """say-play → say, or hangup when nothing follows (the call ends there in Studio too)."""
+    """say-play → say, or hangup when nothing follows (the call ends there in Studio too; in a
+    subflow the parent flow continues, so it stays a say)."""
     props, notes, used = state.get("properties") or {}, [], set()
     prompt = _prompt(cx, props, notes, used)
     if props.get("digits"):
@@ -153,7 +154,7 @@ def map_say(cx: Importer, state: dict[str, Any]) -> Mapped:
     used.add("loop")
     outcomes, _, more = route(cx, state, EVENT_OUTCOMES["say-play"])
     notes.extend(more)
-    if not outcomes.get("next") and loop == 1 and not props.get("digits"):
+    if not outcomes.get("next") and loop == 1 and not props.get("digits") and not cx.subflow:
         hangup = {k: prompt[k] for k in ("say", "play", "voice", "language") if k in prompt}
         return Mapped("hangup", hangup, {}, "hangup (says this, then the call ends as in Studio)", notes, used=used)
     node_props: dict[str, Any] = {"prompt": prompt}

@@ -18,9 +18,12 @@ WIDGET_NODE: dict[str, str] = {
     "capture-payments": "pay",
     "connect-call-to": "transfer",
     "enqueue-call": "enqueue",
+    "send-to-flex": "enqueue",  # a TaskRouter workflow target
     "make-http-request": "http_request",
     "send-message": "send_message",
     "send-and-wait-for-reply": "wait_for_reply",
+    "run-function": "run_function",
+    "add-twiml-redirect": "twiml_redirect",
     "run-subflow": "subflow",
 }
 
@@ -56,9 +59,13 @@ EVENT_OUTCOMES: dict[str, dict[str, tuple[str, ...]]] = {
         "hangup": ("hangup",),
     },
     "make-http-request": {"success": ("success",), "failed": ("failed",)},
+    "run-function": {"success": ("success",), "fail": ("failed",)},
+    "add-twiml-redirect": {"return": ("return",), "timeout": ("timeout",), "fail": ("failed",)},
     "send-message": {"sent": ("sent",), "failed": ("failed",)},
     "run-subflow": {"completed": ("completed",), "failed": ("failed",)},
 }
+
+EVENT_OUTCOMES["send-to-flex"] = EVENT_OUTCOMES["enqueue-call"]  # Send to Flex is <Enqueue workflowSid>
 
 # Events a widget may have that Phonetree cannot tell apart (reported when wired).
 UNMAPPABLE_EVENTS: dict[str, dict[str, str]] = {
@@ -102,12 +109,9 @@ NO_VALUE_OPERATORS = frozenset({"is_blank", "is_not_blank"})
 PLACEHOLDER_FALLBACK: dict[str, str] = {
     "fork-stream": "next",
     "record-call": "failed",
-    "run-function": "fail",
-    "send-to-flex": "failedToEnqueue",
+    "send-to-flex": "failedToEnqueue",  # only where a text conversation reaches it (map_other.map_flex)
     "connect-virtual-agent": "return",
     "make-outgoing-call": "failed",
-    "make-outgoing-call-v2": "failed",
-    "add-twiml-redirect": "fail",
     "send-to-autopilot": "failure",
     "send-to-auto-pilot": "failure",
 }
@@ -115,12 +119,8 @@ PLACEHOLDER_FALLBACK: dict[str, str] = {
 UNSUPPORTED_WHY: dict[str, str] = {
     "fork-stream": "Phonetree does not fork media streams",
     "record-call": "Phonetree records transfers (transfer.record), not the whole call",
-    "run-function": "Twilio Functions are not available; use an HTTP request node to call it",
-    "send-to-flex": "Flex/TaskRouter is not available; use a queue (enqueue) node",
     "connect-virtual-agent": "Dialogflow connectors are not available; an ai_agent node streams to a gateway",
-    "make-outgoing-call": "Phonetree flows answer calls; they do not place them",
-    "make-outgoing-call-v2": "Phonetree flows answer calls; they do not place them",
-    "add-twiml-redirect": "Phonetree cannot hand the call to outside TwiML and take it back",
+    "make-outgoing-call": "the first version of the widget; use an Outgoing call node (make-outgoing-call-v2)",
     "send-to-autopilot": "Autopilot is retired",
     "send-to-auto-pilot": "Autopilot is retired",
 }

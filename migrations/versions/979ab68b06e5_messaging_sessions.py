@@ -1,7 +1,7 @@
 """messaging sessions
 
 Revision ID: 979ab68b06e5
-Revises: ac223b334834
+Revises: 2e72c37787f8
 Create Date: 2026-12-07 00:17:48.470636
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '979ab68b06e5'
-down_revision = 'ac223b334834'
+down_revision = '2e72c37787f8'
 branch_labels = None
 depends_on = None
 

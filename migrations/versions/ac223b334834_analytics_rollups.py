@@ -78,6 +78,11 @@ def upgrade():
         batch_op.create_index('ix_node_rollup_flow_hour', ['org_id', 'flow_id', 'hour'], unique=False)
 
     # ### end Alembic commands ###
+    # Every turn adds to a few rows' counters, none of them indexed: with room on each page,
+    # PostgreSQL updates them in place (HOT: no new index entries, less bloat for the readers).
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("ALTER TABLE node_rollup SET (fillfactor = 70)")
+        op.execute("ALTER TABLE call_rollup SET (fillfactor = 70)")
 
 
 def downgrade():

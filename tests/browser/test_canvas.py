@@ -229,3 +229,19 @@ def test_big_flow_warms_the_layout_worker_up_in_idle_time_without_moving_anythin
     auto_layout(page)
     assert js(page, "Object.fromEntries(d.model.pos)") != before
     assert not page.js_errors
+
+
+def test_auto_layout_reports_a_layout_worker_that_never_loads(page, live_server, flows):
+    # a worker script that fails to load never answers ELK: the click must say so, not hang
+    page.route("**/elk-worker.min.js", lambda route: route.abort())
+    open_flow(page, live_server, flows["demo"])
+    before = js(page, "JSON.stringify([...d.model.pos.entries()])")
+    page.click("[data-cmd=layout]")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.toast')].some((t) => t.textContent.includes('Auto-layout failed'))",
+        timeout=30_000,
+    )
+    assert js(page, "JSON.stringify([...d.model.pos.entries()])") == before
+    # the next click starts a fresh worker: once the script loads again, the layout runs
+    page.unroute("**/elk-worker.min.js")
+    auto_layout(page)

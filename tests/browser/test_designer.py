@@ -447,15 +447,18 @@ def test_analytics_overlay_shows_calls_per_node_and_outcome(page, live_server, a
     from extensions import db
     from models import utcnow
     from models.calls import CallSession, CallStep
+    from services.analytics_rollup import rebuild
 
     org, flow_id = acme["org"], acme["menu"].id
     now = utcnow()
-    for i, (digit, target) in enumerate([("1", "sales"), ("1", "sales"), ("2", "support")]):
+    for i, (digit, target) in enumerate([("1", "sales"), ("1", "sales"), ("2", "support"), (None, None)]):
         started = now - timedelta(hours=1)
         session = CallSession(org_id=org.id, call_sid=f"CA{i:032d}", flow_id=flow_id, started_at=started)
         db.session.add(session)
         db.session.flush()
         steps = [("hours", "enter", "open"), ("main", "enter", None), ("main", "input", digit), (target, "enter", None)]
+        if digit is None:  # the fourth caller hangs up at the menu
+            steps = [("hours", "enter", "open"), ("main", "enter", None), ("main", "hangup", None)]
         for seq, (node, event, outcome) in enumerate(steps):
             db.session.add(
                 CallStep(
@@ -472,12 +475,17 @@ def test_analytics_overlay_shows_calls_per_node_and_outcome(page, live_server, a
                 )
             )
     db.session.commit()
+    rebuild()  # calls stored straight into the tables: their rollups come from the rebuild
     login(page, live_server, "erin@example.com", PASSWORD)
     open_designer(page, live_server, flow_id)
     page.select_option("#analytics-period", "7d")
     page.wait_for_selector("#analytics-legend:not([hidden])")
-    assert "3 calls" in page.locator("#analytics-legend").inner_text()
-    assert page.locator(".node-card[data-id=main] .nc-stats").inner_text() == "3 visits"
+    assert "4 calls" in page.locator("#analytics-legend").inner_text()
+    main = page.locator(".node-card[data-id=main]")
+    assert main.locator(".nc-stats").inner_text() == "4 visits · 1 hung up (25%)"
+    assert "heat-2" in main.get_attribute("class") and "heat-0" in page.locator(
+        ".node-card[data-id=hours]"
+    ).get_attribute("class")
     assert page.locator(".node-card[data-id=main] .port[data-outcome='1'] .port-count").inner_text().strip() == "2"
     # the wire's name (its chip's) shows on hover, with the calls that took it
     assert js(page, "d.canvas.edges.get('main\\u00001').hit.textContent") == "1 Sales → Sales · 2 calls"

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from extensions import db
 from flows.studio import import_studio
 from models import CallSession, CallStep, Message
-from services import messaging
+from services import messaging, timers
 from sim import Press
 from tests.calls.conftest import BASE, CALLER, IVR_NUMBER, definition, node
 from tests.calls.test_front_door import post
@@ -28,19 +28,13 @@ OTHER = "+15557654000"
 class Texting:
     """An owned number routed to a messaging flow, contacts texting it through the stand-in."""
 
-    def __init__(self, world, client, fake, flow_data, monkeypatch) -> None:
+    def __init__(self, world, client, fake, flow_data) -> None:
         self.world, self.client, self.fake = world, client, fake
         self.number = fake.state.add_owned_number(TWILIO_FAKE_ACCOUNT_SID, sms_url=f"{BASE}/sms?orgid=acme")[
             "phone_number"
         ]
         self.flow = world.flow(flow_data, number=None)
         world.number(self.number, messaging_flow_id=self.flow.id)
-        self.timers: list[tuple[str, str, dict, object]] = []
-        self.cancelled: list[tuple[str, str]] = []
-        monkeypatch.setattr(
-            messaging, "schedule_timer", lambda kind, key, payload, at: self.timers.append((kind, key, payload, at))
-        )
-        monkeypatch.setattr(messaging, "cancel_timer", lambda kind, key: self.cancelled.append((kind, key)))
 
     def text(self, body: str, from_: str = CALLER):
         """The contact texts `body`; the stand-in posts the signed webhook to the number's SMS URL."""
@@ -69,11 +63,14 @@ class Texting:
     def path(self, session) -> list[tuple[str, str, str | None]]:
         return self.world.path(session)
 
-    def fire(self, kind: str):
-        """Fire the last timer of `kind` the runtime asked for (as the timer worker would)."""
-        _, _, payload, _ = [t for t in self.timers if t[0] == kind][-1]
-        {"reply-timeout": messaging.on_reply_timeout, "session-expiry": messaging.on_session_expiry}[kind](payload)
+    def wait(self, seconds: float) -> int:
+        """Let `seconds` pass on the app clock and fire the durable timers due (as the timer worker
+        does); how many fired."""
+        self.world.clock.now += timedelta(seconds=seconds)
+        db.session.rollback()
+        fired = timers.run_due(self.world.app)
         db.session.expire_all()
+        return fired
 
 
 SURVEY = definition(
@@ -103,8 +100,8 @@ SURVEY = definition(
 
 
 @pytest.fixture
-def texting(world, client, twilio_app, twilio_fake, monkeypatch) -> Texting:
-    return Texting(world, client, twilio_fake, SURVEY, monkeypatch)
+def texting(world, client, twilio_app, twilio_fake) -> Texting:
+    return Texting(world, client, twilio_fake, SURVEY)
 
 
 def test_a_messaging_only_flow_runs_a_conversation(texting):
@@ -112,9 +109,9 @@ def test_a_messaging_only_flow_runs_a_conversation(texting):
     (session,) = texting.sessions()
     assert session.channel == "messaging" and session.live_key and session.ended_at is None
     assert texting.sent() == ["Hi! Reply 1 to confirm, 2 to cancel."]
-    kind, key, payload, at = texting.timers[0]
-    assert (kind, key) == ("reply-timeout", f"{session.id}:1") and payload["wait_token"] == 1
-    assert at == texting.world.clock.now + timedelta(seconds=600)
+    timer = timers.pending("reply-timeout", f"{session.id}:1")
+    assert timer.payload["wait_token"] == 1 and timer.fire_at == texting.world.clock.now + timedelta(seconds=600)
+    assert timers.pending("session-expiry", session.id).fire_at == texting.world.clock.now + timedelta(hours=24)
     texting.text("1")
     texting.text("Oui")
     db.session.refresh(session)
@@ -183,29 +180,41 @@ def test_a_contact_texting_while_the_session_waits_goes_to_that_session(texting)
 
 def test_a_reply_timeout_continues_the_session_and_a_stale_one_does_nothing(texting):
     texting.text("hello")
-    texting.fire("reply-timeout")
+    assert texting.wait(599) == 0
+    assert texting.wait(1) == 1
     (session,) = texting.sessions()
     assert texting.path(session)[-2:] == [("ask", "timeout", "timeout"), ("late", "enter", "sent")]
     assert texting.sent()[-1] == "We did not hear back." and session.end_reason == "completed"
+    assert timers.pending("session-expiry", session.id) is None  # an ended session drops its expiry
     texting.text("hello", from_=OTHER)
-    texting.text("1", from_=OTHER)  # the reply beats the timer (and cancels it)
-    assert texting.cancelled == [("reply-timeout", f"{texting.sessions(OTHER)[0].id}:1")]
-    texting.fire("reply-timeout")
     (theirs,) = texting.sessions(OTHER)
+    texting.text("1", from_=OTHER)  # the reply beats the timer (and cancels it, in the turn's transaction)
+    assert timers.pending("reply-timeout", f"{theirs.id}:1") is None
+    assert texting.wait(600) == 0
+    assert [p[0:2] for p in texting.path(theirs)] == [("ask", "enter"), ("ask", "input"), ("check", "enter")]
+    messaging.on_reply_timeout({"org_id": theirs.org_id, "session_id": theirs.id, "wait_token": 1})  # a late one
+    db.session.expire_all()
     assert [p[0:2] for p in texting.path(theirs)] == [("ask", "enter"), ("ask", "input"), ("check", "enter")]
 
 
 def test_a_session_expires_after_the_inactivity_limit(texting):
     texting.text("hello")
-    texting.world.clock.now += timedelta(hours=25)
-    texting.fire("session-expiry")
+    texting.text("1")  # replied: the menu waits now (no reply timeout)
+    assert texting.wait(3600) == 0
+    texting.text("maybe")  # an hour later (the menu asks again): text turns do not move the expiry timer...
+    (session,) = texting.sessions()
+    assert texting.wait(23 * 3600) == 1  # ...which fires at 24 h, finds a message an hour old and re-arms
+    db.session.refresh(session)
+    assert session.ended_at is None
+    assert timers.pending("session-expiry", session.id).fire_at == texting.world.clock.now + timedelta(hours=1)
+    assert texting.wait(3600) == 1
     (session,) = texting.sessions()
     assert session.end_reason == "expired" and session.live_key is None and session.state["end"]["reason"] == "expired"
     texting.text("back")
     assert len(texting.sessions()) == 2
 
 
-def test_stop_makes_the_next_send_fail_with_21610_in_widgets_error(world, client, twilio_app, twilio_fake, monkeypatch):
+def test_stop_makes_the_next_send_fail_with_21610_in_widgets_error(world, client, twilio_app, twilio_fake):
     flow = definition(
         node("first", "send_message", {"body": "Welcome"}, sent="ask", failed="ask"),
         node("ask", "wait_for_reply", {"prompt": "Anything else?"}, replied="again", failed="log"),
@@ -213,7 +222,7 @@ def test_stop_makes_the_next_send_fail_with_21610_in_widgets_error(world, client
         node("log", "set_variables", {"assignments": [{"name": "why", "value": "{{ widgets.again.error }}"}]}),
         channels=["messaging"],
     )
-    texting = Texting(world, client, twilio_fake, flow, monkeypatch)
+    texting = Texting(world, client, twilio_fake, flow)
     texting.text("hi")
     texting.text("STOP")  # Twilio opts the contact out, and still posts the message
     (session,) = texting.sessions()
@@ -238,7 +247,7 @@ def test_delivery_status_is_recorded_on_the_message(texting, client):
     assert (out.status, out.error_code) == ("undelivered", "30003")
 
 
-def test_a_voice_and_sms_flow_answers_calls_and_texts(world, client, twilio_app, twilio_fake, monkeypatch):
+def test_a_voice_and_sms_flow_answers_calls_and_texts(world, client, twilio_app, twilio_fake):
     both = definition(
         node(
             "which",
@@ -262,7 +271,7 @@ def test_a_voice_and_sms_flow_answers_calls_and_texts(world, client, twilio_app,
         node("echo", "send_message", {"body": "You asked: {{ widgets.ask.inbound.Body }}"}),
         channels=["voice", "messaging"],
     )
-    texting = Texting(world, client, twilio_fake, both, monkeypatch)
+    texting = Texting(world, client, twilio_fake, both)
     world.number(texting.number, flow_id=texting.flow.id, messaging_flow_id=texting.flow.id)
     transcript, call = world.call([Press("1")], to=texting.number)
     assert call.channel == "voice" and ("link", "enter", "sent") in world.path(call)
@@ -318,8 +327,11 @@ def test_studio_messaging_exports_import_publish_and_hold_a_conversation(
     assert [r for r in report if r["type"] in messaging_types and r["status"] == "unsupported"] == []
     assert "messaging" in data["settings"]["channels"]
     data["settings"].update(edits)
+    for item in data["nodes"]:  # the exports' Flex workflows are blank: the designer asks for one
+        if item["type"] == "enqueue" and item["props"].get("target") == "workflow":
+            item["props"]["workflow_sid"] = item["props"]["workflow_sid"] or "WW" + "0" * 32
     monkeypatch.setattr("services.call_capabilities.CallServices.http_request", lambda self, *a: _web_service(*a))
-    texting = Texting(world, client, twilio_fake, data, monkeypatch)  # publishes: raises on errors
+    texting = Texting(world, client, twilio_fake, data)  # publishes: raises on errors
     for body in replies:
         texting.text(body)
     sent = texting.sent()

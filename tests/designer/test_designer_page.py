@@ -110,6 +110,12 @@ def test_analytics_periods(vi, acme):
         assert body["period"] == period and body["calls"] == 0 and body["nodes"] == {}
     resp = vi.get(f"/flows/{fid}/analytics?period=year")
     assert resp.status_code == 400 and "period must be one of" in resp.get_json()["error"]["message"]
+    assert vi.get(f"/flows/{fid}/analytics?period=rev:1").status_code == 400  # nothing published yet
+    svc.publish(acme["org"], acme["editor"], svc.get_flow(acme["org"], fid), "first")
+    db.session.commit()
+    assert '<option value="rev:1">Since revision 1</option>' in vi.get(f"/flows/{fid}").get_data(as_text=True)
+    body = vi.get(f"/flows/{fid}/analytics?period=rev:1", headers={"Accept": "application/json"}).get_json()
+    assert body["label"] == "Since revision 1" and body["calls"] == 0 and body["nodes"] == {}
 
 
 def test_revision_page_is_read_only(ed, acme):

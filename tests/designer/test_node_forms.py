@@ -227,3 +227,13 @@ def test_settings_choose_the_channels_and_the_palette_knows_each_types(ed, acme)
     assert 'data-type="record" data-channels="voice"' in page
     assert 'data-type="wait_for_reply" data-channels="messaging"' in page
     assert 'data-type="menu" data-channels="voice messaging"' in page
+
+
+def test_the_request_start_shows_the_curl_of_its_executions_endpoint(ed, acme):
+    flow = acme["flow"]
+    start = next(n for n in flow.draft["nodes"] if n["id"] == flow.draft["start"])
+    html = _form(ed, acme, start).get_data(as_text=True)
+    assert "Start by request (REST API)" in html
+    assert f"/api/flows/{flow.id}/executions" in html and "Authorization: Bearer &lt;token&gt;" in html
+    assert "orgid: acme" in html and "&#34;parameters&#34;" in html
+    assert "Start by request" not in _form(ed, acme, _menu(acme)).get_data(as_text=True)

@@ -125,14 +125,14 @@ def test_studio_export_and_import_back(stamp: ModuleType) -> None:
     assert row == {"widget": "stamp", "type": "run-function", "status": "mapped", "detail": f"→ {TYPE}"}
 
 
-def test_another_function_stays_a_placeholder(stamp: ModuleType) -> None:
+def test_another_function_is_left_to_the_built_in_mapping(stamp: ModuleType) -> None:
     studio = export_studio(stamped_flow())
     for state in studio["states"]:
         if state["name"] == "stamp":
             state["properties"]["url"] = "https://functions.example.com/other"
     definition, report = import_studio(studio)
-    assert next(n for n in definition["nodes"] if n["id"] == "stamp")["type"] == "branch"
-    assert next(r for r in report if r["widget"] == "stamp")["status"] == "unsupported"
+    assert next(n for n in definition["nodes"] if n["id"] == "stamp")["type"] == "run_function"
+    assert next(r for r in report if r["widget"] == "stamp")["status"] == "mapped"
 
 
 def test_unregistered_it_is_gone_everywhere() -> None:

@@ -24,3 +24,15 @@ BENCH = _bench()
 def test_generated_flows_are_valid() -> None:
     for size in (100, 1000):
         assert not has_errors(validate(BENCH.generate_flow(size)))
+
+
+def test_generated_studio_flow_imports_whole_and_valid() -> None:
+    from flows.studio import import_studio
+
+    data = BENCH.generate_studio_flow(1000)
+    assert len(data["states"]) == 1001
+    definition, report = import_studio(data)
+    assert {r["status"] for r in report} == {"mapped"}
+    assert not has_errors(validate(definition))
+    name, largest = BENCH.largest_studio_export()
+    assert name.startswith("14-") and len(largest["states"]) == 55

@@ -11,10 +11,24 @@ import pytest
 
 from extensions import db
 from models import Flow, FlowRevision
+from tests.studio_exports import PLACEHOLDERS, REAL_EXPORTS, SHARED, fill_in
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "studio-flows"
-REAL_EXPORTS = sorted(SHARED.glob("*.json"))
 MISSING_WIDGET = "02-ca-regulatory-subflow-voicemail.json"  # Check_Decision's match "1" → "Goodbye"
+# Widgets that act on a call: none of them may import as a placeholder.
+VOICE_WIDGETS = {
+    "say-play",
+    "gather-input-on-call",
+    "connect-call-to",
+    "record-voicemail",
+    "record-call",
+    "enqueue-call",
+    "capture-payments",
+    "fork-stream",
+    "run-function",
+    "send-to-flex",
+    "add-twiml-redirect",
+    "make-http-request",
+}
 
 
 @pytest.fixture
@@ -48,9 +62,21 @@ def test_every_real_export_imports_and_publishes(client, editor, path: Path) -> 
             *[("unknown_subflow", name, "flow") for name in subflows],
         ]
         assert published.status_code == 422
+    elif path.name in PLACEHOLDERS:
+        # A template's placeholders (a workflow SID, a Function URL) are errors until the user fills them in.
+        assert sorted((e["code"], e["node_id"], e["field"]) for e in errors) == PLACEHOLDERS[path.name]
+        assert published.status_code == 422
+        flow = client.get(f"/api/flows/{body['id']}", headers=headers).get_json()
+        fixed = {"definition": fill_in(flow["definition"]), "draft_version": flow["draft_version"]}
+        saved = client.put(f"/api/flows/{body['id']}", json=fixed, headers=headers)
+        assert not [i for i in saved.get_json()["issues"] if i["severity"] == "error"]
+        published = client.post(f"/api/flows/{body['id']}/publish", json={}, headers=headers)
+        assert published.status_code == 200 and published.get_json() == {"revision": 1, "published": True}
     else:
         assert errors == []
         assert published.status_code == 200 and published.get_json() == {"revision": 1, "published": True}
+    voice = [r for r in body["report"] if r["status"] == "unsupported" and r["type"] in VOICE_WIDGETS]
+    assert voice == []
 
 
 def test_a_missing_widget_is_an_error_on_its_node_and_fixing_it_publishes(client, editor) -> None:
@@ -138,3 +164,29 @@ def test_only_a_body_that_is_not_a_flow_is_refused(client, editor, body, where) 
     resp = client.post("/api/flows/import", json=body, headers=editor[2])
     assert resp.status_code == 400 and where in resp.get_json()["error"]["message"]
     assert db.session.query(Flow).count() == 0
+
+
+def test_a_parent_imported_after_its_child_is_linked_to_it_by_the_studio_flow_sid(client, editor) -> None:
+    from tests.engine.test_studio_liquid import CHILD, parent_flow
+
+    headers = editor[2]
+    sid = "FWb552acd55e1c802ef3ede4a0a9cf20b5"  # what 02's Business_Hours_Check runs
+    child = client.post("/api/flows/import", json={"sid": sid, "definition": CHILD}, headers=headers).get_json()
+    assert child["report"][0]["status"] == "mapped"
+    assert client.post(f"/api/flows/{child['id']}/publish", json={}, headers=headers).status_code == 200
+    parent = client.post("/api/flows/import", json=parent_flow(), headers=headers).get_json()
+    row = next(r for r in parent["report"] if r["widget"] == "Business_Hours_Check")
+    assert f"linked to flow {child['id']}, imported from that Studio flow" in row["detail"]
+    assert not [i for i in parent["issues"] if i["severity"] == "error"]
+    flow = client.get(f"/api/flows/{parent['id']}", headers=headers).get_json()
+    sub = next(n for n in flow["definition"]["nodes"] if n["type"] == "subflow")
+    assert sub["props"]["flow"] == str(child["id"])
+    assert client.post(f"/api/flows/{parent['id']}/publish", json={}, headers=headers).status_code == 200
+    # A Studio flow SID that no imported flow came from stays, and is the subflow's error until picked.
+    other = parent_flow()
+    other["states"][2]["properties"]["flow_sid"] = "FW" + "0" * 32
+    body = client.post("/api/flows/import", json=other, headers=headers).get_json()
+    errors = [i for i in body["issues"] if i["severity"] == "error"]
+    assert [i["code"] for i in errors] == ["unknown_subflow"]
+    expected = f"The subflow runs Twilio Studio flow FW{'0' * 32}. Import that flow and choose it here."
+    assert errors[0]["message"] == expected

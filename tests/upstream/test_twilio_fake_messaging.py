@@ -165,6 +165,10 @@ def test_cancel_a_queued_call(client, our_number):
         ({"url": "pt.example/x"}, 21205),
         ({"method": "PATCH"}, 21209),
         ({"url": None, "application_sid": "APnope"}, 21218),
+        ({"machine_detection": "Sometimes"}, 20001),
+        ({"machine_detection": "Enable", "machine_detection_timeout": 90}, 20001),
+        ({"machine_detection": "Enable", "async_amd": "maybe"}, 20001),
+        ({"machine_detection": "Enable", "async_amd": "true", "async_amd_status_callback": "nope"}, 21205),
     ],
 )
 def test_create_call_validation_errors(twilio_fake, client, our_number, kwargs, code):
@@ -207,3 +211,36 @@ def test_stop_opts_a_contact_out_until_start_and_inbound_texts_are_signed(twilio
                     post=post)
     assert posted[1][1]["MediaUrl0"] == "https://x.example/a.png" and posted[1][1]["NumMedia"] == "1"
     assert client.messages.create(to=CALLER, from_=our_number, body="Welcome back").status == "queued"
+
+
+def test_a_call_with_machine_detection_records_it_and_its_webhooks_are_signed(twilio_fake, client, our_number):
+    from twilio.request_validator import RequestValidator
+
+    from upstream.twilio_fake import CallDialer
+
+    call = client.calls.create(
+        to=CALLER, from_=our_number, url="https://pt.example/voice?session=s1", timeout=20,
+        status_callback="https://pt.example/status", machine_detection="DetectMessageEnd", async_amd="true",
+        async_amd_status_callback="https://pt.example/amd",
+    )
+    record = twilio_fake.state.calls[call.sid]
+    assert (record["_MachineDetection"], record["_AsyncAmd"], record["_Timeout"]) == ("DetectMessageEnd", True, 20)
+    posts = []
+
+    def post(url, form, headers):
+        posts.append((url, dict(form)))
+        validator = RequestValidator(twilio_fake.auth_token)
+        assert validator.validate(url, dict(form), headers["X-Twilio-Signature"])
+        return 200, "<Response><Say>Hi</Say></Response>" if "voice" in url else ""
+
+    dialer = CallDialer(twilio_fake.state, post)
+    assert "Hi" in dialer.answer(call.sid, answered_by="machine_end_beep")
+    dialer.hang_up(call.sid, duration=12)
+    assert [url for url, _ in posts] == ["https://pt.example/voice?session=s1", "https://pt.example/amd",
+                                         "https://pt.example/status"]
+    assert "AnsweredBy" not in posts[0][1] and posts[1][1]["AnsweredBy"] == "machine_end_beep"
+    assert posts[0][1]["Direction"] == "outbound-api" and posts[2][1]["CallStatus"] == "completed"
+    fetched = client.calls(call.sid).fetch()
+    assert (fetched.status, fetched.answered_by, fetched.duration) == ("completed", "machine_end_beep", "12")
+    with pytest.raises(ValueError):
+        dialer.not_answered(call.sid, "completed")

@@ -168,6 +168,36 @@ def _call_url_params(form: MultiDict[str, str], urls: tuple[str, ...], methods: 
     return private
 
 
+MACHINE_DETECTION = ("Enable", "DetectMessageEnd")
+AMD_NUMBERS = {
+    "MachineDetectionTimeout": (3, 59),
+    "MachineDetectionSpeechThreshold": (1000, 6000),
+    "MachineDetectionSpeechEndThreshold": (500, 5000),
+    "MachineDetectionSilenceTimeout": (2000, 10000),
+}
+
+
+def _machine_detection(form: MultiDict[str, str]) -> dict[str, Any]:
+    """The answering machine detection parameters of a Calls create, checked as Twilio does."""
+    detection = form.get("MachineDetection", "")
+    if detection and detection not in MACHINE_DETECTION:
+        raise bad_request(INVALID_PARAMETER, f"MachineDetection must be Enable or DetectMessageEnd, got '{detection}'")
+    for name, (low, high) in AMD_NUMBERS.items():
+        value = form.get(name, "")
+        if value and not (value.isdigit() and low <= int(value) <= high):
+            raise bad_request(INVALID_PARAMETER, f"{name} must be between {low} and {high}, got '{value}'")
+    async_amd = form.get("AsyncAmd", "false").lower()
+    if async_amd not in ("true", "false"):
+        raise bad_request(INVALID_PARAMETER, f"AsyncAmd must be true or false, got '{form['AsyncAmd']}'")
+    private = _call_url_params(form, ("AsyncAmdStatusCallback",), ("AsyncAmdStatusCallbackMethod",))
+    return {
+        **private,
+        "_MachineDetection": detection or None,
+        "_AsyncAmd": bool(detection) and async_amd == "true",
+        **{f"_{name}": int(form[name]) for name in AMD_NUMBERS if form.get(name)},
+    }
+
+
 def create_call(state: FakeTwilioState, account_sid: str, form: MultiDict[str, str]) -> dict[str, Any]:
     """POST Calls.json: validate and queue an outbound call."""
     to, from_ = form.get("To", ""), form.get("From", "")
@@ -193,6 +223,7 @@ def create_call(state: FakeTwilioState, account_sid: str, form: MultiDict[str, s
     timeout = form.get("Timeout", "60")
     if not timeout.isdigit() or not 1 <= int(timeout) <= 600:
         raise bad_request(INVALID_PARAMETER, f"Timeout must be between 1 and 600 seconds, got '{timeout}'")
+    amd = _machine_detection(form)
     with state.lock:
         number = _owned_number(state, account_sid, from_) if is_e164(from_) else None
         if is_e164(from_) and number is None:
@@ -204,6 +235,7 @@ def create_call(state: FakeTwilioState, account_sid: str, form: MultiDict[str, s
         sid = state.new_sid("CA")
         record = call_json(account_sid, sid, to, from_, number["sid"] if number else None, state.now())
         record.update(private, _Twiml=twiml or None, _ApplicationSid=app_sid or None, _StatusCallbackEvent=events)
+        record.update(amd, _Timeout=int(timeout))
         state.calls[sid] = record
         return public(record)
 

@@ -56,6 +56,21 @@ function excerpt(node, info) {
   return "";
 }
 
+
+// Hang-ups per node as a heat level (the card's class heat-0..heat-4), from the share of visits
+// that hung up there; the badge always says the number too, so colour is never the only cue.
+const HEAT_LEVELS = [0, 0, 0.15, 0.3, 0.5];  // lower bounds of the hang-up share of heat-1..heat-4 (heat-0: none)
+
+function hangupHeat(s) {
+  const hangups = s ? s.hangups || 0 : 0;
+  const visits = s ? s.visits || 0 : 0;
+  if (!hangups) return { level: 0, hangups: 0, percent: 0 };
+  const share = visits ? hangups / visits : 1;
+  let level = 1;
+  for (let i = 1; i < HEAT_LEVELS.length; i++) if (share >= HEAT_LEVELS[i]) level = i;
+  return { level, hangups, percent: Math.round(share * 100) };
+}
+
 export class Canvas {
   constructor(opts) {
     Object.assign(this, opts);  // root, world, nodesEl, edgesEl, notesEl, wire, band, model, readonly, icons, on
@@ -320,7 +335,10 @@ export class Canvas {
     const box = c.el.querySelector(".nc-stats");
     const s = this.stats && this.stats.nodes[id];
     box.hidden = !this.stats;
-    box.textContent = this.stats ? `${s ? s.visits : 0} visits${s && s.hangups ? ` · ${s.hangups} hung up` : ""}` : "";
+    const heat = this.stats ? hangupHeat(s) : null;
+    for (let level = 0; level < HEAT_LEVELS.length; level++) c.el.classList.toggle(`heat-${level}`, heat !== null && heat.level === level);
+    box.textContent = this.stats ? `${s ? s.visits : 0} visits${heat && heat.hangups ? ` · ${heat.hangups} hung up (${heat.percent}%)` : ""}` : "";
+    box.title = heat && heat.hangups ? `${heat.hangups} of ${s.visits} callers hung up here (${heat.percent}%)` : "";
     for (const [o, port] of c.ports) {
       const n = s && s.outcomes ? s.outcomes[o] || 0 : 0;
       port.el.querySelector(".port-count").textContent = this.stats ? ` ${n}` : "";

@@ -72,6 +72,18 @@ function options(size) {
   };
 }
 
+// A worker whose script fails to load (a 404, a proxy) never answers: give up after this long
+// (ELK lays out 500 nodes in about a second here) so the click reports an error instead of hanging.
+const LAYOUT_TIMEOUT_MS = 15000;
+
+function withTimeout(promise, ms) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error("The layout engine did not answer.")), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 // Positions and wire routes for every node: `{positions: {id: {x, y}}, routes: Map(edgeKey -> points)}`.
 // `geometry(id)` gives a card's measured size and its ports' x offsets.
 export async function elkLayout(model, geometry) {
@@ -79,7 +91,7 @@ export async function elkLayout(model, geometry) {
   const graph = elkGraph(model, geometry);
   let out;
   try {
-    out = await elk.layout(graph);
+    out = await withTimeout(elk.layout(graph), LAYOUT_TIMEOUT_MS);
   } catch (err) {
     // A worker that failed to start (or died) is not reused: the next click starts a fresh one.
     elkReady = null;

@@ -205,7 +205,13 @@ async function toggleAnalytics(period) {
   if (!resp.ok) { toast(stats.error?.message || "No analytics."); return; }
   canvas.setStats(stats);
   legend.hidden = false;
-  legend.textContent = `${stats.label}: ${stats.calls} call${stats.calls === 1 ? "" : "s"} · visits per node, calls per outcome`;
+  legend.textContent = `${stats.label}: ${stats.calls} call${stats.calls === 1 ? "" : "s"} · visits per node, calls per outcome · hang-ups:`;
+  for (const [level, text] of [[1, "under 15%"], [2, "15%+"], [3, "30%+"], [4, "50%+"]]) {
+    const key = document.createElement("span");
+    key.className = `heat-key heat-${level}`;
+    key.setAttribute("aria-hidden", "true");
+    legend.append(key, text);
+  }
 }
 
 async function openPublish() {

@@ -1,0 +1,369 @@
+"""Flow executions: a published flow started by a request, on an outbound call Phonetree places.
+
+``start_execution`` (``POST /api/flows/<id>/executions``) checks the numbers, opens the call session
+(direction ``outbound-api``, the published revision, the request's parameters kept beside it in a
+`FlowExecution` row as the flow's ``flow.data``) and has the org's provider place the call:
+
+- ``Url``: the ``voice`` webhook with the session, ``turn=0`` and ``execution=1``;
+- ``StatusCallback``: ``status`` with the session and ``execution=1``;
+- the options the flow's request start asks for (`flows.executions.call_options`: ring time,
+  ``MachineDetection``; with ``AsyncAmd``, ``AsyncAmdStatusCallback`` = ``status`` with ``amd=1``).
+
+A refusal (an invalid number, an unverified caller ID) marks the execution failed, with the
+provider's error as its one step. The call's webhooks carry the ``execution`` marker and come to
+`handle_execution`: the answer runs the flow from its request start (`flows.executions`), a call
+never answered runs it from the final status callback when the request path reaches an
+``outbound_call`` node before anything waits (it routes ``busy``/``no_answer``/``failed``), and
+an asynchronous machine detection result resumes that node. Every later turn is an ordinary call turn; the
+execution's id, status and timeline are its session's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import phonenumbers
+from sqlalchemy import select
+
+from extensions import db
+from flows import Event, run_turn
+from flows.executions import call_options, for_request, places_call
+from flows.nodes.outbound import NOT_CONNECTED
+from flows.nodes.outbound import TYPE_NAME as OUTBOUND_CALL
+from flows.state import waiting_node
+from flows.webhooks import InboundWebhook
+from models import CallSession, CallStep, Flow, FlowExecution, Organization, OrgRef, new_uid
+from services.call_events import call_status
+from services.call_flow import EXECUTION_DIRECTION, find_number, from_result, session_definition, turn_context
+from services.call_scrub import scrub
+from services.call_store import SESSION_COLUMNS, CallRow, update_session
+from services.call_turns import TurnOutput, continue_call
+from services.clock import now
+from services.flow_revisions import published_definition
+from services.webhook_answers import WebhookAnswer, answer_twiml, empty_answer
+from services.webhook_params import flag, parse_turn
+from services.webhook_urls import webhook_url
+from upstream.errors import SecretsUnreadable, UpstreamError
+from upstream.provider_cache import get_provider
+
+log = logging.getLogger("phonetree.executions")
+
+MAX_PARAMETERS_BYTES = 16_000
+PAGE_SIZE = 50
+
+
+@dataclass
+class ExecutionError(Exception):
+    """Why an execution cannot start: an HTTP status, a code and a sentence (plus extra JSON fields)."""
+
+    status: int
+    code: str
+    message: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def e164(value: str, name: str) -> str:
+    """`value` as an E.164 number, or ExecutionError 422 naming the field."""
+    text = str(value or "").strip()
+    try:
+        parsed = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        parsed = None
+    if parsed is None or not text.startswith("+") or not phonenumbers.is_possible_number(parsed):
+        message = f"{name} must be a phone number in E.164 form, such as +14155550123."
+        raise ExecutionError(422, "invalid_number", message, {"field": name})
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _check(org: Organization, flow: Flow, to: str, from_: str, parameters: Mapping[str, Any]):
+    if flow.archived:
+        raise ExecutionError(409, "flow_archived", "This flow is archived; restore it to start executions.")
+    if flow.published_revision_id is None:
+        raise ExecutionError(409, "not_published", "Publish the flow before starting executions of it.")
+    to, from_ = e164(to, "to"), e164(from_, "from")
+    number = find_number(org, from_)
+    if number is None:
+        raise ExecutionError(
+            422, "unknown_from", f"{from_} is not one of this organisation's numbers.", {"field": "from"}
+        )
+    if len(json.dumps(dict(parameters), default=str)) > MAX_PARAMETERS_BYTES:
+        message = f"parameters is too large: at most {MAX_PARAMETERS_BYTES:,} characters of JSON."
+        raise ExecutionError(400, "invalid_request", message, {"field": "parameters"})
+    try:
+        provider = get_provider(org)
+    except SecretsUnreadable:
+        provider = None
+    if provider is None or not hasattr(provider, "create_call"):
+        raise ExecutionError(409, "not_connected", "Twilio is not connected for this organisation yet.")
+    return to, from_, number, provider
+
+
+def start_execution(
+    org: Organization, flow: Flow, to: str, from_: str, parameters: Mapping[str, Any] | None = None
+) -> CallSession:
+    """Start an execution of the flow's published revision: open its session, place its call.
+
+    Raises ExecutionError for bad numbers, a flow that cannot run, no provider, or the provider
+    refusing the call (then the execution is kept, failed, and named in the error).
+    """
+    parameters = dict(parameters or {})
+    to, from_, number, provider = _check(org, flow, to, from_, parameters)
+    revision_id = flow.published_revision_id
+    options = call_options(published_definition(revision_id))
+    session_id = new_uid()
+    at = now()
+    session = CallSession(
+        id=session_id,
+        org_id=org.id,
+        call_sid=f"pending-{session_id}",
+        phone_number_id=number.id,
+        flow_id=flow.id,
+        revision_id=revision_id,
+        from_number=from_,
+        to_number=to,
+        direction=EXECUTION_DIRECTION,
+        status="in_progress",
+        state={},
+        started_at=at,
+        updated_at=at,
+    )
+    execution = FlowExecution(
+        session_id=session_id, org_id=org.id, flow_id=flow.id, parameters=parameters, options=options, created_at=at
+    )
+    db.session.add(session)
+    db.session.flush()
+    db.session.add(execution)
+    db.session.commit()  # the session exists before Twilio can post its first webhook
+    if options.get("AsyncAmd") == "true":
+        options = {
+            **options,
+            "AsyncAmdStatusCallback": webhook_url(org.slug, "status", session_id, execution=1, amd=1),
+            "AsyncAmdStatusCallbackMethod": "POST",
+        }
+    try:
+        placed = provider.create_call(
+            to,
+            from_,
+            webhook_url(org.slug, "voice", session_id, turn=0, execution=1),
+            webhook_url(org.slug, "status", session_id, execution=1),
+            options=options,
+        )
+    except UpstreamError as err:
+        _failed(session, execution, err)
+        raise ExecutionError(
+            502,
+            "upstream_error",
+            f"Twilio refused the call: {err.message}",
+            {
+                "upstream": {"code": err.code, "status": err.status, "message": err.vendor_message},
+                "execution": execution_summary(session),
+            },
+        ) from None
+    db.session.refresh(session)
+    if session.call_sid.startswith("pending-"):
+        session.call_sid = str(placed.get("sid") or session.call_sid)[:64]
+        db.session.commit()
+    log.info("execution %s of flow %s for org %s: call %s placed", session_id, flow.id, org.slug, session.call_sid)
+    return session
+
+
+def _failed(session: CallSession, execution: FlowExecution, err: UpstreamError) -> None:
+    at = now()
+    execution.error = err.to_dict()
+    detail = {"error": err.message, "code": err.code}
+    db.session.add(
+        CallStep(
+            org_id=session.org_id,
+            session_id=session.id,
+            seq=session.step_count or 0,
+            turn=0,
+            node_id="",
+            node_type="",
+            event="start",
+            outcome=None,
+            detail=detail,
+            at=at,
+        )
+    )
+    session.step_count = (session.step_count or 0) + 1
+    session.status, session.end_reason, session.ended_at, session.updated_at = "failed", "provider_error", at, at
+    db.session.commit()
+    log.warning("execution %s for org %s: the provider refused the call (%s)", session.id, session.org_id, err.code)
+
+
+# ---------------------------------------------------------------- webhooks
+
+
+def handle_execution(org: OrgRef, hook: InboundWebhook) -> WebhookAnswer:
+    """A webhook of an execution's call (its URL carries ``execution=1``)."""
+    if hook.service_id == "voice":
+        return answer_twiml(_answered(org, hook))
+    if hook.service_id == "status" and flag(hook.query, "amd"):
+        return _machine_detected(org, hook)
+    if hook.service_id == "status":
+        _not_answered(org, hook)
+        return call_status(org, hook.form, hook.query)
+    log.warning("%s webhook with an execution marker for org %s; ignored", hook.service_id, org.slug)
+    return empty_answer() if hook.webhook.kind == "callback" else answer_twiml(_empty_twiml())
+
+
+def _empty_twiml() -> str:
+    return '<?xml version="1.0" encoding="UTF-8"?><Response />'
+
+
+def _first_turn(org: OrgRef, form: Mapping[str, Any]):
+    """The execution's first turn: its flow from the request start, with the request's parameters."""
+    params = scrub(dict(form))
+
+    def compute(session: CallRow) -> TurnOutput:
+        definition = session_definition(org, session)
+        ctx = turn_context(org, session, form)
+        return from_result(run_turn(for_request(definition), None, Event("start", params), ctx), params)
+
+    return compute
+
+
+def _answered(org: OrgRef, hook: InboundWebhook) -> str:
+    """The call was answered: the flow's first turn (a retried webhook gets the stored answer)."""
+    query, form = hook.query, hook.form
+    session = _session(org, query.get("session"))
+    if session is not None and session.call_sid.startswith("pending-") and form.get("CallSid"):
+        # answered before the provider's answer to the create was stored: Twilio names the call here
+        update_session(session.id, call_sid=str(form["CallSid"])[:64])
+        db.session.commit()
+    return continue_call(
+        org, query.get("session"), form.get("CallSid"), "voice", parse_turn(query) or 0, _first_turn(org, form)
+    )
+
+
+def _not_answered(org: OrgRef, hook: InboundWebhook) -> None:
+    """A final status of a call never answered: the request path's outbound_call routes it."""
+    status = str(hook.form.get("CallStatus") or "")
+    session = _session(org, hook.query.get("session"))
+    if status not in NOT_CONNECTED or session is None or session.turn != 0:
+        return
+    definition = session_definition(org, _row(session))
+    if definition is None or not places_call(definition):
+        return
+    continue_call(org, session.id, hook.form.get("CallSid"), "status", 0, _first_turn(org, hook.form))
+
+
+def _machine_detected(org: OrgRef, hook: InboundWebhook) -> WebhookAnswer:
+    """An asynchronous machine detection result: resume the outbound_call node waiting for it."""
+    session = _session(org, hook.query.get("session"))
+    if session is None or session.turn == 0:
+        db.session.rollback()
+        return empty_answer()
+    definition = session_definition(org, _row(session))
+    waiting = waiting_node(session.state or {})
+    node = definition.node(waiting) if definition is not None and hasattr(definition, "node") else None
+    if node is None or node.type != OUTBOUND_CALL:
+        db.session.rollback()
+        log.info("machine detection result for execution %s after it moved on; ignored", session.id)
+        return empty_answer()
+    params = scrub(dict(hook.form))
+
+    def compute(row: CallRow) -> TurnOutput:
+        state = row.state or {}
+        if waiting_node(state) != node.id:  # moved on since it was read: nothing to resume
+            raise _MovedOn
+        current = session_definition(org, row)
+        result = run_turn(current, state, Event("continue", params), turn_context(org, row, hook.form))
+        return from_result(result, params)
+
+    try:
+        continue_call(org, session.id, hook.form.get("CallSid"), "status", None, compute)
+    except _MovedOn:
+        db.session.rollback()
+    return empty_answer()
+
+
+class _MovedOn(Exception):
+    """The outbound_call node stopped waiting between the read and the lock."""
+
+
+def _session(org: OrgRef, session_id: Any) -> CallSession | None:
+    if not session_id:
+        return None
+    session = db.session.get(CallSession, str(session_id)[:32])
+    return session if session is not None and session.org_id == org.id else None
+
+
+def _row(session: CallSession) -> CallRow:
+    return CallRow(**{name: getattr(session, name) for name in SESSION_COLUMNS})
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _iso(dt) -> str | None:
+    return dt.isoformat().replace("+00:00", "Z") if dt else None
+
+
+def execution_status(session: CallSession) -> str:
+    """``queued`` until the call is answered (or ends), then the session's status."""
+    if session.status == "in_progress" and session.turn == 0 and session.ended_at is None:
+        return "queued"
+    return session.status
+
+
+def execution_summary(session: CallSession, execution: FlowExecution | None = None) -> dict[str, Any]:
+    """An execution as the API lists it."""
+    execution = execution or db.session.get(FlowExecution, session.id)
+    return {
+        "id": session.id,
+        "flow_id": session.flow_id,
+        "status": execution_status(session),
+        "to": session.to_number,
+        "from": session.from_number,
+        "call_sid": None if session.call_sid.startswith("pending-") else session.call_sid,
+        "parameters": execution.parameters if execution else {},
+        "started_at": _iso(session.started_at),
+        "ended_at": _iso(session.ended_at),
+        "end_reason": session.end_reason,
+        "current_node": session.current_node,
+        "error": execution.error if execution else None,
+    }
+
+
+def list_executions(org: OrgRef, flow_id: int, limit: int = PAGE_SIZE) -> list[dict[str, Any]]:
+    """The flow's executions, newest first."""
+    rows = db.session.execute(
+        select(CallSession, FlowExecution)
+        .join(FlowExecution, FlowExecution.session_id == CallSession.id)
+        .where(CallSession.org_id == org.id, FlowExecution.org_id == org.id, FlowExecution.flow_id == flow_id)
+        .order_by(CallSession.started_at.desc(), CallSession.id.desc())
+        .limit(max(1, min(limit, 200)))
+    ).all()
+    return [execution_summary(session, execution) for session, execution in rows]
+
+
+def execution_detail(org: OrgRef, execution_id: str) -> dict[str, Any] | None:
+    """One execution with its steps (the call's timeline); None when it is not the org's."""
+    execution = db.session.get(FlowExecution, str(execution_id)[:32])
+    if execution is None or execution.org_id != org.id:
+        return None
+    session = db.session.get(CallSession, execution.session_id)
+    if session is None:
+        return None
+    steps = db.session.scalars(select(CallStep).where(CallStep.session_id == session.id).order_by(CallStep.seq))
+    return {
+        **execution_summary(session, execution),
+        "steps": [
+            {
+                "seq": s.seq,
+                "turn": s.turn,
+                "node_id": s.node_id,
+                "node_type": s.node_type,
+                "event": s.event,
+                "outcome": s.outcome,
+                "detail": s.detail,
+                "at": _iso(s.at),
+            }
+            for s in steps
+        ],
+    }
