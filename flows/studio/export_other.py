@@ -35,7 +35,8 @@ def build_branch(cx: Exporter, node: Node) -> Widgets:
     """branch → split-based-on (a placeholder for an unsupported widget → that widget again)."""
     stash = cx.stash.get(node.id) or {}
     conditions = [c for c in node.props.get("conditions") or [] if isinstance(c, dict) and c.get("id")]
-    if stash.get("type") and stash["type"] not in WIDGET_NODE and stash["type"] != "trigger":
+    # a widget type that is not a branch's (not mapped, or not here: a send-to-flex texts reach)
+    if stash.get("type") and WIDGET_NODE.get(stash["type"]) != "branch" and stash["type"] != "trigger":
         transitions = [
             cx.transition(str(c.get("value") or c.get("label") or c["id"]), node.outcomes.get(c["id"]))
             for c in conditions

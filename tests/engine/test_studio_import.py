@@ -38,7 +38,7 @@ NOT_MAPPED = {
         "bot": "unsupported",
         "sms_reply": "mapped",
     },
-    "sms_flow.json": {"Trigger": "partial", "ask_confirm": "mapped", "check_reply": "partial"},
+    "sms_flow.json": {"Trigger": "partial", "ask_confirm": "mapped"},
 }
 VOICE_FIXTURES = ("ivr_main_menu.json", "voicemail.json", "payments.json", "appointment_http.json", "every_widget.json")
 
@@ -300,7 +300,7 @@ def test_trigger_events_other_than_calls_are_reported() -> None:
     trigger = report[0]
     assert trigger["widget"] == "Trigger" and trigger["status"] == "partial"
     assert "text conversations start at ask_confirm" in trigger["detail"]
-    assert "incomingRequest → ask_confirm is not used" in trigger["detail"]
+    assert "executions (incomingRequest) start at ask_confirm" in trigger["detail"]
     settings = definition["settings"]
     assert settings == {"channels": ["voice", "messaging"], "messaging_start": "ask_confirm"}
     check = nodes_of(definition)["check_reply"]
