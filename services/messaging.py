@@ -55,7 +55,7 @@ from flows import (
 )
 from flows.state import end_of, end_session, waiting_node, waiting_turn, waiting_until
 from models import Flow, Message, Organization, OrgRef, new_uid
-from services import timers
+from services import analytics_rollup, timers
 from services.call_events import inbound_sms
 from services.call_flow import compiled, from_result, session_definition, turn_context
 from services.call_scrub import scrub
@@ -208,6 +208,8 @@ def expire(org: OrgRef, session: CallRow) -> None:
         session.id, state=ended, live_key=None, ended_at=at, status="completed", end_reason="expired", updated_at=at
     )
     _drop_timers(session.id, session.state)
+    if analytics_rollup.enabled() and session.end_reason is None:  # counted as `analytics rebuild` counts it
+        analytics_rollup.write(analytics_rollup.status_deltas(session, None, "expired", ended))
     db.session.commit()
     log.info("messaging session %s of org %s expired", session.id, org.slug)
 

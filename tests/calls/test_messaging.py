@@ -439,3 +439,26 @@ def test_an_unpublished_messaging_flow_leaves_texts_to_the_auto_reply_but_test_u
     db.session.expire_all()
     (session,) = db.session.scalars(select(CallSession).where(CallSession.channel == "messaging")).all()
     assert session.uses_draft and session.from_number == OTHER and session.current_node == "ask"
+
+
+def test_text_turns_are_rolled_up_as_the_rebuild_counts_them(texting):
+    from models.analytics import CallRollup, NodeRollup
+    from services.analytics_rollup import rebuild
+    from tests.calls.test_analytics_rollups import _rows
+
+    texting.text("hello")
+    texting.world.clock.now += timedelta(seconds=40)
+    texting.text("1")
+    texting.text("Oui")  # ends: hangup
+    texting.text("hello", from_=OTHER)
+    texting.text("1", from_=OTHER)
+    texting.wait(25 * 3600)  # OTHER's conversation expires
+    ended = {s.end_reason for s in texting.sessions() + texting.sessions(OTHER)}
+    assert ended == {"hangup", "expired"}
+    live_nodes, live_calls = _rows(NodeRollup), _rows(CallRollup)
+    assert {row[5] for row in live_calls} == {"", "hangup", "expired"}  # started, and each end
+    ask = db.session.scalar(select(NodeRollup).where(NodeRollup.node_id == "ask", NodeRollup.outcome == ""))
+    assert ask.n == 2 and ask.dwell_n == 2 and ask.dwell_ms >= 40_000
+    rebuild()
+    db.session.expire_all()
+    assert _rows(NodeRollup) == live_nodes and _rows(CallRollup) == live_calls
