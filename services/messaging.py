@@ -103,8 +103,9 @@ def _media(params: Mapping[str, Any]) -> list[str]:
 
 
 def schedule_timer(kind: str, key: str, payload: dict[str, Any], fire_at: datetime) -> None:
-    """The one place the messaging runtime asks for a timer (in the caller's transaction)."""
-    timers.schedule(kind, key, payload, fire_at)
+    """The one place the messaging runtime asks for a timer (in the caller's transaction). An
+    expiry, hours away, queues no wake-up: the worker's sweep fires it (seconds late at most)."""
+    timers.schedule(kind, key, payload, fire_at, wake=kind != SESSION_EXPIRY)
 
 
 def cancel_timer(kind: str, key: str) -> None:
