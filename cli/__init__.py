@@ -9,6 +9,7 @@ def register_cli(app: Flask) -> None:
 
     for module in (accounts, analytics, demo, twilio_fake, upstream, worker):
         module.register(app)
-    from cli import calls
+    from cli import calls, messages
 
     calls.register(app)
+    messages.register(app)

@@ -1,6 +1,6 @@
 """What the engine asks of the outside world, as a Protocol, plus null and fake versions.
 
-The call runtime implements `Services` (HTTP with SSRF guards, SMS through the org's
+The call runtime implements `Services` (HTTP with SSRF guards, messages through the org's
 provider, published flows from the database, online softphones, Twilio request signatures).
 The engine only calls these methods; anything they raise becomes the node's `failed` outcome.
 """
@@ -28,8 +28,10 @@ class Services(Protocol):
         """Perform an HTTP request; returns (status code, response text). Raises on failure."""
         ...
 
-    def send_sms(self, to: str, from_: str, body: str) -> str:
-        """Send an SMS; returns the message sid. Raises on failure."""
+    def send_message(self, to: str, from_: str, body: str, media: list[str]) -> str:
+        """Send a text message (SMS, or MMS with media URLs) from a number, an alphanumeric sender
+        or a messaging service SID (``MG...``); returns its sid. Raises on failure; an error
+        with a ``code`` attribute (Twilio's, such as 21610) is the node's ``widgets.X.error``."""
         ...
 
     def load_flow(self, flow_id: str) -> dict[str, Any] | None:
@@ -59,9 +61,9 @@ class NullServices:
         """Always fails: there is no network here."""
         raise ServiceUnavailableError("HTTP requests are not available")
 
-    def send_sms(self, to: str, from_: str, body: str) -> str:
-        """Always fails: there is no SMS provider here."""
-        raise ServiceUnavailableError("SMS is not available")
+    def send_message(self, to: str, from_: str, body: str, media: list[str]) -> str:
+        """Always fails: there is no messaging provider here."""
+        raise ServiceUnavailableError("messaging is not available")
 
     def load_flow(self, flow_id: str) -> dict[str, Any] | None:
         """No other flows."""
@@ -115,9 +117,9 @@ class FakeServices:
             return answer(method, url, headers, body)
         return answer
 
-    def send_sms(self, to: str, from_: str, body: str) -> str:
+    def send_message(self, to: str, from_: str, body: str, media: list[str]) -> str:
         """A predictable sid, or the scripted error."""
-        self.calls.append(("send_sms", (to, from_, body)))
+        self.calls.append(("send_message", (to, from_, body, list(media))))
         if self.sms_error is not None:
             raise self.sms_error
         self._sms_count += 1

@@ -32,6 +32,14 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "max_subflow_depth": 5,
 }
 
+# The channels a flow may serve: calls, and text conversations (SMS/MMS).
+CHANNELS = ("voice", "messaging")
+# A messaging session ends (reason ``expired``) after this long without a message either way.
+DEFAULT_INACTIVITY_SECONDS = 24 * 3600
+MAX_INACTIVITY_SECONDS = 7 * 24 * 3600
+# Node types renamed since: an old definition loads with the new name (send_sms folded into send_message).
+TYPE_ALIASES = {"send_sms": "send_message"}
+
 _SETTING_LIMITS = {
     "max_steps_per_turn": (1, 1000),
     "max_node_visits": (1, 1000),
@@ -66,10 +74,21 @@ class Settings:
     max_steps_per_turn: int = DEFAULT_SETTINGS["max_steps_per_turn"]
     max_node_visits: int = DEFAULT_SETTINGS["max_node_visits"]
     max_subflow_depth: int = DEFAULT_SETTINGS["max_subflow_depth"]
+    # The channels the flow serves (``voice``, ``messaging`` or both), the node a messaging
+    # session starts at when it is not `start`, and a messaging session's inactivity limit.
+    channels: tuple[str, ...] = ("voice",)
+    messaging_start: str | None = None
+    inactivity_timeout: int = DEFAULT_INACTIVITY_SECONDS
+
+    def start_for(self, channel: str, start: str | None) -> str | None:
+        """The node a session on `channel` begins at (the flow's `start` unless messaging has its own)."""
+        if channel == "messaging" and self.messaging_start:
+            return self.messaging_start
+        return start
 
     def to_dict(self) -> dict[str, Any]:
-        """The settings as stored in the definition."""
-        return {
+        """The settings as stored in the definition (the channel keys only when not the defaults)."""
+        data = {
             "voice": self.voice,
             "language": self.language,
             "timezone": self.timezone,
@@ -79,6 +98,13 @@ class Settings:
             "max_node_visits": self.max_node_visits,
             "max_subflow_depth": self.max_subflow_depth,
         }
+        if self.channels != ("voice",):
+            data["channels"] = list(self.channels)
+        if self.messaging_start:
+            data["messaging_start"] = self.messaging_start
+        if self.inactivity_timeout != DEFAULT_INACTIVITY_SECONDS:
+            data["inactivity_timeout"] = self.inactivity_timeout
+        return data
 
 
 @dataclass(frozen=True)
@@ -188,6 +214,7 @@ def load_settings(raw: Any) -> Settings:
             )
             _require(low <= value <= high, f"must be between {low} and {high}", f"settings.{key}")
             values[key] = value
+    values.update(_channel_settings(raw))
     if raw.get("fallback") is not None:
         fb = raw["fallback"]
         _require(isinstance(fb, dict), "fallback must be an object", "settings.fallback")
@@ -207,6 +234,25 @@ def load_settings(raw: Any) -> Settings:
         merged["action"] = action
         values["fallback"] = merged
     return Settings(**values)
+
+
+def _channel_settings(raw: dict[str, Any]) -> dict[str, Any]:
+    """``channels``, ``messaging_start`` and ``inactivity_timeout`` of the settings (shape only)."""
+    values: dict[str, Any] = {}
+    channels = raw.get("channels")
+    if channels is not None:
+        _require(isinstance(channels, list) and bool(channels) and all(c in CHANNELS for c in channels),
+                 f"channels must be a non-empty list of {', '.join(CHANNELS)}", "settings.channels")
+        values["channels"] = tuple(c for c in CHANNELS if c in channels)
+    if raw.get("messaging_start") is not None:
+        _require(isinstance(raw["messaging_start"], str), "must be a node id", "settings.messaging_start")
+        values["messaging_start"] = raw["messaging_start"] or None
+    limit = raw.get("inactivity_timeout")
+    if limit is not None:
+        _require(isinstance(limit, int) and not isinstance(limit, bool) and 60 <= limit <= MAX_INACTIVITY_SECONDS,
+                 f"must be whole seconds between 60 and {MAX_INACTIVITY_SECONDS}", "settings.inactivity_timeout")
+        values["inactivity_timeout"] = limit
+    return values
 
 
 def _load_node(raw: Any, index: int) -> Node:
@@ -234,7 +280,7 @@ def _load_node(raw: Any, index: int) -> Node:
         clean[str(key)] = target
     return Node(
         id=node_id,
-        type=node_type,
+        type=TYPE_ALIASES.get(node_type, node_type),
         name=name or node_id,
         props=copy_json(props),
         outcomes=clean,

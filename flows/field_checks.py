@@ -10,6 +10,7 @@ from flows.formats import (
     DIGIT_KEYS,
     alphanumeric_sender,
     is_template,
+    messaging_service_sid,
     phone_valid,
     regex_error,
     timezone_valid,
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 
 def _sender_issues(node: Node, spec: Field, value: str) -> Iterable[Issue]:
-    if phone_valid(value):
+    if phone_valid(value) or messaging_service_sid(value):
         return
     if alphanumeric_sender(value):
         yield warning("alphanumeric_sender", f"{value!r} is an alphanumeric sender ID: some countries (the US and "

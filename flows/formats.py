@@ -96,6 +96,15 @@ def to_e164(number: str, region: str = "US") -> str | None:
 ALPHANUMERIC_SENDER_RE = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
 
 
+# A Twilio Messaging Service SID: the service picks the sender from its pool.
+MESSAGING_SERVICE_RE = re.compile(r"^MG[0-9a-fA-F]{32}$")
+
+
+def messaging_service_sid(text: str) -> bool:
+    """True for a Messaging Service SID (``MG`` and 32 hex digits)."""
+    return bool(MESSAGING_SERVICE_RE.match(text.strip()))
+
+
 def alphanumeric_sender(text: str) -> bool:
     """True for a text that Twilio accepts as an alphanumeric sender ID."""
     return bool(ALPHANUMERIC_SENDER_RE.match(text.strip()))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 from typing import Any
 
 from twilio.twiml.voice_response import VoiceResponse
@@ -82,9 +83,12 @@ class _Turn:
     def _turn(self) -> bool:
         state, rt = self.state, self.rt
         if self.event.kind == "start":
-            node = self.root.node(self.root.start)
+            channel = self.ctx.channel
+            node = self.root.node(self.root.settings.start_for(channel, self.root.start))
             if node is None:
-                raise _FallbackError("the flow has no start node")
+                raise _FallbackError("the flow has no start node" + ("" if channel == "voice" else f" for {channel}"))
+            if channel == "messaging":
+                state["trigger"] = {k: v for k, v in self.event.params.items() if isinstance(v, str)}
             return self._follow(node, self._enter(node), None, {})
         waiting = state.get("waiting")
         if state.get("status") == "done" or not waiting:
@@ -109,6 +113,9 @@ class _Turn:
             if isinstance(result, Wait):
                 node_type = self._type(node)
                 state["waiting"] = {"node": node.id, "expects": list(node_type.waits_for), "turn": rt.turn}
+                if result.timeout is not None:
+                    until = self.ctx.now + timedelta(seconds=float(result.timeout))
+                    state["waiting"]["until"] = until.isoformat()
                 state["status"] = "waiting"
                 self._step(node, event_kind, None, {**extra, **result.detail, "wait": node_type.waits_for[0]})
                 return False

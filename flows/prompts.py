@@ -45,10 +45,16 @@ def prompt_templates(value: Any) -> list[tuple[str, str]]:
 
 
 def add_prompt(rt: Runtime, parent: TwiML, value: Any) -> bool:
-    """Append the prompt's `<Say>`/`<Play>` to `parent`; returns False when nothing was said."""
+    """Append the prompt's `<Say>`/`<Play>` to `parent`; returns False when nothing was said.
+
+    In a messaging session the prompt is sent instead: its text as the body, its audio URL as
+    media (`send_prompt`).
+    """
     prompt = normalize_prompt(value)
     if prompt is None:
         return False
+    if rt.messaging:
+        return send_prompt(rt, prompt)
     loop = prompt.get("loop")
     added = False
     if prompt.get("play"):
@@ -81,3 +87,19 @@ def say_text(
     if loop not in (None, 1):
         kwargs["loop"] = loop
     parent.say(text, **kwargs)
+
+
+def send_prompt(rt: Runtime, value: Any) -> bool:
+    """Send a prompt as a message to the contact (text body, audio URL as media); False when empty.
+
+    The provider's error propagates (a node with a ``failed`` outcome catches it).
+    """
+    prompt = normalize_prompt(value)
+    if prompt is None:
+        return False
+    body = rt.render(prompt.get("say") or "").strip()
+    media = rt.render(prompt.get("play") or "").strip()
+    if not body and not media:
+        return False
+    rt.send_message(body, [media] if media else [])
+    return True

@@ -95,9 +95,14 @@ class Route:
 
 @dataclass
 class Wait:
-    """The node appended a waiting verb to the response; the call resumes on a webhook."""
+    """The node appended a waiting verb to the response; the call resumes on a webhook.
+
+    `timeout` (seconds, messaging): the runtime brings a ``timeout`` event after that long
+    unless a reply came first (the state's ``waiting.until``; a call's Gather has its own).
+    """
 
     detail: dict[str, Any] = field(default_factory=dict)
+    timeout: float | None = None
 
 
 @dataclass
@@ -179,6 +184,10 @@ class NodeType:
     studio: ClassVar[StudioMapping | None] = None
     # False for the node types of the built-in flows: drawn on canvases, not offered in the palette
     palette: ClassVar[bool] = True
+    # the channels the node works on (`flows.definition.CHANNELS`): a node that only makes TwiML
+    # (record, pay, transfer ...) is voice only; one that talks through `rt` prompts and
+    # `rt.send_message` may declare both
+    channels: ClassVar[tuple[str, ...]] = ("voice",)
 
     _field_map: ClassVar[dict[str, Field]] = {}
 
@@ -254,6 +263,7 @@ class NodeType:
             "ends_call": self.ends_call,
             "quiet_outcomes": list(self.quiet_outcomes),
             "palette": self.palette,
+            "channels": list(self.channels),
         }
 
 
@@ -274,6 +284,8 @@ def _check_declarations(cls: type[NodeType]) -> None:
     if set(cls.starter_props) - names:
         unknown = set(cls.starter_props) - names
         raise ValueError(f"{cls.type_name}: starter_props names unknown fields {sorted(unknown)}")
+    if not cls.channels or set(cls.channels) - {"voice", "messaging"}:
+        raise ValueError(f"{cls.type_name}: channels must be voice and/or messaging")
     if len(set(cls.results)) != len(cls.results) or not all(isinstance(r, str) and r for r in cls.results):
         raise ValueError(f"{cls.type_name}: results must be distinct names")
 

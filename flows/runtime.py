@@ -11,7 +11,7 @@ from typing import Any
 from twilio.twiml.voice_response import VoiceResponse
 
 from flows.capabilities import NullServices, Services
-from flows.definition import FlowDefinition, Settings
+from flows.definition import CHANNELS, FlowDefinition, Settings
 from flows.state import CallState
 from flows.templating import build_context, render
 
@@ -49,10 +49,15 @@ class TurnContext:
     url_for: Callable[..., str]
     services: Services = field(default_factory=NullServices)
     flow_data: Mapping[str, Any] = field(default_factory=dict)
+    # ``voice`` (a call: prompts are TwiML) or ``messaging`` (a text conversation: prompts are
+    # messages sent through `services.send_message`; `call` holds the inbound message's fields)
+    channel: str = "voice"
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None or self.now.utcoffset() is None:
             raise ValueError("TurnContext.now must be timezone-aware")
+        if self.channel not in CHANNELS:
+            raise ValueError(f"unknown channel {self.channel!r}")
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,26 @@ class Runtime:
         """How many subflows deep the call is."""
         return len(self.state["stack"])
 
+    @property
+    def channel(self) -> str:
+        """``voice`` or ``messaging``."""
+        return self.ctx.channel
+
+    @property
+    def messaging(self) -> bool:
+        """Whether this session is a text conversation (prompts are sent as messages)."""
+        return self.ctx.channel == "messaging"
+
+    def send_message(self, body: str, media: list[str] | None = None, to: str = "", from_: str = "") -> str:
+        """Send a message (to the contact, from the flow's number unless given); the provider's sid.
+
+        Raises what the provider raised (the node decides: `failed`, or the fallback).
+        """
+        call = self.ctx.call
+        return self.services.send_message(
+            to or str(call.get("From") or ""), from_ or str(call.get("To") or ""), body, list(media or [])
+        )
+
     def local_now(self) -> datetime:
         """`now` in the flow's time zone."""
         return self.now.astimezone(zoneinfo.ZoneInfo(self.settings.timezone))
@@ -181,9 +206,17 @@ class Runtime:
         ctx = self._context
         if ctx is None or ctx["vars"] is not self.state["vars"] or ctx["widgets"] is not self.state["results"]:
             stack = self.state["stack"]
-            ctx = build_context(self.ctx.call, self.state["vars"], self.state["results"], self.ctx.flow_data,
-                                parent=stack[-1].get("params", {}) if stack else None, now=self.ctx.now,
-                                flow_id=self.state.get("flow"))
+            ctx = build_context(
+                self.ctx.call,
+                self.state["vars"],
+                self.state["results"],
+                self.ctx.flow_data,
+                parent=stack[-1].get("params", {}) if stack else None,
+                now=self.ctx.now,
+                flow_id=self.state.get("flow"),
+                channel=self.ctx.channel,
+                message=self.state.get("trigger"),
+            )
             self._context = ctx
         return ctx
 

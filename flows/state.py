@@ -26,6 +26,7 @@ END_REASONS: dict[str, str] = {
     "answered": "a transfer was answered and has ended",
     "no_caller_id": "a softphone called out, but the org has no number to call from",
     "invalid_number": "a softphone called a number that is not a phone number",
+    "expired": "a messaging session saw no message for the flow's inactivity limit",
 }
 # (A built-in flow's call that ends with its Dial, Enqueue or AI stream ends ``answered``, or
 # with Twilio's status: busy, no-answer, failed, canceled.)
@@ -37,6 +38,7 @@ class Waiting(TypedDict, total=False):
     node: str
     expects: list[str]
     turn: int
+    until: str  # messaging: when the runtime brings a ``timeout`` event (ISO time), if the node set one
 
 
 class End(TypedDict, total=False):
@@ -75,6 +77,7 @@ class CallState(TypedDict, total=False):
     visits: dict[str, int]
     stack: list[Frame]
     end: End | None
+    trigger: dict[str, Any]  # messaging: the fields of the message that began the session
 
 
 def new_state() -> CallState:
@@ -119,6 +122,19 @@ def ended_state(turn: int, reason: str, node: str | None = None, detail: Any = N
     state["turn"] = turn
     mark_ended(state, reason, node, turn, detail)
     return state
+
+
+def waiting_until(state: CallState | dict[str, Any] | None) -> str | None:
+    """When a messaging session's waiting node times out (ISO time), or None."""
+    waiting = (state or {}).get("waiting") or {}
+    return waiting.get("until") or None
+
+
+def waiting_turn(state: CallState | dict[str, Any] | None) -> int | None:
+    """The turn that set the current wait (a wait token: a later wait has another), or None."""
+    waiting = (state or {}).get("waiting") or {}
+    turn = waiting.get("turn")
+    return int(turn) if turn is not None else None
 
 
 def waiting_node(state: CallState | dict[str, Any] | None) -> str | None:

@@ -465,6 +465,8 @@ def build_context(
     parent: Mapping[str, Any] | None = None,
     now: datetime | None = None,
     flow_id: str | None = None,
+    channel: str = "voice",
+    message: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The template context for one turn (the dicts are shared, so updates show up).
 
@@ -473,6 +475,8 @@ def build_context(
     and ``contact.channel.address`` (the other party's); on a call the flow placed
     ``trigger.request.to/from/parameters``; in a subflow ``trigger.parent.parameters`` are the
     parameters its subflow node passed. `now` is the clock Liquid's ``date: "now"`` reads.
+    ``trigger.channel`` is ``voice`` or ``messaging``; a messaging session's first message is
+    ``trigger.message`` (Twilio's fields: ``Body``, ``From``, ``To``, ``MessageSid`` ...).
     """
     call_ctx = call_context(call)
     outbound = str(call_ctx.get("direction") or "").startswith("outbound")
@@ -480,7 +484,9 @@ def build_context(
     if not outbound:
         ours, theirs = theirs, ours
     data = dict(flow_data or {})
-    trigger: dict[str, Any] = {"call": call_ctx}
+    trigger: dict[str, Any] = {"call": call_ctx, "channel": channel}
+    if channel == "messaging":
+        trigger["message"] = dict(message if message is not None else call)
     if outbound:  # a call the flow placed (a REST execution): Studio's incomingRequest
         trigger["request"] = {"to": theirs, "from": ours, "parameters": data}
     if parent is not None:

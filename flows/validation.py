@@ -2,7 +2,8 @@
 
 Errors: malformed document, no or unknown start node, invalid or duplicate node ids,
 unknown node types, outcomes pointing at missing nodes, missing or invalid props, templates
-that do not parse. Warnings: unreachable nodes, dead ends that do not hang up, loops that
+that do not parse, nodes a channel of the flow reaches but that do not work on it
+(`flows.channels`). Warnings: unreachable nodes, dead ends that do not hang up, loops that
 never wait for the caller, variables read before any node could have set them, outcomes the
 node type does not have.
 
@@ -18,6 +19,7 @@ from typing import Any
 
 import networkx as nx
 
+from flows.channels import channel_issues
 from flows.definition import NODE_ID_RE, DefinitionError, FlowDefinition, Node, gc_paused, load_definition
 from flows.field_checks import check_fields
 from flows.issues import Issue, error, warning
@@ -56,6 +58,7 @@ class _Validator:
     def run(self) -> list[Issue]:
         self._nodes()
         self._start()
+        self.errors.extend(channel_issues(self.d, self.types))
         reachable = self._reachability()
         self._spin_loops()
         self._read_before_set(reachable)
@@ -140,6 +143,9 @@ class _Validator:
             return set(self.graph)
         reachable = nx.descendants(self.graph, start)
         reachable.add(start)
+        other = self.d.settings.messaging_start
+        if other and other in self.graph and other not in reachable:  # a messaging session's own start
+            reachable |= nx.descendants(self.graph, other) | {other}
         for node in self.d.nodes:
             if node.id not in reachable and self.d.nodes_by_id[node.id] is node:
                 self.warnings.append(warning("unreachable", "No path from the start node reaches this node.",

@@ -39,6 +39,12 @@ class CallSession(OrgScoped, db.Model):
     updated_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(TZDateTime)
     duration: Mapped[int | None] = mapped_column(Integer)
+    # voice (a call; call_sid is Twilio's CallSid) | messaging (a text conversation; call_sid is the
+    # MessageSid of the message that began it, from_number the contact, to_number the org's number)
+    channel: Mapped[str] = mapped_column(String(16), default="voice", server_default="voice")
+    # A live messaging session's "org:number:contact" (NULL once it ends): unique, so one contact has
+    # at most one live conversation per number, even when two first messages race.
+    live_key: Mapped[str | None] = mapped_column(String(160), unique=True)
 
     steps: Mapped[list[CallStep]] = relationship(order_by="CallStep.seq", cascade="all, delete-orphan")
     phone_number = relationship("PhoneNumber")
@@ -113,6 +119,10 @@ class Message(OrgScoped, db.Model):
     body: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(32), default="")
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+    # media URLs of an MMS, the node that sent it, Twilio's error code of a failed delivery
+    media: Mapped[list | None] = mapped_column(JSON)
+    node_id: Mapped[str | None] = mapped_column(String(64))
+    error_code: Mapped[str | None] = mapped_column(String(16))
 
 
 class FlowExecution(OrgScoped, db.Model):

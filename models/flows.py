@@ -31,6 +31,15 @@ class Flow(OrgScoped, db.Model):
     published_revision: Mapped[FlowRevision | None] = relationship(foreign_keys=[published_revision_id])
     draft_updated_by = relationship("User", foreign_keys=[draft_updated_by_id])
 
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """The channels the flow serves (``settings.channels`` of its published revision, else of its
+        draft): ``("voice",)`` unless it says otherwise."""
+        definition = self.published_revision.definition if self.published_revision is not None else self.draft
+        settings = definition.get("settings") if isinstance(definition, dict) else None
+        channels = settings.get("channels") if isinstance(settings, dict) else None
+        return tuple(str(c) for c in channels) if isinstance(channels, list) and channels else ("voice",)
+
 
 class FlowRevision(OrgScoped, db.Model):
     """A frozen definition. Rows are never updated after insert (calls in progress keep theirs)."""

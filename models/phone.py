@@ -28,6 +28,9 @@ class PhoneNumber(OrgScoped, db.Model):
     mode: Mapped[str] = mapped_column(String(8), default="ivr")  # ivr | voice
     flow_id: Mapped[int | None] = mapped_column(ForeignKey("flow.id", ondelete="SET NULL"), index=True)
     sms_auto_reply: Mapped[str] = mapped_column(Text, default="")
+    # The messaging route: a flow serving messaging runs a conversation per contact; without one,
+    # the auto-reply (if any) answers each text.
+    messaging_flow_id: Mapped[int | None] = mapped_column(ForeignKey("flow.id", ondelete="SET NULL"), index=True)
     # ok | needs_push (Twilio does not have our config yet) | error | pending (a PhoneIntent is unsettled)
     sync_status: Mapped[str] = mapped_column(String(16), default="ok")
     last_error: Mapped[str] = mapped_column(Text, default="")
@@ -38,7 +41,8 @@ class PhoneNumber(OrgScoped, db.Model):
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
 
-    flow = relationship("Flow")
+    flow = relationship("Flow", foreign_keys=[flow_id])
+    messaging_flow = relationship("Flow", foreign_keys=[messaging_flow_id])
     assigned_users = relationship("User", secondary=phone_number_user, order_by="User.email")
 
 

@@ -1,4 +1,4 @@
-"""The engine's `flows.Services` for real calls: HTTP, SMS, subflows, online softphones and
+"""The engine's `flows.Services` for real calls: HTTP, messages, subflows, online softphones and
 Twilio request signatures (made by the org's provider: the auth token stays there).
 
 HTTP requests go out with `requests` (timeout at most 5 s, no redirects) and, unless
@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
+import uuid
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,9 +21,11 @@ from flask import current_app
 from sqlalchemy import or_, select
 
 from extensions import db
-from models import Flow, Message, OrgRef, SoftphonePresence, User, phone_number_user
+from models import Flow, OrgRef, SoftphonePresence, User, phone_number_user
+from services.call_store import insert_message
 from services.clock import now
 from services.flow_revisions import published_definition
+from services.webhook_urls import webhook_url
 from upstream.provider_cache import get_provider
 
 log = logging.getLogger("phonetree.calls")
@@ -94,28 +97,38 @@ class CallServices:
             raise RuntimeError("this organisation has no Twilio integration to sign with")
         return sign(url, params)
 
-    def send_sms(self, to: str, from_: str, body: str) -> str:
-        """Send through the org's Twilio provider and log the outbound message; the message sid."""
-        provider = get_provider(self.org)
-        if provider is None:
-            raise RuntimeError("this organisation has no Twilio integration")
+    def send_message(self, to: str, from_: str, body: str, media: list[str]) -> str:
+        """Send through the org's Twilio provider (delivery reported to ``message-status``) and log the
+        message on the session, failed ones too (with Twilio's code); the message sid. Raises what
+        the provider raised: the node takes ``failed``."""
         sender = from_ or self.default_from
-        result = provider.send_sms(to=to, from_=sender, body=body)
+        row = {
+            "org_id": self.org.id,
+            "phone_number_id": self.phone_number_id,
+            "session_id": self.session_id,
+            "direction": "outbound",
+            "from_number": sender[:64],
+            "to_number": to[:64],
+            "body": body,
+            "media": list(media) or None,
+            "created_at": now(),
+        }
+        if current_app.config.get("PHONETREE_MESSAGES_DRY_RUN"):  # `flask message simulate`: record, send nothing
+            sid = "SM" + uuid.uuid4().hex
+            insert_message(**row, sid=sid, status="simulated")
+            return sid
+        try:
+            provider = get_provider(self.org)
+            if provider is None:
+                raise RuntimeError("this organisation has no Twilio integration")
+            callback = webhook_url(self.org.slug, "message-status", self.session_id)
+            result = provider.send_message(to=to, from_=sender, body=body, media=media, status_callback=callback)
+        except Exception as exc:
+            insert_message(**row, status="failed", error_code=str(getattr(exc, "code", "") or "")[:16] or None)
+            raise
         sid = str(getattr(result, "sid", None) or (result.get("sid") if isinstance(result, dict) else result) or "")
-        db.session.add(
-            Message(
-                org_id=self.org.id,
-                phone_number_id=self.phone_number_id,
-                session_id=self.session_id,
-                direction="outbound",
-                sid=sid[:64] or None,
-                from_number=sender[:64],
-                to_number=to[:64],
-                body=body,
-                status="sent",
-                created_at=now(),
-            )
-        )
+        status = result.get("status") if isinstance(result, dict) else None
+        insert_message(**row, sid=sid[:64] or None, status=str(status or "sent")[:32])
         return sid
 
     def load_flow(self, flow_id: str) -> dict[str, Any] | None:

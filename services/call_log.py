@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from extensions import db
-from models import CallSession, CallStep, CallTurn, Flow, Organization, Payment, PhoneNumber, Recording
+from models import CallSession, CallStep, CallTurn, Flow, Message, Organization, Payment, PhoneNumber, Recording
 from models.analytics import NodeRollup
 from models.base import parse_id
 from services.analytics_periods import floor_hour
@@ -69,6 +69,7 @@ class CallFilters:
     status: str | None = None
     day: date | None = None
     page: int = 1
+    channel: str | None = None  # voice (calls) | messaging (text conversations) | None (both)
 
     @classmethod
     def from_args(cls, args: Any) -> CallFilters:
@@ -82,7 +83,8 @@ class CallFilters:
         except ValueError:
             day = None
         status = args.get("status") if args.get("status") in STATUSES else None
-        return cls(_int("number"), _int("flow"), status, day, max(_int("page") or 1, 1))
+        channel = args.get("channel") if args.get("channel") in ("voice", "messaging") else None
+        return cls(_int("number"), _int("flow"), status, day, max(_int("page") or 1, 1), channel)
 
     def args(self, **changes: Any) -> dict[str, Any]:
         """Query args for a link with these filters (and changes)."""
@@ -92,6 +94,7 @@ class CallFilters:
             "status": self.status,
             "date": self.day.isoformat() if self.day else None,
             "page": self.page,
+            "channel": self.channel,
         }
         data.update(changes)
         return {k: v for k, v in data.items() if v not in (None, "", 1) or (k == "page" and v != 1 and v)}
@@ -125,6 +128,8 @@ def list_calls(org: Organization, filters: CallFilters, page_size: int = PAGE_SI
         query = query.where(CallSession.flow_id == filters.flow)
     if filters.status:
         query = query.where(CallSession.status == filters.status)
+    if filters.channel:
+        query = query.where(CallSession.channel == filters.channel)
     if filters.day:  # the org's day, as the list shows its times
         zone = zone_or_utc(org.timezone)
         start = datetime.combine(filters.day, time.min, tzinfo=zone).astimezone(UTC)
@@ -168,6 +173,7 @@ class CallDetail:
     turns: list[TimelineTurn]
     recordings: list[Recording]
     payments: list[Payment]
+    messages: list[Message] = field(default_factory=list)  # a conversation's texts in and out (and a call's)
 
 
 def heard_in(twiml: str) -> list[str]:
@@ -210,11 +216,13 @@ def call_detail(org: Organization, session_id: str) -> CallDetail | None:
         )
     )
     payments = list(db.session.scalars(select(Payment).where(Payment.session_id == call.id).order_by(Payment.id)))
-    return CallDetail(call, turns, recordings, payments)
+    messages = list(db.session.scalars(select(Message).where(Message.session_id == call.id).order_by(Message.id)))
+    return CallDetail(call, turns, recordings, payments, messages)
 
 
 # The caller's side of a step in words, by Twilio's parameter (values are already scrubbed).
 _INPUT_WORDS = {
+    "Body": "texted “{}”",
     "SpeechResult": "said “{}”",
     "RecordingDuration": "recorded {} s",
     "Result": "payment: {}",

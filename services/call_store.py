@@ -15,7 +15,7 @@ from typing import Any
 
 from db_raw import RawStatement
 from extensions import db
-from models import CallSession, CallStep, CallTurn
+from models import CallSession, CallStep, CallTurn, Message
 from services import analytics_rollup
 from services.analytics_rollup import PG_CALL_UPSERT, PG_NODE_UPSERT, Deltas
 
@@ -52,6 +52,8 @@ class CallRow:
     updated_at: datetime
     ended_at: datetime | None
     duration: int | None
+    channel: str
+    live_key: str | None
     # Not a column: where the call is, its last ``enter`` step (node, at), read with the lock
     # when analytics rollups are on (the dwell there ends with the turn's first step).
     visit: tuple[str, datetime] | None = None
@@ -78,7 +80,7 @@ def _lock_statement(column: str, extra: str, types: list) -> RawStatement:
     return RawStatement({"postgresql": sql + " FOR UPDATE", "default": sql}, columns=types)
 
 
-_KEYS = (("id", "id"), ("sid", "call_sid"))
+_KEYS = (("id", "id"), ("sid", "call_sid"), ("live", "live_key"))
 _LOCK = {kind: _lock_statement(column, "", _SESSION_RESULT) for kind, column in _KEYS}
 _LOCK_VISIT = {
     kind: _lock_statement(column, _VISIT, [*_SESSION_RESULT, None, STEPS.c.at.type]) for kind, column in _KEYS
@@ -86,7 +88,7 @@ _LOCK_VISIT = {
 # SQLite has no row locks: this write takes the database write lock before the row is read.
 _TOUCH = {
     kind: RawStatement(f"UPDATE call_session SET updated_at = updated_at WHERE {column} = :key")
-    for kind, column in (("id", "id"), ("sid", "call_sid"))
+    for kind, column in _KEYS
 }
 
 
@@ -96,8 +98,8 @@ def is_sqlite() -> bool:
 
 
 def lock_row(org_id: int, kind: str, key: str) -> CallRow | None:
-    """The org's session by ``id`` or ``sid`` (CallSid), locked until the transaction ends
-    (with its `CallRow.visit` when analytics rollups are on)."""
+    """The org's session by ``id``, ``sid`` (CallSid) or ``live`` (a live messaging session's key),
+    locked until the transaction ends (with its `CallRow.visit` when analytics rollups are on)."""
     if is_sqlite():
         _TOUCH[kind].execute({"key": key})
     if analytics_rollup.enabled():
@@ -124,6 +126,7 @@ _NEW_SESSION_DEFAULTS: dict[str, Any] = {
     "status": "in_progress",
     "turn": 0,
     "step_count": 0,
+    "channel": "voice",
 }
 _SESSION_INSERT = RawStatement(
     f"INSERT INTO call_session ({', '.join(SESSION_COLUMNS)}) VALUES ({', '.join(':' + n for n in SESSION_COLUMNS)})",
@@ -136,6 +139,19 @@ def insert_session(values: dict[str, Any]) -> CallRow:
     row = {**_NEW_SESSION_DEFAULTS, **values}
     _SESSION_INSERT.execute(row)
     return CallRow(**row)
+
+
+MESSAGES = Message.__table__
+MESSAGE_COLUMNS = tuple(c.name for c in MESSAGES.c if c.name != "id")
+_MESSAGE_INSERT = RawStatement(
+    f"INSERT INTO message ({', '.join(MESSAGE_COLUMNS)}) VALUES ({', '.join(':' + c for c in MESSAGE_COLUMNS)})",
+    {name: MESSAGES.c[name].type for name in ("created_at", "media")},
+)
+
+
+def insert_message(**values: Any) -> None:
+    """INSERT a `Message` row (a text in or out of a call or conversation) in the turn's transaction."""
+    _MESSAGE_INSERT.execute({**dict.fromkeys(MESSAGE_COLUMNS), **values})
 
 
 _UPDATES: dict[tuple[str, ...], RawStatement] = {}
@@ -185,28 +201,32 @@ _PG_STEPS_SQL = f"""
                                         detail json, at timestamptz)
     """
 _PG_PERSIST_TYPES = {**_SESSION_UPDATE_TYPES, **_TURN_INSERT_TYPES}
-_PG_PERSIST = RawStatement(
-    {"postgresql": f"WITH upd AS ({_SESSION_UPDATE_SQL}), ins_turn AS ({_TURN_INSERT_SQL}) {_PG_STEPS_SQL}"},
-    _PG_PERSIST_TYPES,
-)
-_PG_PERSIST_ROLLUPS = RawStatement(
-    {
-        "postgresql": f"WITH upd AS ({_SESSION_UPDATE_SQL}), ins_turn AS ({_TURN_INSERT_SQL}), "
-        f"nr AS ({PG_NODE_UPSERT}), cr AS ({PG_CALL_UPSERT}) {_PG_STEPS_SQL}"
-    },
-    _PG_PERSIST_TYPES,
-)
+
+
+def _pg_persist(turn: bool, rollups: bool) -> RawStatement:
+    """The steps' INSERT with the session's UPDATE, and the CallTurn INSERT (unless a text
+    conversation's turn, whose inbound Message is its record) and the rollups' upserts if any."""
+    ctes = [f"upd AS ({_SESSION_UPDATE_SQL})"]
+    if turn:
+        ctes.append(f"ins_turn AS ({_TURN_INSERT_SQL})")
+    if rollups:
+        ctes += [f"nr AS ({PG_NODE_UPSERT})", f"cr AS ({PG_CALL_UPSERT})"]
+    return RawStatement({"postgresql": f"WITH {', '.join(ctes)} {_PG_STEPS_SQL}"}, _PG_PERSIST_TYPES)
+
+
+_PG_PERSIST = {(turn, rollups): _pg_persist(turn, rollups) for turn in (True, False) for rollups in (True, False)}
 
 
 def persist_turn(
     session_values: dict[str, Any],
-    turn_row: dict[str, Any],
+    turn_row: dict[str, Any] | None,
     step_rows: list[dict[str, Any]],
     steps_json: str,
     rollups: Deltas | None = None,
 ) -> None:
-    """Write a turn and commit: the session's new values (``s_*`` keys), its CallTurn and CallStep
-    rows, and the turn's analytics `rollups` (upserted by key; None: none).
+    """Write a turn and commit: the session's new values (``s_*`` keys), its CallTurn (unless
+    `turn_row` is None) and CallStep rows, and the turn's analytics `rollups` (upserted by key;
+    None: none).
 
     ``s_state`` is the state's JSON text; the steps come as rows (``at`` in ISO format) and as
     the JSON text of that list. Anything the ORM holds for the turn (recordings, payments) is
@@ -216,16 +236,17 @@ def persist_turn(
     simple query protocol, which plans the statement afresh each time: measured slower here
     than psycopg's prepared statement and a separate COMMIT.)
     """
-    turn_params = {f"t_{c}": turn_row[c] for c in TURN_COLUMNS}
+    turn_params = {f"t_{c}": turn_row[c] for c in TURN_COLUMNS} if turn_row is not None else None
     if is_sqlite():
         for row in step_rows:
             _STEP_INSERT.execute({**row, "at": datetime.fromisoformat(row["at"])})
-        _TURN_INSERT.execute(turn_params)
+        if turn_params is not None:
+            _TURN_INSERT.execute(turn_params)
         _SESSION_UPDATE.execute(session_values)
         analytics_rollup.write(rollups)
-    elif rollups:
-        params = {**session_values, **turn_params, "steps": steps_json, **analytics_rollup.pg_params(rollups)}
-        _PG_PERSIST_ROLLUPS.execute(params)
     else:
-        _PG_PERSIST.execute({**session_values, **turn_params, "steps": steps_json})
+        params = {**session_values, **(turn_params or {}), "steps": steps_json}
+        if rollups:
+            params.update(analytics_rollup.pg_params(rollups))
+        _PG_PERSIST[turn_params is not None, bool(rollups)].execute(params)
     db.session.commit()

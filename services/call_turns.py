@@ -171,9 +171,12 @@ def _at(value: Any, default: datetime) -> datetime:
         return default
 
 
-def apply_turn(session: CallRow, out: TurnOutput, request_turn: int, service_id: str, opens: bool = False) -> None:
-    """Persist and commit a turn: steps (in order), the TwiML for retries, artefacts, the new state,
-    and the turn's analytics rollups (`services.analytics_rollup`; `opens`: the call's first turn).
+def apply_turn(
+    session: CallRow, out: TurnOutput, request_turn: int, service_id: str, opens: bool = False, record: bool = True
+) -> None:
+    """Persist and commit a turn: steps (in order), the TwiML for retries (unless not `record`: a
+    text conversation's turn is recorded by its inbound Message), artefacts, the new state, and
+    the turn's analytics rollups (`services.analytics_rollup`; `opens`: the call's first turn).
 
     Plain prebuilt statements rather than the unit of work (see `services.call_store`): this is
     the hot path of every webhook, and the session row is already locked by this transaction.
@@ -206,13 +209,17 @@ def apply_turn(session: CallRow, out: TurnOutput, request_turn: int, service_id:
         "s_at": at,
         "s_end": out.end_reason[:32] if out.done and out.end_reason else None,
     }
-    turn_row = {
-        "session_id": session.id,
-        "turn": request_turn,
-        "service": service_id[:40],
-        "twiml": out.twiml,
-        "created_at": at,
-    }
+    turn_row = (
+        {
+            "session_id": session.id,
+            "turn": request_turn,
+            "service": service_id[:40],
+            "twiml": out.twiml,
+            "created_at": at,
+        }
+        if record
+        else None
+    )
     rollups = None
     if analytics_rollup.enabled():
         ends = values["s_end"] if session.end_reason is None else None  # the end is counted once

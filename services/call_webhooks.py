@@ -6,7 +6,8 @@ it and answers ``(status, content_type, body)``, which the provider renders for 
 
 A voice webhook either opens a call (`start`: one new session row, then its first turn) or
 resumes one (`resume`: the session row locked, a retried turn replayed, else the next turn);
-both go through `call_turns`, which persists the turn. Callbacks and SMS are `call_events`.
+both go through `call_turns`, which persists the turn. Callbacks are `call_events`; an inbound text
+is a turn of a messaging session (`services.messaging`) or the number's auto-reply.
 Voice services always answer 200 TwiML, whatever goes wrong (then the org's apology and
 fallback); callbacks answer 204; ``sms`` answers TwiML with the auto-reply, if any.
 """
@@ -22,12 +23,13 @@ from flows.twiml import goodbye_twiml
 from flows.webhooks import InboundWebhook
 from models import OrgRef
 from services.call_ai import plan_ai, transfer_opens, transfer_plan, transfer_turn
-from services.call_events import call_status, inbound_sms, recording_status, transcription_status
+from services.call_events import call_status, recording_status, transcription_status
 from services.call_executions import handle_execution
 from services.call_flow import find_number, number_route, plan_flow, plan_resume, queue_music
 from services.call_log import node_counts
 from services.call_turns import Compute, StartPlan, continue_call, start_call
 from services.call_voice import plan_outbound, plan_ring, plan_ring_client
+from services.messaging import inbound_message, message_status
 from services.webhook_answers import TWIML, WebhookAnswer, answer_twiml, empty_answer, org_fallback_twiml
 from services.webhook_params import parse_turn
 
@@ -40,7 +42,8 @@ CALLBACK_HANDLERS: dict[str, CallbackHandler] = {
     "status": call_status,
     "recording-status": recording_status,
     "transcription-status": transcription_status,
-    "sms": inbound_sms,
+    "sms": inbound_message,
+    "message-status": message_status,
 }
 
 

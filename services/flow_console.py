@@ -5,6 +5,13 @@ The engine runs turn by turn (`flows.run_turn`) with a simulated clock and simul
 action becomes the event Twilio would post. The whole run (engine state, inputs, path and
 transcript) is a plain dict the web layer signs and hands to the browser, so no call state is
 kept on the server; a finished run can be saved as a `FlowTestCase` and replayed later.
+
+A flow that serves text conversations runs in **messaging mode**: the tester texts as the
+contact, each text is the event the sms webhook would bring, and every turn goes through
+`services.messaging.message_turn`, the one engine turn of the real conversations. What the flow
+sends to the contact shows as its replies; "skip the wait" fires the pending reply timeout (or,
+with no timeout pending, the inactivity expiry). A saved messaging case keeps, with each text,
+the replies it brought, and a re-run checks them as well as the path.
 """
 
 from __future__ import annotations
@@ -14,10 +21,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flows import Event, TurnContext, load_definition, run_turn
+from flows import Event, TurnContext, TurnResult, load_definition, run_turn
+from flows.definition import CHANNELS, DEFAULT_INACTIVITY_SECONDS
+from flows.formats import url_valid
 from flows.nodes.hours import holiday_dates, is_open
-from flows.state import end_of, expects, waiting_node
+from flows.state import end_of, end_session, expects, waiting_node, waiting_until
 from flows.webhooks import webhook_path
+from services import messaging
 from services.console_speech import heard_from_twiml
 
 SIM_FROM = "+15551230000"
@@ -32,6 +42,9 @@ WAIT_KINDS = {
     "continue": "connect",
 }
 INPUT_KINDS = ("press", "say", "silence", "record", "pay", "dial", "queue", "continue", "hangup")
+# What a contact does in a text conversation: text (a body and/or a media URL), or let time pass.
+MESSAGE_KINDS = ("text", "skip")
+ACTION_KEYS = ("kind", "digits", "text", "media", "seconds", "success", "status", "result")
 DIAL_STATUSES = ("completed", "busy", "no-answer", "failed")
 # The run travels whole with every action, so a call is capped (the engine's own guards allow
 # up to max_node_visits=1000 entries per node, which would grow the blob without a useful end).
@@ -43,6 +56,12 @@ class ConsoleError(ValueError):
     """A caller action that does not fit what the call waits for, or bad options."""
 
 
+class SimulatedRefusal(RuntimeError):
+    """The provider's refusal when the tester chose "texts are refused": 21610, the contact replied STOP."""
+
+    code = 21610
+
+
 class ConsoleServices:
     """`flows.Services` for the console: HTTP and SMS are simulated, subflows come from the org."""
 
@@ -50,6 +69,7 @@ class ConsoleServices:
         self.options = options
         self._load_flow = load_flow
         self.log: list[str] = []
+        self.sent: list[dict[str, Any]] = []  # messages to the contact of a text conversation
 
     def http_request(self, method: str, url: str, headers, body, timeout: float) -> tuple[int, str]:
         """Answer as the tester chose: 200 with `{}` (or their body), or a connection failure."""
@@ -62,9 +82,16 @@ class ConsoleServices:
         """No Twilio account signs in the console: a placeholder signature."""
         return "simulated"
 
-    def send_sms(self, to: str, from_: str, body: str) -> str:
-        """Pretend to send; the transcript shows the message."""
-        self.log.append(f"SMS to {to}: {body} (not sent)")
+    def send_message(self, to: str, from_: str, body: str, media: list[str]) -> str:
+        """Pretend to send; the transcript shows the message (a reply bubble in a conversation)."""
+        if self.options.get("sms") == "stop":
+            self.log.append(f"Text to {to} refused: the contact replied STOP (21610, simulated)")
+            raise SimulatedRefusal("21610: the contact replied STOP (simulated)")
+        if self.options.get("channel") == "messaging" and to == self.options.get("from"):
+            self.sent.append({"text": body, "media": list(media)})
+        else:
+            extra = f" [{', '.join(media)}]" if media else ""
+            self.log.append(f"SMS to {to}: {body}{extra} (not sent)")
         return "SMsimulated00000000000000000000000"
 
     def load_flow(self, flow_id: str) -> dict[str, Any] | None:
@@ -145,18 +172,31 @@ def resolve_now(definition: dict, options: Mapping[str, Any], now: datetime | No
     return now
 
 
-def clean_options(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """Console options from a form: caller number, clock, HTTP and agent behaviour."""
+def flow_channels(definition: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The channels a draft serves (``voice`` when it does not say, or says nothing valid)."""
+    raw = ((definition or {}).get("settings") or {}).get("channels")
+    found = tuple(c for c in CHANNELS if isinstance(raw, list) and c in raw)
+    return found or ("voice",)
+
+
+def clean_options(raw: Mapping[str, Any], channels: tuple[str, ...] = ("voice",)) -> dict[str, Any]:
+    """Console options from a form: channel, caller number, clock, HTTP, agent and sending behaviour."""
     clock = raw.get("clock") or "now"
     if clock not in CLOCKS:
         raise ConsoleError(f"clock must be one of {', '.join(CLOCKS)}.")
+    channel = raw.get("channel") or channels[0]
+    if channel not in channels:
+        served = " and ".join({"voice": "calls", "messaging": "text conversations"}[c] for c in channels)
+        raise ConsoleError(f"This flow serves {served} only.")
     return {
+        "channel": channel,
         "from": (str(raw.get("from") or "").strip() or SIM_FROM)[:32],
         "to": (str(raw.get("to") or "").strip() or SIM_TO)[:32],
         "clock": clock,
         "at": str(raw.get("at") or "")[:40],
         "http": "fail" if raw.get("http") == "fail" else "ok",
         "agents": "online" if raw.get("agents") == "online" else "offline",
+        "sms": "stop" if raw.get("sms") == "stop" else "ok",
     }
 
 
@@ -234,8 +274,12 @@ def describe_action(action: Mapping[str, Any]) -> str:
     }.get(str(kind), str(kind))
 
 
-def _turn(run: dict, definition: dict, event: Event, load_flow) -> dict:
-    now = datetime.fromisoformat(run["now"]) + timedelta(seconds=5 * run["turns"])
+def _clock(run: dict) -> datetime:
+    """The run's simulated time: 5 s per turn, plus the waits the tester skipped."""
+    return datetime.fromisoformat(run["now"]) + timedelta(seconds=5 * run["turns"] + run.get("skipped", 0))
+
+
+def _context(run: dict, load_flow) -> tuple[ConsoleServices, TurnContext]:
     services = ConsoleServices(run["options"], load_flow)
     call = {
         "CallSid": run["call_sid"],
@@ -250,9 +294,22 @@ def _turn(run: dict, definition: dict, event: Event, load_flow) -> dict:
         query = "&".join(f"{k}={v}" for k, v in params.items())
         return f"https://console.phonetree.invalid{webhook_path(service_id)}?{query}"
 
-    result = run_turn(
-        definition, run["state"], event, TurnContext(call=call, now=now, url_for=url_for, services=services)
-    )
+    return services, TurnContext(call=call, now=_clock(run), url_for=url_for, services=services)
+
+
+def _turn(run: dict, definition: dict, event: Event, load_flow, params: Mapping[str, Any] | None = None) -> dict:
+    """One engine turn: a call's `run_turn`, or a conversation's `messaging.message_turn` (the webhook's)."""
+    services, ctx = _context(run, load_flow)
+    texting = run["options"].get("channel") == "messaging"
+    if texting:
+        result = messaging.message_turn(definition, run["state"], event, ctx, params or {})
+    else:
+        result = run_turn(definition, run["state"], event, ctx)
+    return _record(run, result, services, texting)
+
+
+def _record(run: dict, result: TurnResult, services: ConsoleServices, texting: bool) -> dict:
+    at = _clock(run)
     run["turns"] += 1
     run["state"] = result.state
     for step in result.steps:
@@ -261,24 +318,42 @@ def _turn(run: dict, definition: dict, event: Event, load_flow) -> dict:
         if step.detail.get("fallback"):
             run["transcript"].append({"who": "system", "text": f"Fallback: {step.detail['fallback']}"})
     run["transcript"].extend({"who": "system", "text": line} for line in services.log)
-    run["transcript"].extend(
-        {"who": "flow", "kind": kind, "text": text} for kind, text in heard_from_twiml(result.twiml)
-    )
+    if texting:
+        run["transcript"].extend({"who": "flow", "kind": "message", **sent} for sent in services.sent)
+        run["inputs"][-1] = {**run["inputs"][-1], "replies": services.sent}  # a text turn follows an input
+    else:
+        run["transcript"].extend(
+            {"who": "flow", "kind": kind, "text": text} for kind, text in heard_from_twiml(result.twiml)
+        )
     waiting_at = waiting_node(result.state) if not result.done else None
     run["expects"] = expects(result.state) if waiting_at else []
     run["active"] = waiting_at or (run["path"][-1]["node"] if run["path"] else None)
     run["done"] = bool(result.done)
     if result.done:
         end = end_of(result.state)
-        run["transcript"].append({"who": "system", "text": f"Call ended ({end.get('reason', 'completed')})."})
+        what = "Conversation" if texting else "Call"
+        run["transcript"].append({"who": "system", "text": f"{what} ended ({end.get('reason', 'completed')})."})
+    elif texting and waiting_until(result.state):
+        wait = datetime.fromisoformat(str(waiting_until(result.state))) - at
+        run["transcript"].append({"who": "system", "text": f"Waits up to {_duration(wait)} for a reply."})
+        run["wait_from"] = at.isoformat()
     return run
 
 
+def _duration(delta: timedelta) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
+
 def start(definition: dict, options: Mapping[str, Any], load_flow=None, now: datetime | None = None) -> dict:
-    """Begin a simulated call: the run dict after the first turn."""
+    """Begin a simulated call (the run dict after the first turn) or an empty text conversation."""
     load_definition(definition)
-    opts = clean_options(options)
+    opts = clean_options(options, flow_channels(definition))
     at = resolve_now(definition, opts, now)
+    texting = opts["channel"] == "messaging"
     run = {
         "v": 1,
         "options": opts,
@@ -287,26 +362,105 @@ def start(definition: dict, options: Mapping[str, Any], load_flow=None, now: dat
         "state": None,
         "inputs": [],
         "path": [],
-        "transcript": [{"who": "system", "text": f"Call from {opts['from']} at {at:%a %d %b %H:%M} UTC."}],
-        "expects": [],
+        "transcript": [
+            {
+                "who": "system",
+                "text": f"{'Texts' if texting else 'Call'} from {opts['from']} at {at:%a %d %b %H:%M} UTC."
+                + (" Send the first message to start the conversation." if texting else ""),
+            }
+        ],
+        "expects": ["input"] if texting else [],
         "active": None,
         "done": False,
-        "call_sid": "CA" + "5" * 32,
+        "call_sid": ("SM" if texting else "CA") + "5" * 32,
     }
+    if texting:
+        return run  # the contact's first text starts the session, as on the sms webhook
     return _turn(run, definition, Event("start", {}), load_flow)
 
 
+def message_params(run: dict, action: Mapping[str, Any]) -> dict[str, str]:
+    """The fields the sms webhook would bring for the contact's text (as the webhook cleans them)."""
+    body = str(action.get("text") or "").strip()[:1600]
+    media = str(action.get("media") or "").strip()
+    if media and not url_valid(media):
+        raise ConsoleError("A media URL must be an http(s) URL.")
+    if not body and not media:
+        raise ConsoleError("Type a message (or give a media URL).")
+    sid = f"SM{run['turns'] + 1:032d}"
+    form = {
+        "MessageSid": sid,
+        "SmsSid": sid,
+        "AccountSid": "ACsimulator",
+        "From": run["options"]["from"],
+        "To": run["options"]["to"],
+        "Body": body,
+        "NumMedia": "1" if media else "0",
+    }
+    if media:
+        form["MediaUrl0"] = media
+    return messaging.message_params(form)
+
+
+def _text_act(run: dict, definition: dict, action: Mapping[str, Any], load_flow) -> dict:
+    kind = action.get("kind")
+    if kind not in MESSAGE_KINDS:
+        raise ConsoleError(f"Unknown action {kind!r} in a text conversation: text or skip the wait.")
+    started = run["state"] is not None
+    if kind == "text":
+        params = message_params(run, action)
+        run = _grown(run, action)
+        media = [params["MediaUrl0"]] if params.get("MediaUrl0") else []
+        run["transcript"].append({"who": "contact", "text": params["Body"], "media": media})
+        return _turn(run, definition, Event("input" if started else "start", params), load_flow, params)
+    if not started:
+        raise ConsoleError("Nothing waits yet: send the first message.")
+    run = _grown(run, action)
+    until = waiting_until(run["state"])
+    if until:
+        due = datetime.fromisoformat(until)
+        run["skipped"] = run.get("skipped", 0) + max(0, int((due - _clock(run)).total_seconds()))
+        waited = due - datetime.fromisoformat(run.get("wait_from") or run["now"])
+        run["transcript"].append({"who": "system", "text": f"Skipped the wait: {_duration(waited)} pass, no reply."})
+        return _turn(run, definition, Event("timeout", {}), load_flow)
+    settings = (definition.get("settings") or {}) if isinstance(definition, dict) else {}
+    limit = int(settings.get("inactivity_timeout") or DEFAULT_INACTIVITY_SECONDS)
+    run["skipped"] = run.get("skipped", 0) + limit
+    run["inputs"][-1] = {**run["inputs"][-1], "replies": []}
+    run.update(done=True, expects=[], state=end_session(run["state"], "expired", turn=run["turns"]))
+    run["transcript"].append(
+        {"who": "system", "text": f"Skipped the wait: no message for {_duration(timedelta(seconds=limit))}."}
+    )
+    run["transcript"].append({"who": "system", "text": "Conversation ended (expired)."})
+    return run
+
+
+def _grown(run: dict, action: Mapping[str, Any]) -> dict:
+    """A copy of the run with the action added to its inputs (the run itself is not changed)."""
+    return {
+        **run,
+        "inputs": [*run["inputs"], dict(action)],
+        "path": list(run["path"]),
+        "transcript": list(run["transcript"]),
+    }
+
+
 def act(run: dict, definition: dict, action: Mapping[str, Any], load_flow=None) -> dict:
-    """Apply one caller action to a run (a new dict is returned; ConsoleError when it does not fit)."""
+    """Apply one caller (or texting contact) action to a run (a new dict is returned; ConsoleError
+    when it does not fit)."""
     if run.get("done"):
-        raise ConsoleError("The call has ended; start a new one.")
+        raise ConsoleError(
+            "The conversation has ended; start a new one."
+            if run["options"].get("channel") == "messaging"
+            else "The call has ended; start a new one."
+        )
     if len(run.get("inputs") or []) >= MAX_ACTIONS:
         raise ConsoleError(f"A simulated call takes at most {MAX_ACTIONS} caller actions; start a new one.")
-    clean = {
-        k: v for k, v in action.items() if k in ("kind", "digits", "text", "seconds", "success", "status", "result")
-    }
+    clean = {k: v for k, v in action.items() if k in ACTION_KEYS}
+    if run["options"].get("channel") == "messaging":
+        return _text_act(run, definition, clean, load_flow)
     event = event_for(clean, run.get("expects") or [])
-    run = {**run, "inputs": [*run["inputs"], clean], "path": list(run["path"]), "transcript": list(run["transcript"])}
+    run = _grown(run, clean)
     run["transcript"].append({"who": "caller", "text": describe_action(clean)})
     if event is None:
         run.update(done=True, expects=[])
@@ -316,8 +470,12 @@ def act(run: dict, definition: dict, action: Mapping[str, Any], load_flow=None) 
 
 
 def replay(definition: dict, inputs: list[dict], options: Mapping[str, Any], load_flow=None) -> dict:
-    """Run a saved test case's inputs against a definition; stops early when an input no longer fits."""
-    run = start(definition, options, load_flow)
+    """Run a saved test case's inputs against a definition; stops early when an input no longer fits.
+
+    An input of a text conversation that recorded its ``replies`` must bring the same ones: the
+    first that differ is ``replies_differ``.
+    """
+    run = start(definition, {"channel": "voice", **options}, load_flow)
     for action in inputs:
         if run["done"]:
             run.setdefault("unused", []).append(action)
@@ -327,7 +485,30 @@ def replay(definition: dict, inputs: list[dict], options: Mapping[str, Any], loa
         except ConsoleError as err:
             run["error"] = str(err)
             break
+        if "replies" in action and "replies_differ" not in run:
+            problem = compare_replies(action, run["inputs"][-1].get("replies") or [])
+            if problem:
+                run["replies_differ"] = problem
     return run
+
+
+def _said(replies: list[dict]) -> str:
+    if not replies:
+        return "nothing"
+    return " / ".join(
+        "“" + str(r.get("text") or "") + "”" + (f" [{', '.join(r.get('media') or [])}]" if r.get("media") else "")
+        for r in replies
+    )
+
+
+def compare_replies(action: Mapping[str, Any], got: list[dict]) -> str | None:
+    """None when a text brought the replies the case recorded, else the difference in words."""
+    want = [{"text": r.get("text"), "media": list(r.get("media") or [])} for r in action.get("replies") or []]
+    have = [{"text": r.get("text"), "media": list(r.get("media") or [])} for r in got]
+    if want == have:
+        return None
+    after = f"After “{action.get('text')}”" if action.get("kind") == "text" else "After skipping the wait"
+    return f"{after}: expected the flow to send {_said(want)}, it sent {_said(have)}."
 
 
 def compare_paths(expected: list[dict], actual: list[dict]) -> str | None:

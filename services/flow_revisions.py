@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 
 import phonenumbers
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import defer, selectinload
 
 from caches import PUBLISHED_DEFINITIONS, clear_all
@@ -108,16 +108,20 @@ def list_flows(org: Organization, include_archived: bool = False) -> list[Flow]:
 
 
 def numbers_by_flow(org: Organization, flow_ids: list[int]) -> dict[int, list[str]]:
-    """The org's phone numbers routed to each of these flows, in one query."""
+    """The org's phone numbers routed to each of these flows (their calls or their texts), in one query."""
     found: dict[int, list[str]] = {fid: [] for fid in flow_ids}
     if flow_ids:
         rows = db.session.execute(
-            select(PhoneNumber.flow_id, PhoneNumber.phone_number)
-            .where(PhoneNumber.org_id == org.id, PhoneNumber.flow_id.in_(flow_ids))
+            select(PhoneNumber.flow_id, PhoneNumber.messaging_flow_id, PhoneNumber.phone_number)
+            .where(
+                PhoneNumber.org_id == org.id,
+                or_(PhoneNumber.flow_id.in_(flow_ids), PhoneNumber.messaging_flow_id.in_(flow_ids)),
+            )
             .order_by(PhoneNumber.phone_number)
         )
-        for flow_id, number in rows:
-            found[flow_id].append(number)
+        for flow_id, messaging_flow_id, number in rows:  # its calls' flow, its texts' flow, or both
+            for fid in {flow_id, messaging_flow_id} & found.keys():
+                found[fid].append(number)
     return found
 
 
@@ -298,8 +302,14 @@ def archive(org: Organization, flow: Flow, archived: bool = True) -> Flow:
 
 
 def numbers_using(org: Organization, flow: Flow) -> list[PhoneNumber]:
-    """The org's phone numbers that route calls to this flow."""
-    return list(db.session.scalars(PhoneNumber.for_org(org.id).where(PhoneNumber.flow_id == flow.id)))
+    """The org's phone numbers that route calls or texts to this flow."""
+    return list(
+        db.session.scalars(
+            PhoneNumber.for_org(org.id).where(
+                or_(PhoneNumber.flow_id == flow.id, PhoneNumber.messaging_flow_id == flow.id)
+            )
+        )
+    )
 
 
 def set_test_users(flow: Flow, numbers: list[str], region: str = "US") -> list[str]:

@@ -363,6 +363,8 @@ def serialize(phone: PhoneNumber) -> dict[str, Any]:
         "flowName": phone.flow.name if phone.flow else None,
         "assignedUsers": [{"id": u.id, "email": u.email} for u in phone.assigned_users],
         "smsAutoReply": phone.sms_auto_reply,
+        "messagingFlowId": phone.messaging_flow_id,
+        "messagingFlowName": phone.messaging_flow.name if phone.messaging_flow else None,
         "status": "pending" if phone.sync_status == "pending" else "active",
         "syncStatus": phone.sync_status,
         "lastError": phone.last_error,

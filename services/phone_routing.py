@@ -1,4 +1,4 @@
-"""A number's routing (mode, flow, assigned users, SMS auto-reply): validation and applying it."""
+"""A number's routing (mode, flow, messaging flow, assigned users, SMS auto-reply): validation and applying it."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ class Routing:
     users: list[User] = field(default_factory=list)
     sms_auto_reply: str = ""
     friendly_name: str | None = None
+    # the messaging route: a flow serving messaging runs the conversations; None: the auto-reply (if any)
+    messaging_flow: Flow | None = None
 
 
 def parse_routing(org: Organization, data: Mapping[str, Any], current: PhoneNumber | None = None) -> Routing:
@@ -40,9 +42,19 @@ def parse_routing(org: Organization, data: Mapping[str, Any], current: PhoneNumb
         flow=current.flow if current else None,
         users=list(current.assigned_users) if current else [],
         sms_auto_reply=current.sms_auto_reply if current else "",
+        messaging_flow=current.messaging_flow if current else None,
     )
     if "flowId" in data:
         routing.flow = _flow(org, data["flowId"])
+    if "messagingFlowId" in data:
+        routing.messaging_flow = _flow(org, data["messagingFlowId"], "messagingFlowId")
+        if routing.messaging_flow is not None and "messaging" not in routing.messaging_flow.channels:
+            raise PhoneError(
+                400,
+                "flow_not_messaging",
+                f"The flow '{routing.messaging_flow.name}' does not serve text conversations: add the messaging "
+                "channel to it (Flow settings → Channels) or choose another flow.",
+            )
     if "mode" in data and data["mode"] not in (None, ""):
         routing.mode = str(data["mode"])
     elif current is None:
@@ -74,13 +86,13 @@ def parse_routing(org: Organization, data: Mapping[str, Any], current: PhoneNumb
     return routing
 
 
-def _flow(org: Organization, raw: Any) -> Flow | None:
+def _flow(org: Organization, raw: Any, key: str = "flowId") -> Flow | None:
     if raw in (None, ""):
         return None
     flow_id = parse_id(raw)
     flow = Flow.get_for_org(org.id, flow_id) if flow_id is not None else None
     if flow is None or flow.archived:
-        raise PhoneError(400, "unknown_flow", f"flowId {str(raw)[:20]!r} is not a flow of this organisation.")
+        raise PhoneError(400, "unknown_flow", f"{key} {str(raw)[:20]!r} is not a flow of this organisation.")
     return flow
 
 
@@ -113,6 +125,7 @@ def apply_routing(phone: PhoneNumber, routing: Routing) -> None:
     phone.flow = routing.flow
     phone.assigned_users = list(routing.users)
     phone.sms_auto_reply = routing.sms_auto_reply
+    phone.messaging_flow = routing.messaging_flow
     if routing.friendly_name:
         phone.friendly_name = routing.friendly_name
     phone.updated_at = utcnow()

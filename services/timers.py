@@ -4,6 +4,7 @@ The API::
 
     register(kind, fn)                          # fn(payload) runs in a Flask app context when due
     schedule(kind, key, payload, fire_at)       # one timer per (kind, key): scheduling again replaces it
+                                                # (wake=False: no wake-up queued, the sweep fires it)
     cancel(kind, key)
 
 **The truth is a row of ours** (`models.Timer`, table ``timer``), not a message in the queue:
@@ -52,7 +53,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import delete, event, select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from db_raw import RawStatement
@@ -64,7 +65,7 @@ from services.clock import now as clock_now
 log = logging.getLogger("phonetree.timers")
 
 # Modules that register timer handlers; the worker imports them before it runs anything.
-HANDLER_MODULES: tuple[str, ...] = ()
+HANDLER_MODULES: tuple[str, ...] = ("services.messaging",)
 
 WAKE_TASK = "phonetree.timers.wake"
 CLAIM_BATCH = 100
@@ -86,6 +87,7 @@ _UPSERT = RawStatement(
     "state = 'pending', available_at = excluded.available_at, lease_token = NULL, attempts = 0, last_error = NULL",
     params={"payload": _COLUMNS.payload.type, "fire_at": _COLUMNS.fire_at.type, "created_at": _COLUMNS.created_at.type},
 )
+_CANCEL = RawStatement('DELETE FROM timer WHERE kind = :kind AND "key" = :key')
 # A fired timer's row, unless it was re-scheduled (the lease token is cleared) or re-leased meanwhile.
 _DELETE_LEASED = RawStatement("DELETE FROM timer WHERE id = :id AND lease_token = :token")
 
@@ -101,11 +103,13 @@ def register(kind: str, fn: Callable[[dict], None]) -> None:
     _handlers[kind] = fn
 
 
-def schedule(kind: str, key: str, payload: dict, fire_at: datetime) -> None:
+def schedule(kind: str, key: str, payload: dict, fire_at: datetime, *, wake: bool = True) -> None:
     """Fire ``kind``'s handler with ``payload`` at or after ``fire_at``; replaces the timer ``(kind, key)``.
 
     Written in the caller's transaction: it takes effect when the caller commits. A naive
-    ``fire_at`` is taken as UTC.
+    ``fire_at`` is taken as UTC. ``wake=False`` queues no wake-up after the commit (a write to
+    the task queue saved): the worker's sweep fires the timer, up to
+    ``PHONETREE_TIMER_SWEEP_SECONDS`` late; for timers whose second does not matter (an expiry).
     """
     _check_kind(kind)
     if not isinstance(key, str) or not key or len(key) > MAX_KEY:
@@ -116,14 +120,13 @@ def schedule(kind: str, key: str, payload: dict, fire_at: datetime) -> None:
         raise TypeError("fire_at is a datetime")
     fire_at = fire_at.replace(tzinfo=UTC) if fire_at.tzinfo is None else fire_at.astimezone(UTC)
     _UPSERT.execute({"kind": kind, "key": key, "payload": payload, "fire_at": fire_at, "created_at": clock_now()})
-    _wake_after_commit(fire_at)
+    if wake:
+        _wake_after_commit(fire_at)
 
 
 def cancel(kind: str, key: str) -> None:
     """Drop the timer ``(kind, key)`` if there is one (in the caller's transaction). A run in progress finishes."""
-    db.session.execute(
-        delete(Timer).where(Timer.kind == kind, Timer.key == key).execution_options(synchronize_session=False)
-    )
+    _CANCEL.execute({"kind": kind, "key": key})
 
 
 def pending(kind: str, key: str) -> Timer | None:

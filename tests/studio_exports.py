@@ -14,9 +14,16 @@ from typing import Any
 
 from flows.formats import is_template, url_valid
 from flows.nodes.connect import WORKFLOW_SID_RE
+from flows.studio.map_other import TEXTED_FLEX
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "studio-flows"
 REAL_EXPORTS = sorted(SHARED.glob("*.json"))
+
+
+def placeholders_on_calls(report: list[dict[str, str]], types: set[str]) -> list[dict[str, str]]:
+    """The report's unsupported rows of those widget types, but a send-to-flex that text
+    conversations reach (a Flex chat task: Phonetree's queue takes calls only)."""
+    return [r for r in report if r["status"] == "unsupported" and r["type"] in types and TEXTED_FLEX not in r["detail"]]
 
 # (code, node id, field) of each placeholder error, per export.
 PLACEHOLDERS: dict[str, list[tuple[str, str, str]]] = {
@@ -32,8 +39,7 @@ PLACEHOLDERS: dict[str, list[tuple[str, str, str]]] = {
     ],
     "25-schedule-check-flex.json": [("invalid_workflow", "send_to_flex", "workflow_sid")],  # ${WORKFLOW_SID}
     "33-volunteer-center-voice-sms.json": [
-        ("required", "FlexCall", "workflow_sid"),
-        ("required", "FlexSMS", "workflow_sid"),
+        ("required", "FlexCall", "workflow_sid"),  # FlexSMS: text conversations reach it, a placeholder
     ],
 }
 WORKFLOW = "WW0123456789abcdef0123456789abcdef"

@@ -278,6 +278,21 @@ class TwilioProvider(Provider):
         message = self._call("SMS send", lambda: self.client.messages.create(to=to, from_=from_, body=body, **extra))
         return {"sid": message.sid, "status": message.status, "to": message.to, "from": message.from_}
 
+    def send_message(self, to: str, from_: str, body: str, media: list[str] | None = None,
+                     status_callback: str | None = None) -> dict[str, Any]:
+        """Send an SMS (MMS with media URLs) from a number, an alphanumeric sender or a Messaging
+        Service SID (``MG...``); returns its sid and status. Twilio's refusals (21610: the
+        recipient replied STOP; 21211: invalid number) raise an `UpstreamError` with that code."""
+        extra: dict[str, Any] = {"status_callback": status_callback} if status_callback else {}
+        if media:
+            extra["media_url"] = list(media)
+        if from_.startswith("MG") and len(from_) == 34:
+            extra["messaging_service_sid"] = from_
+        else:
+            extra["from_"] = from_
+        message = self._call("message send", lambda: self.client.messages.create(to=to, body=body, **extra))
+        return {"sid": message.sid, "status": message.status, "to": message.to, "from": message.from_}
+
     def create_call(self, to: str, from_: str, url: str, status_callback: str | None = None,
                     method: str = "POST", options: Mapping[str, str] | None = None) -> dict[str, Any]:
         """Place an outbound call whose TwiML comes from ``url``; returns its sid and status.

@@ -22,7 +22,7 @@ from services import flow_revisions
 from web.context import page_auth
 from web.flows_pages import bp, flow_or_404
 
-ACTION_FIELDS = ("kind", "digits", "text", "seconds", "success", "status", "result")
+ACTION_FIELDS = console.ACTION_KEYS
 
 
 def _serializer() -> URLSafeSerializer:
@@ -45,10 +45,16 @@ def _cases(flow) -> list[FlowTestCase]:
     )
 
 
+def _defaults(flow) -> dict[str, Any]:
+    """The console's start options for a flow: its first channel, the caller, the real clock."""
+    return console.clean_options({}, console.flow_channels(flow.draft))
+
+
 def _render(flow, run: dict | None, status: int = 200, **extra):
     blob = _serializer().dumps({"flow": flow.id, "logic": _logic_fingerprint(flow.draft), "run": run}) if run else ""
     zone = console.clock_zone(flow.draft)
-    html = render_template("flows/_console.html", flow=flow, run=run, blob=blob, zone=zone, **extra)
+    channels = console.flow_channels(flow.draft)
+    html = render_template("flows/_console.html", flow=flow, run=run, blob=blob, zone=zone, channels=channels, **extra)
     headers = {}
     if run:
         event = {"path": run["path"], "active": run.get("active"), "done": run["done"]}
@@ -82,33 +88,35 @@ def console_form(flow_id: int):
     """The console's start form (and the flow's test cases)."""
     flow = flow_or_404(flow_id)
     try:
-        options = console.clean_options(request.form)
+        options = console.clean_options(request.form, console.flow_channels(flow.draft))
     except console.ConsoleError as err:
-        return _render(flow, None, 400, error=str(err), options=console.clean_options({}), cases=_cases(flow))
+        return _render(flow, None, 400, error=str(err), options=_defaults(flow), cases=_cases(flow))
     return _render(flow, None, options=options, cases=_cases(flow))
 
 
 @bp.post("/<int:flow_id>/console/start")
 @page_auth("viewer")
 def console_start(flow_id: int):
-    """Start a simulated call on the saved draft with the chosen caller, clock and services."""
+    """Start a simulated call (or text conversation) on the saved draft with the chosen channel,
+    caller, clock and services."""
     flow = flow_or_404(flow_id)
     try:
         run = console.start(flow.draft, request.form, _load_flow)
     except (console.ConsoleError, ValueError) as err:
-        return _render(flow, None, 400, error=str(err), options=console.clean_options({}), cases=_cases(flow))
+        return _render(flow, None, 400, error=str(err), options=_defaults(flow), cases=_cases(flow))
     return _render(flow, run, cases=_cases(flow))
 
 
 @bp.post("/<int:flow_id>/console/act")
 @page_auth("viewer")
 def console_act(flow_id: int):
-    """Apply one caller action (press, say, silence, record, pay, dial, queue, hang up)."""
+    """Apply one caller action (press, say, silence, record, pay, dial, queue, hang up), or one of
+    a texting contact (text, skip the wait)."""
     flow = flow_or_404(flow_id)
     try:
         run = _run_from_request(flow)
     except console.ConsoleError as err:
-        return _render(flow, None, 400, error=str(err), options=console.clean_options({}), cases=_cases(flow))
+        return _render(flow, None, 400, error=str(err), options=_defaults(flow), cases=_cases(flow))
     action: dict[str, Any] = {k: request.form[k] for k in ACTION_FIELDS if request.form.get(k) not in (None, "")}
     if "seconds" in action:
         action["seconds"] = int(action["seconds"]) if str(action["seconds"]).isdigit() else 0
@@ -124,12 +132,13 @@ def console_act(flow_id: int):
 @bp.post("/<int:flow_id>/tests")
 @page_auth("editor")
 def save_test(flow_id: int):
-    """Save the simulated call as a test case: its inputs and the path the flow took."""
+    """Save the simulated call as a test case: its inputs and the path the flow took (a text
+    conversation's inputs keep the replies each brought)."""
     flow = flow_or_404(flow_id)
     try:
         run = _run_from_request(flow)
     except console.ConsoleError as err:
-        return _render(flow, None, 400, error=str(err), options=console.clean_options({}), cases=_cases(flow))
+        return _render(flow, None, 400, error=str(err), options=_defaults(flow), cases=_cases(flow))
     name = request.form.get("name", "").strip()[:200]
     if not name:
         return _render(flow, run, 400, error="Give the test case a name.", cases=_cases(flow))
@@ -151,7 +160,11 @@ def run_case(flow, case: FlowTestCase) -> dict:
     """Replay one test case on the saved draft and store the result on it."""
     try:
         run = console.replay(flow.draft, list(case.inputs or []), case.options or {}, _load_flow)
-        problem = console.compare_paths(case.expected_path or [], run["path"]) or run.get("error")
+        problem = (
+            console.compare_paths(case.expected_path or [], run["path"])
+            or run.get("error")
+            or run.get("replies_differ")
+        )
         path = run["path"]
     except (console.ConsoleError, ValueError) as err:
         problem, path = str(err), []
@@ -177,7 +190,7 @@ def run_tests(flow_id: int):
     return _render(
         flow,
         None,
-        options=console.clean_options({}),
+        options=_defaults(flow),
         cases=cases,
         notice=notice,
         summary={"passed": passed, "failed": len(results) - passed},
@@ -200,6 +213,4 @@ def delete_test(flow_id: int, case_id: int):
         abort(404)
     db.session.delete(case)
     db.session.commit()
-    return _render(
-        flow, None, options=console.clean_options({}), cases=_cases(flow), notice=f"Deleted test case “{case.name}”."
-    )
+    return _render(flow, None, options=_defaults(flow), cases=_cases(flow), notice=f"Deleted test case “{case.name}”.")

@@ -37,6 +37,7 @@ def flow_summary(flow: Flow, numbers: list[str] | None = None) -> dict:
         "has_unpublished_changes": rev is None or rev.definition != flow.draft,
         "test_users": list(flow.test_users or []),
         "numbers": numbers,
+        "channels": list(flow.channels),
     }
 
 

@@ -20,7 +20,7 @@ from web.schemas import BuyNumber, ImportNumber, RoutingBody
 bp = Blueprint("phone_api", __name__, url_prefix="/phone")
 csrf.exempt(bp)
 
-ROUTING_KEYS = ("mode", "flowId", "assignedUsers", "smsAutoReply", "friendlyName")
+ROUTING_KEYS = ("mode", "flowId", "messagingFlowId", "assignedUsers", "smsAutoReply", "friendlyName")
 
 
 def _body() -> dict[str, Any]:

@@ -85,12 +85,15 @@ def _done(notice: str, clear: tuple[str, ...] = (), phone=None):
 
 def _routing_form() -> dict[str, Any]:
     form = request.form
-    return {
+    data = {
         "mode": form.get("mode", "voice"),
         "flowId": form.get("flow_id") or None,
         "assignedUsers": form.getlist("users"),
         "smsAutoReply": form.get("sms_auto_reply", ""),
     }
+    if "messaging_flow_id" in form:  # the Text messages picker (a form without it keeps the route)
+        data["messagingFlowId"] = form.get("messaging_flow_id") or None
+    return data
 
 
 @bp.get("")

@@ -90,6 +90,7 @@ class Routing(Schema):
 
     mode: ShortText | None = None
     flowId: RowId | ShortText | None = None  # noqa: N815  (API.md's names)
+    messagingFlowId: RowId | ShortText | None = None  # noqa: N815  (a flow serving messaging, or null)
     assignedUsers: Annotated[list[ShortScalar], Field(max_length=500)] | None = None  # noqa: N815
     smsAutoReply: Text | None = None  # noqa: N815
     friendlyName: ShortText | None = None  # noqa: N815

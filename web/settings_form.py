@@ -7,7 +7,10 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
-from flows.definition import DEFAULT_SETTINGS, FALLBACK_ACTIONS
+from flows.definition import DEFAULT_INACTIVITY_SECONDS, DEFAULT_SETTINGS, FALLBACK_ACTIONS, MAX_INACTIVITY_SECONDS
+
+# The channels choice as the form shows it; stored as settings.channels (a list), absent for calls only.
+CHANNEL_CHOICES = ("voice", "messaging", "voice+messaging")
 
 
 def _field(name: str, kind: str, label: str, default: Any = None, help: str = "", choices=None, **extra) -> dict:
@@ -43,6 +46,29 @@ SETTINGS_TYPE: dict[str, Any] = {
         _field("fallback_number", "phone", "Transfer to", "", "Only for the transfer fallback."),
         _field("max_steps_per_turn", "number", "Steps per turn (loop guard)", 50, min=1, max=1000),
         _field("max_node_visits", "number", "Visits of one node per call", 25, min=1, max=1000),
+        _field(
+            "channels",
+            "select",
+            "Channels",
+            "voice",
+            "Calls (voice), text conversations (messaging), or both.",
+            choices=CHANNEL_CHOICES,
+        ),
+        _field(
+            "messaging_start",
+            "text",
+            "Texts start at (node id)",
+            "",
+            "When texts begin elsewhere than calls; empty: the start node (or branch on {{ trigger.channel }}).",
+        ),
+        _field(
+            "inactivity_timeout",
+            "number",
+            "Conversation ends after (seconds without a text)",
+            DEFAULT_INACTIVITY_SECONDS,
+            min=60,
+            max=MAX_INACTIVITY_SECONDS,
+        ),
     ],
 }
 
@@ -50,6 +76,8 @@ SETTINGS_TYPE: dict[str, Any] = {
 def settings_props(settings: dict[str, Any]) -> dict[str, Any]:
     """The definition's settings flattened for the form (fallback.* become fallback_*)."""
     props = {k: v for k, v in settings.items() if k != "fallback"}
+    if isinstance(settings.get("channels"), list):
+        props["channels"] = "+".join(c for c in ("voice", "messaging") if c in settings["channels"]) or "voice"
     for key, value in (settings.get("fallback") or {}).items():
         props[f"fallback_{key}"] = value
     return props
@@ -74,4 +102,7 @@ def parse_settings(current: dict[str, Any], form: MultiDict, parse_value: Callab
             settings[name] = value
     if fallback:
         settings["fallback"] = fallback
+    channels = settings.pop("channels", None)
+    if channels in CHANNEL_CHOICES and channels != "voice":
+        settings["channels"] = channels.split("+")
     return settings

@@ -11,7 +11,9 @@ from flows.nodes import (
     outbound,
     pay,
     redirect,
+    send_message,
     voice,
+    wait_for_reply,
 )
 
 __all__ = [
@@ -25,5 +27,7 @@ __all__ = [
     "outbound",
     "pay",
     "redirect",
+    "send_message",
     "voice",
+    "wait_for_reply",
 ]

@@ -32,6 +32,7 @@ class RunFunction(NodeType):
     label = "Run function"
     icon = "play"
     category = "Integrations"
+    channels = ("voice", "messaging")  # a signed POST: text conversations run Functions too
     description = (
         "Run a Twilio Function (5 s at most): its parameters are posted form-encoded and signed "
         "with X-Twilio-Signature, so protected Functions accept it. JSON answers land in "

@@ -61,6 +61,7 @@ class BusinessHours(NodeType):
     """Route on whether the business is open now."""
 
     type_name = "business_hours"
+    channels = ("voice", "messaging")
     label = "Business hours"
     icon = "clock"
     category = "Logic"

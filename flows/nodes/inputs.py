@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -32,6 +33,12 @@ def _words(text: str) -> list[str]:
     return [w for w in _WORDS_RE.split(text.lower()) if w]
 
 
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form of a reply (``Sí`` and ``SI`` match ``si``)."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
 def _gather(
     node: Node,
     rt: Runtime,
@@ -39,16 +46,25 @@ def _gather(
     attrs: dict[str, Any],
     prompt: Any,
 ) -> None:
-    """`<Gather action=service>` with the prompt inside, then a `<Redirect>` marked timeout=1."""
+    """`<Gather action=service>` with the prompt inside, then a `<Redirect>` marked timeout=1.
+
+    In a messaging session the prompt is sent as a message and the reply is the next one.
+    """
+    if rt.messaging:
+        add_prompt(rt, rt.response, prompt)
+        return
     gather = rt.response.gather(action=rt.url(service), method="POST", **attrs)
     add_prompt(rt, gather, prompt)
     rt.response.redirect(rt.url(service, timeout=1), method="POST")
 
 
 def _input_params(event: Event) -> tuple[str, str, str]:
+    """(Digits, SpeechResult, Confidence) of a call's input; a text reply comes as its Body (speech)."""
     params = event.params
     if event.kind != "input":
         return "", "", ""
+    if "Body" in params and "Digits" not in params and "SpeechResult" not in params:
+        return "", str(params.get("Body") or "").strip(), ""
     digits = str(params.get("Digits") or "").strip()
     speech = str(params.get("SpeechResult") or "").strip()
     return digits, speech, str(params.get("Confidence") or "")
@@ -59,6 +75,7 @@ class Menu(NodeType):
     """Say a prompt and route on one keypress (or a spoken keyword)."""
 
     type_name = "menu"
+    channels = ("voice", "messaging")  # a text reply: a digit or a keyword, or the value
     label = "Menu"
     icon = "keypad"
     category = "Input"
@@ -144,11 +161,19 @@ class Menu(NodeType):
                 if option["digit"] == digits[:1] and len(digits) == 1:
                     return option["digit"]
             return None
-        words = _words(speech)
+        words = _words(fold(speech))
         text = " ".join(words)
+        if len(words) == 1 and len(words[0]) == 1:  # a typed digit (a text reply "1")
+            for option in options:
+                if option["digit"] == words[0]:
+                    return option["digit"]
+        if speech.strip() in ("*", "#"):
+            for option in options:
+                if option["digit"] == speech.strip():
+                    return option["digit"]
         for option in options:
             for keyword in option.get("keywords") or []:
-                kw = " ".join(_words(str(keyword)))
+                kw = " ".join(_words(fold(str(keyword))))
                 if kw and f" {kw} " in f" {text} ":
                     return option["digit"]
         spoken = [DIGIT_WORDS.get(w, w) for w in words]
@@ -188,6 +213,7 @@ class CollectInput(NodeType):
     """Ask for digits or speech, check it, and store it in a flow variable."""
 
     type_name = "collect_input"
+    channels = ("voice", "messaging")  # a text reply: a digit or a keyword, or the value
     label = "Collect input"
     icon = "form-input"
     category = "Input"

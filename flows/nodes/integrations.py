@@ -1,4 +1,4 @@
-"""Nodes that talk to other systems: http_request, send_sms, subflow."""
+"""Nodes that talk to other systems: http_request, subflow (sending a message is `send_message`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from flows.definition import DefinitionError, Node, load_definition
-from flows.formats import VAR_NAME_RE, alphanumeric_sender, to_e164, url_valid
+from flows.formats import VAR_NAME_RE, url_valid
 from flows.issues import Issue, error
 from flows.registry import EnterSubflow, Field, NodeResult, NodeType, Route, register
 
@@ -41,6 +41,7 @@ class HttpRequest(NodeType):
     """Call a web service; parse a JSON answer into the node result and variables."""
 
     type_name = "http_request"
+    channels = ("voice", "messaging")
     label = "HTTP request"
     icon = "globe"
     category = "Integrations"
@@ -131,50 +132,11 @@ def call_endpoint(
 
 
 @register
-class SendSms(NodeType):
-    """Send a text message (by default to the caller, from the number they called)."""
-
-    type_name = "send_sms"
-    label = "Send SMS"
-    icon = "message"
-    category = "Integrations"
-    description = "Text the caller a link, a confirmation, ..."
-    fields = (
-        Field("to", "phone", "To", default="{{ call.from }}"),
-        Field("from", "sender", "From", default="{{ call.to }}",
-              help="A number you own, or an alphanumeric sender ID (refused in some countries)."),
-        Field("body", "template", "Message", required=True),
-    )
-    fixed_outcomes = ("sent", "failed")
-    results = ("status", "sid", "error")
-    summary = ("{body}",)
-
-    def run(self, node: Node, rt: Runtime) -> NodeResult:
-        """Send the text through the services; `sent` or `failed`."""
-        region = rt.settings.region
-        to = to_e164(rt.render(self.prop(node, "to")).strip(), region)
-        sender = rt.render(self.prop(node, "from")).strip()
-        from_ = to_e164(sender, region) or (sender if alphanumeric_sender(sender) else None)
-        body = rt.render(self.prop(node, "body")).strip()
-        if to is None or from_ is None or not body:
-            reason = "invalid_to" if to is None else "invalid_from" if from_ is None else "empty_body"
-            rt.set_result(node.id, {"status": "failed", "error": reason})
-            return Route("failed", {"error": reason})
-        try:
-            sid = rt.services.send_sms(to, from_, body[:1600])
-        except Exception as exc:  # noqa: BLE001  any failure of the provider is the failed outcome
-            log.info("send_sms %s failed: %s", node.id, exc)
-            rt.set_result(node.id, {"status": "failed", "error": str(exc)[:200]})
-            return Route("failed", {"error": type(exc).__name__})
-        rt.set_result(node.id, {"status": "sent", "sid": str(sid)})
-        return Route("sent", {"sid": str(sid)})
-
-
-@register
 class Subflow(NodeType):
     """Run another published flow, then come back through `completed`."""
 
     type_name = "subflow"
+    channels = ("voice", "messaging")
     label = "Subflow"
     icon = "git-fork"
     category = "Logic"

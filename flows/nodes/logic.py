@@ -99,6 +99,7 @@ class Branch(NodeType):
     """Route on the first condition that the input passes."""
 
     type_name = "branch"
+    channels = ("voice", "messaging")
     label = "Branch"
     icon = "split"
     category = "Logic"
@@ -175,6 +176,7 @@ class SetVariables(NodeType):
     """Set flow variables from templates."""
 
     type_name = "set_variables"
+    channels = ("voice", "messaging")
     label = "Set variables"
     icon = "variable"
     category = "Logic"

@@ -30,6 +30,7 @@ class Say(NodeType):
     )
     fixed_outcomes = ("next",)
     summary = prompt_summary("prompt")
+    channels = ("voice", "messaging")  # in a messaging session the prompt is sent as a message
 
     def run(self, node: Node, rt: Runtime) -> NodeResult:
         """Queue the Say/Play (and pause) and continue through `next`."""
@@ -179,9 +180,13 @@ class Hangup(NodeType):
     )
     ends_call = True
     summary = ("{say}", "{play}", "Ends the call")
+    channels = ("voice", "messaging")
 
     def run(self, node: Node, rt: Runtime) -> NodeResult:
-        """Say or play the goodbye and hang up."""
+        """Say or play the goodbye and hang up (in a messaging session: send it, end the session)."""
+        if rt.messaging:
+            said = add_prompt(rt, rt.response, {"say": self.prop(node, "say"), "play": self.prop(node, "play")})
+            return Finish({"said": said})
         if self.prop(node, "play"):
             url = rt.render(self.prop(node, "play")).strip()
             if url:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from flows.nodes.connect import DEFAULT_HOLD_MUSIC
 from flows.nodes.hours import WEEKDAYS, holiday_dates
+from flows.studio.export_messaging import build_send_message, build_wait_for_reply
 from flows.studio.export_voice import (
     Widgets,
     build_collect,
@@ -34,7 +35,8 @@ def build_branch(cx: Exporter, node: Node) -> Widgets:
     """branch → split-based-on (a placeholder for an unsupported widget → that widget again)."""
     stash = cx.stash.get(node.id) or {}
     conditions = [c for c in node.props.get("conditions") or [] if isinstance(c, dict) and c.get("id")]
-    if stash.get("type") and stash["type"] not in WIDGET_NODE and stash["type"] != "trigger":
+    # a widget type that is not a branch's (not mapped, or not here: a send-to-flex texts reach)
+    if stash.get("type") and WIDGET_NODE.get(stash["type"]) != "branch" and stash["type"] != "trigger":
         transitions = [
             cx.transition(str(c.get("value") or c.get("label") or c["id"]), node.outcomes.get(c["id"]))
             for c in conditions
@@ -325,23 +327,6 @@ def build_twiml_redirect(cx: Exporter, node: Node) -> Widgets:
     return [main_widget(cx, node, "add-twiml-redirect", transitions, props)]
 
 
-def build_send_sms(cx: Exporter, node: Node) -> Widgets:
-    """send_sms → send-message."""
-    p = node.props
-    to = p.get("to") or "{{ call.from }}"
-    from_ = p.get("from") or "{{ call.to }}"
-    props = {
-        "from": "{{flow.channel.address}}" if from_.replace(" ", "") == "{{call.to}}" else cx.liquid(from_),
-        "to": "{{contact.channel.address}}" if to.replace(" ", "") == "{{call.from}}" else cx.liquid(to),
-        "body": cx.liquid(p.get("body", "")),
-    }
-    transitions = [
-        cx.transition("sent", node.outcomes.get("sent")),
-        cx.transition("failed", node.outcomes.get("failed")),
-    ]
-    return [main_widget(cx, node, "send-message", transitions, props)]
-
-
 def build_subflow(cx: Exporter, node: Node) -> Widgets:
     """subflow → run-subflow (the flow id must be a Studio flow SID there)."""
     p = node.props
@@ -396,9 +381,10 @@ BUILDERS = {
     "transfer": build_transfer,
     "enqueue": build_enqueue,
     "http_request": build_http,
+    "send_message": build_send_message,
+    "wait_for_reply": build_wait_for_reply,
     "run_function": build_run_function,
     "twiml_redirect": build_twiml_redirect,
-    "send_sms": build_send_sms,
     "subflow": build_subflow,
     "ai_agent": build_ai_agent,
 }

@@ -22,6 +22,7 @@ from flows.definition import FlowDefinition, Node, copy_json, load_definition
 from flows.registry import NODE_TYPES
 from flows.studio.importer import fingerprint, wiring_fingerprint
 from flows.studio.liquid_export import jinja_to_liquid
+from flows.studio.map_messaging import trigger_starts
 from flows.studio.tables import TRIGGER_EVENTS
 
 _CALL_NAMES = {
@@ -247,9 +248,10 @@ class Exporter:
         others = {t["event"]: t.get("next") for t in stash.get("transitions") or [] if isinstance(t, dict)}
         known = {str(s.get("name") or nid): nid for nid, s in self.stash.items()}
         transitions = []
+        starts = trigger_starts(self.d)
         for event in TRIGGER_EVENTS:
-            if event == "incomingCall":
-                transitions.append(self.transition(event, self.d.start))
+            if event in starts:
+                transitions.append(self.transition(event, starts[event]))
                 continue
             node_id = known.get(str(others.get(event)), others.get(event))
             transitions.append(self.transition(event, node_id if self.d.node(node_id) else None))

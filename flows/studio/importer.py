@@ -28,6 +28,13 @@ from flows.formats import VAR_NAME_RE
 from flows.registry import NODE_TYPES
 from flows.studio import map_other, map_voice
 from flows.studio.liquid import Translation, translate, untranslated
+from flows.studio.map_messaging import (
+    MESSAGING_TRIGGERS,
+    import_channels,
+    messaging_detail,
+    start_events,
+    texted_widgets,
+)
 from flows.studio.map_voice import Mapped
 from flows.studio.shape import check_studio
 from flows.studio.tables import DIGIT_KEYS, TRIGGER_EVENTS, WIDGET_NODE
@@ -35,8 +42,8 @@ from flows.studio.tables import DIGIT_KEYS, TRIGGER_EVENTS, WIDGET_NODE
 Report = list[dict[str, str]]
 
 _AUX = "\x00aux:"
-# Where calls start, best first: a flow started only by messages still gets a start node (its
-# messaging widgets are placeholders) so that it can be published and edited.
+# Where calls start, best first; a flow no call starts begins where its messages go
+# (`map_messaging.start_events`), and serves messaging (`map_messaging.import_channels`).
 START_EVENTS = ("incomingCall", "incomingParent", "incomingRequest", "incomingMessage", "incomingConversationMessage")
 IGNORED_PROPS = frozenset({"offset"})
 MISSING = "there is no widget by that name"
@@ -83,6 +90,7 @@ class Importer:
         self.current: dict[str, Any] | None = None  # the widget being mapped
         self.menus = self._find_menus()
         self.merged = {split: gather for gather, split in self.menus.items()}
+        self.texted: set[str] = set()  # widgets a text conversation reaches (set with the channels)
 
     # -- helpers for the mappers -------------------------------------------------------
     def _reserve(self, name: str) -> str:
@@ -261,15 +269,19 @@ class Importer:
                 "detail": f"no Trigger widget; the flow starts at {initial}",
             }
         wired = {t["event"]: t.get("next") for t in trigger.get("transitions") or [] if t.get("next")}
-        source = next((e for e in START_EVENTS if wired.get(e)), None)
+        source = next((e for e in start_events(wired, START_EVENTS) if wired.get(e)), None)
         start = self.resolve(wired.get(source)) if source else None
         if start is None and initial != trigger["name"]:
             start = self.ids.get(initial)
+        self.settings, channel_notes = import_channels(self, wired, start)
+        self.texted = texted_widgets(self, wired)
+        messaging = self.settings.get("channels") or ()
+        used = {source} | (set(MESSAGING_TRIGGERS) if "messaging" in messaging else set())
         request = self.resolve(wired.get("incomingRequest")) if source != "incomingRequest" else None
         notes = [
             f"{e} → {t} is not used (Phonetree flows answer calls)"
             for e, t in wired.items()
-            if e != source and not (e == "incomingRequest" and request)
+            if e not in used and not (e == "incomingRequest" and request)
         ]
         if request:
             notes.append(f"executions (incomingRequest) start at {request}")
@@ -281,11 +293,13 @@ class Importer:
                 "a subflow: run it from a subflow node (Studio's run-subflow), whose parameters it reads as "
                 "{{trigger.parent.parameters.*}}" + (f" ({', '.join(parameters)})" if parameters else "")
             )
-        elif source and source != "incomingCall":
+        elif source and source != "incomingCall" and "voice" in (messaging or ("voice",)):
             notes.insert(0, f"no incomingCall transition; calls start where {source} goes")
+        notes.extend(channel_notes)
         if source and wired[source] in self.missing:
             notes.insert(0, f"{source} → {wired[source]}: {MISSING}; choose the start node in the designer")
         detail = f"start node: {start}" if start else "no incomingCall transition: the flow has no start node"
+        detail += messaging_detail(self.settings, start)
         studio["trigger"] = {
             "name": trigger["name"],
             "offset": (trigger.get("properties") or {}).get("offset") or {"x": 0, "y": 0},
@@ -320,6 +334,7 @@ class Importer:
             "aux": {},
             "order": [s["name"] for s in self.states],
         }
+        self.settings: dict[str, Any] = {}
         start, trigger_row = self._trigger(studio)
         nodes: list[dict[str, Any]] = []
         positions: dict[str, dict[str, float]] = {}
@@ -376,7 +391,7 @@ class Importer:
                     "text": "Imported from Twilio Studio. Check:\n" + "\n".join(lines),
                 }
             ]
-        definition = {"spec": SPEC_VERSION, "start": start, "settings": {}, "nodes": nodes, "ui": ui}
+        definition = {"spec": SPEC_VERSION, "start": start, "settings": self.settings, "nodes": nodes, "ui": ui}
         return definition, rows
 
     @staticmethod

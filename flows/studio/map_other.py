@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from flows.nodes.redirect import TwimlRedirect
+from flows.studio.map_messaging import map_send_message, map_wait_for_reply
 from flows.studio.map_voice import (
     CONTACT_ADDRESS,
-    FLOW_ADDRESS,
     Mapped,
     Targets,
     as_int,
@@ -107,8 +107,13 @@ def map_enqueue(cx: Importer, state: dict[str, Any]) -> Mapped:
     return Mapped("enqueue", node_props, outcomes, "enqueue", notes, used=used)
 
 
+TEXTED_FLEX = "a text conversation reaches it: Flex chat tasks are not available (a queue takes calls only)"
+
+
 def map_flex(cx: Importer, state: dict[str, Any]) -> Mapped:
     """send-to-flex → enqueue to its TaskRouter workflow (<Enqueue workflowSid><Task>)."""
+    if state["name"] in cx.texted:  # a Flex chat task: Phonetree's queue takes calls
+        return map_unsupported(cx, state, cx.ids[state["name"]], TEXTED_FLEX)
     task = {
         "workflow": "workflow",
         "attributes": "attributes",
@@ -322,23 +327,6 @@ def map_function(cx: Importer, state: dict[str, Any]) -> Mapped:
     return Mapped("run_function", node_props, outcomes, "run_function (signed POST)", notes, used=used)
 
 
-def map_send_sms(cx: Importer, state: dict[str, Any]) -> Mapped:
-    """send-message → send_sms (to the caller and from the called number unless set otherwise)."""
-    props, notes = state.get("properties") or {}, []
-    node_props: dict[str, Any] = {"body": cx.tpl(str(props.get("body") or ""), notes)}
-    to, from_ = str(props.get("to") or ""), str(props.get("from") or "")
-    if to.replace(" ", "") not in ("", CONTACT_ADDRESS):
-        node_props["to"] = cx.tpl(to, notes)
-    if from_.replace(" ", "") not in ("", FLOW_ADDRESS):
-        node_props["from"] = cx.tpl(from_, notes)
-    if props.get("media_url"):
-        notes.append("media_url (MMS) is not sent")
-    outcomes, _, more = route(cx, state, EVENT_OUTCOMES["send-message"])
-    notes.extend(more)
-    used = {"body", "to", "from", "media_url", "service", "channel", "attributes", "offset"}
-    return Mapped("send_sms", node_props, outcomes, "send_sms", notes, used=used)
-
-
 def map_subflow(cx: Importer, state: dict[str, Any]) -> Mapped:
     """run-subflow → subflow; the Studio flow SID must be re-pointed at an imported Phonetree flow."""
     props, notes = state.get("properties") or {}, []
@@ -398,6 +386,7 @@ MAPPERS: dict[str, Callable[..., Mapped | None]] = {
     "set-variables": map_set_variables,
     "split-based-on": map_branch,
     "make-http-request": map_http,
-    "send-message": map_send_sms,
+    "send-message": map_send_message,
+    "send-and-wait-for-reply": map_wait_for_reply,
     "run-subflow": map_subflow,
 }

@@ -20,9 +20,10 @@ WIDGET_NODE: dict[str, str] = {
     "enqueue-call": "enqueue",
     "send-to-flex": "enqueue",  # a TaskRouter workflow target
     "make-http-request": "http_request",
+    "send-message": "send_message",
+    "send-and-wait-for-reply": "wait_for_reply",
     "run-function": "run_function",
     "add-twiml-redirect": "twiml_redirect",
-    "send-message": "send_sms",
     "run-subflow": "subflow",
 }
 
@@ -108,8 +109,8 @@ NO_VALUE_OPERATORS = frozenset({"is_blank", "is_not_blank"})
 PLACEHOLDER_FALLBACK: dict[str, str] = {
     "fork-stream": "next",
     "record-call": "failed",
+    "send-to-flex": "failedToEnqueue",  # only where a text conversation reaches it (map_other.map_flex)
     "connect-virtual-agent": "return",
-    "send-and-wait-for-reply": "deliveryFailure",
     "make-outgoing-call": "failed",
     "send-to-autopilot": "failure",
     "send-to-auto-pilot": "failure",
@@ -119,7 +120,6 @@ UNSUPPORTED_WHY: dict[str, str] = {
     "fork-stream": "Phonetree does not fork media streams",
     "record-call": "Phonetree records transfers (transfer.record), not the whole call",
     "connect-virtual-agent": "Dialogflow connectors are not available; an ai_agent node streams to a gateway",
-    "send-and-wait-for-reply": "Phonetree flows run on calls, not on SMS conversations",
     "make-outgoing-call": "the first version of the widget; use an Outgoing call node (make-outgoing-call-v2)",
     "send-to-autopilot": "Autopilot is retired",
     "send-to-auto-pilot": "Autopilot is retired",

@@ -574,3 +574,25 @@ def test_zoom_pan_rubber_band_and_moving_a_group(page, live_server, acme):
     page.click("[data-cmd=undo]")
     assert js(page, "({sales: d.model.pos.get('sales'), support: d.model.pos.get('support')})") == before
     assert not page.js_errors
+
+
+def test_the_flow_channels_show_and_grey_the_palette(page, live_server, acme):
+    login(page, live_server, "erin@example.com", PASSWORD)
+    open_designer(page, live_server, acme["menu"].id)
+    assert page.locator("#flow-channels").inner_text() == "Calls"
+    page.click("#tab-add")
+    assert "off-channel" in page.locator(".palette-item[data-type=wait_for_reply]").get_attribute("class")
+    assert "off-channel" not in page.locator(".palette-item[data-type=record]").get_attribute("class")
+    page.click("#tab-flow")
+    page.wait_for_selector("#settings-form select[name='f.channels']")
+    page.select_option("#settings-form select[name='f.channels']", "messaging")
+    page.wait_for_function("() => (window.phonetreeDesigner.model.settings.channels || []).join() === 'messaging'")
+    assert page.locator("#flow-channels").inner_text() == "Texts"
+    page.click("#tab-add")
+    assert "off-channel" in page.locator(".palette-item[data-type=record]").get_attribute("class")
+    assert "off-channel" not in page.locator(".palette-item[data-type=wait_for_reply]").get_attribute("class")
+    assert "off-channel" not in page.locator(".palette-item[data-type=menu]").get_attribute("class")
+    wait_saved(page)
+    assert stored_draft(acme["menu"].id)["settings"]["channels"] == ["messaging"]
+    shot(page, "designer-channels")
+    assert not page.js_errors

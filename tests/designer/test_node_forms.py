@@ -212,6 +212,23 @@ def test_field_help_is_plain_text_without_markdown():
     assert helps and not [h for h in helps if "`" in h[2]]
 
 
+def test_settings_choose_the_channels_and_the_palette_knows_each_types(ed, acme):
+    fid = acme["flow"].id
+    settings = acme["flow"].draft["settings"]
+    html = ed.htmx(f"/flows/{fid}/settings-form", {"settings": json.dumps(settings)}).get_data(as_text=True)
+    assert 'name="f.channels"' in html and 'name="f.messaging_start"' in html
+    form = {"settings": json.dumps(settings), "f.channels": "voice+messaging", "f.messaging_start": "texts"}
+    body = ed.htmx(f"/flows/{fid}/settings-parse", form).get_json()
+    assert body["settings"]["channels"] == ["voice", "messaging"] and body["settings"]["messaging_start"] == "texts"
+    calls_only = ed.htmx(f"/flows/{fid}/settings-parse", {**form, "f.channels": "voice", "f.messaging_start": ""})
+    assert "channels" not in calls_only.get_json()["settings"]
+    page = ed.get(f"/flows/{fid}").get_data(as_text=True)
+    assert 'id="flow-channels"' in page and ">Calls</span>" in page
+    assert 'data-type="record" data-channels="voice"' in page
+    assert 'data-type="wait_for_reply" data-channels="messaging"' in page
+    assert 'data-type="menu" data-channels="voice messaging"' in page
+
+
 def test_the_request_start_shows_the_curl_of_its_executions_endpoint(ed, acme):
     flow = acme["flow"]
     start = next(n for n in flow.draft["nodes"] if n["id"] == flow.draft["start"])

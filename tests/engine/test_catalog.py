@@ -14,8 +14,8 @@ from flows.registry import Route, unregister
 from tests.engine.helpers import Call, bye, flow, node
 
 DESIGN_TYPES = {"menu", "collect_input", "record", "pay", "say", "branch", "set_variables", "business_hours",
-                "transfer", "enqueue", "http_request", "send_sms", "subflow", "voicemail", "ai_agent", "hangup",
-                "outbound_call", "run_function", "twiml_redirect"}
+                "transfer", "enqueue", "http_request", "send_message", "subflow", "voicemail", "ai_agent", "hangup",
+                "wait_for_reply", "outbound_call", "run_function", "twiml_redirect"}
 BUILTIN_TYPES = {"ring_users", "take_message", "connect_call", "ai_stream"}  # the built-in flows' own
 DESIGN_KINDS = {"text", "template", "prompt", "number", "bool", "select", "digits", "regex", "timezone",
                 "weekly_hours", "dates", "options", "conditions", "assignments", "key_values", "url", "phone",

@@ -1,4 +1,4 @@
-"""http_request, send_sms and subflow through every outcome."""
+"""http_request, send_message (the old send_sms type) and subflow through every outcome."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def test_send_sms_sent_to_caller_from_called_number() -> None:
     services = FakeServices()
     result = Call(SMS_FLOW, services).start()
     assert outcomes(result) == [("sms", "sent"), ("ok", None)]
-    assert services.calls == [("send_sms", ("+14155550123", "+14155550999", "Your code is 1234"))]
+    assert services.calls == [("send_message", ("+14155550123", "+14155550999", "Your code is 1234", []))]
     assert result.state["results"]["sms"]["sid"].startswith("SM")
 
 

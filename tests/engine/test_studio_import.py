@@ -36,9 +36,9 @@ NOT_MAPPED = {
         "no_input_vm": "partial",
         "subflow": "partial",
         "bot": "unsupported",
-        "sms_reply": "unsupported",
+        "sms_reply": "mapped",
     },
-    "sms_flow.json": {"Trigger": "partial", "ask_confirm": "unsupported"},
+    "sms_flow.json": {"Trigger": "partial", "ask_confirm": "mapped"},
 }
 VOICE_FIXTURES = ("ivr_main_menu.json", "voicemail.json", "payments.json", "appointment_http.json", "every_widget.json")
 
@@ -299,7 +299,10 @@ def test_trigger_events_other_than_calls_are_reported() -> None:
     assert definition["start"] == "text_only"
     trigger = report[0]
     assert trigger["widget"] == "Trigger" and trigger["status"] == "partial"
-    assert "incomingMessage → ask_confirm is not used" in trigger["detail"]
+    assert "text conversations start at ask_confirm" in trigger["detail"]
+    assert "executions (incomingRequest) start at ask_confirm" in trigger["detail"]
+    settings = definition["settings"]
+    assert settings == {"channels": ["voice", "messaging"], "messaging_start": "ask_confirm"}
     check = nodes_of(definition)["check_reply"]
     assert check["props"]["input"] == "{{widgets.ask_confirm.inbound.Body | downcase | strip}}"
     assert check["props"]["conditions"][0]["operator"] == "matches_any_of"
@@ -405,8 +408,8 @@ def test_call_pays_a_bill_and_gets_a_receipt() -> None:
     assert outcomes(third) == [("take_payment", "success"), ("paid", "next"), ("sms_receipt", "sent")]
     assert "payment of 25.00 dollars was received. Your confirmation code is ch_9." in third.twiml
     assert services.calls[-1] == (
-        "send_sms",
-        (CALL["From"], CALL["To"], "City Utilities: payment of $25.00 received for account 12345678."),
+        "send_message",
+        (CALL["From"], CALL["To"], "City Utilities: payment of $25.00 received for account 12345678.", []),
     )
     failed = Call(definition)
     failed.start()

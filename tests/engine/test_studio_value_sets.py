@@ -180,7 +180,7 @@ def test_an_alphanumeric_sender_is_valid_with_a_warning_and_is_used() -> None:
     assert warning.field == "from" and "some countries" in warning.message
     call = Call(definition)
     assert outcomes(call.start())[0] == ("sms", "sent")
-    assert call.services.calls[0] == ("send_sms", ("+14155550123", "ACME Clinic", "Hi"))
+    assert call.services.calls[0] == ("send_message", ("+14155550123", "ACME Clinic", "Hi", []))
     long_name = flow(node("sms", "send_sms", {"from": "Cloud City Healthcare", "body": "Hi"}, sent="bye",
                           failed="bye"), bye())
     issues = validate(long_name)
@@ -192,7 +192,9 @@ def test_an_alphanumeric_sender_is_valid_with_a_warning_and_is_used() -> None:
 def test_a_flow_started_only_by_messages_still_gets_a_start_node() -> None:
     definition, report = import_studio(studio_of(SHARED / "34-webchat-conversations-flex.json"))
     assert definition["start"] == "loop_1"
-    assert "no incomingCall transition; calls start where incomingConversationMessage goes" in report[0]["detail"]
+    assert "start node: loop_1 (text conversations only)" in report[0]["detail"]
+    assert "Conversations-only properties (service, channel, attributes) are ignored" in report[0]["detail"]
+    assert definition["settings"] == {"channels": ["messaging"]}
     assert [i.code for i in validate(definition) if i.severity == "error"] == []
 
 

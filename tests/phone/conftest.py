@@ -29,9 +29,9 @@ def connect_twilio(app, org, fake) -> None:
     db.session.commit()
 
 
-def make_flow(org, name: str = "Main line") -> Flow:
-    """A flow row of this org."""
-    flow = Flow(org_id=org.id, name=name, draft=template_definition("main_menu"), test_users=[])
+def make_flow(org, name: str = "Main line", draft: dict | None = None) -> Flow:
+    """A flow row of this org (its draft: the main menu template unless given)."""
+    flow = Flow(org_id=org.id, name=name, draft=draft or template_definition("main_menu"), test_users=[])
     db.session.add(flow)
     db.session.commit()
     return flow

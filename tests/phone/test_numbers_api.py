@@ -266,3 +266,51 @@ def test_a_number_name_over_twilios_limit_is_refused_not_cut(phone):
     }
     renamed = phone.ok("POST", f"/phone/numbers/{bought['phoneId']}/routing", {"friendlyName": name})
     assert renamed["friendlyName"] == name
+
+
+def test_messaging_flow_id_routes_texts_beside_the_voice_flow(phone, flow):
+    texts = make_flow(
+        phone.org,
+        "Text line",
+        {
+            "spec": "phonetree/1",
+            "start": "hi",
+            "settings": {"channels": ["messaging"]},
+            "nodes": [{"id": "hi", "type": "send_message", "props": {"body": "Hello"}, "outcomes": {}}],
+        },
+    )
+    body = phone.ok(
+        "POST",
+        "/phone/numbers",
+        {"areaCode": "415", "mode": "ivr", "flowId": flow.id, "messagingFlowId": texts.id},
+        status=201,
+    )
+    assert (body["flowId"], body["messagingFlowId"], body["messagingFlowName"]) == (flow.id, texts.id, "Text line")
+    assert phone.twilio_number(body["sid"])["sms_url"] == phone.hook("sms")  # the SMS URL is the same as ever
+    routed = phone.ok("POST", f"/phone/numbers/{body['phoneId']}/routing", {"smsAutoReply": "Thanks"})
+    assert routed["messagingFlowId"] == texts.id and routed["flowId"] == flow.id  # left out: kept
+    cleared = phone.ok("POST", f"/phone/numbers/{body['phoneId']}/routing", {"messagingFlowId": None})
+    assert cleared["messagingFlowId"] is None and cleared["smsAutoReply"] == "Thanks"
+    resp = phone.post(f"/phone/numbers/{body['phoneId']}/routing", {"messagingFlowId": flow.id})
+    assert resp.status_code == 400 and resp.get_json()["error"]["code"] == "flow_not_messaging"
+
+
+def test_a_flow_that_texts_route_to_is_listed_with_its_numbers_and_cannot_be_archived(phone, flow, make):
+    texts = make_flow(
+        phone.org,
+        "Text line",
+        {
+            "spec": "phonetree/1",
+            "start": "hi",
+            "settings": {"channels": ["messaging"]},
+            "nodes": [{"id": "hi", "type": "send_message", "props": {"body": "Hello"}, "outcomes": {}}],
+        },
+    )
+    body = phone.ok("POST", "/phone/numbers", {"areaCode": "415", "mode": "voice", "messagingFlowId": texts.id},
+                    status=201)
+    editor = make.user("ed@example.com", role="editor", org=phone.org)
+    headers = make.api_headers(editor, phone.org)
+    summary = phone.client.get(f"/api/flows/{texts.id}", headers=headers).get_json()
+    assert summary["numbers"] == [body["phoneNumber"]] and summary["channels"] == ["messaging"]
+    resp = phone.client.post(f"/api/flows/{texts.id}/archive", json={}, headers=headers)
+    assert resp.status_code == 400 and body["phoneNumber"] in resp.get_json()["error"]["message"]

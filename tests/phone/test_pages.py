@@ -192,3 +192,28 @@ def test_publish_offer_publishes_or_says_why_not(phone, flow, admin_session):
     again = _post(phone, f"/numbers/flows/{flow.id}/publish", admin_session)  # a second tab: nothing new, same answer
     assert again.status_code == 200 and "revision 1" in again.get_data(as_text=True)
     assert _post(phone, "/numbers/flows/999999/publish", admin_session).status_code == 404
+
+
+def test_the_routing_form_sets_the_numbers_messaging_flow(phone, flow, admin_session):
+    from tests.phone.conftest import make_flow
+
+    texts = make_flow(
+        phone.org,
+        "Text line",
+        {"spec": "phonetree/1", "start": "hi", "settings": {"channels": ["messaging"]},
+         "nodes": [{"id": "hi", "type": "send_message", "props": {"body": "Hello"}, "outcomes": {}}]},
+    )
+    bought = phone.ok("POST", "/phone/numbers", {"areaCode": "415", "mode": "ivr", "flowId": flow.id}, status=201)
+    form = phone.client.get(f"/numbers/{bought['phoneId']}/edit", headers=HX).get_data(as_text=True)
+    picker = form[form.index('name="messaging_flow_id"'):].split("</select>")[0]
+    assert f'value="{texts.id}"' in picker and f'value="{flow.id}"' not in picker  # only flows serving texts
+    resp = _post(phone, f"/numbers/{bought['phoneId']}/routing", admin_session,
+                 {"mode": "ivr", "flow_id": flow.id, "messaging_flow_id": texts.id})
+    assert resp.status_code == 200 and "Saved the routing" in resp.get_data(as_text=True)
+    db.session.expire_all()
+    row = db.session.get(PhoneNumber, bought["phoneId"])
+    assert (row.flow_id, row.messaging_flow_id) == (flow.id, texts.id)
+    assert "SMS flow" in phone.client.get("/numbers").get_data(as_text=True)
+    _post(phone, f"/numbers/{bought['phoneId']}/routing", admin_session, {"mode": "ivr", "flow_id": flow.id})
+    db.session.expire_all()
+    assert db.session.get(PhoneNumber, bought["phoneId"]).messaging_flow_id == texts.id  # no picker: kept

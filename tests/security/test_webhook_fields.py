@@ -162,6 +162,32 @@ def test_hostile_fields_on_sms_are_stored(world, mutator):
 
 
 @pytest.mark.parametrize("mutator", list(MUTATORS))
+def test_hostile_fields_on_a_conversation_and_on_delivery_status(world, mutator):
+    flow = world.flow(
+        {"spec": "phonetree/1", "start": "ask", "settings": {"channels": ["messaging"]},
+         "nodes": [{"id": "ask", "type": "wait_for_reply", "props": {"prompt": "Name?"}, "outcomes": {}}]},
+        number=None,
+    )
+    world.number(IVR_NUMBER, messaging_flow_id=flow.id)
+    world.app.config["PHONETREE_MESSAGES_DRY_RUN"] = True
+    mutate = MUTATORS[mutator]
+    form = {"MessageSid": "SM" + "b" * 32, "AccountSid": TWILIO_FAKE_ACCOUNT_SID, "From": CALLER, "To": IVR_NUMBER,
+            "Body": "hi there", "NumMedia": "0", "NumSegments": "1", "MediaUrl0": "https://x.example/a.png"}
+    resp = _post(world, "sms", {k: mutate(k, v) for k, v in form.items()})
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
+    assert_valid_twiml(resp.get_data(as_text=True))
+    db.session.expire_all()
+    out = db.session.scalar(select(Message).where(Message.direction == "outbound"))
+    assert out is not None and out.body == "Name?"
+    status = {"MessageSid": out.sid, "MessageStatus": "undelivered", "ErrorCode": "30003",
+              "AccountSid": TWILIO_FAKE_ACCOUNT_SID}
+    resp = _post(world, "message-status", {k: mutate(k, v) for k, v in status.items()})
+    assert resp.status_code == 204
+    db.session.expire_all()
+    assert "\x00" not in (db.session.get(Message, out.id).status or "")
+
+
+@pytest.mark.parametrize("mutator", list(MUTATORS))
 @pytest.mark.parametrize(("service", "query"), [
     ("voice", "orgid=acme"),
     ("ai-voice", "orgid=acme"),
@@ -187,7 +213,7 @@ def test_hostile_fields_on_voice_and_ai_services_answer_twiml(world, app, mutato
 def test_every_service_id_of_the_contract_is_probed():
     probed = {"voice", "ivr-menu", "sms", "status", "recording-status", "transcription-status", "ivr-continue",
               "ivr-input", "ivr-menu-input", "ivr-recording", "ivr-payment-status", "ivr-queue-music",
-              "ivr-ai-outbound", "ivr-ai-transfer", "ai-voice"}
+              "ivr-ai-outbound", "ivr-ai-transfer", "ai-voice", "message-status"}
     assert probed == SERVICE_IDS
 
 

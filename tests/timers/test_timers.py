@@ -267,6 +267,16 @@ def test_a_commit_sends_a_wake_up_for_each_fire_time_and_a_rollback_none(timer_a
     assert huey.pending_count() == 1  # already due: queued for the next free worker thread
 
 
+def test_a_timer_without_a_wake_up_is_fired_by_the_sweep(timer_app, clock, fired):
+    app = timer_app("sqlite", PHONETREE_CLOCK=clock)
+    huey = task_queue.queue(app)
+    timers.schedule(KIND, "quiet", {"n": 1}, clock.at + timedelta(hours=24), wake=False)
+    db.session.commit()
+    assert huey.pending_count() == huey.scheduled_count() == 0  # nothing queued: the row is the truth
+    clock.at += timedelta(hours=24)
+    assert timers.run_due(app) == 1 and fired == [{"n": 1}]
+
+
 def test_a_queue_that_is_down_loses_no_timer(timer_app, clock, fired):
     app = timer_app("sqlite", PHONETREE_CLOCK=clock)
     app.config["TASKS_URL"] = "redis://127.0.0.1:9/0"  # nothing listens there

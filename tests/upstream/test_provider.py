@@ -96,6 +96,19 @@ def test_send_sms_and_place_a_call(provider, twilio_fake):
     assert caught.value.status == 400 and caught.value.code == 21606
 
 
+def test_send_message_with_media_a_callback_or_a_messaging_service(provider, twilio_fake):
+    number = twilio_fake.state.add_owned_number(twilio_fake.account_sid)["phone_number"]
+    sent = provider.send_message("+14155550100", number, "Your receipt", ["https://x.example/r.png"],
+                                 status_callback=f"{HOOKS}/message-status?orgid=acme")
+    record = twilio_fake.state.messages[sent["sid"]]
+    assert record["num_media"] == "1" and record["_StatusCallback"] == f"{HOOKS}/message-status?orgid=acme"
+    service = provider.send_message("+14155550100", "MG" + "a" * 32, "From the pool")
+    assert twilio_fake.state.messages[service["sid"]]["messaging_service_sid"] == "MG" + "a" * 32
+    with pytest.raises(UpstreamError) as caught:
+        provider.send_message("not a number", number, "x")
+    assert caught.value.code == 21211
+
+
 def test_fetch_account_never_returns_the_auth_token(provider, twilio_fake):
     account = provider.fetch_account()
     assert account["sid"] == twilio_fake.account_sid and account["status"] == "active"

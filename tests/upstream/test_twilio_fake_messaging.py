@@ -185,6 +185,34 @@ def test_unknown_call_is_404(client):
     assert _error(excinfo) == (404, 20404)
 
 
+def test_stop_opts_a_contact_out_until_start_and_inbound_texts_are_signed(twilio_fake, client, our_number):
+    from twilio.request_validator import RequestValidator
+
+    from upstream.twilio_fake.messaging import receive_message
+
+    twilio_fake.state.update_number_behind_back(
+        next(iter(twilio_fake.state.numbers)), sms_url="https://app.example/connect/webhook/twilio/sms?orgid=acme"
+    )
+    posted = []
+
+    def post(url, form, headers):
+        posted.append((url, form, headers))
+        return "ok"
+
+    assert receive_message(twilio_fake.state, twilio_fake.account_sid, our_number, CALLER, "Stop", post=post) == "ok"
+    url, form, headers = posted[0]
+    assert url == "https://app.example/connect/webhook/twilio/sms?orgid=acme"
+    assert (form["From"], form["To"], form["Body"]) == (CALLER, our_number, "Stop")
+    assert RequestValidator(twilio_fake.auth_token).validate(url, form, headers["X-Twilio-Signature"])
+    with pytest.raises(TwilioRestException) as refused:
+        client.messages.create(to=CALLER, from_=our_number, body="Still there?")
+    assert _error(refused) == (400, 21610)
+    receive_message(twilio_fake.state, twilio_fake.account_sid, our_number, CALLER, "START", ["https://x.example/a.png"],
+                    post=post)
+    assert posted[1][1]["MediaUrl0"] == "https://x.example/a.png" and posted[1][1]["NumMedia"] == "1"
+    assert client.messages.create(to=CALLER, from_=our_number, body="Welcome back").status == "queued"
+
+
 def test_a_call_with_machine_detection_records_it_and_its_webhooks_are_signed(twilio_fake, client, our_number):
     from twilio.request_validator import RequestValidator
 

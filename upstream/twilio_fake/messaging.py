@@ -18,6 +18,10 @@ from .state import FakeTwilioState
 # Messages
 TO_REQUIRED, FROM_REQUIRED, BODY_REQUIRED = 21604, 21603, 21602
 INVALID_TO = 21211
+UNSUBSCRIBED = 21610
+# Twilio's default opt-out and opt-in keywords (Advanced Opt-Out off)
+STOP_WORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit"})
+START_WORDS = frozenset({"start", "yes", "unstop"})
 FROM_NOT_SMS_CAPABLE = 21606
 BODY_TOO_LONG = 21617
 INVALID_MEDIA_URL = 21620
@@ -84,6 +88,8 @@ def send_message(state: FakeTwilioState, account_sid: str, form: MultiDict[str, 
                     f"The From phone number {from_} is not a valid, SMS-capable inbound phone number "
                     "or short code for your account.",
                 )
+        if from_ and (to, from_) in state.opt_outs:
+            raise bad_request(UNSUBSCRIBED, "Attempt to send to unsubscribed recipient")
         sid = state.new_sid("SM")
         record = message_json(
             account_sid, sid, to, from_ or None, body, len(media), service or None,
@@ -271,3 +277,47 @@ def list_calls(state: FakeTwilioState, account_sid: str, args: MultiDict[str, st
     with state.lock:
         items, used = _filtered(_newest_first(state.calls, account_sid), args, exact, dates)
         return paginate(items, args, path, "calls", used)
+
+
+def receive_message(
+    state: FakeTwilioState,
+    account_sid: str,
+    to: str,
+    from_: str,
+    body: str,
+    media: list[str] | None = None,
+    post: Callable[[str, dict[str, str], dict[str, str]], Any] | None = None,
+) -> Any:
+    """A text from `from_` arrives at the account's number `to`: Twilio posts it, signed with the
+    account's auth token, to the number's SMS URL (``post(url, form, headers)``, default
+    `requests.post`) and answers ``post``'s result. STOP-like words opt the sender out of that
+    number (later sends to them fail with 21610), START-like words opt them back in.
+    """
+    from twilio.request_validator import RequestValidator
+
+    with state.lock:
+        number = _owned_number(state, account_sid, to)
+        account = state.accounts.get(account_sid)
+        if number is None or account is None or not number.get("sms_url"):
+            raise ValueError(f"{to} is not a number of {account_sid} with an SMS URL")
+        word = body.strip().lower()
+        if word in STOP_WORDS:
+            state.opt_outs.add((from_, to))
+        elif word in START_WORDS:
+            state.opt_outs.discard((from_, to))
+        sid = state.new_sid("SM")
+        url, token = number["sms_url"], account.auth_token
+    form = {
+        "MessageSid": sid, "SmsSid": sid, "SmsMessageSid": sid, "AccountSid": account_sid,
+        "From": from_, "To": to, "Body": body, "NumMedia": str(len(media or [])), "NumSegments": "1",
+        "SmsStatus": "received", "ApiVersion": "2010-04-01",
+    }
+    for i, media_url in enumerate(media or []):
+        form[f"MediaUrl{i}"] = media_url
+        form[f"MediaContentType{i}"] = "image/jpeg"
+    headers = {"X-Twilio-Signature": RequestValidator(token).compute_signature(url, form)}
+    if post is None:
+        import requests
+
+        return requests.post(url, data=form, headers=headers, timeout=10)
+    return post(url, form, headers)

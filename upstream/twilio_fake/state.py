@@ -112,6 +112,8 @@ class FakeTwilioState:
             self.api_keys: dict[str, ApiKey] = {}
             self.numbers: dict[str, dict[str, Any]] = {}
             self.messages: dict[str, dict[str, Any]] = {}
+            # (recipient, sender number) pairs where the recipient texted STOP: sends are refused (21610)
+            self.opt_outs: set[tuple[str, str]] = set()
             self.calls: dict[str, dict[str, Any]] = {}
             self.available: dict[str, AvailableNumber] = generate_inventory()
             self._failures: list[_Failure] = []

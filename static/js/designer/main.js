@@ -23,9 +23,24 @@ const history = new History(model, (patch) => {
   if (!ro) { saver.markDirty(); }
   validator.schedule();
   updateUndo();
-  if ("settings" in patch) panel.settingsChanged();
+  if ("settings" in patch) { panel.settingsChanged(); showChannels(); }
   panel.refreshIfChanged();
 });
+
+// The flow's channels (settings.channels, calls when unset): named in the toolbar; palette node
+// types that work on none of them are greyed (still draggable: a flow may gain a channel later).
+const CHANNEL_NAMES = { voice: "Calls", messaging: "Texts" };
+function showChannels() {
+  const channels = (model.settings && model.settings.channels) || ["voice"];
+  const badge = $("#flow-channels");
+  if (badge) badge.textContent = channels.length > 1 ? "Calls and texts" : CHANNEL_NAMES[channels[0]] || channels[0];
+  for (const item of document.querySelectorAll(".palette-item[data-channels]")) {
+    const fits = item.dataset.channels.split(" ").some((c) => channels.includes(c));
+    item.classList.toggle("off-channel", !fits);
+    item.title = fits ? item.title.replace(/ \(not for this flow's channels\)$/, "")
+      : item.title.replace(/ \(not for this flow's channels\)$/, "") + " (not for this flow's channels)";
+  }
+}
 
 const act = {
   definition: () => model.toJSON(),
@@ -264,6 +279,7 @@ document.body.addEventListener("htmx:afterSwap", (evt) => {
 
 bindInteractions(canvas);
 bindPalette(canvas, $("#pane-add"));
+showChannels();
 bindKeyboard({ canvas, model, act, ro, commands, panel, saver });
 const minimap = new Minimap(canvas, $("#minimap"));
 canvas.on.viewChanged = () => minimap.schedule();

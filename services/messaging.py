@@ -1,0 +1,429 @@
+"""Text conversations: messaging sessions on the call runtime (the same engine, rows and turns).
+
+An inbound text (``sms`` webhook) to a number whose messaging route is a flow
+(`PhoneNumber.messaging_flow_id`) is one turn of a **messaging session**: a `CallSession` with
+``channel = "messaging"``, keyed by (org, number, contact address).
+
+- **One live session per contact and number.** The first message starts one at the flow's
+  messaging start (`Settings.start_for`); every later message goes to the live session as an
+  ``input`` event for the node that waits (a wait_for_reply, a menu, a collect_input): as in
+  Studio, a new message while a session is live never starts a second one. ``live_key`` (unique,
+  NULL once the session ends) makes this hold even when two first messages race.
+- **Idempotency.** A retried webhook with a MessageSid already stored changes nothing (the
+  inbound `Message` row is the record, as `CallTurn` is for calls); the first message's sid is
+  the session's ``call_sid``, so a retried first message cannot start a second session.
+- **Timeouts.** A wait_for_reply that waits sets ``waiting.until``; a ``reply-timeout`` timer
+  (`services.timers`, durable) then resumes the session with a ``timeout`` event, but only while
+  it still waits on that same wait (its turn is the wait token): a reply that came first cancels
+  it, and a late one is a no-op. It is scheduled by the turn that starts the wait only.
+- **Expiry.** A session with no message either way for the flow's ``inactivity_timeout``
+  (default 24 h) ends with reason ``expired``: one ``session-expiry`` timer per session, set by
+  its first turn; when it fires on a session that saw a message since, it re-arms itself for the
+  last message's time plus the limit (so a text turn writes no timer row), and the limit is
+  checked again when the next message arrives, which then starts a new session. A session that
+  ends drops its expiry timer.
+- **One transaction.** Timers are scheduled and cancelled in the turn's own transaction, before
+  its commit: the session's new state and the timers that wait on it commit together.
+
+A number without a messaging flow keeps the auto-reply (`call_events.inbound_sms`). The messages
+in and out are `Message` rows on the session; outbound delivery comes back on ``message-status``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from twilio.twiml.messaging_response import MessagingResponse
+
+from db_raw import RawStatement
+from extensions import db
+from flows import (
+    DefinitionError,
+    Event,
+    FlowDefinition,
+    TurnContext,
+    TurnResult,
+    load_definition,
+    render_twiml,
+    run_turn,
+)
+from flows.state import end_of, end_session, waiting_node, waiting_turn, waiting_until
+from models import Flow, Message, Organization, OrgRef, new_uid
+from services import analytics_rollup, timers
+from services.call_events import inbound_sms
+from services.call_flow import compiled, from_result, session_definition, turn_context
+from services.call_scrub import scrub
+from services.call_store import CallRow, insert_message, insert_session, lock_row, update_session
+from services.call_turns import TurnOutput, apply_turn
+from services.clock import now
+from services.flow_revisions import definition_for_caller
+from services.webhook_answers import TWIML, WebhookAnswer, empty_answer
+
+log = logging.getLogger("phonetree.messaging")
+
+REPLY_TIMEOUT = "reply-timeout"
+SESSION_EXPIRY = "session-expiry"
+MESSAGE_FIELDS = ("MessageSid", "AccountSid", "From", "To", "Body", "NumMedia", "NumSegments", "MessagingServiceSid")
+
+
+EMPTY_TWIML = render_twiml(MessagingResponse())  # rendered once: every text handled by a flow answers it
+
+
+def empty_messaging() -> WebhookAnswer:
+    """The answer to an inbound text handled by a flow: empty TwiML (the flow sends through the API)."""
+    return 200, TWIML, EMPTY_TWIML
+
+
+def live_key(org_id: int, number: str, contact: str) -> str:
+    """The key of a contact's live conversation with one of an org's numbers."""
+    return f"{org_id}:{number}:{contact}"[:160]
+
+
+def message_params(form: Mapping[str, Any]) -> dict[str, str]:
+    """Twilio's fields of an inbound message the flow sees (scrubbed), media URLs included."""
+    params = {k: str(form[k]) for k in MESSAGE_FIELDS if form.get(k) not in (None, "")}
+    params.setdefault("MessageSid", str(form.get("SmsSid") or ""))
+    params.setdefault("Body", "")
+    for i in range(10):
+        url = form.get(f"MediaUrl{i}")
+        if not url:
+            break
+        params[f"MediaUrl{i}"] = str(url)
+    return scrub(params)
+
+
+def _media(params: Mapping[str, Any]) -> list[str]:
+    return [str(params[f"MediaUrl{i}"]) for i in range(10) if params.get(f"MediaUrl{i}")]
+
+
+def schedule_timer(kind: str, key: str, payload: dict[str, Any], fire_at: datetime) -> None:
+    """The one place the messaging runtime asks for a timer (in the caller's transaction). An
+    expiry, hours away, queues no wake-up: the worker's sweep fires it (seconds late at most)."""
+    timers.schedule(kind, key, payload, fire_at, wake=kind != SESSION_EXPIRY)
+
+
+def cancel_timer(kind: str, key: str) -> None:
+    """The one place the messaging runtime drops a timer it no longer needs (a late one is a no-op anyway)."""
+    timers.cancel(kind, key)
+
+
+# -------------------------------------------------------------------- inbound
+
+
+class MessagingRoute(NamedTuple):
+    """A number's messaging route: the number, and its messaging flow's routing columns."""
+
+    number_id: int
+    flow_id: int | None
+    archived: bool | None  # None when the number has no messaging flow (or it is not the org's)
+    test_users: list | None
+    published_revision_id: int | None
+
+
+_FLOWS = Flow.__table__
+# The number and its messaging flow in one query (the flow must be the org's own).
+_ROUTE = RawStatement(
+    "SELECT n.id, n.messaging_flow_id, f.archived, f.test_users, f.published_revision_id "
+    "FROM phone_number n LEFT OUTER JOIN flow f ON f.id = n.messaging_flow_id AND f.org_id = n.org_id "
+    "WHERE n.org_id = :org AND n.phone_number = :number",
+    columns=[None, None, _FLOWS.c.archived.type, _FLOWS.c.test_users.type, None],
+)
+# By the sid's index: SQLite, without statistics, would rather walk the org's whole org_id index
+# (every message the org ever had; the unary + keeps it off that index).
+_SEEN_SQL = "SELECT 1 FROM message WHERE sid = :sid AND {org}org_id = :org AND direction = 'inbound'"
+_SEEN = RawStatement({"sqlite": _SEEN_SQL.format(org="+"), "default": _SEEN_SQL.format(org="")})
+_STARTED = RawStatement("SELECT 1 FROM call_session WHERE call_sid = :sid")
+
+
+def messaging_route(org: OrgRef, number: str) -> MessagingRoute | None:
+    """Where texts to one of the org's numbers go (None: not the org's number)."""
+    row = _ROUTE.first({"org": org.id, "number": number[:20]}) if number else None
+    return MessagingRoute(*row) if row is not None else None
+
+
+def inbound_message(org: OrgRef, form: Mapping[str, Any], query: Mapping[str, Any]) -> WebhookAnswer:
+    """``sms``: a turn of the contact's conversation when the number routes texts to a flow, else the auto-reply."""
+    to, contact = str(form.get("To") or "")[:64], str(form.get("From") or "")[:64]
+    route = messaging_route(org, to)
+    if route is None or route.flow_id is None or route.archived is not False:
+        return inbound_sms(org, form, query)
+    if route.published_revision_id is None and contact not in (route.test_users or []):
+        return inbound_sms(org, form, query)  # the flow is not live yet (its test users text its draft)
+    params = message_params(form)
+    sid = params["MessageSid"]
+    key = live_key(org.id, to, contact)
+    for _ in range(2):  # a race lost to another first message: the second pass resumes its session
+        session = lock_row(org.id, "live", key)  # the contact's live conversation, locked
+        if session is not None and (session.ended_at is not None or session.channel != "messaging"):
+            session = None
+        if sid and _SEEN.first({"sid": sid[:64], "org": org.id}):  # Twilio's retry (checked under the lock)
+            db.session.rollback()
+            log.info("sms %s for org %s: a retried webhook; nothing changes", sid, org.slug)
+            return empty_messaging()
+        if session is not None and _expired(org, session):
+            expire(org, session)
+            session = None
+        if session is not None:
+            _resume(org, session, Event("input", params), params, "sms")
+            return empty_messaging()
+        try:
+            _start(org, route, key, params)
+            return empty_messaging()
+        except IntegrityError:
+            db.session.rollback()
+            if sid and _STARTED.first({"sid": sid}):
+                return empty_messaging()  # a concurrent retry of the first message started it
+    log.warning("sms for org %s from %s: no live session after a lost race", org.slug, contact)
+    return empty_messaging()
+
+
+def _definition(org: OrgRef, session: CallRow) -> FlowDefinition | None:
+    definition = session_definition(org, session)
+    if definition is None:
+        return None
+    try:
+        return load_definition(definition)
+    except DefinitionError:
+        return None
+
+
+def _inactivity(org: OrgRef, session: CallRow) -> timedelta:
+    return timedelta(seconds=_inactivity_seconds(_definition(org, session)))
+
+
+def _expired(org: OrgRef, session: CallRow) -> bool:
+    return session.updated_at + _inactivity(org, session) <= now()
+
+
+def expire(org: OrgRef, session: CallRow) -> None:
+    """End a live session that saw no message for the flow's inactivity limit (reason ``expired``)."""
+    at = now()
+    ended = end_session(session.state, "expired", turn=session.turn)
+    update_session(
+        session.id, state=ended, live_key=None, ended_at=at, status="completed", end_reason="expired", updated_at=at
+    )
+    _drop_timers(session.id, session.state)
+    if analytics_rollup.enabled() and session.end_reason is None:  # counted as `analytics rebuild` counts it
+        analytics_rollup.write(analytics_rollup.status_deltas(session, None, "expired", ended))
+    db.session.commit()
+    log.info("messaging session %s of org %s expired", session.id, org.slug)
+
+
+def _start(org: OrgRef, route: MessagingRoute, key: str, params: dict[str, str]) -> None:
+    contact = params.get("From", "")
+    definition, revision_id, uses_draft = definition_for_caller(
+        route.flow_id, route.test_users, route.published_revision_id, contact
+    )
+    at = now()
+    row = insert_session(
+        {
+            "id": new_uid(),
+            "org_id": org.id,
+            "call_sid": (params["MessageSid"] or new_uid())[:64],
+            "state": {},
+            "started_at": at,
+            "updated_at": at,
+            "channel": "messaging",
+            "live_key": key,
+            "phone_number_id": route.number_id,
+            "flow_id": route.flow_id,
+            "revision_id": revision_id,
+            "uses_draft": uses_draft,
+            "draft_definition": definition if uses_draft else None,
+            "from_number": contact[:64],
+            "to_number": params.get("To", "")[:64],
+            "direction": "inbound",
+        }
+    )
+    loaded = compiled(definition, revision_id) if definition is not None else None
+    _turn(org, row, loaded, Event("start", params), params, "sms", 0, opens=True)
+
+
+def _resume(org: OrgRef, session: CallRow, event: Event, params: dict[str, str], service: str) -> None:
+    _turn(org, session, session_definition(org, session), event, params, service, session.turn)
+
+
+def _turn(
+    org: OrgRef,
+    session: CallRow,
+    definition: FlowDefinition | dict | None,
+    event: Event,
+    params: dict[str, str],
+    service: str,
+    request_turn: int,
+    opens: bool = False,
+) -> None:
+    """Run one turn of a messaging session and persist it with its messages and its timers (one commit)."""
+    at = now()
+    if event.kind != "timeout":  # written first: the messages of a turn keep their order (in, then out)
+        insert_message(
+            org_id=org.id,
+            phone_number_id=session.phone_number_id,
+            session_id=session.id,
+            direction="inbound",
+            sid=params.get("MessageSid") or None,
+            from_number=session.from_number,
+            to_number=session.to_number,
+            body=params.get("Body", "")[:1600],
+            media=_media(params) or None,
+            node_id=waiting_node(session.state),
+            status="received",
+            created_at=at,
+        )
+    if definition is None:
+        log.warning("messaging session %s of org %s: the flow is not published", session.id, org.slug)
+        out = TurnOutput(EMPTY_TWIML, end_session(session.state, "no_flow"), session.turn + 1)
+        out.done, out.end_reason = True, "no_flow"
+    else:
+        result = message_turn(definition, session.state, event, turn_context(org, session, params), params)
+        out = from_result(result, params)
+        out.twiml = EMPTY_TWIML
+        if event.kind == "input":
+            for step in out.steps:
+                if step["event"] is not None:
+                    step["detail"] = {**step["detail"], "input": {"Body": params.get("Body", "")[:200]}}
+                    break
+    if out.done:
+        update_session(session.id, live_key=None, ended_at=at, status="completed")
+        _drop_timers(session.id, session.state)
+    else:
+        if event.kind == "input" and waiting_until(session.state):  # the reply came first
+            cancel_timer(REPLY_TIMEOUT, f"{session.id}:{waiting_turn(session.state)}")
+        _set_timers(org, session.id, session.state, out.state, at, definition if opens else None)
+    # the inbound Message is the record; the timers above commit with the turn
+    apply_turn(session, out, request_turn, service, opens=opens, record=False)
+
+
+def message_turn(
+    definition: FlowDefinition | dict,
+    state: dict[str, Any] | None,
+    event: Event,
+    ctx: TurnContext,
+    params: Mapping[str, Any],
+) -> TurnResult:
+    """One turn of a text conversation on the engine, for the sms webhook and the designer's test
+    console alike: the channel is ``messaging``, the message's fields are on the call, a ``start``
+    begins a new session, and a session that ends in the fallback texts the fallback message."""
+    call = {**ctx.call, **{k: params[k] for k in MESSAGE_FIELDS if params.get(k)}}
+    ctx = replace(ctx, channel="messaging", call=call)
+    result = run_turn(definition, None if event.kind == "start" else state, event, ctx)
+    if result.done and end_of(result.state).get("reason") == "fallback":
+        _apologise(ctx, definition)
+    return result
+
+
+def _apologise(ctx: Any, definition: FlowDefinition | dict) -> None:
+    """A messaging session that ended in the fallback texts the fallback message (best effort)."""
+    try:
+        text = str(load_definition(definition).settings.fallback.get("message") or "")
+        if text:
+            ctx.services.send_message(str(ctx.call.get("From") or ""), str(ctx.call.get("To") or ""), text, [])
+    except Exception:  # noqa: BLE001  the apology must not fail the turn
+        log.info("could not send the fallback message", exc_info=True)
+
+
+def _inactivity_seconds(definition: FlowDefinition | dict | None) -> int:
+    try:
+        return load_definition(definition).settings.inactivity_timeout if definition is not None else 24 * 3600
+    except DefinitionError:
+        return 24 * 3600
+
+
+def _set_timers(
+    org: OrgRef,
+    session_id: str,
+    before: Mapping[str, Any] | None,
+    state: Mapping[str, Any],
+    at: datetime,
+    opening: FlowDefinition | dict | None,
+) -> None:
+    """The timers a turn sets: the reply timeout of a wait it started (a wait still pending keeps
+    its timer), and on the session's first turn (`opening`: its definition) the expiry timer."""
+    token, until = waiting_turn(state), waiting_until(state)
+    base = {"org_id": org.id, "session_id": session_id}
+    if until and token is not None and (token, until) != (waiting_turn(before), waiting_until(before)):
+        schedule_timer(REPLY_TIMEOUT, f"{session_id}:{token}", {**base, "wait_token": token}, _at(until))
+    if opening is not None:
+        schedule_timer(SESSION_EXPIRY, session_id, base, at + timedelta(seconds=_inactivity_seconds(opening)))
+
+
+def _drop_timers(session_id: str, state: Mapping[str, Any] | None) -> None:
+    """A session that ends drops its expiry timer and the reply timeout it waited on."""
+    cancel_timer(SESSION_EXPIRY, session_id)
+    if waiting_until(state) and waiting_turn(state) is not None:
+        cancel_timer(REPLY_TIMEOUT, f"{session_id}:{waiting_turn(state)}")
+
+
+def _at(iso: str) -> datetime:
+    moment = datetime.fromisoformat(iso)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+# -------------------------------------------------------------------- timers
+
+
+def _timer_session(payload: Mapping[str, Any]) -> tuple[OrgRef, CallRow] | None:
+    org = db.session.get(Organization, int(payload.get("org_id") or 0))
+    if org is None:
+        return None
+    session = lock_row(org.id, "id", str(payload.get("session_id") or "")[:32])
+    if session is None or session.channel != "messaging" or session.ended_at is not None:
+        db.session.rollback()
+        return None
+    return org, session
+
+
+def on_reply_timeout(payload: dict[str, Any]) -> None:
+    """``reply-timeout``: resume the session with ``timeout`` if it still waits on that wait, else nothing."""
+    found = _timer_session(payload)
+    if found is None:
+        return
+    org, session = found
+    if waiting_turn(session.state) != payload.get("wait_token") or not waiting_until(session.state):
+        db.session.rollback()  # a reply came first (or the wait moved on): stale
+        return
+    _resume(org, session, Event("timeout"), {}, REPLY_TIMEOUT)
+
+
+def on_session_expiry(payload: dict[str, Any]) -> None:
+    """``session-expiry``: end the session when it saw no message for the limit; else re-arm for
+    the last message's time plus the limit (turns do not move the timer: this does)."""
+    found = _timer_session(payload)
+    if found is None:
+        return
+    org, session = found
+    if not _expired(org, session):
+        schedule_timer(SESSION_EXPIRY, session.id, dict(payload), session.updated_at + _inactivity(org, session))
+        db.session.commit()
+        return
+    expire(org, session)
+
+
+timers.register(REPLY_TIMEOUT, on_reply_timeout)
+timers.register(SESSION_EXPIRY, on_session_expiry)
+
+
+# -------------------------------------------------------------------- delivery
+
+
+def message_status(org: OrgRef, form: Mapping[str, Any], query: Mapping[str, Any]) -> WebhookAnswer:
+    """``message-status``: record an outbound message's delivery (status, Twilio's error code)."""
+    sid = str(form.get("MessageSid") or form.get("SmsSid") or "")[:64]
+    status = str(form.get("MessageStatus") or form.get("SmsStatus") or "")[:32]
+    row = db.session.scalar(
+        select(Message).where(Message.org_id == org.id, Message.sid == sid, Message.direction == "outbound")
+    )
+    if row is None or not status:
+        db.session.rollback()
+        return empty_answer()
+    row.status = status
+    if form.get("ErrorCode"):
+        row.error_code = str(form["ErrorCode"])[:16]
+    db.session.commit()
+    return empty_answer()
