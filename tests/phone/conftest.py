@@ -37,6 +37,19 @@ def make_flow(org, name: str = "Main line", draft: dict | None = None) -> Flow:
     return flow
 
 
+TEXTS_DEFINITION = {
+    "spec": "phonetree/1",
+    "start": "hi",
+    "settings": {"channels": ["messaging"]},
+    "nodes": [{"id": "hi", "type": "send_message", "props": {"body": "Hello"}, "outcomes": {}}],
+}
+
+
+def make_texts_flow(org, name: str = "Text line") -> Flow:
+    """A flow of this org serving text conversations only."""
+    return make_flow(org, name, TEXTS_DEFINITION)
+
+
 @dataclass
 class Phone:
     """An org connected to the stand-in, its admin's API headers, and shortcuts to call the API."""

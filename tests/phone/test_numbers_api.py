@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from extensions import db
 from models import PhoneNumber
-from tests.phone.conftest import make_flow
+from tests.phone.conftest import make_flow, make_texts_flow
 
 
 def _only_number(phone) -> PhoneNumber:
@@ -269,16 +269,7 @@ def test_a_number_name_over_twilios_limit_is_refused_not_cut(phone):
 
 
 def test_messaging_flow_id_routes_texts_beside_the_voice_flow(phone, flow):
-    texts = make_flow(
-        phone.org,
-        "Text line",
-        {
-            "spec": "phonetree/1",
-            "start": "hi",
-            "settings": {"channels": ["messaging"]},
-            "nodes": [{"id": "hi", "type": "send_message", "props": {"body": "Hello"}, "outcomes": {}}],
-        },
-    )
+    texts = make_texts_flow(phone.org)
     body = phone.ok(
         "POST",
         "/phone/numbers",
@@ -296,16 +287,7 @@ def test_messaging_flow_id_routes_texts_beside_the_voice_flow(phone, flow):
 
 
 def test_a_flow_that_texts_route_to_is_listed_with_its_numbers_and_cannot_be_archived(phone, flow, make):
-    texts = make_flow(
-        phone.org,
-        "Text line",
-        {
-            "spec": "phonetree/1",
-            "start": "hi",
-            "settings": {"channels": ["messaging"]},
-            "nodes": [{"id": "hi", "type": "send_message", "props": {"body": "Hello"}, "outcomes": {}}],
-        },
-    )
+    texts = make_texts_flow(phone.org)
     body = phone.ok("POST", "/phone/numbers", {"areaCode": "415", "mode": "voice", "messagingFlowId": texts.id},
                     status=201)
     editor = make.user("ed@example.com", role="editor", org=phone.org)

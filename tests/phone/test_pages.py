@@ -195,14 +195,9 @@ def test_publish_offer_publishes_or_says_why_not(phone, flow, admin_session):
 
 
 def test_the_routing_form_sets_the_numbers_messaging_flow(phone, flow, admin_session):
-    from tests.phone.conftest import make_flow
+    from tests.phone.conftest import make_texts_flow
 
-    texts = make_flow(
-        phone.org,
-        "Text line",
-        {"spec": "phonetree/1", "start": "hi", "settings": {"channels": ["messaging"]},
-         "nodes": [{"id": "hi", "type": "send_message", "props": {"body": "Hello"}, "outcomes": {}}]},
-    )
+    texts = make_texts_flow(phone.org)
     bought = phone.ok("POST", "/phone/numbers", {"areaCode": "415", "mode": "ivr", "flowId": flow.id}, status=201)
     form = phone.client.get(f"/numbers/{bought['phoneId']}/edit", headers=HX).get_data(as_text=True)
     picker = form[form.index('name="messaging_flow_id"'):].split("</select>")[0]
