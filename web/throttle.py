@@ -116,8 +116,10 @@ def log_failed_login(email: str, reason: str) -> None:
 
 def _retry_after() -> int:
     current = limiter.current_limit
-    reset_at = current.reset_at if current else time.time() + 60
-    return max(1, math.ceil(reset_at - time.time()))
+    if current is None:
+        return 60
+    # Flask-Limiter's reset_at is int(window end + 1): up to a second past the window, never past its length
+    return max(1, min(current.limit.get_expiry(), math.ceil(current.reset_at - time.time())))
 
 
 def _wait_words(seconds: int) -> str:
