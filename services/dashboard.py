@@ -30,7 +30,7 @@ from extensions import db
 from flows.state import END_REASONS
 from models import CallSession, Flow, FlowRevision, Organization, PhoneNumber
 from models.analytics import BUCKET_COLUMNS, DURATION_BUCKETS, CallRollup, NodeRollup
-from services.dashboard_periods import Period
+from services.analytics_periods import ChartPeriod
 from services.designer import describe_diff
 
 COMPLETED = frozenset({"hangup", "completed", "voicemail", "answered"})
@@ -46,7 +46,7 @@ class Scope:
     """What the dashboard looks at: the org, and optionally one flow, one of its revisions, one number."""
 
     org: Organization
-    period: Period
+    period: ChartPeriod
     flow: Flow | None = None
     revision: FlowRevision | None = None
     number: PhoneNumber | None = None

@@ -12,9 +12,9 @@ from extensions import db
 from models import Flow, FlowRevision, PhoneNumber
 from models.base import parse_id
 from services import dashboard as data
+from services.analytics_periods import PERIODS, ChartPeriod, PeriodError, resolve
 from services.call_log import zone_or_utc
 from services.clock import now
-from services.dashboard_periods import PERIODS, Period, PeriodError, resolve
 from web.context import page_auth
 from web.downloads import content_disposition, slug
 
@@ -101,7 +101,7 @@ def _nice_ceiling(value: int) -> int:
         step *= 10
 
 
-def _calls_chart(period: Period, series: data.Series, marks: list[FlowRevision]) -> dict[str, Any]:
+def _calls_chart(period: ChartPeriod, series: data.Series, marks: list[FlowRevision]) -> dict[str, Any]:
     """Bars of calls per bucket (this period solid, the previous hatched beside it), y grid lines,
     x labels and the publish markers, in SVG coordinates."""
     n = len(period.buckets)
@@ -115,7 +115,7 @@ def _calls_chart(period: Period, series: data.Series, marks: list[FlowRevision])
     bars = []
     for i, (bucket, calls, before) in enumerate(zip(period.buckets, series.current, series.previous, strict=True)):
         x = LEFT + i * slot
-        future = bucket.start > now
+        future = bucket.since > now
         bars.append(
             {
                 "label": bucket.label,
@@ -140,8 +140,8 @@ def _calls_chart(period: Period, series: data.Series, marks: list[FlowRevision])
         if where is None or not where[0]:
             continue
         bucket = period.buckets[where[1]]
-        span = (bucket.end - bucket.start).total_seconds()
-        fraction = (revision.created_at - bucket.start).total_seconds() / span
+        span = (bucket.until - bucket.since).total_seconds()
+        fraction = (revision.created_at - bucket.since).total_seconds() / span
         markers.append(
             {
                 "revision": revision,

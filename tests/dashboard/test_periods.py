@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from services.analytics_periods import PeriodError, resolve
 from services.dashboard import percentile
-from services.dashboard_periods import PeriodError, resolve
 
 NEW_YORK = ZoneInfo("America/New_York")
 
