@@ -155,11 +155,6 @@ class Bucket:
     label: str = ""
     key: object = None
 
-    @property
-    def end(self) -> datetime:
-        """``until``, under the name the dashboards' charts use beside ``start``."""
-        return self.until
-
 
 def buckets(since: datetime, until: datetime, tz: ZoneInfo, unit: str = "hour", by_clock: bool = False) -> list[Bucket]:
     """``[since, until)`` cut into local hours or days (``unit``: "hour" | "day"), DST-correct.

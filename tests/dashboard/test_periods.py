@@ -14,7 +14,7 @@ NEW_YORK = ZoneInfo("America/New_York")
 
 
 def _hours(bucket) -> int:
-    return int((bucket.end - bucket.start).total_seconds() // 3600)
+    return int((bucket.until - bucket.since).total_seconds() // 3600)
 
 
 def test_a_local_day_is_the_sum_of_its_utc_hours_across_dst():
@@ -22,8 +22,8 @@ def test_a_local_day_is_the_sum_of_its_utc_hours_across_dst():
     days = {b.label: _hours(b) for b in period.buckets}
     assert days["Sun 01 Nov"] == 25 and days["Sat 31 Oct"] == 24 and days["Mon 02 Nov"] == 24
     assert period.buckets[0].start == datetime(2026, 10, 28, 4, tzinfo=UTC)  # local midnight, EDT
-    assert period.buckets[-1].end == datetime(2026, 11, 4, 5, tzinfo=UTC)  # local midnight, EST
-    assert len(period.previous) == 7 and period.previous[-1].end == period.buckets[0].start
+    assert period.buckets[-1].until == datetime(2026, 11, 4, 5, tzinfo=UTC)  # local midnight, EST
+    assert len(period.previous) == 7 and period.previous[-1].until == period.buckets[0].since
     assert period.previous_label == "the 7 days before"
     assert period.locate(datetime(2026, 11, 1, 5, 30, tzinfo=UTC)) == (True, 4)  # 01:30 EDT, first of two
     assert period.locate(datetime(2026, 11, 1, 6, 0, tzinfo=UTC)) == (True, 4)  # 01:00 EST, the second
@@ -48,7 +48,7 @@ def test_today_is_hourly_and_lines_up_with_yesterday_by_the_clock():
 
     rolling = resolve("24h", NEW_YORK, datetime(2026, 12, 7, 15, 30, tzinfo=UTC))
     assert rolling.end == datetime(2026, 12, 7, 16, tzinfo=UTC) and len(rolling.buckets) == 24
-    assert rolling.buckets[-1].label == "10:00" and rolling.previous[-1].end == rolling.start
+    assert rolling.buckets[-1].label == "10:00" and rolling.previous[-1].until == rolling.start
 
 
 def test_custom_periods_and_their_errors():
