@@ -76,3 +76,14 @@ class OrgScoped:
             return None
         row = db.session.get(cls, ident)
         return row if row is not None and row.org_id == org_id else None
+
+
+# Tables other libraries keep in the app's database, which the migrations neither make nor drop:
+# Huey's queue when PHONETREE_TASKS_URL points at the app's PostgreSQL (services/task_queue.py).
+FOREIGN_TABLE_PREFIXES = ("huey_",)
+
+
+def owned_by_migrations(obj, name, type_, reflected, compare_to) -> bool:
+    """Alembic's ``include_object``: False for another library's table (or its index) found in the database."""
+    table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", "")
+    return not (reflected and compare_to is None and str(table or "").startswith(FOREIGN_TABLE_PREFIXES))

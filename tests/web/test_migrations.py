@@ -5,11 +5,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from extensions import db
+from models.base import owned_by_migrations
 
 
 def test_migrations_match_models(app):
     with db.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": owned_by_migrations})
         diff = compare_metadata(context, db.metadata)
     assert diff == [], f"models and migrations differ; run 'flask --app app db migrate': {diff}"
 
@@ -32,3 +33,26 @@ def test_call_sessions_leave_room_for_in_place_updates(app):
     with db.engine.connect() as conn:
         options = conn.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'call_session'")).scalar()
     assert "fillfactor=70" in (options or [])
+
+
+def test_another_librarys_tables_in_the_database_are_not_the_migrations(app):
+    # Huey's PostgreSQL queue (PHONETREE_TASKS_URL at the app's database) keeps huey_* tables beside ours:
+    # autogenerate must neither drop them nor report them as drift
+    from sqlalchemy import text
+
+    with db.engine.begin() as conn:
+        conn.execute(
+            text("CREATE TABLE huey_kv_probe (queue TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (queue, key))")
+        )
+        conn.execute(text("CREATE INDEX huey_kv_probe_queue ON huey_kv_probe (queue)"))
+    try:
+        with db.engine.connect() as conn:
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": True, "include_object": owned_by_migrations}
+            )
+            assert compare_metadata(context, db.metadata) == []
+            bare = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert [d[0] for d in compare_metadata(bare, db.metadata)] == ["remove_index", "remove_table"]
+    finally:
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP TABLE huey_kv_probe"))
