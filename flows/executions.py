@@ -1,7 +1,9 @@
 """Flows started by a request (``POST /api/flows/<id>/executions``): where they start, and how the
 call they place is placed.
 
-An execution runs on an outbound call placed to the request's ``to``; when it is answered (or never
+An execution of a flow whose request start is on its text side (`request_channel`) texts the
+contact first: a text conversation opened at the request start. Any other runs on an outbound
+call placed to the request's ``to``; when it is answered (or never
 is) the flow runs from its *request start*: the node the Studio Trigger's ``incomingRequest``
 transition named, when a Studio import kept one beside an ``incomingCall`` start
 (``ui.studio.trigger.request``), else the flow's start node. The first `outbound_call` node on
@@ -14,6 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from flows.channels import reached
 from flows.definition import FlowDefinition, Node, load_definition
 from flows.nodes.outbound import TYPE_NAME as OUTBOUND_CALL
 from flows.nodes.outbound import OutboundCall
@@ -34,10 +37,27 @@ def request_start(definition: FlowDefinition | dict[str, Any]) -> str | None:
     return loaded.start
 
 
-def for_request(definition: FlowDefinition | dict[str, Any]) -> FlowDefinition:
-    """The definition starting at its request start (itself when that is its start node)."""
+def request_channel(definition: FlowDefinition | dict[str, Any]) -> str:
+    """The channel an execution runs on: ``messaging`` (it texts the contact first) when the flow
+    serves text conversations only, or both with its request start reached from its messaging
+    start and not from its call start; else ``voice`` (it calls the contact)."""
+    loaded = load_definition(definition)
+    channels = loaded.settings.channels
+    if "messaging" not in channels:
+        return "voice"
+    if "voice" not in channels:
+        return "messaging"
+    start = request_start(loaded)
+    on_messaging = start in reached(loaded, "messaging") and start not in reached(loaded, "voice")
+    return "messaging" if on_messaging else "voice"
+
+
+def for_request(definition: FlowDefinition | dict[str, Any], channel: str = "voice") -> FlowDefinition:
+    """The definition starting at its request start on `channel` (itself when it already does)."""
     loaded = load_definition(definition)
     start = request_start(loaded)
+    if channel == "messaging" and loaded.settings.start_for(channel, loaded.start) != start:
+        return replace(loaded, start=start, settings=replace(loaded.settings, messaging_start=start))
     return loaded if start == loaded.start else replace(loaded, start=start)
 
 

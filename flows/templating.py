@@ -473,15 +473,16 @@ def build_context(
     Studio's names: ``trigger.call.*``, ``flow.variables``, ``flow.data``, ``flow.sid`` (the call's
     SID: one execution per call), ``flow.flow_sid``, ``flow.channel.address`` (the flow's number)
     and ``contact.channel.address`` (the other party's); on a call the flow placed
-    ``trigger.request.to/from/parameters``; in a subflow ``trigger.parent.parameters`` are the
-    parameters its subflow node passed. `now` is the clock Liquid's ``date: "now"`` reads.
+    ``trigger.request.to/from/parameters`` (so has a conversation an execution opened); in a
+    subflow ``trigger.parent.parameters`` are the parameters its subflow node passed. `now` is the
+    clock Liquid's ``date: "now"`` reads.
     ``trigger.channel`` is ``voice`` or ``messaging``; a messaging session's first message is
     ``trigger.message`` (Twilio's fields: ``Body``, ``From``, ``To``, ``MessageSid`` ...).
     """
     call_ctx = call_context(call)
     outbound = str(call_ctx.get("direction") or "").startswith("outbound")
     ours, theirs = (call_ctx.get("from", ""), call_ctx.get("to", ""))
-    if not outbound:
+    if not outbound or channel == "messaging":  # a conversation's From is its contact, even one the flow opened
         ours, theirs = theirs, ours
     data = dict(flow_data or {})
     trigger: dict[str, Any] = {"call": call_ctx, "channel": channel}

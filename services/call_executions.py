@@ -1,4 +1,8 @@
-"""Flow executions: a published flow started by a request, on an outbound call Phonetree places.
+"""Flow executions: a published flow started by a request, on an outbound call Phonetree places,
+or, when the flow's request start is on its text side (`flows.executions.request_channel`), in a
+text conversation it opens (`services.messaging.start_conversation`: it texts the contact first;
+409 ``conversation_live`` while the contact has a live conversation with the number, as Studio
+refuses a new execution while one is active).
 
 ``start_execution`` (``POST /api/flows/<id>/executions``) checks the numbers, opens the call session
 (direction ``outbound-api``, the published revision, the request's parameters kept beside it in a
@@ -30,13 +34,13 @@ import phonenumbers
 from sqlalchemy import select
 
 from extensions import db
-from flows import Event, run_turn
-from flows.executions import call_options, for_request, places_call
+from flows import DefinitionError, Event, run_turn
+from flows.executions import call_options, for_request, places_call, request_channel
 from flows.nodes.outbound import NOT_CONNECTED
 from flows.nodes.outbound import TYPE_NAME as OUTBOUND_CALL
 from flows.state import waiting_node
 from flows.webhooks import InboundWebhook
-from models import CallSession, CallStep, Flow, FlowExecution, Organization, OrgRef, new_uid
+from models import CallSession, CallStep, Flow, FlowExecution, Message, Organization, OrgRef, PhoneNumber, new_uid
 from services.call_events import call_status
 from services.call_flow import EXECUTION_DIRECTION, find_number, from_result, session_definition, turn_context
 from services.call_scrub import scrub
@@ -44,6 +48,7 @@ from services.call_store import SESSION_COLUMNS, CallRow, update_session
 from services.call_turns import TurnOutput, continue_call
 from services.clock import now
 from services.flow_revisions import published_definition
+from services.messaging import ConversationLive, start_conversation
 from services.webhook_answers import WebhookAnswer, answer_twiml, empty_answer
 from services.webhook_params import flag, parse_turn
 from services.webhook_urls import webhook_url
@@ -113,7 +118,10 @@ def start_execution(
     parameters = dict(parameters or {})
     to, from_, number, provider = _check(org, flow, to, from_, parameters)
     revision_id = flow.published_revision_id
-    options = call_options(published_definition(revision_id))
+    definition = published_definition(revision_id)
+    if _channel(definition) == "messaging":
+        return _start_conversation(org, flow, to, number, parameters)
+    options = call_options(definition)
     session_id = new_uid()
     at = now()
     session = CallSession(
@@ -168,6 +176,30 @@ def start_execution(
         session.call_sid = str(placed.get("sid") or session.call_sid)[:64]
         db.session.commit()
     log.info("execution %s of flow %s for org %s: call %s placed", session_id, flow.id, org.slug, session.call_sid)
+    return session
+
+
+def _channel(definition: dict | None) -> str:
+    try:
+        return request_channel(definition) if definition is not None else "voice"
+    except DefinitionError:
+        return "voice"
+
+
+def _start_conversation(
+    org: Organization, flow: Flow, to: str, number: PhoneNumber, parameters: dict[str, Any]
+) -> CallSession:
+    """An execution of a flow whose request start is on its text side: it texts the contact first."""
+    try:
+        session_id = start_conversation(org, number, to, flow, parameters)
+    except ConversationLive:
+        message = (
+            f"{to} already has a live conversation with {number.phone_number}; a new execution can start when it ends."
+        )
+        raise ExecutionError(409, "conversation_live", message, {"field": "to"}) from None
+    log.info("execution %s of flow %s for org %s: a text conversation with %s", session_id, flow.id, org.slug, to)
+    session = db.session.get(CallSession, session_id)
+    db.session.refresh(session)
     return session
 
 
@@ -314,13 +346,15 @@ def execution_status(session: CallSession) -> str:
 def execution_summary(session: CallSession, execution: FlowExecution | None = None) -> dict[str, Any]:
     """An execution as the API lists it."""
     execution = execution or db.session.get(FlowExecution, session.id)
+    texts = session.channel == "messaging"  # a conversation's session is from its contact
     return {
         "id": session.id,
         "flow_id": session.flow_id,
+        "channel": "messaging" if texts else "voice",
         "status": execution_status(session),
-        "to": session.to_number,
-        "from": session.from_number,
-        "call_sid": None if session.call_sid.startswith("pending-") else session.call_sid,
+        "to": session.from_number if texts else session.to_number,
+        "from": session.to_number if texts else session.from_number,
+        "call_sid": None if texts or session.call_sid.startswith("pending-") else session.call_sid,
         "parameters": execution.parameters if execution else {},
         "started_at": _iso(session.started_at),
         "ended_at": _iso(session.ended_at),
@@ -351,6 +385,7 @@ def execution_detail(org: OrgRef, execution_id: str) -> dict[str, Any] | None:
     if session is None:
         return None
     steps = db.session.scalars(select(CallStep).where(CallStep.session_id == session.id).order_by(CallStep.seq))
+    messages = db.session.scalars(select(Message).where(Message.session_id == session.id).order_by(Message.id))
     return {
         **execution_summary(session, execution),
         "steps": [
@@ -365,5 +400,17 @@ def execution_detail(org: OrgRef, execution_id: str) -> dict[str, Any] | None:
                 "at": _iso(s.at),
             }
             for s in steps
+        ],
+        "messages": [
+            {
+                "direction": m.direction,
+                "from": m.from_number,
+                "to": m.to_number,
+                "body": m.body,
+                "status": m.status,
+                "node_id": m.node_id,
+                "at": _iso(m.created_at),
+            }
+            for m in messages
         ],
     }

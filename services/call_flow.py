@@ -139,6 +139,7 @@ def turn_context(
     services = CallServices(org, session.id, session.phone_number_id, session.to_number)
     if session.direction == EXECUTION_DIRECTION:  # a flow execution: its request's parameters
         data = {**execution_parameters(session.id), **(data or {})}
+        call.setdefault("Direction", EXECUTION_DIRECTION)  # a text conversation's webhooks carry none
     greeting = (org.settings or {}).get("voicemail_greeting")
     flow_data = {"voicemail_greeting": greeting, **(data or {})} if greeting else dict(data or {})
     return TurnContext(

@@ -53,16 +53,17 @@ from flows import (
     render_twiml,
     run_turn,
 )
+from flows.executions import for_request
 from flows.state import end_of, end_session, waiting_node, waiting_turn, waiting_until
-from models import Flow, Message, Organization, OrgRef, new_uid
+from models import Flow, FlowExecution, Message, Organization, OrgRef, PhoneNumber, new_uid
 from services import analytics_rollup, timers
 from services.call_events import inbound_sms
-from services.call_flow import compiled, from_result, session_definition, turn_context
+from services.call_flow import EXECUTION_DIRECTION, compiled, from_result, session_definition, turn_context
 from services.call_scrub import scrub
 from services.call_store import CallRow, insert_message, insert_session, lock_row, update_session
 from services.call_turns import TurnOutput, apply_turn
 from services.clock import now
-from services.flow_revisions import definition_for_caller
+from services.flow_revisions import definition_for_caller, published_definition
 from services.webhook_answers import TWIML, WebhookAnswer, empty_answer
 
 log = logging.getLogger("phonetree.messaging")
@@ -151,10 +152,12 @@ def inbound_message(org: OrgRef, form: Mapping[str, Any], query: Mapping[str, An
     """``sms``: a turn of the contact's conversation when the number routes texts to a flow, else the auto-reply."""
     to, contact = str(form.get("To") or "")[:64], str(form.get("From") or "")[:64]
     route = messaging_route(org, to)
-    if route is None or route.flow_id is None or route.archived is not False:
+    if route is None:
         return inbound_sms(org, form, query)
-    if route.published_revision_id is None and contact not in (route.test_users or []):
-        return inbound_sms(org, form, query)  # the flow is not live yet (its test users text its draft)
+    # a number that routes texts to a live flow; else only a conversation an execution started
+    routed = route.flow_id is not None and route.archived is False
+    if routed and route.published_revision_id is None and contact not in (route.test_users or []):
+        routed = False  # the flow is not live yet (its test users text its draft)
     params = message_params(form)
     sid = params["MessageSid"]
     key = live_key(org.id, to, contact)
@@ -162,12 +165,17 @@ def inbound_message(org: OrgRef, form: Mapping[str, Any], query: Mapping[str, An
         session = lock_row(org.id, "live", key)  # the contact's live conversation, locked
         if session is not None and (session.ended_at is not None or session.channel != "messaging"):
             session = None
+        if session is None and not routed:
+            db.session.rollback()
+            return inbound_sms(org, form, query)
         if sid and _SEEN.first({"sid": sid[:64], "org": org.id}):  # Twilio's retry (checked under the lock)
             db.session.rollback()
             log.info("sms %s for org %s: a retried webhook; nothing changes", sid, org.slug)
             return empty_messaging()
         if session is not None and _expired(org, session):
             expire(org, session)
+            if not routed:
+                return inbound_sms(org, form, query)
             session = None
         if session is not None:
             _resume(org, session, Event("input", params), params, "sms")
@@ -245,6 +253,62 @@ def _start(org: OrgRef, route: MessagingRoute, key: str, params: dict[str, str])
     _turn(org, row, loaded, Event("start", params), params, "sms", 0, opens=True)
 
 
+class ConversationLive(Exception):
+    """The contact already has a live conversation with the number (a new one cannot start)."""
+
+
+def start_conversation(
+    org: OrgRef, number: PhoneNumber, contact: str, flow: Flow, parameters: Mapping[str, Any]
+) -> str:
+    """Start a conversation the flow opens (a flow execution, `services.call_executions`): a
+    messaging session with `contact` on `number`, its request's `parameters` as ``flow.data`` (its
+    `FlowExecution` row), and its first turn from the flow's request start, the texts it sends
+    going out through the provider. Its id; `ConversationLive` while the contact has a live one."""
+    key = live_key(org.id, number.phone_number, contact)
+    live = lock_row(org.id, "live", key)
+    if live is not None and live.ended_at is None and live.channel == "messaging":
+        if not _expired(org, live):
+            db.session.rollback()
+            raise ConversationLive(live.id)
+        expire(org, live)
+    revision_id = flow.published_revision_id
+    definition = published_definition(revision_id)
+    at = now()
+    session_id = new_uid()
+    try:
+        row = insert_session(
+            {
+                "id": session_id,
+                "org_id": org.id,
+                "call_sid": f"text-{session_id}",
+                "state": {},
+                "started_at": at,
+                "updated_at": at,
+                "channel": "messaging",
+                "live_key": key,
+                "phone_number_id": number.id,
+                "flow_id": flow.id,
+                "revision_id": revision_id,
+                "from_number": contact[:64],  # as in every conversation: From is the contact
+                "to_number": number.phone_number[:64],
+                "direction": EXECUTION_DIRECTION,
+            }
+        )
+    except IntegrityError:  # a conversation started between the look and the insert
+        db.session.rollback()
+        raise ConversationLive(key) from None
+    db.session.add(
+        FlowExecution(session_id=session_id, org_id=org.id, flow_id=flow.id, parameters=dict(parameters), created_at=at)
+    )
+    db.session.flush()
+    loaded = compiled(definition, revision_id) if definition is not None else None
+    if isinstance(loaded, FlowDefinition):
+        loaded = for_request(loaded, "messaging")
+    params = {"From": contact[:64], "To": number.phone_number[:64], "Body": ""}
+    _turn(org, row, loaded, Event("start", params), params, "execution", 0, opens=True, inbound=False)
+    return session_id
+
+
 def _resume(org: OrgRef, session: CallRow, event: Event, params: dict[str, str], service: str) -> None:
     _turn(org, session, session_definition(org, session), event, params, service, session.turn)
 
@@ -258,10 +322,12 @@ def _turn(
     service: str,
     request_turn: int,
     opens: bool = False,
+    inbound: bool = True,
 ) -> None:
-    """Run one turn of a messaging session and persist it with its messages and its timers (one commit)."""
+    """Run one turn of a messaging session and persist it with its messages and its timers (one
+    commit); `inbound`: the turn answers a text (not a timeout, nor the turn an execution opens)."""
     at = now()
-    if event.kind != "timeout":  # written first: the messages of a turn keep their order (in, then out)
+    if inbound and event.kind != "timeout":  # written first: the messages of a turn keep their order (in, then out)
         insert_message(
             org_id=org.id,
             phone_number_id=session.phone_number_id,

@@ -305,7 +305,8 @@ MESSAGING_EXPORTS = {
         ["hi", "Parking", "New", "Ana", "Lee", "1990-01-01"],
         ["Hello! In order", "Please select", "Are you a new", "Thank you!"],
     ),
-    # started by a REST request in Studio; here the contact's text opens the reminder conversation
+    # started by a REST request in Studio, as its execution is here (test_message_executions.py);
+    # a contact's text opening the reminder conversation needs a messaging start set by hand
     "38-patient-appointment-sms.json": ({"messaging_start": "send_remind"}, ["hi", "CONFIRM APPT"], ["Hello, "]),
 }
 

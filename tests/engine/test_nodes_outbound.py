@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from flows import Event, run_turn, validate
-from flows.executions import call_options, for_request, places_call, request_start
+from flows.executions import call_options, for_request, places_call, request_channel, request_start
 from flows.studio import export_studio, import_studio
 from tests.engine.helpers import CALL, bye, flow, make_ctx, node
 
@@ -210,3 +210,19 @@ def test_the_outgoing_call_may_come_after_steps_that_do_not_wait():
     assert not places_call(waits_first) and call_options(waits_first) == {}
     result = turn(definition, {**OUTBOUND, "CallStatus": "busy"})
     assert [s.node_id for s in result.steps] == ["prep", "check", "call"] and result.steps[-1].outcome == "busy"
+
+
+def test_the_request_channel_is_messaging_for_a_texts_only_flow_or_a_request_start_on_the_text_side():
+    ask = node("ask", "wait_for_reply", {"prompt": "Reply YES"}, replied="done")
+    done = node("done", "send_message", {"body": "Thanks"})
+    assert request_channel(flow(bye())) == "voice"
+    texts = flow(ask, done, channels=["messaging"])
+    assert request_channel(texts) == "messaging" and for_request(texts, "messaging").start == "ask"
+    both = flow(bye(), ask, done, channels=["voice", "messaging"], messaging_start="ask")
+    assert request_channel(both) == "voice"  # the request start is the call's start
+    both["ui"]["studio"] = {"trigger": {"request": "ask"}}
+    assert request_channel(both) == "messaging"
+    opened = for_request(both, "messaging")
+    assert opened.start == "ask" and opened.settings.start_for("messaging", opened.start) == "ask"
+    shared = flow(ask, done, channels=["voice", "messaging"], start="ask")
+    assert request_channel(shared) == "voice"  # a start both channels share: a call, as before

@@ -1,0 +1,113 @@
+"""Executions of a text-conversation flow: POST /api/flows/<id>/executions texts the contact first
+(Studio's REST-triggered SMS flows), the contact's reply through the signed ``sms`` webhook continues
+the conversation, and a second execution while it is live is refused (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from extensions import db
+from models import CallSession, Flow
+from tests.calls.conftest import BASE, IVR_NUMBER
+from tests.calls.test_executions import CUSTOMER, detail, path, start
+from tests.calls.test_messaging import SHARED, Texting, _web_service
+from tests.plugins.twilio_fake import TWILIO_FAKE_ACCOUNT_SID
+
+pytestmark = pytest.mark.db
+
+REMIND = {
+    "event_type": "REMIND",
+    "patient_first_name": "Ada",
+    "provider_last_name": "Lee",
+    "appointment_location": "Main St clinic",
+    "appointment_datetime": "2026-12-08T15:00:00Z",
+    "appointment_id": "A-17",
+}
+
+
+class Reminders(Texting):
+    """Export 38 imported and published through the API; the org's number texts through the stand-in
+    (its messaging route is not set: the execution's conversation receives the replies)."""
+
+    def __init__(self, world, client, fake, make) -> None:
+        self.world, self.client, self.fake = world, client, fake
+        self.number = IVR_NUMBER
+        fake.state.add_owned_number(TWILIO_FAKE_ACCOUNT_SID, IVR_NUMBER, sms_url=f"{BASE}/sms?orgid=acme")
+        world.number(IVR_NUMBER)
+        world.editor = make.api_headers(make.user("ed@example.com", role="editor", org=world.org), world.org)
+        studio = json.loads((SHARED / "38-patient-appointment-sms.json").read_text())
+        resp = client.post("/api/flows/import?name=Reminders", json=studio, headers=world.editor)
+        assert resp.status_code == 201, resp.get_json()
+        flow_id = resp.get_json()["id"]
+        published = client.post(f"/api/flows/{flow_id}/publish", json={}, headers=world.editor)
+        assert published.status_code == 200 and published.get_json()["published"] is True, published.get_json()
+        self.flow = db.session.get(Flow, flow_id)
+        self.calls: list[tuple[str, dict]] = []
+
+
+@pytest.fixture
+def reminders(world, client, twilio_app, twilio_fake, make, monkeypatch) -> Reminders:
+    reminders = Reminders(world, client, twilio_fake, make)
+
+    def web_service(self, method, url, headers, body, timeout):
+        reminders.calls.append((url, body))
+        if "get-datetime-parts" in url:
+            return 200, json.dumps({"readable_datetime": "Tuesday, Dec 8 at 3 PM"})
+        return _web_service(method, url, headers, body, timeout)
+
+    monkeypatch.setattr("services.call_capabilities.CallServices.http_request", web_service)
+    return reminders
+
+
+def test_an_execution_of_a_messaging_flow_texts_the_contact_and_the_reply_continues_it(reminders):
+    assert "messaging_start" not in reminders.flow.draft["settings"]  # as imported: no start set by hand
+    resp = start(reminders.world, reminders.flow, **REMIND)
+    assert resp.status_code == 201, resp.get_json()
+    body = resp.get_json()
+    assert body["channel"] == "messaging" and body["status"] == "in_progress" and body["call_sid"] is None
+    assert body["to"] == CUSTOMER and body["from"] == IVR_NUMBER and body["parameters"] == REMIND
+    assert reminders.fake.state.calls == {}  # no call placed
+    (reminder,) = reminders.sent(CUSTOMER)
+    assert reminder.startswith("Hello, Ada. This is a reminder that you have an appointment scheduled with Dr. Lee")
+    assert "Tuesday, Dec 8 at 3 PM" in reminder and "Main St clinic" in reminder
+    (sent,) = [m for m in reminders.fake.state.messages.values() if m["to"] == CUSTOMER]
+    assert sent["from"] == IVR_NUMBER
+    (session,) = reminders.sessions(CUSTOMER)
+    assert session.id == body["id"] and session.live_key and session.current_node == "send_remind"
+
+    reminders.text("CONFIRM APPT", from_=CUSTOMER)  # the signed sms webhook, to the live conversation
+    shown = detail(reminders.world, body["id"])
+    assert shown["status"] == "completed" and shown["channel"] == "messaging"
+    assert ("send_remind", "input", "replied") in path(shown)
+    assert ("split_remind_reply", "enter", "CONFIRM_APPT") in path(shown)
+    assert "confirm_remind" in [step["node_id"] for step in shown["steps"]]
+    assert [(m["direction"], m["body"][:12]) for m in shown["messages"]] == [
+        ("outbound", "Hello, Ada. "),
+        ("inbound", "CONFIRM APPT"),
+    ]
+    (confirm,) = [sent for url, sent in reminders.calls if url == "https://you_ehr_endpoint_url.com/inbound"]
+    confirm = json.loads(confirm)
+    assert confirm["event_type"] == "Confirm" and confirm["appointment_id"] == "A-17"
+    assert reminders.sessions(CUSTOMER)[0].live_key is None
+
+
+def test_a_second_execution_while_the_conversation_is_live_is_refused(reminders):
+    first = start(reminders.world, reminders.flow, **REMIND)
+    assert first.status_code == 201, first.get_json()
+    again = start(reminders.world, reminders.flow, **REMIND)
+    assert again.status_code == 409
+    assert again.get_json()["error"]["code"] == "conversation_live" and again.get_json()["field"] == "to"
+    assert len(reminders.sent(CUSTOMER)) == 1 and len(reminders.sessions(CUSTOMER)) == 1
+    other = start(reminders.world, reminders.flow, to="+14155550199", **REMIND)  # another contact: its own
+    assert other.status_code == 201 and len(reminders.sent("+14155550199")) == 1
+
+
+def test_a_bad_to_is_refused_as_for_calls(reminders):
+    resp = start(reminders.world, reminders.flow, to="12", **REMIND)
+    assert resp.status_code == 422 and resp.get_json()["field"] == "to"
+    assert resp.get_json()["error"]["code"] == "invalid_number"
+    assert reminders.fake.state.messages == {}
+    assert db.session.scalars(select(CallSession)).all() == []
