@@ -52,7 +52,8 @@ def test_another_librarys_tables_in_the_database_are_not_the_migrations(app):
             )
             assert compare_metadata(context, db.metadata) == []
             bare = MigrationContext.configure(conn, opts={"compare_type": True})
-            assert [d[0] for d in compare_metadata(bare, db.metadata)] == ["remove_index", "remove_table"]
+            dropped = [d[1].name for d in compare_metadata(bare, db.metadata) if d[0] == "remove_table"]
+            assert "huey_kv_probe" in dropped  # what autogenerate would have dropped without the filter
     finally:
         with db.engine.begin() as conn:
             conn.execute(text("DROP TABLE huey_kv_probe"))
