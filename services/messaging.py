@@ -223,31 +223,62 @@ def expire(org: OrgRef, session: CallRow) -> None:
     log.info("messaging session %s of org %s expired", session.id, org.slug)
 
 
-def _start(org: OrgRef, route: MessagingRoute, key: str, params: dict[str, str]) -> None:
-    contact = params.get("From", "")
-    definition, revision_id, uses_draft = definition_for_caller(
-        route.flow_id, route.test_users, route.published_revision_id, contact
-    )
+def _insert_conversation(
+    org: OrgRef,
+    key: str,
+    *,
+    session_id: str,
+    call_sid: str,
+    number_id: int | None,
+    number: str,
+    contact: str,
+    flow_id: int | None,
+    revision_id: int | None,
+    direction: str,
+    draft_definition: dict | None = None,
+) -> CallRow:
+    """INSERT a messaging session (its `live_key` unique: IntegrityError while the contact has a live
+    one). From is always the contact and To the number, whoever opened the conversation."""
     at = now()
-    row = insert_session(
+    return insert_session(
         {
-            "id": new_uid(),
+            "id": session_id,
             "org_id": org.id,
-            "call_sid": (params["MessageSid"] or new_uid())[:64],
+            "call_sid": call_sid[:64],
             "state": {},
             "started_at": at,
             "updated_at": at,
             "channel": "messaging",
             "live_key": key,
-            "phone_number_id": route.number_id,
-            "flow_id": route.flow_id,
+            "phone_number_id": number_id,
+            "flow_id": flow_id,
             "revision_id": revision_id,
-            "uses_draft": uses_draft,
-            "draft_definition": definition if uses_draft else None,
+            "uses_draft": draft_definition is not None,
+            "draft_definition": draft_definition,
             "from_number": contact[:64],
-            "to_number": params.get("To", "")[:64],
-            "direction": "inbound",
+            "to_number": number[:64],
+            "direction": direction,
         }
+    )
+
+
+def _start(org: OrgRef, route: MessagingRoute, key: str, params: dict[str, str]) -> None:
+    contact = params.get("From", "")
+    definition, revision_id, uses_draft = definition_for_caller(
+        route.flow_id, route.test_users, route.published_revision_id, contact
+    )
+    row = _insert_conversation(
+        org,
+        key,
+        session_id=new_uid(),
+        call_sid=params["MessageSid"] or new_uid(),
+        number_id=route.number_id,
+        number=params.get("To", ""),
+        contact=contact,
+        flow_id=route.flow_id,
+        revision_id=revision_id,
+        direction="inbound",
+        draft_definition=definition if uses_draft else None,
     )
     loaded = compiled(definition, revision_id) if definition is not None else None
     _turn(org, row, loaded, Event("start", params), params, "sms", 0, opens=True)
@@ -273,32 +304,31 @@ def start_conversation(
         expire(org, live)
     revision_id = flow.published_revision_id
     definition = published_definition(revision_id)
-    at = now()
     session_id = new_uid()
     try:
-        row = insert_session(
-            {
-                "id": session_id,
-                "org_id": org.id,
-                "call_sid": f"text-{session_id}",
-                "state": {},
-                "started_at": at,
-                "updated_at": at,
-                "channel": "messaging",
-                "live_key": key,
-                "phone_number_id": number.id,
-                "flow_id": flow.id,
-                "revision_id": revision_id,
-                "from_number": contact[:64],  # as in every conversation: From is the contact
-                "to_number": number.phone_number[:64],
-                "direction": EXECUTION_DIRECTION,
-            }
+        row = _insert_conversation(
+            org,
+            key,
+            session_id=session_id,
+            call_sid=f"text-{session_id}",
+            number_id=number.id,
+            number=number.phone_number,
+            contact=contact,
+            flow_id=flow.id,
+            revision_id=revision_id,
+            direction=EXECUTION_DIRECTION,
         )
     except IntegrityError:  # a conversation started between the look and the insert
         db.session.rollback()
         raise ConversationLive(key) from None
     db.session.add(
-        FlowExecution(session_id=session_id, org_id=org.id, flow_id=flow.id, parameters=dict(parameters), created_at=at)
+        FlowExecution(
+            session_id=session_id,
+            org_id=org.id,
+            flow_id=flow.id,
+            parameters=dict(parameters),
+            created_at=row.started_at,
+        )
     )
     db.session.flush()
     loaded = compiled(definition, revision_id) if definition is not None else None
