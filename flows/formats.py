@@ -81,8 +81,9 @@ def phone_valid(number: str, region: str = "US") -> bool:
     return phonenumbers.is_possible_number(parsed)
 
 
-def to_e164(number: str, region: str = "US") -> str | None:
-    """The number in E.164 form, or None when it is not a possible phone number."""
+def to_e164(number: str, region: str | None = "US") -> str | None:
+    """The number in E.164 form, or None when it is not a possible phone number (`region` None: only
+    international numbers, with their +)."""
     try:
         parsed = phonenumbers.parse(number, region)
     except phonenumbers.NumberParseException:

@@ -30,12 +30,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import phonenumbers
 from sqlalchemy import select
 
 from extensions import db
 from flows import DefinitionError, Event, run_turn
 from flows.executions import call_options, for_request, places_call, request_channel
+from flows.formats import to_e164
 from flows.nodes.outbound import NOT_CONNECTED
 from flows.nodes.outbound import TYPE_NAME as OUTBOUND_CALL
 from flows.state import waiting_node
@@ -74,14 +74,11 @@ class ExecutionError(Exception):
 def e164(value: str, name: str) -> str:
     """`value` as an E.164 number, or ExecutionError 422 naming the field."""
     text = str(value or "").strip()
-    try:
-        parsed = phonenumbers.parse(text, None)
-    except phonenumbers.NumberParseException:
-        parsed = None
-    if parsed is None or not text.startswith("+") or not phonenumbers.is_possible_number(parsed):
+    number = to_e164(text, None) if text.startswith("+") else None  # no region: international form only
+    if number is None:
         message = f"{name} must be a phone number in E.164 form, such as +14155550123."
         raise ExecutionError(422, "invalid_number", message, {"field": name})
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return number
 
 
 def _check(org: Organization, flow: Flow, to: str, from_: str, parameters: Mapping[str, Any]):
