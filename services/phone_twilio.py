@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-import phonenumbers
 from flask import current_app, has_request_context, request
 
+from flows import formats
 from flows.webhooks import webhook_path
 from models import Organization, PhoneNumber
 from upstream.errors import SecretsUnreadable, UpstreamError
@@ -58,17 +58,15 @@ def field_of(record: Any, name: str, default: Any = None) -> Any:
 
 
 def to_e164(raw: str, country: str = "US") -> str:
-    """``raw`` as an E.164 number; PhoneError(400) when it is not a possible phone number."""
+    """``raw`` as an E.164 number (the engine's parse, national numbers read in ``country``);
+    PhoneError(400) when it is not a possible phone number."""
     text = (raw or "").strip()
-    try:
-        parsed = phonenumbers.parse(text, None if text.startswith("+") else (country or "US").upper())
-    except phonenumbers.NumberParseException:
-        parsed = None
-    if parsed is None or not phonenumbers.is_possible_number(parsed):
+    number = formats.to_e164(text, (country or "US").upper())
+    if number is None:
         raise PhoneError(
             400, "invalid_phone_number", f"'{text[:40]}' is not a phone number; use E.164 like +14155550100."
         )
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return number
 
 
 def public_base_url() -> str:
