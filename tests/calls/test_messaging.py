@@ -225,6 +225,37 @@ def test_a_retried_text_to_an_ended_conversation_changes_nothing(texting, client
     assert len(texting.sessions()) == 2
 
 
+def test_a_text_to_a_live_conversation_reads_neither_the_route_nor_the_integration(texting, monkeypatch):
+    # the number's route is read only to start a conversation, the retry check is the inbound row's insert,
+    # and the reply goes out through the provider the front door validated the request with
+    from sqlalchemy import event
+
+    from db_raw import RawStatement
+
+    texting.text("hello")
+    statements: list[str] = []
+    real = RawStatement._run
+
+    def spy(self, params):
+        statements.append(next(iter(self.sql.values())))
+        return real(self, params)
+
+    def orm(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    monkeypatch.setattr(RawStatement, "_run", spy)
+    event.listen(db.engine, "before_cursor_execute", orm)
+    try:
+        texting.text("1")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", orm)
+    assert texting.sent()[-1] == "Sure? Reply YES or NO"
+    flat = [" ".join(s.split()) for s in statements]
+    assert not [s for s in flat if "FROM phone_number" in s or "FROM upstream_integration" in s]
+    assert not [s for s in flat if s.startswith("SELECT") and "FROM message" in s]
+    assert [s for s in flat if s.startswith("INSERT INTO message")][0].endswith("DO NOTHING")  # in, then out
+
+
 def test_a_contact_texting_while_the_session_waits_goes_to_that_session(texting):
     texting.text("hello")
     texting.text("hello", from_=OTHER)  # another contact: a conversation of their own
