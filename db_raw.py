@@ -88,10 +88,12 @@ class RawStatement:
             sql, values, err, conn.dialect.loaded_dbapi.Error, connection_invalidated=invalidated, dialect=conn.dialect
         )
 
-    def execute(self, params: Mapping[str, Any]) -> None:
-        """Run the statement (a write) in the session's transaction."""
+    def execute(self, params: Mapping[str, Any]) -> int:
+        """Run the statement (a write) in the session's transaction; the driver's row count."""
         cursor, _ = self._run(params)
+        count = cursor.rowcount
         cursor.close()
+        return count
 
     def execute_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run the statement (a write) once per row of parameters, in one DBAPI ``executemany``."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
@@ -108,7 +108,23 @@ class Payment(OrgScoped, db.Model):
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
 
 
+# An inbound message's MessageSid is stored once per org: the row is the webhook's idempotency
+# record (a retried webhook's INSERT ... ON CONFLICT DO NOTHING inserts nothing, `services.call_store`).
+INBOUND_SID = "direction = 'inbound' AND sid IS NOT NULL"
+
+
 class Message(OrgScoped, db.Model):
+    __table_args__ = (
+        Index(
+            "uq_message_inbound_sid",
+            "org_id",
+            "sid",
+            unique=True,
+            sqlite_where=text(INBOUND_SID),
+            postgresql_where=text(INBOUND_SID),
+        ),
+    )
+
     id: Mapped[int] = mapped_column(primary_key=True)
     phone_number_id: Mapped[int | None] = mapped_column(ForeignKey("phone_number.id", ondelete="SET NULL"), index=True)
     session_id: Mapped[str | None] = mapped_column(ForeignKey("call_session.id", ondelete="SET NULL"))

@@ -26,6 +26,7 @@ from services.call_store import insert_message
 from services.clock import now
 from services.flow_revisions import published_definition
 from services.webhook_urls import webhook_url
+from upstream.provider import Provider
 from upstream.provider_cache import get_provider
 
 log = logging.getLogger("phonetree.calls")
@@ -55,7 +56,21 @@ def _check_public(url: str) -> None:
 
 
 class CallServices:
-    """Side effects of one call's turn, scoped to its organisation."""
+    """Side effects of one call's turn, scoped to its organisation.
+
+    `provider`: the org's provider as the webhook's front door (`upstream.webhook_orgs.webhook_org`)
+    returned it and validated this very request's signature with; sends and signatures of the
+    turn use it, as they are. Without it (a timer's turn, an execution, the test console) each
+    asks `get_provider`, which reads the integration's ``updated_at`` first.
+
+    The front door's copy may be up to ``WEBHOOK_ORG_RECHECK_SECONDS`` (1 s by default) older
+    than a change saved by another worker (this worker's own saves clear it at once). That is
+    acceptable for a send: it is the window in which the front door already accepts requests
+    with those credentials; the request was just signed with the auth token this provider holds,
+    so it belongs to that Twilio account; and a send refused by Twilio after a rotation in that
+    second takes the node's ``failed`` outcome, as any Twilio error does. The turn saves a query
+    per send.
+    """
 
     def __init__(
         self,
@@ -63,11 +78,16 @@ class CallServices:
         session_id: str | None = None,
         phone_number_id: int | None = None,
         default_from: str = "",
+        provider: Provider | None = None,
     ) -> None:
         self.org = org
         self.session_id = session_id
         self.phone_number_id = phone_number_id
         self.default_from = default_from
+        self.provider = provider
+
+    def _provider(self) -> Provider | None:
+        return self.provider if self.provider is not None else get_provider(self.org)
 
     def http_request(
         self, method: str, url: str, headers: Mapping[str, str], body: str | None, timeout: float
@@ -91,7 +111,7 @@ class CallServices:
 
     def twilio_signature(self, url: str, params: Mapping[str, str]) -> str:
         """The org's Twilio signature for a form POST (the provider keeps the auth token)."""
-        provider = get_provider(self.org)
+        provider = self._provider()
         sign = getattr(provider, "sign_request", None)
         if sign is None:
             raise RuntimeError("this organisation has no Twilio integration to sign with")
@@ -118,7 +138,7 @@ class CallServices:
             insert_message(**row, sid=sid, status="simulated")
             return sid
         try:
-            provider = get_provider(self.org)
+            provider = self._provider()
             if provider is None:
                 raise RuntimeError("this organisation has no Twilio integration")
             callback = webhook_url(self.org.slug, "message-status", self.session_id)

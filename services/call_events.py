@@ -17,11 +17,11 @@ from twilio.twiml.messaging_response import MessagingResponse
 from extensions import db
 from flows import end_session, render_twiml
 from flows.state import is_done, waiting_node
-from models import CallStep, Message, OrgRef
+from models import CallStep, OrgRef
 from services import analytics_rollup
 from services.call_flow import find_number, upsert_recording
 from services.call_scrub import scrub
-from services.call_store import CallRow, update_session
+from services.call_store import CallRow, insert_inbound_message, insert_message, update_session
 from services.call_turns import lock_session
 from services.clock import now
 from services.webhook_answers import TWIML, WebhookAnswer, empty_answer
@@ -146,44 +146,39 @@ def transcription_status(org: OrgRef, form: Mapping[str, Any], query: Mapping[st
 
 
 def inbound_sms(org: OrgRef, form: Mapping[str, Any], query: Mapping[str, Any]) -> WebhookAnswer:
-    """``sms``: store the message and answer the number's auto-reply as TwiML (once per MessageSid)."""
+    """``sms``: store the message and answer the number's auto-reply as TwiML (stored once per
+    MessageSid: a retried webhook's inbound row inserts nothing, and nothing more is stored; the
+    retry still gets the reply TwiML, as Twilio expects an answer to each request)."""
     sid = str(form.get("MessageSid") or form.get("SmsSid") or "")[:64]
     to, from_ = str(form.get("To") or "")[:64], str(form.get("From") or "")[:64]
     number = find_number(org, to)
     reply = (number.sms_auto_reply or "").strip() if number is not None else ""
-    seen = sid and db.session.scalar(
-        select(Message.id).where(Message.org_id == org.id, Message.sid == sid, Message.direction == "inbound")
+    at = now()
+    stored = insert_inbound_message(
+        org_id=org.id,
+        phone_number_id=number.id if number else None,
+        sid=sid or None,
+        from_number=from_,
+        to_number=to,
+        body=scrub(str(form.get("Body") or ""))[:1600],
+        status="received",
+        created_at=at,
     )
-    if not seen:
-        at = now()
-        db.session.add(
-            Message(
-                org_id=org.id,
-                phone_number_id=number.id if number else None,
-                direction="inbound",
-                sid=sid or None,
-                from_number=from_,
-                to_number=to,
-                body=scrub(str(form.get("Body") or ""))[:1600],
-                status="received",
-                created_at=at,
-            )
+    if stored and reply:
+        insert_message(
+            org_id=org.id,
+            phone_number_id=number.id,
+            direction="outbound",
+            from_number=to,
+            to_number=from_,
+            body=reply,
+            status="auto-reply",
+            created_at=at,
         )
-        if reply:
-            db.session.add(
-                Message(
-                    org_id=org.id,
-                    phone_number_id=number.id,
-                    direction="outbound",
-                    sid=None,
-                    from_number=to,
-                    to_number=from_,
-                    body=reply,
-                    status="auto-reply",
-                    created_at=at,
-                )
-            )
+    if stored:
         db.session.commit()
+    else:
+        db.session.rollback()
     if number is None:
         log.warning("sms for org %s to %r, which is not one of its numbers", org.slug, to)
     response = MessagingResponse()

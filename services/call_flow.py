@@ -46,6 +46,7 @@ from services.flow_revisions import definition_for_caller, published_definition
 from services.webhook_answers import org_fallback, org_fallback_twiml
 from services.webhook_params import call_fields, flag, input_summary
 from services.webhook_urls import url_builder
+from upstream.provider import Provider
 
 log = logging.getLogger("phonetree.calls")
 
@@ -128,15 +129,20 @@ def execution_parameters(session_id: str) -> dict[str, Any]:
 
 
 def turn_context(
-    org: OrgRef, session: CallRow, form: Mapping[str, Any], data: Mapping[str, Any] | None = None
+    org: OrgRef,
+    session: CallRow,
+    form: Mapping[str, Any],
+    data: Mapping[str, Any] | None = None,
+    provider: Provider | None = None,
 ) -> TurnContext:
     """The engine context of one turn of this call; ``flow.data`` holds the org's voicemail
-    greeting (read by the built-in voicemail) and a built-in flow's per-call `data`."""
+    greeting (read by the built-in voicemail) and a built-in flow's per-call `data`. `provider`:
+    the one the webhook's front door validated the request with (see `CallServices`)."""
     call = call_fields(form)
     call.setdefault("CallSid", session.call_sid)
     call.setdefault("From", session.from_number)
     call.setdefault("To", session.to_number)
-    services = CallServices(org, session.id, session.phone_number_id, session.to_number)
+    services = CallServices(org, session.id, session.phone_number_id, session.to_number, provider=provider)
     if session.direction == EXECUTION_DIRECTION:  # a flow execution: its request's parameters
         data = {**execution_parameters(session.id), **(data or {})}
         call.setdefault("Direction", EXECUTION_DIRECTION)  # a text conversation's webhooks carry none

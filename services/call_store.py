@@ -16,6 +16,7 @@ from typing import Any
 from db_raw import RawStatement
 from extensions import db
 from models import CallSession, CallStep, CallTurn, Message
+from models.calls import INBOUND_SID
 from services import analytics_rollup
 from services.analytics_rollup import PG_CALL_UPSERT, PG_NODE_UPSERT, Deltas
 
@@ -143,15 +144,27 @@ def insert_session(values: dict[str, Any]) -> CallRow:
 
 MESSAGES = Message.__table__
 MESSAGE_COLUMNS = tuple(c.name for c in MESSAGES.c if c.name != "id")
-_MESSAGE_INSERT = RawStatement(
-    f"INSERT INTO message ({', '.join(MESSAGE_COLUMNS)}) VALUES ({', '.join(':' + c for c in MESSAGE_COLUMNS)})",
-    {name: MESSAGES.c[name].type for name in ("created_at", "media")},
+_MESSAGE_INSERT_SQL = (
+    f"INSERT INTO message ({', '.join(MESSAGE_COLUMNS)}) VALUES ({', '.join(':' + c for c in MESSAGE_COLUMNS)})"
+)
+_MESSAGE_TYPES = {name: MESSAGES.c[name].type for name in ("created_at", "media")}
+_MESSAGE_INSERT = RawStatement(_MESSAGE_INSERT_SQL, _MESSAGE_TYPES)
+# The partial unique index uq_message_inbound_sid: a MessageSid already stored inserts nothing.
+_INBOUND_INSERT = RawStatement(
+    f"{_MESSAGE_INSERT_SQL} ON CONFLICT (org_id, sid) WHERE {INBOUND_SID} DO NOTHING", _MESSAGE_TYPES
 )
 
 
 def insert_message(**values: Any) -> None:
     """INSERT a `Message` row (a text in or out of a call or conversation) in the turn's transaction."""
     _MESSAGE_INSERT.execute({**dict.fromkeys(MESSAGE_COLUMNS), **values})
+
+
+def insert_inbound_message(**values: Any) -> bool:
+    """INSERT an inbound `Message` row unless the org already has its MessageSid (unique per org
+    for inbound rows): whether it was inserted. False means Twilio retried a webhook already
+    handled (or being handled by a transaction that commits first): the caller changes nothing."""
+    return _INBOUND_INSERT.execute({**dict.fromkeys(MESSAGE_COLUMNS), **values, "direction": "inbound"}) == 1
 
 
 _UPDATES: dict[tuple[str, ...], RawStatement] = {}

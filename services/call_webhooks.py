@@ -32,6 +32,7 @@ from services.call_voice import plan_outbound, plan_ring, plan_ring_client
 from services.messaging import inbound_message, message_status
 from services.webhook_answers import TWIML, WebhookAnswer, answer_twiml, empty_answer, org_fallback_twiml
 from services.webhook_params import parse_turn
+from upstream.provider import Provider
 
 log = logging.getLogger("phonetree.calls")
 
@@ -42,16 +43,18 @@ CALLBACK_HANDLERS: dict[str, CallbackHandler] = {
     "status": call_status,
     "recording-status": recording_status,
     "transcription-status": transcription_status,
-    "sms": inbound_message,
     "message-status": message_status,
 }
 
 
-def handle_webhook(org: OrgRef, hook: InboundWebhook) -> WebhookAnswer:
-    """Run one (already authenticated) Twilio webhook for `org`; never raises."""
+def handle_webhook(org: OrgRef, hook: InboundWebhook, provider: Provider | None = None) -> WebhookAnswer:
+    """Run one (already authenticated) Twilio webhook for `org`; never raises. `provider`: the one
+    the front door validated the request with (a text's turn sends through it)."""
     try:
         if hook.query.get("execution"):  # a call placed by a flow execution
             return handle_execution(org, hook)
+        if hook.service_id == "sms":
+            return inbound_message(org, hook.form, hook.query, provider)
         if hook.webhook.kind != "voice":
             return CALLBACK_HANDLERS[hook.service_id](org, hook.form, hook.query)
         if hook.service_id == "ivr-queue-music":  # hold music: not a turn, the call's state is only read

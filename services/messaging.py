@@ -9,9 +9,12 @@ An inbound text (``sms`` webhook) to a number whose messaging route is a flow
   ``input`` event for the node that waits (a wait_for_reply, a menu, a collect_input): as in
   Studio, a new message while a session is live never starts a second one. ``live_key`` (unique,
   NULL once the session ends) makes this hold even when two first messages race.
-- **Idempotency.** A retried webhook with a MessageSid already stored changes nothing (the
-  inbound `Message` row is the record, as `CallTurn` is for calls); the first message's sid is
-  the session's ``call_sid``, so a retried first message cannot start a second session.
+- **Idempotency.** A retried webhook with a MessageSid already stored changes nothing: the
+  inbound `Message` row is the record (as `CallTurn` is for calls), unique per org and MessageSid
+  (a partial unique index), and the turn's first write is its ``INSERT ... ON CONFLICT DO
+  NOTHING``: a retry inserts nothing, and its turn is rolled back before the flow runs. The first
+  message's sid is also the session's ``call_sid``, so a retried first message racing the
+  original cannot start a second session.
 - **Timeouts.** A wait_for_reply that waits sets ``waiting.until``; a ``reply-timeout`` timer
   (`services.timers`, durable) then resumes the session with a ``timeout`` event, but only while
   it still waits on that same wait (its turn is the wait token): a reply that came first cancels
@@ -60,11 +63,12 @@ from services import analytics_rollup, timers
 from services.call_events import inbound_sms
 from services.call_flow import EXECUTION_DIRECTION, compiled, from_result, session_definition, turn_context
 from services.call_scrub import scrub
-from services.call_store import CallRow, insert_message, insert_session, lock_row, update_session
+from services.call_store import CallRow, insert_inbound_message, insert_session, lock_row, update_session
 from services.call_turns import TurnOutput, apply_turn
 from services.clock import now
 from services.flow_revisions import definition_for_caller, published_definition
 from services.webhook_answers import TWIML, WebhookAnswer, empty_answer
+from upstream.provider import Provider
 
 log = logging.getLogger("phonetree.messaging")
 
@@ -135,10 +139,6 @@ _ROUTE = RawStatement(
     "WHERE n.org_id = :org AND n.phone_number = :number",
     columns=[None, None, _FLOWS.c.archived.type, _FLOWS.c.test_users.type, None],
 )
-# By the sid's index: SQLite, without statistics, would rather walk the org's whole org_id index
-# (every message the org ever had; the unary + keeps it off that index).
-_SEEN_SQL = "SELECT 1 FROM message WHERE sid = :sid AND {org}org_id = :org AND direction = 'inbound'"
-_SEEN = RawStatement({"sqlite": _SEEN_SQL.format(org="+"), "default": _SEEN_SQL.format(org="")})
 _STARTED = RawStatement("SELECT 1 FROM call_session WHERE call_sid = :sid")
 
 
@@ -148,16 +148,17 @@ def messaging_route(org: OrgRef, number: str) -> MessagingRoute | None:
     return MessagingRoute(*row) if row is not None else None
 
 
-def inbound_message(org: OrgRef, form: Mapping[str, Any], query: Mapping[str, Any]) -> WebhookAnswer:
-    """``sms``: a turn of the contact's conversation when the number routes texts to a flow, else the auto-reply."""
+def inbound_message(
+    org: OrgRef, form: Mapping[str, Any], query: Mapping[str, Any], provider: Provider | None = None
+) -> WebhookAnswer:
+    """``sms``: a turn of the contact's conversation when the number routes texts to a flow, else
+    the auto-reply. `provider`: the org's provider as the front door validated this request with
+    (the turn's sends go through it; see `CallServices`).
+
+    The live conversation is locked first: a text to it needs nothing of the number's route (a
+    live conversation keeps going whatever the number's route became); the route is read only to
+    start one (none live, or the live one expired)."""
     to, contact = str(form.get("To") or "")[:64], str(form.get("From") or "")[:64]
-    route = messaging_route(org, to)
-    if route is None:
-        return inbound_sms(org, form, query)
-    # a number that routes texts to a live flow; else only a conversation an execution started
-    routed = route.flow_id is not None and route.archived is False
-    if routed and route.published_revision_id is None and contact not in (route.test_users or []):
-        routed = False  # the flow is not live yet (its test users text its draft)
     params = message_params(form)
     sid = params["MessageSid"]
     key = live_key(org.id, to, contact)
@@ -165,23 +166,17 @@ def inbound_message(org: OrgRef, form: Mapping[str, Any], query: Mapping[str, An
         session = lock_row(org.id, "live", key)  # the contact's live conversation, locked
         if session is not None and (session.ended_at is not None or session.channel != "messaging"):
             session = None
-        if session is None and not routed:
+        if session is not None and not _expired(org, session):
+            _resume(org, session, Event("input", params), params, "sms", provider)
+            return empty_messaging()
+        route = messaging_route(org, to)
+        if session is not None:
+            expire(org, session)
+        if not _routed(route, contact):
             db.session.rollback()
             return inbound_sms(org, form, query)
-        if sid and _SEEN.first({"sid": sid[:64], "org": org.id}):  # Twilio's retry (checked under the lock)
-            db.session.rollback()
-            log.info("sms %s for org %s: a retried webhook; nothing changes", sid, org.slug)
-            return empty_messaging()
-        if session is not None and _expired(org, session):
-            expire(org, session)
-            if not routed:
-                return inbound_sms(org, form, query)
-            session = None
-        if session is not None:
-            _resume(org, session, Event("input", params), params, "sms")
-            return empty_messaging()
         try:
-            _start(org, route, key, params)
+            _start(org, route, key, params, provider)
             return empty_messaging()
         except IntegrityError:
             db.session.rollback()
@@ -189,6 +184,14 @@ def inbound_message(org: OrgRef, form: Mapping[str, Any], query: Mapping[str, An
                 return empty_messaging()  # a concurrent retry of the first message started it
     log.warning("sms for org %s from %s: no live session after a lost race", org.slug, contact)
     return empty_messaging()
+
+
+def _routed(route: MessagingRoute | None, contact: str) -> bool:
+    """Whether the number routes the contact's texts to a live flow (its test users text its
+    draft before it is published); else the auto-reply answers (when no conversation is live)."""
+    if route is None or route.flow_id is None or route.archived is not False:
+        return False
+    return route.published_revision_id is not None or contact in (route.test_users or [])
 
 
 def _definition(org: OrgRef, session: CallRow) -> FlowDefinition | None:
@@ -262,7 +265,9 @@ def _insert_conversation(
     )
 
 
-def _start(org: OrgRef, route: MessagingRoute, key: str, params: dict[str, str]) -> None:
+def _start(
+    org: OrgRef, route: MessagingRoute, key: str, params: dict[str, str], provider: Provider | None = None
+) -> None:
     contact = params.get("From", "")
     definition, revision_id, uses_draft = definition_for_caller(
         route.flow_id, route.test_users, route.published_revision_id, contact
@@ -281,7 +286,7 @@ def _start(org: OrgRef, route: MessagingRoute, key: str, params: dict[str, str])
         draft_definition=definition if uses_draft else None,
     )
     loaded = compiled(definition, revision_id) if definition is not None else None
-    _turn(org, row, loaded, Event("start", params), params, "sms", 0, opens=True)
+    _turn(org, row, loaded, Event("start", params), params, "sms", 0, opens=True, provider=provider)
 
 
 class ConversationLive(Exception):
@@ -339,8 +344,10 @@ def start_conversation(
     return session_id
 
 
-def _resume(org: OrgRef, session: CallRow, event: Event, params: dict[str, str], service: str) -> None:
-    _turn(org, session, session_definition(org, session), event, params, service, session.turn)
+def _resume(
+    org: OrgRef, session: CallRow, event: Event, params: dict[str, str], service: str, provider: Provider | None = None
+) -> None:
+    _turn(org, session, session_definition(org, session), event, params, service, session.turn, provider=provider)
 
 
 def _turn(
@@ -353,16 +360,20 @@ def _turn(
     request_turn: int,
     opens: bool = False,
     inbound: bool = True,
+    provider: Provider | None = None,
 ) -> None:
     """Run one turn of a messaging session and persist it with its messages and its timers (one
-    commit); `inbound`: the turn answers a text (not a timeout, nor the turn an execution opens)."""
+    commit); `inbound`: the turn answers a text (not a timeout, nor the turn an execution opens).
+
+    The text's inbound `Message` row is the turn's first write and its idempotency record: when
+    the org already has its MessageSid (Twilio retried the webhook), the insert inserts nothing,
+    and the turn stops there, rolled back, before the flow runs (nothing is sent twice)."""
     at = now()
     if inbound and event.kind != "timeout":  # written first: the messages of a turn keep their order (in, then out)
-        insert_message(
+        stored = insert_inbound_message(
             org_id=org.id,
             phone_number_id=session.phone_number_id,
             session_id=session.id,
-            direction="inbound",
             sid=params.get("MessageSid") or None,
             from_number=session.from_number,
             to_number=session.to_number,
@@ -372,12 +383,17 @@ def _turn(
             status="received",
             created_at=at,
         )
+        if not stored:
+            db.session.rollback()
+            log.info("sms %s for org %s: a retried webhook; nothing changes", params.get("MessageSid"), org.slug)
+            return
     if definition is None:
         log.warning("messaging session %s of org %s: the flow is not published", session.id, org.slug)
         out = TurnOutput(EMPTY_TWIML, end_session(session.state, "no_flow"), session.turn + 1)
         out.done, out.end_reason = True, "no_flow"
     else:
-        result = message_turn(definition, session.state, event, turn_context(org, session, params), params)
+        ctx = turn_context(org, session, params, provider=provider)
+        result = message_turn(definition, session.state, event, ctx, params)
         out = from_result(result, params)
         out.twiml = EMPTY_TWIML
         if event.kind == "input":

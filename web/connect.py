@@ -121,7 +121,7 @@ def webhook(vendor: str, service_id: str):
     answer = None
     try:
         hook = provider.parse_webhook(service_id, form, query)
-        answer = handle_webhook(org, hook)
+        answer = handle_webhook(org, hook, provider)
     except Exception:  # noqa: BLE001  the runtime never raises, but Twilio must never see a 5xx from a voice URL
         log.exception("%s webhook for org %s failed", service_id, org.slug)
     result = provider.render_answer(service_id, answer)

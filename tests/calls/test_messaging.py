@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from extensions import db
 from flows.studio import import_studio
-from models import CallSession, CallStep, Message
+from models import CallSession, CallStep, Message, Timer
 from services import messaging, timers
 from sim import Press
 from tests.calls.conftest import BASE, CALLER, IVR_NUMBER, definition, node
@@ -164,6 +164,96 @@ def test_a_retried_webhook_with_the_same_message_sid_changes_nothing(texting, cl
     }
     post(client, f"{BASE}/sms?orgid=acme", first_again)
     assert len(texting.sessions()) == 1 and texting.world.count(Message) == 4
+
+
+def _text_form(texting, sid: str, body: str) -> dict[str, str]:
+    return {
+        "MessageSid": sid,
+        "AccountSid": TWILIO_FAKE_ACCOUNT_SID,
+        "From": CALLER,
+        "To": texting.number,
+        "Body": body,
+    }
+
+
+def _everything(texting) -> dict:
+    """What a text can change: sessions, steps, messages, timers, and what went out through Twilio."""
+    db.session.expire_all()
+    return {
+        "sessions": [
+            (s.id, s.turn, s.step_count, json.dumps(s.state, sort_keys=True), s.updated_at, s.ended_at, s.live_key)
+            for s in texting.sessions()
+        ],
+        "steps": texting.world.count(CallStep),
+        "messages": [
+            (m.id, m.session_id, m.direction, m.sid, m.body)
+            for m in db.session.scalars(select(Message).order_by(Message.id))
+        ],
+        "timers": sorted((t.kind, t.key, t.fire_at) for t in db.session.scalars(select(Timer))),
+        "sent": texting.sent(),
+    }
+
+
+def test_a_retried_text_to_a_live_conversation_changes_nothing(texting, client):
+    url = f"{BASE}/sms?orgid=acme"
+    opening = _text_form(texting, "SM" + "1" * 32, "hello")
+    post(client, url, opening)
+    reply = _text_form(texting, "SM" + "2" * 32, "1")
+    post(client, url, reply)  # the wait answered: the menu asks and waits, with its timers
+    before = _everything(texting)
+    assert before["sessions"][0][1] == 2 and before["sent"][-1] == "Sure? Reply YES or NO"
+    texting.world.clock.now += timedelta(seconds=30)  # a retry comes a little later
+    for form in (reply, opening, reply):  # the last text again, the first one again
+        again = post(client, url, form)
+        assert again.status_code == 200 and "<Message" not in again.get_data(as_text=True)
+    assert _everything(texting) == before  # no step, message, send, timer or session change
+
+
+def test_a_retried_text_to_an_ended_conversation_changes_nothing(texting, client):
+    url = f"{BASE}/sms?orgid=acme"
+    forms = [_text_form(texting, f"SM{i:032d}", body) for i, body in enumerate(("hello", "1", "oui"))]
+    for form in forms:
+        post(client, url, form)
+    before = _everything(texting)
+    ((_, turn, *_, ended_at, live_key),) = before["sessions"]
+    assert turn == 3 and ended_at is not None and live_key is None
+    for form in reversed(forms):  # the last text (no conversation live: it would start one), then the first
+        again = post(client, url, form)
+        assert again.status_code == 200 and "<Message" not in again.get_data(as_text=True)
+    assert _everything(texting) == before  # no new conversation, nothing stored or sent
+    texting.text("hi again")  # a new text starts a new one
+    assert len(texting.sessions()) == 2
+
+
+def test_a_text_to_a_live_conversation_reads_neither_the_route_nor_the_integration(texting, monkeypatch):
+    # the number's route is read only to start a conversation, the retry check is the inbound row's insert,
+    # and the reply goes out through the provider the front door validated the request with
+    from sqlalchemy import event
+
+    from db_raw import RawStatement
+
+    texting.text("hello")
+    statements: list[str] = []
+    real = RawStatement._run
+
+    def spy(self, params):
+        statements.append(next(iter(self.sql.values())))
+        return real(self, params)
+
+    def orm(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    monkeypatch.setattr(RawStatement, "_run", spy)
+    event.listen(db.engine, "before_cursor_execute", orm)
+    try:
+        texting.text("1")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", orm)
+    assert texting.sent()[-1] == "Sure? Reply YES or NO"
+    flat = [" ".join(s.split()) for s in statements]
+    assert not [s for s in flat if "FROM phone_number" in s or "FROM upstream_integration" in s]
+    assert not [s for s in flat if s.startswith("SELECT") and "FROM message" in s]
+    assert [s for s in flat if s.startswith("INSERT INTO message")][0].endswith("DO NOTHING")  # in, then out
 
 
 def test_a_contact_texting_while_the_session_waits_goes_to_that_session(texting):

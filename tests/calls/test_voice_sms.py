@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from sqlalchemy import select
+from twilio.request_validator import RequestValidator
 
 from extensions import db
 from models import CallStep, Message, Recording, SoftphonePresence
@@ -137,6 +138,32 @@ def test_sms_is_stored_and_auto_replied_once(world, client):
         ("inbound", "Are you open today?"),
         ("outbound", "Thanks! We will text you back."),
     ]
+
+
+def test_racing_retries_of_an_auto_replied_sms_store_it_once(world, app):
+    from tests.calls.test_safety import _concurrent_posts, world_token
+
+    world.number(IVR_NUMBER, sms_auto_reply="Thanks! We will text you back.")
+    url = "/connect/webhook/twilio/sms?orgid=acme"
+    form = {"MessageSid": "SM" + "c" * 32, "From": CALLER, "To": IVR_NUMBER, "Body": "Open today?"}
+    headers = {"X-Twilio-Signature": RequestValidator(world_token()).compute_signature("http://localhost" + url, form)}
+    results = _concurrent_posts(app, url, form, headers, 6)
+    assert {status for status, _ in results} == {200}
+    assert all("<Message>Thanks! We will text you back.</Message>" in body for _, body in results)  # each answered
+    db.session.expire_all()
+    rows = db.session.scalars(select(Message).order_by(Message.id)).all()
+    assert [(m.direction, m.body) for m in rows] == [
+        ("inbound", "Open today?"),
+        ("outbound", "Thanks! We will text you back."),
+    ]
+
+
+def test_sms_without_a_message_sid_is_stored_each_time(world, client):
+    world.number(IVR_NUMBER)
+    form = {"From": CALLER, "To": IVR_NUMBER, "Body": "hello"}
+    for _ in range(2):
+        assert post(client, f"{BASE}/sms?orgid=acme", form).status_code == 200
+    assert world.count(Message) == 2  # nothing to recognise a retry by: two texts
 
 
 def test_sms_without_auto_reply_answers_empty_twiml(world, client):

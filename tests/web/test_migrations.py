@@ -57,3 +57,46 @@ def test_another_librarys_tables_in_the_database_are_not_the_migrations(app):
     finally:
         with db.engine.begin() as conn:
             conn.execute(text("DROP TABLE huey_kv_probe"))
+
+
+def test_the_inbound_sid_index_migration_keeps_the_first_of_duplicate_inbound_messages(app):
+    # Before the unique index, a retried sms webhook could be stored twice; the migration keeps the
+    # first (lowest id) inbound row of each org and MessageSid, and no other row
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    from models import Organization
+
+    orgs = [Organization(name=n, slug=n) for n in ("one", "two")]
+    db.session.add_all(orgs)
+    db.session.commit()
+    one, two = (o.id for o in orgs)
+    db.session.remove()
+    downgrade(revision="979ab68b06e5")
+    try:
+        rows = [
+            (one, "inbound", "SMa", "first"),
+            (one, "inbound", "SMa", "retry"),  # dropped
+            (one, "inbound", "SMa", "retry again"),  # dropped
+            (two, "inbound", "SMa", "another org's"),
+            (one, "outbound", "SMa", "an outbound row"),
+            (one, "outbound", "SMa", "an outbound row"),
+            (one, "inbound", None, "no sid"),
+            (one, "inbound", None, "no sid"),
+            (one, "inbound", "SMb", "another text"),
+        ]
+        insert = text(
+            "INSERT INTO message (org_id, direction, sid, from_number, to_number, body, status, created_at) "
+            "VALUES (:org, :direction, :sid, '', '', :body, '', CURRENT_TIMESTAMP)"
+        )
+        with db.engine.begin() as conn:
+            for org_id, direction, sid, body in rows:
+                conn.execute(insert, {"org": org_id, "direction": direction, "sid": sid, "body": body})
+    finally:
+        upgrade()
+    with db.engine.connect() as conn:
+        left = conn.execute(text("SELECT org_id, direction, sid, body FROM message ORDER BY id")).all()
+    assert [tuple(r) for r in left] == [r for i, r in enumerate(rows) if i not in (1, 2)]
+    with pytest.raises(IntegrityError), db.engine.begin() as conn:  # the index holds now
+        conn.execute(insert, {"org": one, "direction": "inbound", "sid": "SMb", "body": "a retry"})
