@@ -85,9 +85,7 @@ def channel_refusal(definition: FlowDefinition | dict[str, Any], channel: str) -
         node_type = get_node_type(node.type) if node is not None else None
         if node_type is not None and channel not in node_type.channels:
             works = " and ".join(CHANNEL_LABELS[c] for c in node_type.channels)
-            message = (
-                f"An execution on {label} would reach {node_type.label} ({node_id}), which works on {works} only."
-            )
+            message = f"An execution on {label} would reach {node_type.label} ({node_id}), which works on {works} only."
             return error("wrong_channel", message, node_id, "channel")
     return None
 
