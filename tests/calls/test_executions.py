@@ -13,6 +13,7 @@ from sqlalchemy import select
 from extensions import db
 from models import CallSession, FlowExecution
 from tests.calls.conftest import IVR_NUMBER, definition, node
+from tests.engine.helpers import channel_branch
 from tests.plugins.twilio_fake import TWILIO_FAKE_ACCOUNT_SID
 from upstream.twilio_fake import CallDialer
 
@@ -60,16 +61,7 @@ def both_channels_flow() -> dict[str, Any]:
     """A flow serving calls and texts from one start that branches on ``{{ trigger.channel }}``: a text
     conversation asks for a confirmation, a call (with machine detection) says the reminder."""
     return definition(
-        node(
-            "which",
-            "branch",
-            {
-                "input": "{{ trigger.channel }}",
-                "conditions": [{"id": "texts", "operator": "equal_to", "value": "messaging"}],
-            },
-            texts="ask",
-            no_match="call",
-        ),
+        channel_branch("which", texts="ask", calls="call"),
         node(
             "ask",
             "wait_for_reply",

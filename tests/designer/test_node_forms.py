@@ -5,6 +5,7 @@ import json
 from werkzeug.datastructures import MultiDict
 
 from flows import node_type_catalog
+from tests.engine.helpers import channel_branch
 from web.node_forms import apply_row_action, catalog_type, parse_node
 
 
@@ -253,15 +254,7 @@ def _channel_flow(first: dict, *rest: dict, channels=("voice", "messaging")) -> 
 
 
 def test_the_request_start_of_a_flow_serving_both_channels_shows_how_to_choose(ed, acme):
-    which = {
-        "id": "which",
-        "type": "branch",
-        "props": {
-            "input": "{{ trigger.channel }}",
-            "conditions": [{"id": "texts", "operator": "equal_to", "value": "messaging"}],
-        },
-        "outcomes": {"texts": "t", "no_match": "bye"},
-    }
+    which = channel_branch("which", texts="t", calls="bye")
     text = {"id": "t", "type": "send_message", "props": {"body": "Hi"}, "outcomes": {}}
     bye = {"id": "bye", "type": "hangup", "props": {"say": "Bye"}, "outcomes": {}}
     shared = _channel_flow(which, text, bye)

@@ -17,7 +17,7 @@ from flows.executions import (
     outbound_node,
     request_channel,
 )
-from tests.engine.helpers import CALL, bye, flow, make_ctx, node
+from tests.engine.helpers import CALL, bye, channel_branch, flow, make_ctx, node
 
 BOTH = ["voice", "messaging"]
 CONTACT, NUMBER = "+14155550123", "+14155550999"
@@ -28,16 +28,7 @@ PLACED = {**CALL, "Direction": "outbound-api", "CallStatus": "in-progress", "Ans
 def shared_start(**settings: Any) -> dict[str, Any]:
     """A flow serving calls and texts from one start that branches on the channel."""
     return flow(
-        node(
-            "which",
-            "branch",
-            {
-                "input": "{{ trigger.channel }}",
-                "conditions": [{"id": "texts", "operator": "equal_to", "value": "messaging"}],
-            },
-            texts="ask",
-            no_match="call",
-        ),
+        channel_branch("which", texts="ask", calls="call"),
         node("ask", "wait_for_reply", {"prompt": "Hi {{ flow.data.name }}, reply YES to confirm"}, replied="thanks"),
         node("thanks", "send_message", {"body": "Thanks, see you."}),
         node("call", "outbound_call", {"machine_detection": "Enable"}, answered="hello"),
