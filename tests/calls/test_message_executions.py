@@ -5,6 +5,7 @@ the conversation, and a second execution while it is live is refused (SQLite and
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -147,7 +148,8 @@ def test_a_both_channel_flow_asked_for_messaging_texts_and_its_shared_start_take
         ("outbound", "Thanks, YES noted (messaging)."),
     ]
 
-    # a call of the same flow to another contact: the list shows each execution's channel
+    # a call of the same flow to another contact, a minute later: the list shows each execution's channel
+    executions.world.clock.now += timedelta(minutes=1)
     called = start(executions.world, flow, to="+14155550199", channel="voice", name="Bob")
     assert called.status_code == 201 and len(executions.fake.state.calls) == 1
     listed = executions.client.get(f"/api/flows/{flow.id}/executions", headers=executions.world.editor)
