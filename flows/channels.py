@@ -19,8 +19,11 @@ from flows.registry import NodeType
 CHANNEL_LABELS = {"voice": "calls", "messaging": "text conversations"}
 
 
-def _skipped(node: Node, channel: str) -> set[str]:
-    """Outcomes of a branch on ``trigger.channel`` that only another channel takes."""
+def skipped_outcomes(node: Node, channel: str | None) -> set[str]:
+    """Outcomes of a branch on ``trigger.channel`` that only another channel takes (`channel` None:
+    the channel is not known yet, so every outcome some channel would not take)."""
+    if channel is None:
+        return {outcome for each in CHANNELS for outcome in skipped_outcomes(node, each)}
     if node.type != "branch" or "trigger.channel" not in str(node.props.get("input") or ""):
         return set()
     skipped = set()
@@ -45,7 +48,7 @@ def reached(definition: FlowDefinition, channel: str) -> list[str]:
         node = definition.node(todo.pop())
         if node is None:
             continue
-        skip = _skipped(node, channel)
+        skip = skipped_outcomes(node, channel)
         for outcome, target in node.outcomes.items():
             if outcome in skip or target in seen or definition.node(target) is None:
                 continue

@@ -1,8 +1,10 @@
 """Flow executions: a published flow started by a request, on an outbound call Phonetree places,
-or, when the flow's request start is on its text side (`flows.executions.request_channel`), in a
-text conversation it opens (`services.messaging.start_conversation`: it texts the contact first;
-409 ``conversation_live`` while the contact has a live conversation with the number, as Studio
-refuses a new execution while one is active).
+or in a text conversation it opens (`services.messaging.start_conversation`: it texts the contact
+first; 409 ``conversation_live`` while the contact has a live conversation with the number, as
+Studio refuses a new execution while one is active). The request's ``channel`` decides which, else
+the flow's drawing (`flows.executions.request_channel`); 422 ``channel_not_served`` or
+``wrong_channel`` (with ``channels``: those its executions can run on) when the flow cannot run
+there (`flows.executions.channel_refusal`).
 
 ``start_execution`` (``POST /api/flows/<id>/executions``) checks the numbers, opens the call session
 (direction ``outbound-api``, the published revision, the request's parameters kept beside it in a
@@ -34,7 +36,14 @@ from sqlalchemy import select
 
 from extensions import db
 from flows import DefinitionError, Event, run_turn
-from flows.executions import call_options, for_request, places_call, request_channel
+from flows.executions import (
+    call_options,
+    channel_refusal,
+    execution_channels,
+    for_request,
+    places_call,
+    request_channel,
+)
 from flows.formats import to_e164
 from flows.nodes.outbound import NOT_CONNECTED
 from flows.nodes.outbound import TYPE_NAME as OUTBOUND_CALL
@@ -105,18 +114,25 @@ def _check(org: Organization, flow: Flow, to: str, from_: str, parameters: Mappi
 
 
 def start_execution(
-    org: Organization, flow: Flow, to: str, from_: str, parameters: Mapping[str, Any] | None = None
+    org: Organization,
+    flow: Flow,
+    to: str,
+    from_: str,
+    parameters: Mapping[str, Any] | None = None,
+    channel: str | None = None,
 ) -> CallSession:
-    """Start an execution of the flow's published revision: open its session, place its call.
+    """Start an execution of the flow's published revision on `channel` (None: the one the flow's
+    drawing implies): open its session, place its call or text the contact.
 
-    Raises ExecutionError for bad numbers, a flow that cannot run, no provider, or the provider
-    refusing the call (then the execution is kept, failed, and named in the error).
+    Raises ExecutionError for bad numbers, a flow that cannot run (or not on `channel`), no
+    provider, or the provider refusing the call (then the execution is kept, failed, and named in
+    the error).
     """
     parameters = dict(parameters or {})
     to, from_, number, provider = _check(org, flow, to, from_, parameters)
     revision_id = flow.published_revision_id
     definition = published_definition(revision_id)
-    if _channel(definition) == "messaging":
+    if _channel(definition, channel) == "messaging":
         return _start_conversation(org, flow, to, number, parameters)
     options = call_options(definition)
     session_id = new_uid()
@@ -176,11 +192,26 @@ def start_execution(
     return session
 
 
-def _channel(definition: dict | None) -> str:
+def _channel(definition: dict | None, asked: str | None) -> str:
+    """The execution's channel: `asked`, or the one the flow implies (`flows.executions`); 422 when
+    the flow does not serve it, or its request path reaches a node that does not work on it."""
+    if definition is None:
+        return asked or "voice"
     try:
-        return request_channel(definition) if definition is not None else "voice"
+        channel = asked or request_channel(definition)
+        refused = channel_refusal(definition, channel)
+        served = execution_channels(definition) if refused is not None else []
     except DefinitionError:
-        return "voice"
+        return asked or "voice"
+    if refused is None:
+        return channel
+    message = refused.message
+    if served:
+        message += f' Its executions run on {" or ".join(served)}: name one in "channel".'
+    extra: dict[str, Any] = {"field": "channel", "channels": served}
+    if refused.node_id:
+        extra["node_id"] = refused.node_id
+    raise ExecutionError(422, refused.code, message, extra)
 
 
 def _start_conversation(

@@ -13,7 +13,7 @@ from flask_login import current_user
 
 from extensions import db
 from flows import DefinitionError, node_type_catalog
-from flows.executions import request_start
+from flows.executions import execution_channels, request_channel, request_start
 from services import flow_revisions
 from services.accounts import time_zone_names
 from services.designer import flow_state, template_scope
@@ -207,7 +207,7 @@ def render_node_form(flows: list[dict[str, Any]], readonly: bool, **extra: Any) 
         node_issues=[i for i in issues if i.get("node_id") == node["id"]],
         scope=template_scope(definition, node["id"]),
         is_start=definition.get("start") == node["id"],
-        request_curl=execution_curl(extra.get("flow_id"), definition, node["id"]),
+        execution_request=execution_request(extra.get("flow_id"), definition, node["id"]),
         targets=[(n["id"], n.get("name") or n["id"]) for n in definition.get("nodes") or [] if isinstance(n, dict)],
         outcomes=_outcomes_for(node, info),
         operators=node_type_catalog()["branch_operators"],
@@ -218,23 +218,28 @@ def render_node_form(flows: list[dict[str, Any]], readonly: bool, **extra: Any) 
     )
 
 
-def execution_curl(flow_id: int | None, definition: dict[str, Any], node_id: str) -> str | None:
-    """The curl command that starts an execution of the flow, for the node executions start at."""
+def execution_request(flow_id: int | None, definition: dict[str, Any], node_id: str) -> dict[str, Any] | None:
+    """How executions of the flow start, for the node they start at: the channels they can run on,
+    the one a request naming none runs on, and the curl command (naming that channel when there
+    is a choice)."""
     try:
         start = request_start(definition) if flow_id is not None else None
+        if start is None or start != node_id:
+            return None
+        channels, inferred = execution_channels(definition), request_channel(definition)
     except DefinitionError:
-        start = None
-    if start is None or start != node_id:
         return None
     url = base_url() + url_for("executions_api.start", flow_id=flow_id)
-    body = '{"to": "+14155550123", "from": "<one of your numbers>", "parameters": {"name": "Ada"}}'
-    return (
+    chosen = f', "channel": "{inferred}"' if len(channels) > 1 else ""
+    body = f'{{"to": "+14155550123", "from": "<one of your numbers>", "parameters": {{"name": "Ada"}}{chosen}}}'
+    curl = (
         f"curl -X POST '{url}' \\\n"
         "  -H 'Authorization: Bearer <token>' \\\n"
         f"  -H 'orgid: {g.org.slug}' \\\n"
         "  -H 'Content-Type: application/json' \\\n"
         f"  -d '{body}'"
     )
+    return {"curl": curl, "channels": channels, "channel": inferred}
 
 
 def validation_answer(definition: dict[str, Any], org=None):

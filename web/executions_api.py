@@ -1,6 +1,8 @@
-"""JSON API for flow executions: start a published flow on an outbound call, list and show them.
+"""JSON API for flow executions: start a published flow on an outbound call or in a text
+conversation, list and show them.
 
-``POST /api/flows/<id>/executions`` (editor) places the call (`services.call_executions`);
+``POST /api/flows/<id>/executions`` (editor) places the call or texts the contact, on the body's
+``channel`` or the one the flow implies (`services.call_executions`);
 ``GET /api/flows/<id>/executions`` and ``GET /api/executions/<id>`` (viewer) read them with their
 steps, the call's timeline.
 """
@@ -30,11 +32,14 @@ def _flow_or_404(flow_id: int):
 @bp.post("/flows/<int:flow_id>/executions")
 @api_auth("editor")
 def start(flow_id: int):
-    """Start an execution: ``{"to", "from", "parameters"?}`` → 201 the execution (status ``queued``)."""
+    """Start an execution: ``{"to", "from", "parameters"?, "channel"?}`` → 201 the execution (a call
+    ``queued``, or a text conversation ``in_progress``)."""
     body = json_body(ExecutionStart)
     flow = _flow_or_404(flow_id)
     try:
-        session = call_executions.start_execution(g.org, flow, body.to, body.from_, body.parameters)
+        session = call_executions.start_execution(
+            g.org, flow, body.to, body.from_, body.parameters, channel=body.channel
+        )
     except call_executions.ExecutionError as err:
         db.session.rollback()
         raise ApiError(err.status, err.code, err.message, **err.extra) from None

@@ -6,7 +6,7 @@ stays the engine's to say; names, numbers and routing are still checked by the s
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, RootModel, StrictInt, StrictStr
 
@@ -138,10 +138,12 @@ class TestParams(RootModel[dict[StrictStr, ShortScalar | None]]):
 # --- /api/flows/<id>/executions ------------------------------------------------------------------
 
 class ExecutionStart(Schema):
-    """``POST /api/flows/<id>/executions``: the call's numbers and the flow's ``flow.data``."""
+    """``POST /api/flows/<id>/executions``: the contact's and the org's numbers, the flow's
+    ``flow.data``, and the channel (a call or a text conversation; omitted: the flow's drawing decides)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
 
     to: Annotated[StrictStr, Field(max_length=64)]
     from_: Annotated[StrictStr, Field(max_length=64, alias="from")]
     parameters: dict[Annotated[StrictStr, Field(max_length=64)], Any] = {}
+    channel: Literal["voice", "messaging"] | None = None

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from extensions import db
 from models import CallSession, FlowExecution
 from tests.calls.conftest import IVR_NUMBER, definition, node
+from tests.engine.helpers import channel_branch
 from tests.plugins.twilio_fake import TWILIO_FAKE_ACCOUNT_SID
 from upstream.twilio_fake import CallDialer
 
@@ -56,6 +57,30 @@ def reminder_flow(**call_props: Any) -> dict[str, Any]:
     )
 
 
+def both_channels_flow() -> dict[str, Any]:
+    """A flow serving calls and texts from one start that branches on ``{{ trigger.channel }}``: a text
+    conversation asks for a confirmation, a call (with machine detection) says the reminder."""
+    return definition(
+        channel_branch("which", texts="ask", calls="call"),
+        node(
+            "ask",
+            "wait_for_reply",
+            {"prompt": "Hi {{ flow.data.name }}, see you at {{ flow.data.time }}? Reply YES to confirm."},
+            replied="thanks",
+        ),
+        node(
+            "thanks", "send_message", {"body": "Thanks, {{ widgets.ask.inbound.Body }} noted ({{ trigger.channel }})."}
+        ),
+        node("call", "outbound_call", {"machine_detection": "Enable"}, answered="greet"),
+        node(
+            "greet",
+            "hangup",
+            {"say": "Hello {{ flow.data.name }}, see you at {{ flow.data.time }} ({{ trigger.channel }})."},
+        ),
+        channels=["voice", "messaging"],
+    )
+
+
 def flask_poster(client):
     """The stand-in's webhooks, posted in-process through the Flask test client."""
 
@@ -85,12 +110,11 @@ def execs(world, make, twilio_fake):
     return world
 
 
-def start(world, flow, to: str = CUSTOMER, from_: str = IVR_NUMBER, headers=None, **parameters):
-    return world.client.post(
-        f"/api/flows/{flow.id}/executions",
-        json={"to": to, "from": from_, "parameters": parameters},
-        headers=headers or world.editor,
-    )
+def start(world, flow, to: str = CUSTOMER, from_: str = IVR_NUMBER, headers=None, channel=None, **parameters):
+    body = {"to": to, "from": from_, "parameters": parameters}
+    if channel is not None:
+        body["channel"] = channel
+    return world.client.post(f"/api/flows/{flow.id}/executions", json=body, headers=headers or world.editor)
 
 
 def started(world, flow, **parameters) -> tuple[dict, dict]:
@@ -301,3 +325,45 @@ def test_oversized_parameters_are_refused(execs):
     resp = start(execs, flow, blob="x" * 20_000)
     assert resp.status_code == 400 and resp.get_json()["field"] == "parameters"
     assert execs.fake.state.calls == {}
+
+
+@pytest.mark.parametrize("channel", ["voice", None])
+def test_a_both_channel_flow_calls_when_asked_to_or_when_its_shared_start_does_not_say(execs, channel):
+    flow = execs.flow(both_channels_flow(), number=None)
+    body, call = started(execs, flow, channel=channel, name="Ada", time="3 pm")
+    assert body["channel"] == "voice" and body["status"] == "queued" and body["call_sid"] == call["sid"]
+    assert call["_MachineDetection"] == "Enable"  # the call's options: the outbound_call on the voice side
+    assert execs.fake.state.messages == {}
+    twiml = execs.dialer.answer(call["sid"], answered_by="human")
+    assert "Hello Ada, see you at 3 pm (voice)." in twiml  # trigger.channel on the call
+    got = detail(execs, body["id"])
+    assert path(got)[:3] == [("which", "enter", "no_match"), ("call", "enter", "answered"), ("greet", "enter", None)]
+    listed = execs.client.get(f"/api/flows/{flow.id}/executions", headers=execs.editor).get_json()["executions"]
+    assert [(e["id"], e["channel"]) for e in listed] == [(body["id"], "voice")]
+
+
+@pytest.mark.parametrize("channel", ["sms", "Voice", 1, ["voice"]])
+def test_a_channel_other_than_voice_or_messaging_is_a_400_naming_the_field(execs, channel):
+    flow = execs.flow(both_channels_flow(), number=None)
+    resp = start(execs, flow, channel=channel)
+    assert resp.status_code == 400, resp.get_json()
+    answer = resp.get_json()
+    assert answer["error"]["code"] == "invalid_request" and answer["field"] == "channel"
+    assert answer["error"]["message"].startswith("channel: ") and "'voice' or 'messaging'" in answer["error"]["message"]
+    assert execs.fake.state.calls == {} and db.session.scalar(select(FlowExecution)) is None
+
+
+def test_a_channel_the_flow_does_not_serve_is_refused_before_anything_starts(execs):
+    flow = execs.flow(reminder_flow(), number=None)
+    resp = start(execs, flow, channel="messaging")
+    assert resp.status_code == 422
+    answer = resp.get_json()
+    assert answer["error"]["code"] == "channel_not_served" and answer["field"] == "channel"
+    assert answer["channels"] == ["voice"]
+    assert answer["error"]["message"] == (
+        "This flow does not serve text conversations: it serves calls. "
+        'Its executions run on voice: name one in "channel".'
+    )
+    assert execs.fake.state.calls == {} and execs.fake.state.messages == {}
+    assert db.session.scalar(select(FlowExecution)) is None and db.session.scalar(select(CallSession)) is None
+    assert start(execs, flow, channel="voice").status_code == 201

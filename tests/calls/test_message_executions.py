@@ -5,14 +5,15 @@ the conversation, and a second execution while it is live is refused (SQLite and
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from extensions import db
 from models import CallSession, Flow
-from tests.calls.conftest import BASE, IVR_NUMBER
-from tests.calls.test_executions import CUSTOMER, detail, path, start
+from tests.calls.conftest import BASE, IVR_NUMBER, definition, node
+from tests.calls.test_executions import CUSTOMER, both_channels_flow, detail, path, start
 from tests.calls.test_messaging import SHARED, Texting, _web_service
 from tests.plugins.twilio_fake import TWILIO_FAKE_ACCOUNT_SID
 
@@ -28,9 +29,9 @@ REMIND = {
 }
 
 
-class Reminders(Texting):
-    """Export 38 imported and published through the API; the org's number texts through the stand-in
-    (its messaging route is not set: the execution's conversation receives the replies)."""
+class Executions(Texting):
+    """The org's number texts (and calls) through the stand-in; its messaging route is not set: an
+    execution's conversation receives the replies."""
 
     def __init__(self, world, client, fake, make) -> None:
         self.world, self.client, self.fake = world, client, fake
@@ -38,6 +39,13 @@ class Reminders(Texting):
         fake.state.add_owned_number(TWILIO_FAKE_ACCOUNT_SID, IVR_NUMBER, sms_url=f"{BASE}/sms?orgid=acme")
         world.number(IVR_NUMBER)
         world.editor = make.api_headers(make.user("ed@example.com", role="editor", org=world.org), world.org)
+
+
+class Reminders(Executions):
+    """Export 38 imported and published through the API."""
+
+    def __init__(self, world, client, fake, make) -> None:
+        super().__init__(world, client, fake, make)
         studio = json.loads((SHARED / "38-patient-appointment-sms.json").read_text())
         resp = client.post("/api/flows/import?name=Reminders", json=studio, headers=world.editor)
         assert resp.status_code == 201, resp.get_json()
@@ -111,3 +119,93 @@ def test_a_bad_to_is_refused_as_for_calls(reminders):
     assert resp.get_json()["error"]["code"] == "invalid_number"
     assert reminders.fake.state.messages == {}
     assert db.session.scalars(select(CallSession)).all() == []
+
+
+@pytest.fixture
+def executions(world, client, twilio_app, twilio_fake, make) -> Executions:
+    return Executions(world, client, twilio_fake, make)
+
+
+def test_a_both_channel_flow_asked_for_messaging_texts_and_its_shared_start_takes_the_text_branch(executions):
+    flow = executions.world.flow(both_channels_flow(), number=None)
+    resp = start(executions.world, flow, channel="messaging", name="Ada", time="3 pm")
+    assert resp.status_code == 201, resp.get_json()
+    body = resp.get_json()
+    assert body["channel"] == "messaging" and body["status"] == "in_progress" and body["call_sid"] is None
+    assert body["to"] == CUSTOMER and body["from"] == IVR_NUMBER
+    assert executions.fake.state.calls == {}  # no call placed
+    assert executions.sent(CUSTOMER) == ["Hi Ada, see you at 3 pm? Reply YES to confirm."]
+    (session,) = executions.sessions(CUSTOMER)
+    assert session.id == body["id"] and session.current_node == "ask"
+
+    executions.text("YES", from_=CUSTOMER)  # the signed sms webhook, to the live conversation
+    assert executions.sent(CUSTOMER)[1] == "Thanks, YES noted (messaging)."  # trigger.channel in the conversation
+    shown = detail(executions.world, body["id"])
+    assert shown["status"] == "completed" and shown["channel"] == "messaging"
+    assert path(shown)[0] == ("which", "enter", "texts") and ("ask", "input", "replied") in path(shown)
+    assert [(m["direction"], m["body"]) for m in shown["messages"]][1:] == [
+        ("inbound", "YES"),
+        ("outbound", "Thanks, YES noted (messaging)."),
+    ]
+
+    # a call of the same flow to another contact, a minute later: the list shows each execution's channel
+    executions.world.clock.now += timedelta(minutes=1)
+    called = start(executions.world, flow, to="+14155550199", channel="voice", name="Bob")
+    assert called.status_code == 201 and len(executions.fake.state.calls) == 1
+    listed = executions.client.get(f"/api/flows/{flow.id}/executions", headers=executions.world.editor)
+    assert [(e["to"], e["channel"]) for e in listed.get_json()["executions"]] == [
+        ("+14155550199", "voice"),
+        (CUSTOMER, "messaging"),
+    ]
+
+
+def test_a_shared_start_whose_path_texts_first_texts_when_the_request_names_no_channel(executions):
+    flow = executions.world.flow(
+        definition(
+            node(
+                "prep", "set_variables", {"assignments": [{"name": "who", "value": "{{ flow.data.name }}"}]}, next="t"
+            ),
+            node("t", "send_message", {"body": "Hi {{ vars.who }}, your code is 1234 ({{ trigger.channel }})."}),
+            channels=["voice", "messaging"],
+        ),
+        number=None,
+    )
+    resp = start(executions.world, flow, name="Ada")
+    assert resp.status_code == 201, resp.get_json()
+    assert resp.get_json()["channel"] == "messaging" and executions.fake.state.calls == {}
+    assert executions.sent(CUSTOMER) == ["Hi Ada, your code is 1234 (messaging)."]
+    assert executions.sessions(CUSTOMER)[0].ended_at is not None  # nothing waits: the conversation ended
+    called = start(executions.world, flow, to="+14155550199", channel="voice", name="Bob")  # it may call too
+    assert called.status_code == 201 and called.get_json()["channel"] == "voice"
+    assert len(executions.fake.state.calls) == 1 and executions.sent("+14155550199") == []
+
+
+def test_a_request_start_on_the_text_side_texts_and_a_call_from_there_is_refused(executions):
+    data = definition(
+        node("greet", "hangup", {"say": "Hello"}),
+        node("ask", "wait_for_reply", {"prompt": "Reply YES to confirm."}),
+        channels=["voice", "messaging"],
+        messaging_start="ask",
+    )
+    data["ui"]["studio"] = {"trigger": {"request": "ask"}}  # a Studio import's incomingRequest
+    flow = executions.world.flow(data, number=None)
+    refused = start(executions.world, flow, channel="voice")
+    assert refused.status_code == 422
+    answer = refused.get_json()
+    assert answer["error"]["code"] == "wrong_channel" and answer["field"] == "channel" and answer["node_id"] == "ask"
+    assert answer["channels"] == ["messaging"] and executions.fake.state.calls == {}
+    assert db.session.scalars(select(CallSession)).all() == []
+    texted = start(executions.world, flow)
+    assert texted.status_code == 201 and texted.get_json()["channel"] == "messaging"
+    assert executions.sent(CUSTOMER) == ["Reply YES to confirm."]
+
+
+def test_a_texts_only_flow_asked_for_a_call_is_refused(reminders):
+    resp = start(reminders.world, reminders.flow, channel="voice", **REMIND)
+    assert resp.status_code == 422
+    answer = resp.get_json()
+    assert answer["error"]["code"] == "channel_not_served" and answer["channels"] == ["messaging"]
+    assert reminders.fake.state.calls == {} and reminders.fake.state.messages == {}
+    assert db.session.scalars(select(CallSession)).all() == []
+    named = start(reminders.world, reminders.flow, channel="messaging", **REMIND)
+    assert named.status_code == 201 and named.get_json()["channel"] == "messaging"

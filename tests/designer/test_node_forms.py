@@ -5,6 +5,7 @@ import json
 from werkzeug.datastructures import MultiDict
 
 from flows import node_type_catalog
+from tests.engine.helpers import channel_branch
 from web.node_forms import apply_row_action, catalog_type, parse_node
 
 
@@ -236,4 +237,37 @@ def test_the_request_start_shows_the_curl_of_its_executions_endpoint(ed, acme):
     assert "Start by request (REST API)" in html
     assert f"/api/flows/{flow.id}/executions" in html and "Authorization: Bearer &lt;token&gt;" in html
     assert "orgid: acme" in html and "&#34;parameters&#34;" in html
+    assert "It places a call to <code>to</code>." in html and "&#34;channel&#34;" not in html
     assert "Start by request" not in _form(ed, acme, _menu(acme)).get_data(as_text=True)
+
+
+def _channel_flow(first: dict, *rest: dict, channels=("voice", "messaging")) -> dict:
+    nodes = [first, *rest]
+    ui = {"nodes": {n["id"]: {"x": 0, "y": 0} for n in nodes}}
+    return {
+        "spec": "phonetree/1",
+        "start": first["id"],
+        "settings": {"channels": list(channels)},
+        "nodes": nodes,
+        "ui": ui,
+    }
+
+
+def test_the_request_start_of_a_flow_serving_both_channels_shows_how_to_choose(ed, acme):
+    which = channel_branch("which", texts="t", calls="bye")
+    text = {"id": "t", "type": "send_message", "props": {"body": "Hi"}, "outcomes": {}}
+    bye = {"id": "bye", "type": "hangup", "props": {"say": "Bye"}, "outcomes": {}}
+    shared = _channel_flow(which, text, bye)
+    html = _form(ed, acme, which, definition=json.dumps(shared)).get_data(as_text=True)
+    assert "This flow serves calls and text conversations" in html
+    assert '<code>"channel": "messaging"</code> texts it first' in html
+    assert "Without <code>channel</code> this one calls" in html  # the branch on the channel does not decide
+    assert "&#34;parameters&#34;: {&#34;name&#34;: &#34;Ada&#34;}, &#34;channel&#34;: &#34;voice&#34;}" in html
+
+    texts_first = _channel_flow({**text, "outcomes": {"next": "bye"}}, bye)
+    html = _form(ed, acme, texts_first["nodes"][0], definition=json.dumps(texts_first)).get_data(as_text=True)
+    assert "Without <code>channel</code> this one texts" in html and "&#34;channel&#34;: &#34;messaging&#34;}" in html
+
+    texts_only = _channel_flow(text, channels=("messaging",))
+    html = _form(ed, acme, text, definition=json.dumps(texts_only)).get_data(as_text=True)
+    assert "It texts <code>to</code> first" in html and "&#34;channel&#34;" not in html

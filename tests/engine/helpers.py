@@ -46,6 +46,13 @@ def flow(*nodes: dict[str, Any], start: str | None = None, **settings: Any) -> d
     }
 
 
+def channel_branch(node_id: str, texts: str, calls: str) -> dict[str, Any]:
+    """A branch on ``{{ trigger.channel }}``: text conversations go to `texts`, calls to `calls`."""
+    texting = {"id": "texts", "operator": "equal_to", "value": "messaging"}
+    props = {"input": "{{ trigger.channel }}", "conditions": [texting]}
+    return node(node_id, "branch", props, texts=texts, no_match=calls)
+
+
 def bye(node_id: str = "bye", text: str = "Goodbye") -> dict[str, Any]:
     """A hangup node saying `text`."""
     return node(node_id, "hangup", {"say": text})

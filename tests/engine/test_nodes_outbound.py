@@ -225,4 +225,4 @@ def test_the_request_channel_is_messaging_for_a_texts_only_flow_or_a_request_sta
     opened = for_request(both, "messaging")
     assert opened.start == "ask" and opened.settings.start_for("messaging", opened.start) == "ask"
     shared = flow(ask, done, channels=["voice", "messaging"], start="ask")
-    assert request_channel(shared) == "voice"  # a start both channels share: a call, as before
+    assert request_channel(shared) == "messaging"  # a start both channels share: its path's first node texts
