@@ -322,6 +322,23 @@ def test_stop_makes_the_next_send_fail_with_21610_in_widgets_error(world, client
     assert failed.error_code == "21610" and failed.body == "Noted"
 
 
+def test_stop_while_a_menu_waits_ends_the_conversation_not_sent_without_a_fault(texting, caplog):
+    """A menu has no failed outcome: its retry prompt refused (21610) ends the conversation
+    ``not_sent``, with no fallback apology (it would be refused too) and no error logged."""
+    texting.text("hi")
+    texting.text("1")  # the menu asks "Sure? Reply YES or NO"
+    with caplog.at_level("INFO"):
+        texting.text("STOP")  # Twilio opts the contact out, and still posts the message
+    (session,) = texting.sessions()
+    assert session.end_reason == "not_sent" and session.live_key is None
+    assert session.state["end"]["detail"] == "21610"
+    assert texting.path(session)[-1] == ("check", "input", None)
+    refused = db.session.scalars(select(Message).where(Message.status == "failed")).all()
+    assert [(m.body, m.error_code) for m in refused] == [("Sorry, that is not a valid choice.", "21610")]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= 40] == []
+    assert db.session.scalar(select(func.count()).select_from(Timer)) == 0  # the ended session keeps no timer
+
+
 def test_delivery_status_is_recorded_on_the_message(texting, client):
     texting.text("hello")
     out = db.session.scalar(select(Message).where(Message.direction == "outbound"))

@@ -106,6 +106,28 @@ def test_menu_over_messaging_matches_digits_and_keywords_without_case_or_accents
     assert chat.texts()[-1] == "Bye"
 
 
+def test_a_refused_text_of_a_node_without_a_failed_outcome_ends_the_conversation_not_sent(caplog) -> None:
+    """The contact replied STOP while a menu waits: its retry prompt is refused (21610), and the
+    conversation ends ``not_sent`` with the code, not in the fallback (whose apology would be refused too)."""
+
+    class Stopped(Exception):
+        code = 21610
+
+    menu = flow(
+        node("m", "menu", {"prompt": "Reply 1 or 2", "options": [{"digit": "1"}, {"digit": "2"}]}),
+        channels=["messaging"],
+    )
+    chat = Chat(menu)
+    chat.send("start", **MESSAGE)
+    chat.services.sms_error = Stopped("Attempt to send to unsubscribed recipient")
+    with caplog.at_level("INFO", logger="phonetree.flows"):
+        result = chat.send("input", Body="STOP")
+    assert result.done and chat.state["end"] == {"reason": "not_sent", "node": "m", "turn": 2, "detail": "21610"}
+    assert [(s.node_id, s.event, s.detail) for s in result.steps] == [("m", "input", {"not_sent": "21610"})]
+    assert [r.levelname for r in caplog.records if r.levelno >= 30] == []  # no traceback: not a fault
+    assert chat.texts() == ["Reply 1 or 2", "Sorry, that is not a valid choice."]  # the retry's first text, refused
+
+
 def test_collect_input_over_messaging_checks_the_reply() -> None:
     ask = flow(
         node(
