@@ -76,6 +76,19 @@ def test_wait_for_reply_timeout_and_failed_with_the_provider_code() -> None:
     assert failing.state["results"]["ask"]["error"] == "21610"
 
 
+def test_a_wait_outside_1_s_to_7_days_or_given_as_text_is_one_clear_error() -> None:
+    def timeout_issues(value):
+        survey = flow(node("ask", "wait_for_reply", {"prompt": "Rate us", "timeout": value}), channels=["messaging"])
+        return [(i.severity, i.code, i.message) for i in validate(survey) if i.field == "timeout"]
+
+    assert timeout_issues(3600) == timeout_issues(7 * 24 * 3600) == []
+    for value in (0, 7 * 24 * 3600 + 1):
+        assert timeout_issues(value) == [("error", "out_of_range", "Wait (seconds) must be between 1 and 604800.")]
+    for value in ("abc", "3600"):  # one issue, not "must be a number" beside "must be a whole number"
+        [(severity, code, message)] = timeout_issues(value)
+        assert (severity, code) == ("error", "invalid_type") and f"not the text {value!r}" in message
+
+
 def test_menu_over_messaging_matches_digits_and_keywords_without_case_or_accents() -> None:
     menu = flow(
         node(
