@@ -339,6 +339,29 @@ def test_stop_while_a_menu_waits_ends_the_conversation_not_sent_without_a_fault(
     assert db.session.scalar(select(func.count()).select_from(Timer)) == 0  # the ended session keeps no timer
 
 
+def test_texts_go_to_the_contact_from_the_number_or_a_messaging_service(world, client, twilio_app, twilio_fake):
+    """`to` defaults to the contact and `from` to the number texted; a Messaging Service SID (MG...)
+    sends through that service (Twilio picks the sender from its pool)."""
+    service = "MG" + "a" * 32
+    flow = definition(
+        node("plain", "send_message", {"body": "From the number"}, sent="pooled", failed="pooled"),
+        node("pooled", "send_message", {"body": "From the pool", "from": service}, sent="ask", failed="ask"),
+        node("ask", "wait_for_reply", {"prompt": "Reply anything"}, replied="end"),
+        node("end", "hangup", {}),
+        channels=["messaging"],
+    )
+    texting = Texting(world, client, twilio_fake, flow)
+    texting.text("hi")
+    sent = list(twilio_fake.state.messages.values())
+    assert [(m["body"], m["to"], m["from"], m["messaging_service_sid"]) for m in sent] == [
+        ("From the number", CALLER, texting.number, None),
+        ("From the pool", CALLER, None, service),
+        ("Reply anything", CALLER, texting.number, None),
+    ]
+    (session,) = texting.sessions()
+    assert [p[2] for p in texting.path(session)] == ["sent", "sent", None]
+
+
 def test_delivery_status_is_recorded_on_the_message(texting, client):
     texting.text("hello")
     out = db.session.scalar(select(Message).where(Message.direction == "outbound"))

@@ -253,6 +253,32 @@ def test_studio_messaging_widgets_import_as_messaging_nodes() -> None:
     assert NOW.tzinfo is not None
 
 
+def test_a_studio_timeout_as_text_imports_as_seconds_and_says_what_it_changed() -> None:
+    def imported(timeout):
+        studio = {
+            "description": "t",
+            "initial_state": "Trigger",
+            "flags": {"allow_concurrent_calls": True},
+            "states": [
+                {"name": "Trigger", "type": "trigger", "properties": {},
+                 "transitions": [{"event": "incomingMessage", "next": "ask"}]},
+                {"name": "ask", "type": "send-and-wait-for-reply",
+                 "properties": {"from": "{{flow.channel.address}}", "body": "Hi", "timeout": timeout},
+                 "transitions": [{"event": "incomingMessage"}, {"event": "timeout"}, {"event": "deliveryFailure"}]},
+            ],
+        }
+        definition, report = import_studio(studio)
+        assert [i for i in validate(definition) if i.severity == "error"] == []
+        return definition["nodes"][0]["props"]["timeout"], report[1]["detail"]
+
+    assert imported("1800") == (1800, "→ wait_for_reply")
+    assert imported(120) == (120, "→ wait_for_reply")
+    seconds, note = imported(str(8 * 24 * 3600))  # past Studio's and Phonetree's 7 days
+    assert seconds == 7 * 24 * 3600 and "timeout '691200' read as 604800 s" in note
+    seconds, note = imported("soon")
+    assert seconds == 3600 and "timeout 'soon' read as 3600 s" in note
+
+
 def test_a_messaging_flow_made_here_exports_to_studio_and_back() -> None:
     from flows.studio import export_studio
 
