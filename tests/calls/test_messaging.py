@@ -304,6 +304,34 @@ def test_a_session_expires_after_the_inactivity_limit(texting):
     assert len(texting.sessions()) == 2
 
 
+def test_a_reply_timeout_longer_than_the_inactivity_limit_still_fires(world, client, twilio_app, twilio_fake):
+    """A wait of 3 days in a flow whose inactivity limit is 24 h: the conversation is not inactive
+    while it waits on its own timer, so it does not expire first; the timeout branch runs, and the
+    limit counts again from then."""
+    flow = definition(
+        node("ask", "wait_for_reply", {"prompt": "Reply within 3 days", "timeout": 3 * 24 * 3600},
+             replied="end", timeout="late"),
+        node("late", "wait_for_reply", {"prompt": "Still there?", "timeout": 3600}, replied="end"),
+        node("end", "hangup", {}),
+        channels=["messaging"],
+    )
+    texting = Texting(world, client, twilio_fake, flow)
+    texting.text("hi")
+    (session,) = texting.sessions()
+    assert texting.wait(24 * 3600) == 1  # the expiry timer: the session waits on its reply timeout, re-armed
+    db.session.refresh(session)
+    assert session.ended_at is None
+    texting.wait(2 * 24 * 3600)
+    db.session.refresh(session)
+    assert ("ask", "timeout", "timeout") in texting.path(session) and texting.sent()[-1] == "Still there?"
+    assert session.ended_at is None
+    texting.wait(3600)  # the second wait's own timeout: it ran out, and the flow ends
+    db.session.refresh(session)
+    assert session.end_reason == "completed"
+    texting.text("late reply")  # a new conversation
+    assert len(texting.sessions()) == 2
+
+
 def test_stop_makes_the_next_send_fail_with_21610_in_widgets_error(world, client, twilio_app, twilio_fake):
     flow = definition(
         node("first", "send_message", {"body": "Welcome"}, sent="ask", failed="ask"),
