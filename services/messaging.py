@@ -160,6 +160,8 @@ def inbound_message(
     live conversation keeps going whatever the number's route became); the route is read only to
     start one (none live, or the live one expired)."""
     to, contact = str(form.get("To") or "")[:64], str(form.get("From") or "")[:64]
+    if not contact:  # no one to answer (Twilio always sends From): stored by the auto-reply path, no conversation
+        return inbound_sms(org, form, query)
     params = message_params(form)
     sid = params["MessageSid"]
     key = live_key(org.id, to, contact)

@@ -166,6 +166,24 @@ def test_a_retried_webhook_with_the_same_message_sid_changes_nothing(texting, cl
     assert len(texting.sessions()) == 1 and texting.world.count(Message) == 4
 
 
+def test_bad_sms_webhooks_answer_twiml_and_start_no_conversation_without_a_contact(texting, client):
+    """Fields Twilio always sends, missing, or a Body past Twilio's 1,600 characters: valid TwiML,
+    never a 5xx; a text with no From (no contact to answer) opens no conversation."""
+    url = f"{BASE}/sms?orgid=acme"
+    base = {"AccountSid": TWILIO_FAKE_ACCOUNT_SID, "To": texting.number, "From": CALLER, "Body": "hi"}
+    for i, drop in enumerate(("From", "To", "Body", "MessageSid", ())):
+        form = {k: v for k, v in {**base, "MessageSid": f"SM{i:032d}"}.items() if k != drop}
+        resp = post(client, url, form)
+        assert resp.status_code == 200 and resp.content_type.startswith("text/xml"), drop
+        assert resp.get_data(as_text=True).startswith('<?xml version="1.0" encoding="UTF-8"?><Response')
+    assert [s.from_number for s in db.session.scalars(select(CallSession))] == [CALLER]
+    huge = post(client, url, {**base, "From": OTHER, "MessageSid": "SM" + "e" * 32, "Body": "é" * 100_000})
+    assert huge.status_code == 200 and huge.get_data(as_text=True).endswith("<Response />")
+    (theirs,) = texting.sessions(OTHER)
+    stored = db.session.scalar(select(Message).where(Message.session_id == theirs.id, Message.direction == "inbound"))
+    assert stored.body == "é" * 1600 and theirs.ended_at is None
+
+
 def _text_form(texting, sid: str, body: str) -> dict[str, str]:
     return {
         "MessageSid": sid,
