@@ -159,6 +159,30 @@ def test_collect_input_over_messaging_checks_the_reply() -> None:
     assert outcomes(chat.send("input", Body="94107")) == [("zip", "success"), ("ok", "sent")]
 
 
+def test_collect_input_over_messaging_takes_invalid_or_no_input_after_its_retries() -> None:
+    ask = flow(
+        node(
+            "zip",
+            "collect_input",
+            {"prompt": "Your ZIP?", "variable": "zip", "digits_only": True, "min_length": 5, "retries": 1},
+            success="ok",
+            invalid="bad",
+            no_input="none",
+        ),
+        node("ok", "send_message", {"body": "ZIP {{ vars.zip }}"}),
+        node("bad", "hangup", {"say": "Not a ZIP, bye"}),
+        node("none", "hangup", {"say": "Nothing? Bye"}),
+        channels=["messaging"],
+    )
+    cases = ((["12", "abc"], "invalid", "Not a ZIP, bye"), (["", " "], "no_input", "Nothing? Bye"))
+    for replies, outcome, last in cases:
+        chat = Chat(ask)
+        chat.send("start", **MESSAGE)
+        assert not chat.send("input", Body=replies[0]).done and chat.texts()[-1] == "Your ZIP?"  # one retry
+        assert outcomes(chat.send("input", Body=replies[1]))[0] == ("zip", outcome)
+        assert chat.texts()[-1] == last
+
+
 def test_channels_decide_the_start_and_which_nodes_fit() -> None:
     both = flow(
         node("voice_menu", "menu", {"prompt": "Press 1", "options": [{"digit": "1"}]}, **{"1": "rec"}),
