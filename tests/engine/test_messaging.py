@@ -199,6 +199,17 @@ def test_channels_decide_the_start_and_which_nodes_fit() -> None:
     assert [i.code for i in validate(voice_only) if i.severity == "error"] == ["wrong_channel"]
 
 
+def test_an_unconnected_outcome_is_described_in_the_flows_own_channel() -> None:
+    def dead_end(channels):
+        texts = flow(node("t", "send_message", {"body": "Hi"}, sent="t2"), node("t2", "hangup", {}), channels=channels)
+        return next(i.message for i in validate(texts) if i.code == "dead_end")
+
+    expected = "Outcome 'failed' is not connected: the conversation ends there without a last message."
+    assert dead_end(["messaging"]) == expected
+    assert "the call hangs up (or the conversation ends)" in dead_end(["voice", "messaging"])
+    assert dead_end(["voice"]).endswith("the call hangs up there without a goodbye.")
+
+
 def test_a_shared_start_branches_on_the_channel() -> None:
     shared = flow(
         node(
