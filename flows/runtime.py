@@ -18,6 +18,8 @@ from flows.templating import build_context, render
 EVENT_KINDS = ("start", "input", "timeout", "recording", "payment", "dial", "queue", "continue")
 
 
+MAX_TEXT = 1600  # Twilio's limit on a message body (all its segments)
+
 @dataclass(frozen=True)
 class Event:
     """One thing Twilio told us. `params` are Twilio's form fields as posted.
@@ -154,16 +156,16 @@ class Runtime:
         return self.ctx.channel == "messaging"
 
     def send_message(self, body: str, media: list[str] | None = None, to: str = "", from_: str = "") -> str:
-        """Send a message (to the contact, from the flow's number unless given); the provider's sid.
+        """Send a message (to the contact, from the flow's number unless given; its body cut to
+        Twilio's `MAX_TEXT` characters, which a longer one would be refused for); the provider's sid.
 
         Raises what the provider raised, kept as `refusal` (the node decides: its `failed` outcome,
         or, for a node without one, the interpreter ends a text conversation with ``not_sent``).
         """
         call = self.ctx.call
         try:
-            return self.services.send_message(
-                to or str(call.get("From") or ""), from_ or str(call.get("To") or ""), body, list(media or [])
-            )
+            to, from_ = to or str(call.get("From") or ""), from_ or str(call.get("To") or "")
+            return self.services.send_message(to, from_, body[:MAX_TEXT], list(media or []))
         except Exception as exc:
             self.refusal = exc
             raise

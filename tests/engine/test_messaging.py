@@ -141,6 +141,21 @@ def test_a_refused_text_of_a_node_without_a_failed_outcome_ends_the_conversation
     assert chat.texts() == ["Reply 1 or 2", "Sorry, that is not a valid choice."]  # the retry's first text, refused
 
 
+def test_a_text_longer_than_twilio_takes_is_cut_to_1600_characters() -> None:
+    """A prompt with the contact's 1,600-character text in it is sent cut, not refused (21617)."""
+    menu = flow(
+        node("m", "menu", {"prompt": "You said: {{ trigger.message.Body }}. Reply 1", "options": [{"digit": "1"}]}),
+        node("t", "send_message", {"body": "{{ trigger.message.Body }}{{ trigger.message.Body }}"}),
+        channels=["messaging"],
+    )
+    chat = Chat(menu)
+    chat.send("start", **{**MESSAGE, "Body": "x" * 1600})
+    assert chat.texts() == ["You said: " + "x" * 1590]
+    chat.definition = {**menu, "start": "t"}
+    chat.send("start", **{**MESSAGE, "Body": "y" * 1600})
+    assert chat.texts()[-1] == "y" * 1600
+
+
 def test_collect_input_over_messaging_checks_the_reply() -> None:
     ask = flow(
         node(
