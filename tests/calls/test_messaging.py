@@ -417,10 +417,14 @@ def test_delivery_status_is_recorded_on_the_message(texting, client):
         "ErrorCode": "30003",
         "AccountSid": TWILIO_FAKE_ACCOUNT_SID,
     }
-    resp = post(client, f"{BASE}/message-status?orgid=acme&session={out.session_id}", form)
+    callback = texting.fake.state.messages[out.sid]["_StatusCallback"]  # what the send asked Twilio to call
+    assert callback == f"{BASE}/message-status?orgid=acme&session={out.session_id}"
+    resp = post(client, callback, form)
     assert resp.status_code == 204
     db.session.expire_all()
     assert (out.status, out.error_code) == ("undelivered", "30003")
+    unknown = post(client, callback, {**form, "MessageSid": "SM" + "f" * 32})  # not ours: nothing to record
+    assert unknown.status_code == 204 and texting.world.count(Message) == 2
 
 
 def test_a_voice_and_sms_flow_answers_calls_and_texts(world, client, twilio_app, twilio_fake):
