@@ -562,6 +562,15 @@ def test_cli_message_simulate_plays_a_conversation_with_a_wait(world, runner):
     )
 
 
+def test_cli_message_simulate_refuses_a_script_that_texts_nothing(world, runner):
+    flow = world.flow(SURVEY, number=None)
+    world.number(IVR_NUMBER, messaging_flow_id=flow.id)
+    for script in (",", "wait:60", "hi,wait:soon"):
+        result = runner.invoke(args=["message", "simulate", "--number", IVR_NUMBER, "--script", script])
+        assert result.exit_code == 2 and "Invalid value for --script" in result.output, result.output
+    assert world.count(CallSession) == 0
+
+
 def test_racing_texts_share_one_session_and_a_racing_retry_counts_once(texting, app):
     from twilio.request_validator import RequestValidator
 
