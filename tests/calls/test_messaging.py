@@ -408,6 +408,34 @@ def test_texts_go_to_the_contact_from_the_number_or_a_messaging_service(world, c
     assert [p[2] for p in texting.path(session)] == ["sent", "sent", None]
 
 
+def test_a_reply_with_a_picture_reaches_the_flow_as_inbound_media(world, client, twilio_app, twilio_fake):
+    flow = definition(
+        node("ask", "wait_for_reply", {"prompt": "Send a photo"}, replied="echo"),
+        node(
+            "echo",
+            "send_message",
+            {
+                "body": "Got “{{ widgets.ask.inbound.Body }}”, {{ widgets.ask.inbound.media | size }} picture(s)",
+                "media_url": "{{ widgets.ask.inbound.MediaUrl0 }}",
+            },
+        ),
+        channels=["messaging"],
+    )
+    texting = Texting(world, client, twilio_fake, flow)
+    texting.text("hi")
+    picture = "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1"
+
+    def via_client(url, form, headers):
+        return client.post(url.removeprefix("http://localhost"), data=form, headers=headers)
+
+    receive_message(twilio_fake.state, TWILIO_FAKE_ACCOUNT_SID, texting.number, CALLER, "my car", [picture], via_client)
+    db.session.expire_all()
+    (echo,) = [m for m in twilio_fake.state.messages.values() if m["body"].startswith("Got")]
+    assert echo["body"] == "Got “my car”, 1 picture(s)" and echo["_MediaUrl"] == [picture]
+    inbound = db.session.scalars(select(Message).where(Message.direction == "inbound").order_by(Message.id)).all()
+    assert inbound[-1].media == [picture]
+
+
 def test_delivery_status_is_recorded_on_the_message(texting, client):
     texting.text("hello")
     out = db.session.scalar(select(Message).where(Message.direction == "outbound"))
