@@ -383,6 +383,15 @@ def test_stop_while_a_menu_waits_ends_the_conversation_not_sent_without_a_fault(
     assert [(m.body, m.error_code) for m in refused] == [("Sorry, that is not a valid choice.", "21610")]
     assert [r.getMessage() for r in caplog.records if r.levelno >= 40] == []
     assert db.session.scalar(select(func.count()).select_from(Timer)) == 0  # the ended session keeps no timer
+    from models.analytics import CallRollup, NodeRollup
+    from services.analytics_rollup import rebuild
+    from tests.calls.test_analytics_rollups import _rows
+
+    live_nodes, live_calls = _rows(NodeRollup), _rows(CallRollup)
+    assert {row[5] for row in live_calls} == {"", "not_sent"}  # started, and its end
+    rebuild()
+    db.session.expire_all()
+    assert _rows(NodeRollup) == live_nodes and _rows(CallRollup) == live_calls
 
 
 def test_texts_go_to_the_contact_from_the_number_or_a_messaging_service(world, client, twilio_app, twilio_fake):
