@@ -91,6 +91,17 @@ def _ended(session_id: str) -> str | None:
     return session.end_reason if session is not None else None
 
 
+def _script(script: str) -> list[str]:
+    """The script's items, checked before anything is texted: whole seconds in each wait, and a text."""
+    items = [part.strip() for part in script.split(",") if part.strip()]
+    for item in items:
+        if item.startswith("wait:") and not item.removeprefix("wait:").isdigit():
+            raise click.BadParameter(f"{item!r}: wait takes whole seconds, e.g. wait:3600", param_hint="--script")
+    if all(item.startswith("wait:") for item in items):
+        raise click.BadParameter('it texts nothing: give at least one message, e.g. "hi,1"', param_hint="--script")
+    return items
+
+
 @message_cli.command("simulate")
 @click.option("--number", required=True, help="The number texted (E.164), one of the org's.")
 @click.option("--from", "from_", default="+15550100000", show_default=True, help="The contact's number.")
@@ -106,16 +117,11 @@ def simulate(number: str, from_: str, script: str, org_slug: str | None, send: b
     url = webhook_url(org.slug, "sms")
     clock, failed, seen = _Clock(), False, set()
     sessions: list[str] = []
+    items = _script(script)
     with _configured(clock, send):
-        for item in (part.strip() for part in script.split(",")):
-            if not item:
-                continue
+        for item in items:
             if item.startswith("wait:"):
                 seconds = item.removeprefix("wait:")
-                if not seconds.isdigit():
-                    raise click.BadParameter(
-                        f"{item!r}: wait takes whole seconds, e.g. wait:3600", param_hint="--script"
-                    )
                 click.echo(
                     f"… {seconds} s pass" + "".join(f"; {f}" for f in _wait(org, number, from_, clock, int(seconds)))
                 )

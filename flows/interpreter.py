@@ -7,7 +7,8 @@ Says of non-waiting nodes accumulate in the same response, before the wait.
 
 Guards: at most ``settings.max_steps_per_turn`` nodes entered per turn and
 ``settings.max_node_visits`` entries of one node per call (per subflow frame); past
-either, and on any exception inside a node, the turn answers the flow's fallback TwiML.
+either, and on any exception inside a node, the turn answers the flow's fallback TwiML; in a text
+conversation, a text refused by the provider on a node with no ``failed`` outcome ends it ``not_sent``.
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ class _Turn:
             twiml, done = self._fallback(fb.reason, fb.node, None), True
         except Exception as exc:  # noqa: BLE001  a node fault must never reach Twilio as a 5xx
             node = self.current
+            if exc is self.rt.refusal and self.ctx.channel == "messaging":
+                return TurnResult(self.state, self.steps, self._not_sent(node, exc), True)
             log.exception("flow node %s failed", node.id if node else "?")
             twiml, done = self._fallback("node error", node, f"{type(exc).__name__}: {exc}"[:300]), True
         return TurnResult(self.state, self.steps, twiml, done)
@@ -216,6 +219,18 @@ class _Turn:
 
     def _end(self, reason: str, node: Node | None, detail: str | None = None) -> None:
         mark_ended(self.state, reason, node.id if node else None, self.rt.turn, detail)
+
+    def _not_sent(self, node: Node | None, exc: Exception) -> str:
+        """A text conversation whose node (one with no `failed` outcome) could not send: it ends
+        ``not_sent`` with the provider's code, without the fallback (its apology would be refused too)."""
+        code = getattr(exc, "code", None)
+        error = str(code) if code not in (None, "") else f"{type(exc).__name__}: {exc}"[:300]
+        log.info("flow node %s: its text was refused (%s); the conversation ends", node.id if node else "?", error)
+        resumed = self.event.kind if self.event.kind != "start" and not self.steps else None  # the waiting node
+        self.steps.append(Step(node.id if node else "", node.type if node else "", resumed, None,
+                               {"not_sent": error}, self.at))
+        self._end("not_sent", node, error)
+        return render(self.rt.response)
 
     def _fallback(self, reason: str, node: Node | None, error: str | None) -> str:
         detail: dict[str, Any] = {"fallback": reason}

@@ -92,7 +92,8 @@ def say_text(
 def send_prompt(rt: Runtime, value: Any) -> bool:
     """Send a prompt as a message to the contact (text body, audio URL as media); False when empty.
 
-    The provider's error propagates (a node with a ``failed`` outcome catches it).
+    The provider's error propagates (a node with a ``failed`` outcome catches it; else the
+    conversation ends ``not_sent``: `flows.interpreter`).
     """
     prompt = normalize_prompt(value)
     if prompt is None:

@@ -18,6 +18,8 @@ from flows.templating import build_context, render
 EVENT_KINDS = ("start", "input", "timeout", "recording", "payment", "dial", "queue", "continue")
 
 
+MAX_TEXT = 1600  # Twilio's limit on a message body (all its segments)
+
 @dataclass(frozen=True)
 class Event:
     """One thing Twilio told us. `params` are Twilio's form fields as posted.
@@ -115,6 +117,7 @@ class Runtime:
         self.response = response if response is not None else VoiceResponse()
         self.turn: int = state["turn"]
         self._context: dict[str, Any] | None = None
+        self.refusal: Exception | None = None  # the last send the provider refused (`send_message`)
 
     # -- the world --------------------------------------------------------------
     @property
@@ -153,14 +156,19 @@ class Runtime:
         return self.ctx.channel == "messaging"
 
     def send_message(self, body: str, media: list[str] | None = None, to: str = "", from_: str = "") -> str:
-        """Send a message (to the contact, from the flow's number unless given); the provider's sid.
+        """Send a message (to the contact, from the flow's number unless given; its body cut to
+        Twilio's `MAX_TEXT` characters, which a longer one would be refused for); the provider's sid.
 
-        Raises what the provider raised (the node decides: `failed`, or the fallback).
+        Raises what the provider raised, kept as `refusal` (the node decides: its `failed` outcome,
+        or, for a node without one, the interpreter ends a text conversation with ``not_sent``).
         """
         call = self.ctx.call
-        return self.services.send_message(
-            to or str(call.get("From") or ""), from_ or str(call.get("To") or ""), body, list(media or [])
-        )
+        try:
+            to, from_ = to or str(call.get("From") or ""), from_ or str(call.get("To") or "")
+            return self.services.send_message(to, from_, body[:MAX_TEXT], list(media or []))
+        except Exception as exc:
+            self.refusal = exc
+            raise
 
     def local_now(self) -> datetime:
         """`now` in the flow's time zone."""

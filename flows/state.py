@@ -27,6 +27,8 @@ END_REASONS: dict[str, str] = {
     "no_caller_id": "a softphone called out, but the org has no number to call from",
     "invalid_number": "a softphone called a number that is not a phone number",
     "expired": "a messaging session saw no message for the flow's inactivity limit",
+    "not_sent": "a text conversation could not go on: a text of a node with no failed outcome (a menu's prompt, "
+    "a retry) was refused (21610: the contact replied STOP; 21211: not a valid number ...)",
 }
 # (A built-in flow's call that ends with its Dial, Enqueue or AI stream ends ``answered``, or
 # with Twilio's status: busy, no-answer, failed, canceled.)

@@ -54,6 +54,11 @@ class _Validator:
         self.types: dict[str, NodeType] = {}
         self.sets: dict[str, set[str]] = {}
         self.reads: dict[str, list[tuple[str, str]]] = {}
+        channels = set(definition.settings.channels)  # what an unconnected outcome ends, in the flow's words
+        self.dead_end = {
+            frozenset({"messaging"}): "the conversation ends there without a last message.",
+            frozenset({"voice", "messaging"}): "the call hangs up (or the conversation ends) there without a goodbye.",
+        }.get(frozenset(channels), "the call hangs up there without a goodbye.")
 
     def run(self) -> list[Issue]:
         self._nodes()
@@ -126,8 +131,8 @@ class _Validator:
             faulty = _faulty_outcomes(node, node_type, errors) if errors else set()
             for outcome in outcomes:
                 if outcome not in node.outcomes and outcome not in node_type.quiet_outcomes and outcome not in faulty:
-                    self.warnings.append(warning("dead_end", f"Outcome {outcome!r} is not connected: the call "
-                                                 "hangs up there without a goodbye.", node.id, f"outcomes.{outcome}"))
+                    self.warnings.append(warning("dead_end", f"Outcome {outcome!r} is not connected: {self.dead_end}",
+                                                 node.id, f"outcomes.{outcome}"))
 
     # -- graph ---------------------------------------------------------------------
     def _start(self) -> None:

@@ -20,11 +20,12 @@ An inbound text (``sms`` webhook) to a number whose messaging route is a flow
   it still waits on that same wait (its turn is the wait token): a reply that came first cancels
   it, and a late one is a no-op. It is scheduled by the turn that starts the wait only.
 - **Expiry.** A session with no message either way for the flow's ``inactivity_timeout``
-  (default 24 h) ends with reason ``expired``: one ``session-expiry`` timer per session, set by
-  its first turn; when it fires on a session that saw a message since, it re-arms itself for the
-  last message's time plus the limit (so a text turn writes no timer row), and the limit is
-  checked again when the next message arrives, which then starts a new session. A session that
-  ends drops its expiry timer.
+  (default 24 h) ends with reason ``expired`` (counted from the end of a reply timeout it waits
+  on when that is later: a 3-day wait still ends on its ``timeout`` branch): one
+  ``session-expiry`` timer per session, set by its first turn; when it fires on a session that
+  saw a message since, it re-arms itself for the last message's time plus the limit (so a text
+  turn writes no timer row), and the limit is checked again when the next message arrives,
+  which then starts a new session. A session that ends drops its expiry timer.
 - **One transaction.** Timers are scheduled and cancelled in the turn's own transaction, before
   its commit: the session's new state and the timers that wait on it commit together.
 
@@ -159,6 +160,8 @@ def inbound_message(
     live conversation keeps going whatever the number's route became); the route is read only to
     start one (none live, or the live one expired)."""
     to, contact = str(form.get("To") or "")[:64], str(form.get("From") or "")[:64]
+    if not contact:  # no one to answer (Twilio always sends From): stored by the auto-reply path, no conversation
+        return inbound_sms(org, form, query)
     params = message_params(form)
     sid = params["MessageSid"]
     key = live_key(org.id, to, contact)
@@ -208,8 +211,17 @@ def _inactivity(org: OrgRef, session: CallRow) -> timedelta:
     return timedelta(seconds=_inactivity_seconds(_definition(org, session)))
 
 
+def _expiry(org: OrgRef, session: CallRow) -> datetime:
+    """When the session expires: the flow's inactivity limit after its last message, or after the
+    reply timeout it waits on when that comes later (a session waiting on its own timer is not
+    inactive: a wait longer than the limit still ends on its `timeout` branch)."""
+    until = waiting_until(session.state)
+    last = max(session.updated_at, _at(until)) if until else session.updated_at
+    return last + _inactivity(org, session)
+
+
 def _expired(org: OrgRef, session: CallRow) -> bool:
-    return session.updated_at + _inactivity(org, session) <= now()
+    return _expiry(org, session) <= now()
 
 
 def expire(org: OrgRef, session: CallRow) -> None:
@@ -505,13 +517,14 @@ def on_reply_timeout(payload: dict[str, Any]) -> None:
 
 def on_session_expiry(payload: dict[str, Any]) -> None:
     """``session-expiry``: end the session when it saw no message for the limit; else re-arm for
-    the last message's time plus the limit (turns do not move the timer: this does)."""
+    the last message's time (or the end of the wait it is in) plus the limit (turns do not move
+    the timer: this does)."""
     found = _timer_session(payload)
     if found is None:
         return
     org, session = found
     if not _expired(org, session):
-        schedule_timer(SESSION_EXPIRY, session.id, dict(payload), session.updated_at + _inactivity(org, session))
+        schedule_timer(SESSION_EXPIRY, session.id, dict(payload), _expiry(org, session))
         db.session.commit()
         return
     expire(org, session)

@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from flows.runtime import Runtime
 
 log = logging.getLogger("phonetree.flows")
-MAX_BODY = 1600
 
 
 def error_code(exc: Exception) -> tuple[str, str]:
@@ -43,7 +42,7 @@ def send(rt: Runtime, node_id: str, body: Any, media: Any, sender: Any, to: str 
     """Render and send a node's message (to the contact unless `to`): its sid, or the `failed` Route
     (an empty message, a sender that is none, the provider's refusal with its code in ``error``).
     Sets the node's result (``status``, ``sid`` or ``error``)."""
-    text = rt.render(body).strip()[:MAX_BODY]
+    text = rt.render(body).strip()
     url = rt.render(media).strip()
     from_ = resolve_sender(rt, sender)
     if from_ is None or not (text or url):

@@ -72,10 +72,17 @@ class WaitForReply(NodeType):
     summary = ("{prompt}",)
 
     def validate(self, node: Node) -> Iterable[Issue]:
-        """A timeout given as text must be a whole number of seconds."""
+        """A timeout given as text is one error saying what to write (in place of the generic
+        "must be a number"): a number of seconds (Studio's string timeouts become numbers at import)."""
         value = node.props.get("timeout")
-        if isinstance(value, str) and not value.strip().isdigit():
-            yield error("invalid_number", "The wait must be a whole number of seconds.", node.id, "timeout")
+        if isinstance(value, str):
+            yield error(
+                "invalid_type",
+                f"The wait must be a number of seconds from 1 to {MAX_TIMEOUT} (7 days), not the text "
+                f"{value[:20]!r}.",
+                node.id,
+                "timeout",
+            )
 
     def run(self, node: Node, rt: Runtime) -> NodeResult:
         """Send the prompt; wait for the reply (or the timeout), or `failed` when it cannot be sent."""

@@ -166,6 +166,24 @@ def test_a_retried_webhook_with_the_same_message_sid_changes_nothing(texting, cl
     assert len(texting.sessions()) == 1 and texting.world.count(Message) == 4
 
 
+def test_bad_sms_webhooks_answer_twiml_and_start_no_conversation_without_a_contact(texting, client):
+    """Fields Twilio always sends, missing, or a Body past Twilio's 1,600 characters: valid TwiML,
+    never a 5xx; a text with no From (no contact to answer) opens no conversation."""
+    url = f"{BASE}/sms?orgid=acme"
+    base = {"AccountSid": TWILIO_FAKE_ACCOUNT_SID, "To": texting.number, "From": CALLER, "Body": "hi"}
+    for i, drop in enumerate(("From", "To", "Body", "MessageSid", ())):
+        form = {k: v for k, v in {**base, "MessageSid": f"SM{i:032d}"}.items() if k != drop}
+        resp = post(client, url, form)
+        assert resp.status_code == 200 and resp.content_type.startswith("text/xml"), drop
+        assert resp.get_data(as_text=True).startswith('<?xml version="1.0" encoding="UTF-8"?><Response')
+    assert [s.from_number for s in db.session.scalars(select(CallSession))] == [CALLER]
+    huge = post(client, url, {**base, "From": OTHER, "MessageSid": "SM" + "e" * 32, "Body": "é" * 100_000})
+    assert huge.status_code == 200 and huge.get_data(as_text=True).endswith("<Response />")
+    (theirs,) = texting.sessions(OTHER)
+    stored = db.session.scalar(select(Message).where(Message.session_id == theirs.id, Message.direction == "inbound"))
+    assert stored.body == "é" * 1600 and theirs.ended_at is None
+
+
 def _text_form(texting, sid: str, body: str) -> dict[str, str]:
     return {
         "MessageSid": sid,
@@ -304,6 +322,34 @@ def test_a_session_expires_after_the_inactivity_limit(texting):
     assert len(texting.sessions()) == 2
 
 
+def test_a_reply_timeout_longer_than_the_inactivity_limit_still_fires(world, client, twilio_app, twilio_fake):
+    """A wait of 3 days in a flow whose inactivity limit is 24 h: the conversation is not inactive
+    while it waits on its own timer, so it does not expire first; the timeout branch runs, and the
+    limit counts again from then."""
+    flow = definition(
+        node("ask", "wait_for_reply", {"prompt": "Reply within 3 days", "timeout": 3 * 24 * 3600},
+             replied="end", timeout="late"),
+        node("late", "wait_for_reply", {"prompt": "Still there?", "timeout": 3600}, replied="end"),
+        node("end", "hangup", {}),
+        channels=["messaging"],
+    )
+    texting = Texting(world, client, twilio_fake, flow)
+    texting.text("hi")
+    (session,) = texting.sessions()
+    assert texting.wait(24 * 3600) == 1  # the expiry timer: the session waits on its reply timeout, re-armed
+    db.session.refresh(session)
+    assert session.ended_at is None
+    texting.wait(2 * 24 * 3600)
+    db.session.refresh(session)
+    assert ("ask", "timeout", "timeout") in texting.path(session) and texting.sent()[-1] == "Still there?"
+    assert session.ended_at is None
+    texting.wait(3600)  # the second wait's own timeout: it ran out, and the flow ends
+    db.session.refresh(session)
+    assert session.end_reason == "completed"
+    texting.text("late reply")  # a new conversation
+    assert len(texting.sessions()) == 2
+
+
 def test_stop_makes_the_next_send_fail_with_21610_in_widgets_error(world, client, twilio_app, twilio_fake):
     flow = definition(
         node("first", "send_message", {"body": "Welcome"}, sent="ask", failed="ask"),
@@ -322,6 +368,83 @@ def test_stop_makes_the_next_send_fail_with_21610_in_widgets_error(world, client
     assert failed.error_code == "21610" and failed.body == "Noted"
 
 
+def test_stop_while_a_menu_waits_ends_the_conversation_not_sent_without_a_fault(texting, caplog):
+    """A menu has no failed outcome: its retry prompt refused (21610) ends the conversation
+    ``not_sent``, with no fallback apology (it would be refused too) and no error logged."""
+    texting.text("hi")
+    texting.text("1")  # the menu asks "Sure? Reply YES or NO"
+    with caplog.at_level("INFO"):
+        texting.text("STOP")  # Twilio opts the contact out, and still posts the message
+    (session,) = texting.sessions()
+    assert session.end_reason == "not_sent" and session.live_key is None
+    assert session.state["end"]["detail"] == "21610"
+    assert texting.path(session)[-1] == ("check", "input", None)
+    refused = db.session.scalars(select(Message).where(Message.status == "failed")).all()
+    assert [(m.body, m.error_code) for m in refused] == [("Sorry, that is not a valid choice.", "21610")]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= 40] == []
+    assert db.session.scalar(select(func.count()).select_from(Timer)) == 0  # the ended session keeps no timer
+    from models.analytics import CallRollup, NodeRollup
+    from services.analytics_rollup import rebuild
+    from tests.calls.test_analytics_rollups import _rows
+
+    live_nodes, live_calls = _rows(NodeRollup), _rows(CallRollup)
+    assert {row[5] for row in live_calls} == {"", "not_sent"}  # started, and its end
+    rebuild()
+    db.session.expire_all()
+    assert _rows(NodeRollup) == live_nodes and _rows(CallRollup) == live_calls
+
+
+def test_texts_go_to_the_contact_from_the_number_or_a_messaging_service(world, client, twilio_app, twilio_fake):
+    """`to` defaults to the contact and `from` to the number texted; a Messaging Service SID (MG...)
+    sends through that service (Twilio picks the sender from its pool)."""
+    service = "MG" + "a" * 32
+    flow = definition(
+        node("plain", "send_message", {"body": "From the number"}, sent="pooled", failed="pooled"),
+        node("pooled", "send_message", {"body": "From the pool", "from": service}, sent="ask", failed="ask"),
+        node("ask", "wait_for_reply", {"prompt": "Reply anything"}, replied="end"),
+        node("end", "hangup", {}),
+        channels=["messaging"],
+    )
+    texting = Texting(world, client, twilio_fake, flow)
+    texting.text("hi")
+    sent = list(twilio_fake.state.messages.values())
+    assert [(m["body"], m["to"], m["from"], m["messaging_service_sid"]) for m in sent] == [
+        ("From the number", CALLER, texting.number, None),
+        ("From the pool", CALLER, None, service),
+        ("Reply anything", CALLER, texting.number, None),
+    ]
+    (session,) = texting.sessions()
+    assert [p[2] for p in texting.path(session)] == ["sent", "sent", None]
+
+
+def test_a_reply_with_a_picture_reaches_the_flow_as_inbound_media(world, client, twilio_app, twilio_fake):
+    flow = definition(
+        node("ask", "wait_for_reply", {"prompt": "Send a photo"}, replied="echo"),
+        node(
+            "echo",
+            "send_message",
+            {
+                "body": "Got “{{ widgets.ask.inbound.Body }}”, {{ widgets.ask.inbound.media | size }} picture(s)",
+                "media_url": "{{ widgets.ask.inbound.MediaUrl0 }}",
+            },
+        ),
+        channels=["messaging"],
+    )
+    texting = Texting(world, client, twilio_fake, flow)
+    texting.text("hi")
+    picture = "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1"
+
+    def via_client(url, form, headers):
+        return client.post(url.removeprefix("http://localhost"), data=form, headers=headers)
+
+    receive_message(twilio_fake.state, TWILIO_FAKE_ACCOUNT_SID, texting.number, CALLER, "my car", [picture], via_client)
+    db.session.expire_all()
+    (echo,) = [m for m in twilio_fake.state.messages.values() if m["body"].startswith("Got")]
+    assert echo["body"] == "Got “my car”, 1 picture(s)" and echo["_MediaUrl"] == [picture]
+    inbound = db.session.scalars(select(Message).where(Message.direction == "inbound").order_by(Message.id)).all()
+    assert inbound[-1].media == [picture]
+
+
 def test_delivery_status_is_recorded_on_the_message(texting, client):
     texting.text("hello")
     out = db.session.scalar(select(Message).where(Message.direction == "outbound"))
@@ -331,10 +454,14 @@ def test_delivery_status_is_recorded_on_the_message(texting, client):
         "ErrorCode": "30003",
         "AccountSid": TWILIO_FAKE_ACCOUNT_SID,
     }
-    resp = post(client, f"{BASE}/message-status?orgid=acme&session={out.session_id}", form)
+    callback = texting.fake.state.messages[out.sid]["_StatusCallback"]  # what the send asked Twilio to call
+    assert callback == f"{BASE}/message-status?orgid=acme&session={out.session_id}"
+    resp = post(client, callback, form)
     assert resp.status_code == 204
     db.session.expire_all()
     assert (out.status, out.error_code) == ("undelivered", "30003")
+    unknown = post(client, callback, {**form, "MessageSid": "SM" + "f" * 32})  # not ours: nothing to record
+    assert unknown.status_code == 204 and texting.world.count(Message) == 2
 
 
 def test_a_voice_and_sms_flow_answers_calls_and_texts(world, client, twilio_app, twilio_fake):
@@ -470,6 +597,15 @@ def test_cli_message_simulate_plays_a_conversation_with_a_wait(world, runner):
     assert all(
         m.status == "simulated" for m in db.session.scalars(select(Message).where(Message.direction == "outbound"))
     )
+
+
+def test_cli_message_simulate_refuses_a_script_that_texts_nothing(world, runner):
+    flow = world.flow(SURVEY, number=None)
+    world.number(IVR_NUMBER, messaging_flow_id=flow.id)
+    for script in (",", "wait:60", "hi,wait:soon"):
+        result = runner.invoke(args=["message", "simulate", "--number", IVR_NUMBER, "--script", script])
+        assert result.exit_code == 2 and "Invalid value for --script" in result.output, result.output
+    assert world.count(CallSession) == 0
 
 
 def test_racing_texts_share_one_session_and_a_racing_retry_counts_once(texting, app):

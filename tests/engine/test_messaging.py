@@ -76,6 +76,19 @@ def test_wait_for_reply_timeout_and_failed_with_the_provider_code() -> None:
     assert failing.state["results"]["ask"]["error"] == "21610"
 
 
+def test_a_wait_outside_1_s_to_7_days_or_given_as_text_is_one_clear_error() -> None:
+    def timeout_issues(value):
+        survey = flow(node("ask", "wait_for_reply", {"prompt": "Rate us", "timeout": value}), channels=["messaging"])
+        return [(i.severity, i.code, i.message) for i in validate(survey) if i.field == "timeout"]
+
+    assert timeout_issues(3600) == timeout_issues(7 * 24 * 3600) == []
+    for value in (0, 7 * 24 * 3600 + 1):
+        assert timeout_issues(value) == [("error", "out_of_range", "Wait (seconds) must be between 1 and 604800.")]
+    for value in ("abc", "3600"):  # one issue, not "must be a number" beside "must be a whole number"
+        [(severity, code, message)] = timeout_issues(value)
+        assert (severity, code) == ("error", "invalid_type") and f"not the text {value!r}" in message
+
+
 def test_menu_over_messaging_matches_digits_and_keywords_without_case_or_accents() -> None:
     menu = flow(
         node(
@@ -106,6 +119,43 @@ def test_menu_over_messaging_matches_digits_and_keywords_without_case_or_accents
     assert chat.texts()[-1] == "Bye"
 
 
+def test_a_refused_text_of_a_node_without_a_failed_outcome_ends_the_conversation_not_sent(caplog) -> None:
+    """The contact replied STOP while a menu waits: its retry prompt is refused (21610), and the
+    conversation ends ``not_sent`` with the code, not in the fallback (whose apology would be refused too)."""
+
+    class Stopped(Exception):
+        code = 21610
+
+    menu = flow(
+        node("m", "menu", {"prompt": "Reply 1 or 2", "options": [{"digit": "1"}, {"digit": "2"}]}),
+        channels=["messaging"],
+    )
+    chat = Chat(menu)
+    chat.send("start", **MESSAGE)
+    chat.services.sms_error = Stopped("Attempt to send to unsubscribed recipient")
+    with caplog.at_level("INFO", logger="phonetree.flows"):
+        result = chat.send("input", Body="STOP")
+    assert result.done and chat.state["end"] == {"reason": "not_sent", "node": "m", "turn": 2, "detail": "21610"}
+    assert [(s.node_id, s.event, s.detail) for s in result.steps] == [("m", "input", {"not_sent": "21610"})]
+    assert [r.levelname for r in caplog.records if r.levelno >= 30] == []  # no traceback: not a fault
+    assert chat.texts() == ["Reply 1 or 2", "Sorry, that is not a valid choice."]  # the retry's first text, refused
+
+
+def test_a_text_longer_than_twilio_takes_is_cut_to_1600_characters() -> None:
+    """A prompt with the contact's 1,600-character text in it is sent cut, not refused (21617)."""
+    menu = flow(
+        node("m", "menu", {"prompt": "You said: {{ trigger.message.Body }}. Reply 1", "options": [{"digit": "1"}]}),
+        node("t", "send_message", {"body": "{{ trigger.message.Body }}{{ trigger.message.Body }}"}),
+        channels=["messaging"],
+    )
+    chat = Chat(menu)
+    chat.send("start", **{**MESSAGE, "Body": "x" * 1600})
+    assert chat.texts() == ["You said: " + "x" * 1590]
+    chat.definition = {**menu, "start": "t"}
+    chat.send("start", **{**MESSAGE, "Body": "y" * 1600})
+    assert chat.texts()[-1] == "y" * 1600
+
+
 def test_collect_input_over_messaging_checks_the_reply() -> None:
     ask = flow(
         node(
@@ -124,6 +174,30 @@ def test_collect_input_over_messaging_checks_the_reply() -> None:
     assert outcomes(chat.send("input", Body="94107")) == [("zip", "success"), ("ok", "sent")]
 
 
+def test_collect_input_over_messaging_takes_invalid_or_no_input_after_its_retries() -> None:
+    ask = flow(
+        node(
+            "zip",
+            "collect_input",
+            {"prompt": "Your ZIP?", "variable": "zip", "digits_only": True, "min_length": 5, "retries": 1},
+            success="ok",
+            invalid="bad",
+            no_input="none",
+        ),
+        node("ok", "send_message", {"body": "ZIP {{ vars.zip }}"}),
+        node("bad", "hangup", {"say": "Not a ZIP, bye"}),
+        node("none", "hangup", {"say": "Nothing? Bye"}),
+        channels=["messaging"],
+    )
+    cases = ((["12", "abc"], "invalid", "Not a ZIP, bye"), (["", " "], "no_input", "Nothing? Bye"))
+    for replies, outcome, last in cases:
+        chat = Chat(ask)
+        chat.send("start", **MESSAGE)
+        assert not chat.send("input", Body=replies[0]).done and chat.texts()[-1] == "Your ZIP?"  # one retry
+        assert outcomes(chat.send("input", Body=replies[1]))[0] == ("zip", outcome)
+        assert chat.texts()[-1] == last
+
+
 def test_channels_decide_the_start_and_which_nodes_fit() -> None:
     both = flow(
         node("voice_menu", "menu", {"prompt": "Press 1", "options": [{"digit": "1"}]}, **{"1": "rec"}),
@@ -138,6 +212,17 @@ def test_channels_decide_the_start_and_which_nodes_fit() -> None:
     assert Chat(both).send("start", **MESSAGE).steps[0].node_id == "text"
     voice_only = flow(node("text", "wait_for_reply", {"prompt": "Hi!"}))
     assert [i.code for i in validate(voice_only) if i.severity == "error"] == ["wrong_channel"]
+
+
+def test_an_unconnected_outcome_is_described_in_the_flows_own_channel() -> None:
+    def dead_end(channels):
+        texts = flow(node("t", "send_message", {"body": "Hi"}, sent="t2"), node("t2", "hangup", {}), channels=channels)
+        return next(i.message for i in validate(texts) if i.code == "dead_end")
+
+    expected = "Outcome 'failed' is not connected: the conversation ends there without a last message."
+    assert dead_end(["messaging"]) == expected
+    assert "the call hangs up (or the conversation ends)" in dead_end(["voice", "messaging"])
+    assert dead_end(["voice"]).endswith("the call hangs up there without a goodbye.")
 
 
 def test_a_shared_start_branches_on_the_channel() -> None:
@@ -216,6 +301,32 @@ def test_studio_messaging_widgets_import_as_messaging_nodes() -> None:
     chat.send("input", Body="yo")
     assert chat.texts() == [f"Hi {CONTACT}", "Got yo / hi"]
     assert NOW.tzinfo is not None
+
+
+def test_a_studio_timeout_as_text_imports_as_seconds_and_says_what_it_changed() -> None:
+    def imported(timeout):
+        studio = {
+            "description": "t",
+            "initial_state": "Trigger",
+            "flags": {"allow_concurrent_calls": True},
+            "states": [
+                {"name": "Trigger", "type": "trigger", "properties": {},
+                 "transitions": [{"event": "incomingMessage", "next": "ask"}]},
+                {"name": "ask", "type": "send-and-wait-for-reply",
+                 "properties": {"from": "{{flow.channel.address}}", "body": "Hi", "timeout": timeout},
+                 "transitions": [{"event": "incomingMessage"}, {"event": "timeout"}, {"event": "deliveryFailure"}]},
+            ],
+        }
+        definition, report = import_studio(studio)
+        assert [i for i in validate(definition) if i.severity == "error"] == []
+        return definition["nodes"][0]["props"]["timeout"], report[1]["detail"]
+
+    assert imported("1800") == (1800, "→ wait_for_reply")
+    assert imported(120) == (120, "→ wait_for_reply")
+    seconds, note = imported(str(8 * 24 * 3600))  # past Studio's and Phonetree's 7 days
+    assert seconds == 7 * 24 * 3600 and "timeout '691200' read as 604800 s" in note
+    seconds, note = imported("soon")
+    assert seconds == 3600 and "timeout 'soon' read as 3600 s" in note
 
 
 def test_a_messaging_flow_made_here_exports_to_studio_and_back() -> None:
