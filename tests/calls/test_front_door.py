@@ -166,6 +166,10 @@ def test_database_down_still_answers_voice_with_twiml(world, client, monkeypatch
     assert type(assert_valid_twiml(voice.get_data(as_text=True))[-1]).__name__ == "Hangup"
     callback = post(client, f"{BASE}/status?orgid=acme", call_form(CallStatus="completed"))
     assert callback.status_code == 503 and callback.get_json()["error"]["code"] == "unavailable"
+    # a text: 503 (Twilio posts it to the number's fallback URL, or retries), its body still TwiML
+    text = post(client, f"{BASE}/sms?orgid=acme", {"MessageSid": "SM" + "5" * 32, "From": "+15550001111", "Body": "hi"})
+    assert text.status_code == 503 and text.content_type.startswith("text/xml")
+    assert assert_valid_twiml(text.get_data(as_text=True)) == []
 
 
 def test_the_org_cache_follows_every_change_at_once(world, client, make):
