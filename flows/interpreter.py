@@ -8,7 +8,8 @@ Says of non-waiting nodes accumulate in the same response, before the wait.
 Guards: at most ``settings.max_steps_per_turn`` nodes entered per turn and
 ``settings.max_node_visits`` entries of one node per call (per subflow frame); past
 either, and on any exception inside a node, the turn answers the flow's fallback TwiML; in a text
-conversation, a text refused by the provider on a node with no ``failed`` outcome ends it ``not_sent``.
+conversation, a text refused by the provider on a node with no ``failed`` outcome ends it ``not_sent``,
+and a contact's opt-out keyword (STOP ..., `flows.opt_out`) ends it ``opted_out`` before anything runs.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from twilio.twiml.voice_response import VoiceResponse
 
 from flows.definition import DefinitionError, FlowDefinition, Node, load_definition
+from flows.opt_out import opt_out_keyword
 from flows.registry import NODE_TYPES, EnterSubflow, Finish, NodeResult, NodeType, Route, Wait
 from flows.runtime import Event, Runtime, Step, TurnContext, TurnResult
 from flows.state import CallState, mark_ended, new_state
@@ -85,14 +87,19 @@ class _Turn:
     # -- the loop ----------------------------------------------------------------
     def _turn(self) -> bool:
         state, rt = self.state, self.rt
+        keyword = opt_out_keyword(self.event.params) if self.ctx.channel == "messaging" else None
         if self.event.kind == "start":
             channel = self.ctx.channel
+            if channel == "messaging":
+                state["trigger"] = {k: v for k, v in self.event.params.items() if isinstance(v, str)}
+            if keyword:
+                return self._opted_out(keyword)
             node = self.root.node(self.root.settings.start_for(channel, self.root.start))
             if node is None:
                 raise _FallbackError("the flow has no start node" + ("" if channel == "voice" else f" for {channel}"))
-            if channel == "messaging":
-                state["trigger"] = {k: v for k, v in self.event.params.items() if isinstance(v, str)}
             return self._follow(node, self._enter(node), None, {})
+        if keyword and self.event.kind == "input" and state.get("status") != "done":
+            return self._opted_out(keyword)
         waiting = state.get("waiting")
         if state.get("status") == "done" or not waiting:
             rt.response.hangup()
@@ -219,6 +226,18 @@ class _Turn:
 
     def _end(self, reason: str, node: Node | None, detail: str | None = None) -> None:
         mark_ended(self.state, reason, node.id if node else None, self.rt.turn, detail)
+
+    def _opted_out(self, keyword: str) -> bool:
+        """The contact texted an opt-out keyword (`flows.opt_out`): the conversation ends
+        ``opted_out`` at the node it waited at (if any), which does not run: Twilio would refuse
+        anything it sent."""
+        waiting = self.state.get("waiting") or {}
+        node = self.rt.definition.node(waiting.get("node")) if waiting.get("node") else None
+        self.state["waiting"] = None
+        self.steps.append(Step(node.id if node else "", node.type if node else "", self.event.kind, None,
+                               {"opted_out": keyword}, self.at))
+        self._end("opted_out", node, keyword)
+        return True
 
     def _not_sent(self, node: Node | None, exc: Exception) -> str:
         """A text conversation whose node (one with no `failed` outcome) could not send: it ends

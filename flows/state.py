@@ -27,6 +27,7 @@ END_REASONS: dict[str, str] = {
     "no_caller_id": "a softphone called out, but the org has no number to call from",
     "invalid_number": "a softphone called a number that is not a phone number",
     "expired": "a messaging session saw no message for the flow's inactivity limit",
+    "opted_out": "the contact texted an opt-out keyword (STOP, UNSUBSCRIBE ...): Twilio sends them nothing more",
     "not_sent": "a text conversation could not go on: a text of a node with no failed outcome (a menu's prompt, "
     "a retry) was refused (21610: the contact replied STOP; 21211: not a valid number ...)",
 }

@@ -16,6 +16,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from extensions import db
 from flows import end_session, render_twiml
+from flows.opt_out import opt_out_keyword
 from flows.state import is_done, waiting_node
 from models import CallStep, OrgRef
 from services import analytics_rollup
@@ -153,6 +154,8 @@ def inbound_sms(org: OrgRef, form: Mapping[str, Any], query: Mapping[str, Any]) 
     to, from_ = str(form.get("To") or "")[:64], str(form.get("From") or "")[:64]
     number = find_number(org, to)
     reply = (number.sms_auto_reply or "").strip() if number is not None else ""
+    if opt_out_keyword(form):  # STOP ...: Twilio sends them nothing more (it confirms the opt-out itself)
+        reply = ""
     at = now()
     stored = insert_inbound_message(
         org_id=org.id,

@@ -75,7 +75,9 @@ log = logging.getLogger("phonetree.messaging")
 
 REPLY_TIMEOUT = "reply-timeout"
 SESSION_EXPIRY = "session-expiry"
-MESSAGE_FIELDS = ("MessageSid", "AccountSid", "From", "To", "Body", "NumMedia", "NumSegments", "MessagingServiceSid")
+MESSAGE_FIELDS = (
+    "MessageSid", "AccountSid", "From", "To", "Body", "NumMedia", "NumSegments", "MessagingServiceSid", "OptOutType"
+)
 
 
 EMPTY_TWIML = render_twiml(MessagingResponse())  # rendered once: every text handled by a flow answers it

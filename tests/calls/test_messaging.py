@@ -350,31 +350,59 @@ def test_a_reply_timeout_longer_than_the_inactivity_limit_still_fires(world, cli
     assert len(texting.sessions()) == 2
 
 
-def test_stop_makes_the_next_send_fail_with_21610_in_widgets_error(world, client, twilio_app, twilio_fake):
+def test_stop_ends_the_conversation_opted_out_and_later_sends_fail_with_21610(world, client, twilio_app, twilio_fake):
     flow = definition(
-        node("first", "send_message", {"body": "Welcome"}, sent="ask", failed="ask"),
+        node("first", "send_message", {"body": "Welcome"}, sent="ask", failed="log"),
         node("ask", "wait_for_reply", {"prompt": "Anything else?"}, replied="again", failed="log"),
         node("again", "send_message", {"body": "Noted"}, sent="ask", failed="log"),
-        node("log", "set_variables", {"assignments": [{"name": "why", "value": "{{ widgets.again.error }}"}]}),
+        node("log", "set_variables", {"assignments": [{"name": "why", "value": "{{ widgets.first.error }}"}]}),
         channels=["messaging"],
     )
     texting = Texting(world, client, twilio_fake, flow)
     texting.text("hi")
-    texting.text("STOP")  # Twilio opts the contact out, and still posts the message
+    texting.text(" Stop")  # Twilio opts the contact out, and still posts the message
     (session,) = texting.sessions()
-    assert ("again", "enter", "failed") in texting.path(session)
-    assert session.state["vars"]["why"] == "21610" and session.end_reason == "completed"
-    failed = db.session.scalar(select(Message).where(Message.status == "failed"))
-    assert failed.error_code == "21610" and failed.body == "Noted"
+    assert session.end_reason == "opted_out" and session.live_key is None
+    assert session.state["end"]["detail"] == "STOP"
+    assert texting.path(session)[-1] == ("ask", "input", None)  # the wait did not run: nothing was sent
+    assert texting.sent() == ["Welcome", "Anything else?"]
+    assert db.session.scalar(select(func.count()).select_from(Timer)) == 0  # its reply timeout and expiry dropped
+    texting.text("hello again")  # still opted out: Twilio posts the text, and refuses every reply
+    first, second = texting.sessions()
+    assert first.id == session.id and second.state["vars"]["why"] == "21610" and second.end_reason == "completed"
+    failed = db.session.scalars(select(Message).where(Message.status == "failed")).all()
+    assert [(m.body, m.error_code) for m in failed] == [("Welcome", "21610")]
 
 
-def test_stop_while_a_menu_waits_ends_the_conversation_not_sent_without_a_fault(texting, caplog):
-    """A menu has no failed outcome: its retry prompt refused (21610) ends the conversation
-    ``not_sent``, with no fallback apology (it would be refused too) and no error logged."""
+def test_stop_as_the_first_text_opens_a_conversation_that_ends_at_once(texting):
+    texting.text("UNSUBSCRIBE")
+    (session,) = texting.sessions()
+    assert session.end_reason == "opted_out" and session.live_key is None and session.state["end"]["detail"] == "UNSUBSCRIBE"
+    assert texting.sent() == [] and db.session.scalar(select(func.count()).select_from(Timer)) == 0
+    inbound = db.session.scalars(select(Message).where(Message.session_id == session.id)).all()
+    assert [(m.direction, m.body) for m in inbound] == [("inbound", "UNSUBSCRIBE")]
+
+
+def test_an_opt_out_type_from_advanced_opt_out_counts_whatever_the_word(texting):
+    """A Messaging Service with Advanced Opt-Out may add its own keywords: Twilio says so with OptOutType."""
+    texting.text("hi")
+    form = {"MessageSid": "SM" + "7" * 32, "AccountSid": TWILIO_FAKE_ACCOUNT_SID, "From": CALLER,
+            "To": texting.number, "Body": "arrete", "OptOutType": "STOP"}
+    assert post(texting.client, f"{BASE}/sms?orgid=acme", form).status_code == 200
+    db.session.expire_all()
+    (session,) = texting.sessions()
+    assert session.end_reason == "opted_out" and session.state["end"]["detail"] == "ARRETE"
+
+
+def test_a_refused_text_on_a_node_with_no_failed_outcome_ends_the_conversation_not_sent(texting, caplog):
+    """A menu has no failed outcome: its retry prompt refused (21610: the contact opted out of the
+    number elsewhere, say through its Messaging Service) ends the conversation ``not_sent``, with no
+    fallback apology (it would be refused too) and no error logged."""
     texting.text("hi")
     texting.text("1")  # the menu asks "Sure? Reply YES or NO"
+    texting.fake.state.opt_outs.add((CALLER, texting.number))
     with caplog.at_level("INFO"):
-        texting.text("STOP")  # Twilio opts the contact out, and still posts the message
+        texting.text("maybe")
     (session,) = texting.sessions()
     assert session.end_reason == "not_sent" and session.live_key is None
     assert session.state["end"]["detail"] == "21610"

@@ -158,6 +158,16 @@ def test_racing_retries_of_an_auto_replied_sms_store_it_once(world, app):
     ]
 
 
+def test_an_opt_out_keyword_is_stored_without_the_auto_reply(world, client):
+    """STOP and the like: Twilio confirms the opt-out itself and would refuse our reply."""
+    world.number(IVR_NUMBER, sms_auto_reply="Thanks! We will text you back.")
+    form = {"MessageSid": "SM" + "d" * 32, "From": CALLER, "To": IVR_NUMBER, "Body": "stop"}
+    resp = post(client, f"{BASE}/sms?orgid=acme", form)
+    assert resp.status_code == 200 and "<Message" not in resp.get_data(as_text=True)
+    rows = db.session.scalars(select(Message)).all()
+    assert [(m.direction, m.body) for m in rows] == [("inbound", "stop")]
+
+
 def test_sms_without_a_message_sid_is_stored_each_time(world, client):
     world.number(IVR_NUMBER)
     form = {"From": CALLER, "To": IVR_NUMBER, "Body": "hello"}
