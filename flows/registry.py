@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from flows.definition import Node
+from flows.definition import CHANNELS, Node
 from flows.issues import Issue
 
 if TYPE_CHECKING:
@@ -131,12 +131,17 @@ class EnterSubflow:
 NodeResult = Route | Wait | Finish | EnterSubflow
 
 # A card summary slot: {field}, {field.key} (a key of an object prop, or of each item of a list
-# prop, joined with ", "), optionally |upper. See `NodeType.summary`.
-SUMMARY_SLOT_RE = re.compile(r"\{([a-z_][a-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?(\|upper)?\}")
+# prop, joined with ", "), {field.key+other} (several keys of each item of a list prop, joined
+# with a space, the items with " · ": "1 Sales · 2 Support"), optionally |upper. A prompt prop
+# given as a bare string is its ``say``. See `NodeType.summary`.
+SUMMARY_SLOT_RE = re.compile(
+    r"\{([a-z_][a-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*(?:\+[A-Za-z_][A-Za-z0-9_]*)*))?(\|upper)?\}"
+)
+SUMMARY_KEYS = {"text", "when", "channels"}
 
 
 def prompt_summary(field_name: str) -> tuple[str, str]:
-    """Card summary alternatives for a prompt field: what it says, else the audio it plays."""
+    """Card summary alternatives for a prompt field: what it says (or texts), else the audio it plays."""
     return (f"{{{field_name}.say}}", f"♪ {{{field_name}.play}}")
 
 
@@ -175,8 +180,10 @@ class NodeType:
     # what `rt.set_result` publishes as widgets.<node id>.<name> (the designer's variable picker)
     results: ClassVar[tuple[str, ...]] = ()
     # the card's one-line summary: alternatives tried in order, each a text with {slots} (see
-    # SUMMARY_SLOT_RE) or {"when": {field: value}, "text": ...}; the first whose conditions hold
-    # and whose slots are all non-empty (a prop, else its field default) is shown
+    # SUMMARY_SLOT_RE) or {"when": {field: value}, "channels": [...], "text": ...}; the first whose
+    # conditions hold and whose slots are all non-empty (a prop, else its field default) is shown.
+    # `channels` holds when the flow serves exactly those channels (settings.channels, calls when
+    # unset): "Ends the conversation" on a text-only flow, "Ends the call" on a voice one
     summary: ClassVar[tuple[str | dict[str, Any], ...]] = ()
     # props a node dropped on the canvas starts with (enough to show its ports)
     starter_props: ClassVar[dict[str, Any]] = {}
@@ -278,6 +285,13 @@ def _check_declarations(cls: type[NodeType]) -> None:
         when = alternative.get("when", {}) if isinstance(alternative, dict) else {}
         if not isinstance(text, str) or not isinstance(when, dict):
             raise ValueError(f"{cls.type_name}: a summary alternative needs a text (and a dict `when`)")
+        if isinstance(alternative, dict):
+            if set(alternative) - SUMMARY_KEYS:
+                raise ValueError(f"{cls.type_name}: a summary alternative has unknown keys "
+                                 f"{sorted(set(alternative) - SUMMARY_KEYS)}")
+            channels = alternative.get("channels", ["voice"])
+            if not isinstance(channels, list) or not channels or set(channels) - set(CHANNELS):
+                raise ValueError(f"{cls.type_name}: a summary alternative's channels are a list of {CHANNELS}")
         unknown = {m.group(1) for m in SUMMARY_SLOT_RE.finditer(text)} | set(when)
         if unknown - names:
             raise ValueError(f"{cls.type_name}: the summary names unknown fields {sorted(unknown - names)}")

@@ -96,7 +96,7 @@ class Menu(NodeType):
     dynamic_outcomes: ClassVar[dict[str, str] | None] = {"field": "options", "key": "digit"}
     waits_for = ("input", "timeout")
     results = ("Digits", "SpeechResult", "Confidence", "choice", "attempts", "reason")
-    summary = prompt_summary("prompt")
+    summary = (*prompt_summary("prompt"), "{options.digit+label}")
     starter_props: ClassVar[dict[str, Any]] = {"options": [{"digit": "1", "label": ""}, {"digit": "2", "label": ""}]}
 
     def validate(self, node: Node) -> Iterable[Issue]:

@@ -171,7 +171,7 @@ class Hangup(NodeType):
     label = "Hang up"
     icon = "phone-off"
     category = "Voice"
-    description = "Say an optional goodbye and end the call."
+    description = "Say (or text) an optional goodbye and end the call or conversation."
     fields = (
         Field("say", "template", "Goodbye message", default=""),
         Field("play", "url", "Or play", default=""),
@@ -179,7 +179,13 @@ class Hangup(NodeType):
         Field("language", "text", "Language", default=""),
     )
     ends_call = True
-    summary = ("{say}", "{play}", "Ends the call")
+    summary = (
+        "{say}",
+        "{play}",
+        {"channels": ["messaging"], "text": "Ends the conversation"},
+        {"channels": ["voice", "messaging"], "text": "Ends the call or conversation"},
+        "Ends the call",
+    )
     channels = ("voice", "messaging")
 
     def run(self, node: Node, rt: Runtime) -> NodeResult:

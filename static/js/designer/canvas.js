@@ -4,7 +4,7 @@
 // transformed for zoom and pan. While dragging, frames are batched with requestAnimationFrame
 // and only the wires touching the moved cards are redrawn.
 
-import { clone } from "./model.js";
+import { clone, same } from "./model.js";
 import { CardIndex, pathD, roughRoute, route, simplify } from "./router.js";
 
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
@@ -24,26 +24,35 @@ const CARD_MIN = 240, CARD_MAX = 720;
 const MIN_ZOOM = 0.02;  // far enough out for Fit to show a flow of a few thousand nodes
 
 // A card's one-line summary from its node type's declared `summary` (flows/registry.py): the first
-// alternative whose `when` holds and whose {slots} all have a value (a prop, else its field default).
-const SLOT = /\{([a-z_][a-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?(\|upper)?\}/g;
+// alternative whose `when` (props) and `channels` (exactly the flow's channels) hold and whose
+// {slots} all have a value (a prop, else its field default; a prompt given as a string is its say).
+const SLOT = /\{([a-z_][a-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*(?:\+[A-Za-z_][A-Za-z0-9_]*)*))?(\|upper)?\}/g;
 const blank = (v) => v === undefined || v === null || v === "";
 
 function propValue(node, info, name) {
-  const v = (node.props || {})[name];
-  if (!blank(v)) return v;
   const field = info.fields.find((f) => f.name === name);
-  return field ? field.default : undefined;
+  let v = (node.props || {})[name];
+  if (blank(v)) v = field ? field.default : undefined;
+  return field && field.kind === "prompt" && typeof v === "string" ? { say: v } : v;
 }
 
 function slotText(value, key) {
+  const keys = key ? key.split("+") : [];
+  if (keys.length > 1) {  // several keys of each item: "1 Sales · 2 Support"
+    const items = Array.isArray(value) ? value : [];
+    return items.map((item) => keys.map((k) => slotText(item && item[k])).filter(Boolean).join(" ")).filter(Boolean).join(" · ");
+  }
   if (key) value = Array.isArray(value) ? value.map((item) => item && item[key]) : (value && typeof value === "object" ? value[key] : undefined);
   if (Array.isArray(value)) return value.filter((v) => !blank(v) && typeof v !== "object").join(", ");
   return blank(value) || typeof value === "object" ? "" : String(value);
 }
 
-function excerpt(node, info) {
+const sameChannels = (a, b) => a.length === b.length && a.every((c) => b.includes(c));
+
+function excerpt(node, info, channels = ["voice"]) {
   for (const alt of (info && info.summary) || []) {
-    const { text, when = {} } = typeof alt === "string" ? { text: alt } : alt;
+    const { text, when = {}, channels: only } = typeof alt === "string" ? { text: alt } : alt;
+    if (only && !sameChannels(only, channels)) continue;
     if (Object.entries(when).some(([name, want]) => propValue(node, info, name) !== want)) continue;
     let complete = true;
     const out = text.replace(SLOT, (_, name, key, upper) => {
@@ -262,7 +271,8 @@ export class Canvas {
     const info = this.model.type(node);
     const cat = info ? info.category.toLowerCase() : "unknown";
     const label = info ? info.label : `Unknown type ${node.type}`;
-    const text = excerpt(node, info);
+    this.channelsDrawn = this.model.channels();
+    const text = excerpt(node, info, this.channelsDrawn);
     const outcomes = this.model.outcomes(node);
     const width = Math.round(Math.min(CARD_MAX, Math.max(CARD_MIN, 26 + outcomes.reduce((w, o) => w + chipWidth(this.model.outcomeLabel(node, o)) + 5, 0))));
     const ports = outcomes.map((o) => {
@@ -277,7 +287,7 @@ export class Canvas {
       <div class="nc-head"><span class="nc-icon"><svg class="icon" aria-hidden="true"><use href="${this.icons}#i-${esc(info ? info.icon : "square")}"></use></svg></span>
         <span class="nc-type">${esc(label)}</span>${start}<span class="nc-issue" hidden></span></div>
       <div class="nc-name">${esc(name)}</div>
-      ${text ? `<div class="nc-text">${esc(text)}</div>` : '<div class="nc-text empty">—</div>'}
+      ${text ? `<div class="nc-text">${esc(text)}</div>` : '<div class="nc-text blank">—</div>'}
       <div class="nc-stats" hidden></div>
       <div class="nc-ports">${ports}</div></div>`;
   }
@@ -704,6 +714,9 @@ export class Canvas {
     if ("start" in patch) {
       for (const id of this.cards.keys()) if (this.cards.get(id).el.querySelector(".nc-start")) touched.add(id);
       if (this.model.start) touched.add(this.model.start);
+    }
+    if (!same(this.model.channels(), this.channelsDrawn)) {  // summaries may name the channel
+      for (const id of this.cards.keys()) touched.add(id);
     }
     for (const id of touched) this.renderNode(id);
     for (const id of Object.keys(patch.pos || {})) this.place(id);

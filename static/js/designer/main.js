@@ -31,7 +31,7 @@ const history = new History(model, (patch) => {
 // types that work on none of them are greyed (still draggable: a flow may gain a channel later).
 const CHANNEL_NAMES = { voice: "Calls", messaging: "Texts" };
 function showChannels() {
-  const channels = (model.settings && model.settings.channels) || ["voice"];
+  const channels = model.channels();
   const badge = $("#flow-channels");
   if (badge) badge.textContent = channels.length > 1 ? "Calls and texts" : CHANNEL_NAMES[channels[0]] || channels[0];
   for (const item of document.querySelectorAll(".palette-item[data-channels]")) {

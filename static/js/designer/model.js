@@ -47,6 +47,12 @@ export class FlowModel {
     this.notes = new Map((ui.notes || []).filter((n) => n && n.id).map((n) => [String(n.id), clone(n)]));
   }
 
+  // The channels the flow serves (settings.channels): calls when unset.
+  channels() {
+    const channels = this.settings && this.settings.channels;
+    return Array.isArray(channels) && channels.length ? [...channels] : ["voice"];
+  }
+
   toJSON() {
     const nodes = this.order.map((id) => this.nodes.get(id));
     const positions = {};
