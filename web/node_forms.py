@@ -17,6 +17,7 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from flows.nodes.hours import WEEKDAYS
+from flows.prompts import normalize_prompt
 from web.json_input import BodyError, parse_json
 
 ROW_KEYS: dict[str, tuple[str, ...]] = {
@@ -85,6 +86,8 @@ def form_fields(node: dict, type_info: dict, issues: list[dict]) -> list[FieldVi
     views = []
     for spec in type_info["fields"]:
         value = props.get(spec["name"])
+        if spec["kind"] == "prompt" and isinstance(value, str):
+            value = normalize_prompt(value)  # a bare string is what it says
         view = FieldView(
             name=spec["name"],
             kind=spec["kind"],

@@ -237,3 +237,24 @@ def test_the_request_start_shows_the_curl_of_its_executions_endpoint(ed, acme):
     assert f"/api/flows/{flow.id}/executions" in html and "Authorization: Bearer &lt;token&gt;" in html
     assert "orgid: acme" in html and "&#34;parameters&#34;" in html
     assert "Start by request" not in _form(ed, acme, _menu(acme)).get_data(as_text=True)
+
+
+def test_a_text_flow_form_shows_a_string_prompt_and_speaks_of_texts_and_conversations(ed, acme):
+    definition = json.loads(json.dumps(acme["flow"].draft))
+    definition["settings"]["channels"] = ["messaging"]
+    menu = {**_menu(acme), "props": {**_menu(acme)["props"], "prompt": "Reply 1 for sales"}}
+    hangup = {"id": "bye", "type": "hangup", "props": {}, "outcomes": {}}
+    definition["nodes"] = [menu if n["id"] == "main" else n for n in definition["nodes"]] + [hangup]
+    post = {"definition": json.dumps(definition)}
+
+    html = ed.htmx(f"/flows/{acme['flow'].id}/node-form", {**post, "node": json.dumps(menu)}).get_data(as_text=True)
+    assert ">Reply 1 for sales</textarea>" in html  # a bare string prompt is what it says
+    assert "> Text</label>" in html and "> Media URL</label>" in html and "Voice and language" not in html
+    assert "— ends the conversation —" in html and "ends the call" not in html
+    html = ed.htmx(f"/flows/{acme['flow'].id}/node-form", {**post, "node": json.dumps(hangup)}).get_data(as_text=True)
+    assert "This node ends the conversation." in html
+
+    definition["settings"]["channels"] = ["voice", "messaging"]
+    post = {"definition": json.dumps(definition), "node": json.dumps(menu)}
+    html = ed.htmx(f"/flows/{acme['flow'].id}/node-form", post).get_data(as_text=True)
+    assert "> Say</label>" in html and "Voice and language" in html and "— ends the call or conversation —" in html
