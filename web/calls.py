@@ -33,6 +33,16 @@ def in_zone(moment: datetime | None, zone: str | None) -> str:
     return moment.astimezone(zone_or_utc(zone)).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
+@bp.app_template_filter("end_reason")
+def end_reason(reason: str | None, channel: str | None = "voice") -> str:
+    """Why a call or conversation ended, in words (a Hang up node closes a text conversation)."""
+    if not reason:
+        return ""
+    if channel == "messaging" and reason == "hangup":
+        return "closed by the flow"
+    return reason.replace("_", " ")
+
+
 @bp.get("/")
 @page_auth("viewer")
 def index():

@@ -351,12 +351,17 @@ def test_the_calls_pages_show_a_conversation_with_its_messages(texting, make, cl
     make.user("viewer@acme.example", "viewer", texting.world.org)
     make.login("viewer@acme.example")
     listing = client.get("/calls/?channel=messaging").get_data(as_text=True)
-    assert "1 call" in listing and ">text</span>" in listing
+    assert "1 conversation" in listing and ">text</span>" in listing
     assert "0 calls" in client.get("/calls/?channel=voice").get_data(as_text=True)
+    assert "1 call or conversation" in client.get("/calls/").get_data(as_text=True)
     page = client.get(f"/calls/{session.id}").get_data(as_text=True)
-    assert "Conversation with" in page and "Contact texted “1”" in page
+    assert "Conversation with" in page and "Contact texted “1”" in page and "waits for a reply" in page
     assert page.index("Hi! Reply 1 to confirm") < page.index("Sure? Reply YES or NO")
     assert "<strong>In</strong>" in page and "<strong>Out</strong>" in page
+    texting.text("yes")  # the flow's Hang up closes the conversation: no one hung up a phone
+    listing = client.get("/calls/?channel=messaging").get_data(as_text=True)
+    assert "closed by the flow" in listing and "hangup" not in listing
+    assert "ended: closed by the flow" in client.get(f"/calls/{session.id}").get_data(as_text=True)
 
 
 def test_cli_message_simulate_plays_a_conversation_with_a_wait(world, runner):
