@@ -62,10 +62,15 @@ class Field:
     help: str = ""
     min: float | None = None
     max: float | None = None
+    # the channels the prop has an effect on (None: every channel of its node type); the designer
+    # hides it on a flow that serves none of them (a keypad's finish key in a text conversation)
+    channels: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in FIELD_KINDS:
             raise ValueError(f"unknown field kind {self.kind!r}")
+        if self.channels is not None and (not self.channels or set(self.channels) - set(CHANNELS)):
+            raise ValueError(f"field {self.name!r}: channels must be voice and/or messaging")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able description for the designer."""
@@ -82,6 +87,8 @@ class Field:
             data["min"] = self.min
         if self.max is not None:
             data["max"] = self.max
+        if self.channels is not None:
+            data["channels"] = list(self.channels)
         return data
 
 

@@ -45,6 +45,7 @@ class FieldView:
     min: float | None = None
     max: float | None = None
     rows: list[dict[str, Any]] = field(default_factory=list)
+    channels: list[str] | None = None  # the channels the prop has an effect on (None: all)
 
 
 def catalog_type(catalog: dict, type_name: str) -> dict | None:
@@ -100,6 +101,7 @@ def form_fields(node: dict, type_info: dict, issues: list[dict]) -> list[FieldVi
             errors=errors.get(spec["name"], []),
             min=spec.get("min"),
             max=spec.get("max"),
+            channels=spec.get("channels"),
         )
         if spec["kind"] in ROW_KEYS:
             view.rows = _rows(spec["kind"], value)

@@ -249,7 +249,10 @@ def test_a_text_flow_form_shows_a_string_prompt_and_speaks_of_texts_and_conversa
 
     html = ed.htmx(f"/flows/{acme['flow'].id}/node-form", {**post, "node": json.dumps(menu)}).get_data(as_text=True)
     assert ">Reply 1 for sales</textarea>" in html  # a bare string prompt is what it says
-    assert "> Text</label>" in html and "> Media URL</label>" in html and "Voice and language" not in html
+    assert "> Text</label>" in html and "> Media URL</label>" in html and 'placeholder="reply keywords"' in html
+    # what only a call uses stays in the form (its value is kept) but hidden: voice, keypad timeout
+    assert '<details class="nf-more" hidden' in html and 'data-field="timeout" hidden' in html
+    assert 'data-field="retries" hidden' not in html
     assert "— ends the conversation —" in html and "ends the call" not in html
     html = ed.htmx(f"/flows/{acme['flow'].id}/node-form", {**post, "node": json.dumps(hangup)}).get_data(as_text=True)
     assert "This node ends the conversation." in html
@@ -257,4 +260,19 @@ def test_a_text_flow_form_shows_a_string_prompt_and_speaks_of_texts_and_conversa
     definition["settings"]["channels"] = ["voice", "messaging"]
     post = {"definition": json.dumps(definition), "node": json.dumps(menu)}
     html = ed.htmx(f"/flows/{acme['flow'].id}/node-form", post).get_data(as_text=True)
-    assert "> Say</label>" in html and "Voice and language" in html and "— ends the call or conversation —" in html
+    assert "> Say</label>" in html and "— ends the call or conversation —" in html
+    assert " hidden" not in html.split('data-field="speech_language"')[0].rsplit("<div", 1)[-1]
+    assert '<details class="nf-more" hidden' not in html and 'data-field="timeout" hidden' not in html
+
+
+def test_a_field_for_calls_only_keeps_its_value_when_a_text_flow_saves_the_form(ed, acme):
+    info = next(t for t in node_type_catalog()["types"] if t["type"] == "collect_input")
+    assert next(f for f in info["fields"] if f["name"] == "finish_on_key")["channels"] == ["voice"]
+    assert "channels" not in next(f for f in info["fields"] if f["name"] == "regex")
+    node = {"id": "ask", "type": "collect_input", "props": {"prompt": "Your order number?", "variable": "order",
+                                                            "finish_on_key": "*", "profanity_filter": False}}
+    definition = {**acme["flow"].draft, "settings": {"channels": ["messaging"]}}
+    post = {"definition": json.dumps(definition), "node": json.dumps(node)}
+    html = ed.htmx(f"/flows/{acme['flow'].id}/node-form", post).get_data(as_text=True)
+    assert 'data-field="finish_on_key" hidden' in html and 'data-field="regex">' in html
+    assert 'name="f.finish_on_key" value="*"' in html  # still posted with the form: saving keeps it
