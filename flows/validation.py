@@ -54,6 +54,9 @@ class _Validator:
         self.types: dict[str, NodeType] = {}
         self.sets: dict[str, set[str]] = {}
         self.reads: dict[str, list[tuple[str, str]]] = {}
+        channels = definition.settings.channels  # what the messages call a session and its contact
+        self.session = {("voice",): "call", ("messaging",): "conversation"}.get(channels, "call or conversation")
+        self.contact = {("voice",): "caller", ("messaging",): "contact"}.get(channels, "caller or contact")
 
     def run(self) -> list[Issue]:
         self._nodes()
@@ -126,8 +129,10 @@ class _Validator:
             faulty = _faulty_outcomes(node, node_type, errors) if errors else set()
             for outcome in outcomes:
                 if outcome not in node.outcomes and outcome not in node_type.quiet_outcomes and outcome not in faulty:
-                    self.warnings.append(warning("dead_end", f"Outcome {outcome!r} is not connected: the call "
-                                                 "hangs up there without a goodbye.", node.id, f"outcomes.{outcome}"))
+                    ends = "hangs up" if self.session == "call" else "ends"
+                    self.warnings.append(warning("dead_end", f"Outcome {outcome!r} is not connected: the "
+                                                 f"{self.session} {ends} there without a goodbye.", node.id,
+                                                 f"outcomes.{outcome}"))
 
     # -- graph ---------------------------------------------------------------------
     def _start(self) -> None:
@@ -169,7 +174,8 @@ class _Validator:
             back = next((o for o, t in first.outcomes.items() if t in comp), None)
             names = ", ".join(ordered[:6]) + (" ..." if len(ordered) > 6 else "")
             self.warnings.append(warning("loop_without_wait", f"The loop through {names} never waits for the "
-                                         "caller; the loop guard will end the call in the fallback.",
+                                         f"{self.contact}; the loop guard will end the {self.session} in the "
+                                         "fallback.",
                                          first.id, f"outcomes.{back}" if back else None))
 
     def _read_before_set(self, reachable: set[str]) -> None:
@@ -255,7 +261,7 @@ class _Validator:
         by_id = self.d.nodes_by_id
         via = next((p for p in self.graph.pred[node.id] if p in must_out and not must_out[p] & mask), None)
         if via is None or node.id == self.d.start:
-            where = "when the call starts here"
+            where = f"when the {self.session} starts here"
         else:
             where = f"on the path through '{by_id[via].name or via}'"
         return warning("maybe_unset", f"vars.{name} may be empty here: no node sets it {where}.", node.id, field)

@@ -136,6 +136,27 @@ def test_warnings_unreachable_dead_end_and_unknown_outcome() -> None:
     assert not any(code == "dead_end" and n in ("bye", "vm", "rec") for code, n, _ in found)
 
 
+@pytest.mark.parametrize(
+    ("channels", "dead_end", "loop"),
+    [
+        (["voice"], "the call hangs up there", "never waits for the caller; the loop guard will end the call"),
+        (["messaging"], "the conversation ends there",
+         "never waits for the contact; the loop guard will end the conversation"),
+        (["voice", "messaging"], "the call or conversation ends there",
+         "never waits for the caller or contact; the loop guard will end the call or conversation"),
+    ],
+)
+def test_warnings_speak_of_the_flows_channels(channels: list[str], dead_end: str, loop: str) -> None:
+    definition = flow(
+        node("m", "menu", MENU_PROPS, **{"1": "a"}),
+        node("a", "say", {"prompt": "Spin"}, next="b"),
+        node("b", "set_variables", {"assignments": [{"name": "x", "value": "{{ vars.y }}"}]}, next="a"),
+        channels=channels,
+    )
+    messages = {i.code: i.message for i in validate(definition)}
+    assert dead_end in messages["dead_end"] and loop in messages["loop_without_wait"]
+
+
 def test_warning_loop_that_never_waits() -> None:
     definition = flow(
         node("a", "say", {"prompt": "Spin"}, next="b"),
