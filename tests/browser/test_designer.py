@@ -596,3 +596,43 @@ def test_the_flow_channels_show_and_grey_the_palette(page, live_server, acme):
     assert stored_draft(acme["menu"].id)["settings"]["channels"] == ["messaging"]
     shot(page, "designer-channels")
     assert not page.js_errors
+
+
+def _inside(inner: dict, outer: dict) -> bool:
+    return (inner["x"] >= outer["x"] and inner["y"] >= outer["y"] and inner["x"] + inner["width"] <= outer["x"]
+            + outer["width"] and inner["y"] + inner["height"] <= outer["y"] + outer["height"])
+
+
+def test_a_text_conversation_from_its_starter_speaks_of_texts(page, live_server, acme):
+    login(page, live_server, "erin@example.com", PASSWORD)
+    page.goto(f"{live_server.url}/flows/")
+    page.click("button[data-open-dialog=new-flow-dialog]")
+    page.fill("#new-flow-dialog input[name=name]", "Texts for the front desk of the Acme Corporation")
+    page.check("#new-flow-dialog input[value=text_line]")
+    page.click("#new-flow-dialog button[type=submit]")
+    page.wait_for_selector("#designer[data-ready=true]")
+    assert page.locator("#flow-channels").inner_text() == "Texts"
+    assert card(page, "end").locator(".nc-text").text_content() == "Ends the conversation"
+    assert card(page, "menu").locator(".nc-text").text_content().startswith("Thanks for texting us!")
+    # the toolbar's badges and links sit side by side, none over another, all on the toolbar
+    boxes = [page.locator(s).bounding_box() for s in ("#flow-channels", "[data-published]", "#save-state",
+                                                         "#flow-state a:has-text('Dashboard')")]
+    toolbar = page.locator(".dz-toolbar").bounding_box()
+    assert all(_inside(b, toolbar) for b in boxes)
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"] or a["y"] + a["height"] <= b["y"]
+
+    page.click("#tab-add")
+    assert "off-channel" in page.locator(".palette-item[data-type=record]").get_attribute("class")
+    canvas = page.locator("#canvas").bounding_box()
+    for node_type, new_id in (("send_message", "send_message"), ("wait_for_reply", "wait_for_reply"),
+                              ("menu", "menu_2")):  # each added beside the last, brought into view
+        page.click("#tab-add")
+        page.locator(f".palette-item[data-type={node_type}]").click()
+        page.wait_for_selector(f"#node-form form[data-node-id={new_id}]")
+        assert _inside(card(page, new_id).bounding_box(), canvas), new_id
+    assert page.locator("#node-form [data-field=prompt] .seg label").all_inner_texts() == ["Text", "Media URL"]
+    assert not page.locator("#node-form [data-field=timeout]").is_visible()
+    shot(page, "designer-text-starter")
+    assert not page.js_errors

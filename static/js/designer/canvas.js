@@ -236,6 +236,16 @@ export class Canvas {
     this.applyView();
   }
 
+  // Bring a card into view (centred) when any of it is outside the canvas: a node added from the
+  // palette beside the selection may land below the visible area.
+  reveal(id) {
+    const c = this.cards.get(id), p = this.posOf(id);
+    if (!c || !p) return;
+    const r = this.root.getBoundingClientRect(), { x, y, k } = this.view;
+    const left = x + p.x * k, top = y + p.y * k;
+    if (left < 0 || top < 0 || left + c.w * k > r.width || top + c.h * k > r.height) this.centerOn(id);
+  }
+
   // Where a new card goes: `at` if free, else beside the one selected card, else the middle of
   // the view; moved to the nearest spot where it overlaps no card.
   freeSpotForNew(at = null, w = 240, h = 132) {

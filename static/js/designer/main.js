@@ -62,12 +62,14 @@ const act = {
   // A node from the palette: where it was dropped, else in free space beside the selection or
   // near the middle of the view, never on another card.
   addNode(type, x, y) {
-    if (x === undefined) ({ x, y } = canvas.freeSpotForNew());
+    const placed = x === undefined;  // by click or Enter on the palette, not dropped where the user wants it
+    if (placed) ({ x, y } = canvas.freeSpotForNew());
     const [patch, id] = E.addNode(model, type, x, y);
     const label = `Add ${model.types.get(type)?.label || type}`;
     act.do(patch, label, `add:${id}`);
     const spot = canvas.freeSpotFor(id);  // its real size is known once drawn: one undo step still
     if (spot) act.do(E.moveNodes({ [id]: spot }), label, `add:${id}`);
+    if (placed) canvas.reveal(id);
     canvas.setSelection([id]);
     canvas.cards.get(id)?.el.focus({ preventScroll: true });
     panel.show("edit");
