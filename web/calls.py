@@ -8,6 +8,7 @@ from flask import Blueprint, abort, g, render_template, request
 
 from extensions import db
 from flows.builtin import builtin_flow
+from flows.state import end_reason_words
 from models import Flow
 from models.base import parse_id
 from services.call_log import (
@@ -23,6 +24,7 @@ from services.call_log import (
 from web.context import page_auth
 
 bp = Blueprint("calls", __name__, url_prefix="/calls")
+bp.add_app_template_filter(end_reason_words, "end_reason")
 
 
 @bp.app_template_filter("in_zone")
@@ -31,16 +33,6 @@ def in_zone(moment: datetime | None, zone: str | None) -> str:
     if moment is None:
         return ""
     return moment.astimezone(zone_or_utc(zone)).strftime("%Y-%m-%d %H:%M:%S %Z")
-
-
-@bp.app_template_filter("end_reason")
-def end_reason(reason: str | None, channel: str | None = "voice") -> str:
-    """Why a call or conversation ended, in words (a Hang up node closes a text conversation)."""
-    if not reason:
-        return ""
-    if channel == "messaging" and reason == "hangup":
-        return "closed by the flow"
-    return reason.replace("_", " ")
 
 
 @bp.get("/")
