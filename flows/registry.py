@@ -184,6 +184,8 @@ class NodeType:
     ends_call: ClassVar[bool] = False
     # outcomes after which ending the flow is natural (no dead-end warning when unwired)
     quiet_outcomes: ClassVar[tuple[str, ...]] = ()
+    # more such outcomes on a flow that serves text conversations only (no one is left on a line)
+    messaging_quiet_outcomes: ClassVar[tuple[str, ...]] = ()
     # what `rt.set_result` publishes as widgets.<node id>.<name> (the designer's variable picker)
     results: ClassVar[tuple[str, ...]] = ()
     # the card's one-line summary: alternatives tried in order, each a text with {slots} (see
@@ -276,6 +278,7 @@ class NodeType:
             "starter_props": copy.deepcopy(self.starter_props),
             "ends_call": self.ends_call,
             "quiet_outcomes": list(self.quiet_outcomes),
+            "messaging_quiet_outcomes": list(self.messaging_quiet_outcomes),
             "palette": self.palette,
             "channels": list(self.channels),
         }

@@ -127,8 +127,11 @@ class _Validator:
                                              "it is never taken.", node.id, f"outcomes.{outcome}"))
         if not node_type.ends_call:
             faulty = _faulty_outcomes(node, node_type, errors) if errors else set()
+            quiet = set(node_type.quiet_outcomes)
+            if self.session == "conversation":
+                quiet.update(node_type.messaging_quiet_outcomes)
             for outcome in outcomes:
-                if outcome not in node.outcomes and outcome not in node_type.quiet_outcomes and outcome not in faulty:
+                if outcome not in node.outcomes and outcome not in quiet and outcome not in faulty:
                     ends = "hangs up" if self.session == "call" else "ends"
                     self.warnings.append(warning("dead_end", f"Outcome {outcome!r} is not connected: the "
                                                  f"{self.session} {ends} there without a goodbye.", node.id,

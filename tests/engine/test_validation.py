@@ -157,6 +157,15 @@ def test_warnings_speak_of_the_flows_channels(channels: list[str], dead_end: str
     assert dead_end in messages["dead_end"] and loop in messages["loop_without_wait"]
 
 
+def test_a_text_conversation_may_end_after_its_last_text_but_not_after_a_failed_one() -> None:
+    def dead_ends(channels: list[str]) -> set[str | None]:
+        definition = flow(node("t", "send_message", {"body": "Your code is 1234."}), channels=channels)
+        return {i.field for i in validate(definition) if i.code == "dead_end"}
+
+    assert dead_ends(["messaging"]) == {"outcomes.failed"}
+    assert dead_ends(["voice"]) == dead_ends(["voice", "messaging"]) == {"outcomes.sent", "outcomes.failed"}
+
+
 def test_warning_loop_that_never_waits() -> None:
     definition = flow(
         node("a", "say", {"prompt": "Spin"}, next="b"),
