@@ -147,9 +147,14 @@ SUMMARY_SLOT_RE = re.compile(
 SUMMARY_KEYS = {"text", "when", "channels"}
 
 
-def prompt_summary(field_name: str) -> tuple[str, str]:
-    """Card summary alternatives for a prompt field: what it says (or texts), else the audio it plays."""
-    return (f"{{{field_name}.say}}", f"♪ {{{field_name}.play}}")
+def prompt_summary(field_name: str) -> tuple[str | dict[str, Any], ...]:
+    """Card summary alternatives for a prompt field: what it says (or texts), else the audio it plays
+    (on a text-only flow, the media it sends)."""
+    return (
+        f"{{{field_name}.say}}",
+        {"channels": ["messaging"], "text": f"Media {{{field_name}.play}}"},
+        f"♪ {{{field_name}.play}}",
+    )
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ def text_flow() -> dict:
         node("pick", "menu", {"options": [{"digit": "1", "label": "Sales"}, {"digit": "2", "label": "Support"}]},
              **{"1": "bye", "2": "said"}),
         node("said", "hangup", {"say": "Thanks, we will text you back."}),
+        node("map", "say", {"prompt": {"play": "https://example.com/map.png"}}),
         node("bye", "hangup", {}),
     ]
     return {"spec": "phonetree/1", "start": "ask", "settings": {"channels": ["messaging"]}, "nodes": nodes,
@@ -77,6 +78,7 @@ def test_card_summaries_on_a_text_flow_speak_of_the_conversation_and_never_go_bl
     assert summary("pick") == "1 Sales · 2 Support"  # no prompt: the options
     assert summary("said") == "Thanks, we will text you back."
     assert summary("bye") == "Ends the conversation"
+    assert summary("map") == "Media https://example.com/map.png"  # sent as a picture, not played
     assert page.locator(".nc-text.blank").count() == 0
     shot(page, "designer-text-flow-summaries")
 
@@ -84,6 +86,7 @@ def test_card_summaries_on_a_text_flow_speak_of_the_conversation_and_never_go_bl
     page.select_option("#settings-form select[name='f.channels']", "voice+messaging")
     page.wait_for_function("() => document.querySelector(\".node-card[data-id=bye] .nc-text\").textContent"
                            " === 'Ends the call or conversation'")
+    assert summary("map") == "♪ https://example.com/map.png"
     page.select_option("#settings-form select[name='f.channels']", "voice")
     page.wait_for_function("() => document.querySelector(\".node-card[data-id=bye] .nc-text\").textContent"
                            " === 'Ends the call'")
