@@ -15,6 +15,7 @@ from services import dashboard as data
 from services.analytics_periods import PERIODS, ChartPeriod, PeriodError, resolve
 from services.call_log import zone_or_utc
 from services.clock import now
+from services.flow_console import flow_channels
 from web.context import page_auth
 from web.downloads import content_disposition, slug
 
@@ -233,6 +234,14 @@ def _context(scope: data.Scope, flow_page: bool, flows: list) -> dict[str, Any]:
     return context
 
 
+def _texts_only(flow: Flow | None) -> bool:
+    """Whether the flow serves text conversations only (its page then counts conversations, not calls)."""
+    if flow is None:
+        return False
+    definition = flow.published_revision.definition if flow.published_revision is not None else flow.draft
+    return flow_channels(definition) == ("messaging",)
+
+
 def _render(scope_flow: Flow | None, flow_page: bool):
     numbers = list(db.session.scalars(PhoneNumber.for_org(g.org.id).order_by(PhoneNumber.phone_number)))
     flows = _flow_menu()
@@ -251,6 +260,7 @@ def _render(scope_flow: Flow | None, flow_page: bool):
             flows=flows,
             periods=PERIODS,
             args=request.args,
+            texts=_texts_only(scope_flow),
         ), 400
     context = _context(scope, flow_page, flows)
     revisions = []
@@ -270,6 +280,7 @@ def _render(scope_flow: Flow | None, flow_page: bool):
         page_flow=scope_flow,
         revisions=revisions,
         args=request.args,
+        texts=_texts_only(scope_flow),
         **context,
     )
 
