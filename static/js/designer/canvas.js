@@ -357,7 +357,8 @@ export class Canvas {
     box.hidden = !this.stats;
     const heat = this.stats ? hangupHeat(s) : null;
     for (let level = 0; level < HEAT_LEVELS.length; level++) c.el.classList.toggle(`heat-${level}`, heat !== null && heat.level === level);
-    box.textContent = this.stats ? `${s ? s.visits : 0} visits${heat && heat.hangups ? ` · ${heat.hangups} hung up (${heat.percent}%)` : ""}` : "";
+    const visits = s ? s.visits : 0;
+    box.textContent = this.stats ? `${visits} visit${visits === 1 ? "" : "s"}${heat && heat.hangups ? ` · ${heat.hangups} hung up (${heat.percent}%)` : ""}` : "";
     box.title = heat && heat.hangups ? `${heat.hangups} of ${s.visits} callers hung up here (${heat.percent}%)` : "";
     for (const [o, port] of c.ports) {
       const n = s && s.outcomes ? s.outcomes[o] || 0 : 0;

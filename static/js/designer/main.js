@@ -207,7 +207,10 @@ async function toggleAnalytics(period) {
   if (!resp.ok) { toast(stats.error?.message || "No analytics."); return; }
   canvas.setStats(stats);
   legend.hidden = false;
-  legend.textContent = `${stats.label}: ${stats.calls} call${stats.calls === 1 ? "" : "s"} · visits per node, calls per outcome · hang-ups:`;
+  const texts = sessionWords();
+  legend.textContent = `${stats.label}: ${stats.calls} ${stats.calls === 1 ? texts.one : texts.many} · visits per node, ${texts.many} per outcome`;
+  if (texts.one === "conversation") return;  // no one hangs up a text conversation: no heat to explain
+  legend.append(" · hang-ups:");
   for (const [level, text] of [[1, "under 15%"], [2, "15%+"], [3, "30%+"], [4, "50%+"]]) {
     const key = document.createElement("span");
     key.className = `heat-key heat-${level}`;
@@ -216,9 +219,19 @@ async function toggleAnalytics(period) {
   }
 }
 
+// What the flow's sessions are called, from its channels: calls, conversations, or both.
+function sessionWords() {
+  const channels = model.channels();
+  if (channels.length > 1) return { one: "call or conversation", many: "calls and conversations" };
+  return channels[0] === "messaging" ? { one: "conversation", many: "conversations" } : { one: "call", many: "calls" };
+}
+
 async function openPublish() {
   await saver.flush();
   const dlg = $("#publish-dialog");
+  const words = sessionWords();
+  $("#publish-what").textContent = words.one === "call" ? "Calls to the flow's numbers will run this version. Calls already in progress keep theirs."
+    : `New ${words.many} with the flow's numbers will run this version; those already going keep theirs.`;
   const warnings = panel.issues.filter((i) => i.severity === "warning").length;
   $("#publish-summary").textContent = warnings ? `${warnings} warning${warnings > 1 ? "s" : ""} (see Problems) — publishing is allowed.` : "No warnings.";
   dlg.showModal();
