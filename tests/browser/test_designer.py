@@ -623,6 +623,11 @@ def test_a_text_conversation_from_its_starter_speaks_of_texts(page, live_server,
         for b in boxes[i + 1:]:
             assert a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"] or a["y"] + a["height"] <= b["y"]
 
+    wait_saved(page)
+    page.locator(".dz-toolbar button:has-text('Publish')").click()
+    assert page.locator("#publish-what").inner_text().startswith("New conversations with the flow's numbers")
+    page.click("#publish-dialog button:has-text('Cancel')")
+
     page.click("#tab-add")
     assert "off-channel" in page.locator(".palette-item[data-type=record]").get_attribute("class")
     canvas = page.locator("#canvas").bounding_box()
@@ -635,4 +640,32 @@ def test_a_text_conversation_from_its_starter_speaks_of_texts(page, live_server,
     assert page.locator("#node-form [data-field=prompt] .seg label").all_inner_texts() == ["Text", "Media URL"]
     assert not page.locator("#node-form [data-field=timeout]").is_visible()
     shot(page, "designer-text-starter")
+    assert not page.js_errors
+
+
+def test_a_flow_whose_texts_start_elsewhere_badges_both_starts(page, live_server, acme):
+    from extensions import db
+    from services import flow_revisions as svc
+
+    flow = acme["blank"]
+    definition = stored_draft(flow.id)
+    definition["nodes"].append({"id": "texts", "type": "send_message", "name": "Text reply",
+                                "props": {"body": "Thanks for your text!"}, "outcomes": {"sent": "bye"}})
+    definition["settings"] |= {"channels": ["voice", "messaging"], "messaging_start": "texts"}
+    svc.save_draft(acme["org"], acme["erin"], flow, definition, flow.draft_version)
+    db.session.commit()
+    login(page, live_server, "erin@example.com", PASSWORD)
+    open_designer(page, live_server, flow.id)
+    assert page.locator("#flow-channels").inner_text() == "Calls and texts"
+    assert card(page, "hello").locator(".nc-start").inner_text() == "Calls start"
+    assert card(page, "texts").locator(".nc-start").inner_text() == "Texts start"
+    assert card(page, "texts").get_attribute("aria-label") == "Send message: Text reply (texts start)"
+    assert card(page, "bye").locator(".nc-text").inner_text() == "Ends the call or conversation"
+    shot(page, "designer-calls-and-texts-starts")
+    page.click("#tab-flow")
+    page.select_option("#settings-form select[name='f.channels']", "voice")  # calls only: one start again
+    page.wait_for_function(
+        "() => document.querySelector('.node-card[data-id=hello] .nc-start').textContent === 'Start'"
+    )
+    assert card(page, "texts").locator(".nc-start").count() == 0
     assert not page.js_errors

@@ -290,16 +290,25 @@ export class Canvas {
       const stale = this.model.staleOutcome(node, o) ? " stale" : "";
       return `<span class="port${wired}${stale}" data-outcome="${esc(o)}" title="${esc(this.model.outcomeLabel(node, o))}: ${node.outcomes[o] ? `to ${esc(node.outcomes[o])}; drag to reconnect` : "not connected; drag onto a node to connect"}"><span class="port-label">${esc(this.model.outcomeLabel(node, o))}</span><span class="port-count"></span></span>`;
     }).join("");
-    const start = this.model.start === node.id ? '<span class="nc-start">Start</span>' : "";
+    const starts = this.startsOf(node.id);
+    const start = starts ? `<span class="nc-start">${starts}</span>` : "";
     const name = node.name || node.id;
     return `<div class="node-card cat-${esc(cat)}" data-id="${esc(node.id)}" data-name="${esc(name)}" data-w="${width}"${hidden ? " hidden" : ""} tabindex="0" role="button" aria-roledescription="node"
-      aria-label="${esc(label)}: ${esc(name)}${this.model.start === node.id ? " (start)" : ""}">
+      aria-label="${esc(label)}: ${esc(name)}${starts ? ` (${starts.toLowerCase()})` : ""}">
       <div class="nc-head"><span class="nc-icon"><svg class="icon" aria-hidden="true"><use href="${this.icons}#i-${esc(info ? info.icon : "square")}"></use></svg></span>
         <span class="nc-type">${esc(label)}</span>${start}<span class="nc-issue" hidden></span></div>
       <div class="nc-name">${esc(name)}</div>
       ${text ? `<div class="nc-text">${esc(text)}</div>` : '<div class="nc-text blank">—</div>'}
       <div class="nc-stats" hidden></div>
       <div class="nc-ports">${ports}</div></div>`;
+  }
+
+  // The start badge of a card: "Start", or on a flow whose texts begin elsewhere (settings.messaging_start)
+  // "Calls start" and "Texts start"; "" for any other card.
+  startsOf(id) {
+    const texts = this.model.channels().includes("messaging") ? this.model.settings.messaging_start : null;
+    if (!texts || texts === this.model.start) return this.model.start === id ? "Start" : "";
+    return this.model.start === id ? "Calls start" : texts === id ? "Texts start" : "";
   }
 
   measure(id, el) {
@@ -722,12 +731,12 @@ export class Canvas {
   // Update the view after a patch was applied to the model (an edit, an undo or a redo).
   patched(patch) {
     const touched = new Set(Object.keys(patch.nodes || {}));
-    if ("start" in patch) {
-      for (const id of this.cards.keys()) if (this.cards.get(id).el.querySelector(".nc-start")) touched.add(id);
-      if (this.model.start) touched.add(this.model.start);
-    }
     if (!same(this.model.channels(), this.channelsDrawn)) {  // summaries may name the channel
       for (const id of this.cards.keys()) touched.add(id);
+    }
+    if ("settings" in patch || "start" in patch) {  // the start badges follow start and messaging_start
+      for (const id of this.cards.keys()) if (this.cards.get(id).el.querySelector(".nc-start")) touched.add(id);
+      for (const id of [this.model.start, this.model.settings.messaging_start]) if (id && this.model.nodes.has(id)) touched.add(id);
     }
     for (const id of touched) this.renderNode(id);
     for (const id of Object.keys(patch.pos || {})) this.place(id);
