@@ -46,6 +46,7 @@ class FieldView:
     max: float | None = None
     rows: list[dict[str, Any]] = field(default_factory=list)
     channels: list[str] | None = None  # the channels the prop has an effect on (None: all)
+    choice_labels: dict[str, str] | None = None  # how a select shows its choices (None: as they are)
 
 
 def catalog_type(catalog: dict, type_name: str) -> dict | None:
@@ -102,6 +103,7 @@ def form_fields(node: dict, type_info: dict, issues: list[dict]) -> list[FieldVi
             min=spec.get("min"),
             max=spec.get("max"),
             channels=spec.get("channels"),
+            choice_labels=spec.get("choice_labels"),
         )
         if spec["kind"] in ROW_KEYS:
             view.rows = _rows(spec["kind"], value)

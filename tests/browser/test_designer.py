@@ -588,6 +588,9 @@ def test_the_flow_channels_show_and_grey_the_palette(page, live_server, acme):
     page.select_option("#settings-form select[name='f.channels']", "messaging")
     page.wait_for_function("() => (window.phonetreeDesigner.model.settings.channels || []).join() === 'messaging'")
     assert page.locator("#flow-channels").inner_text() == "Texts"
+    page.wait_for_selector("#settings-form [data-field=voice]", state="hidden")  # a text flow has no voice
+    assert page.locator("#settings-form [data-field=inactivity_timeout]").is_visible()
+    assert page.evaluate("document.activeElement.name") == "f.channels"  # the reloaded form keeps the focus
     page.click("#tab-add")
     assert "off-channel" in page.locator(".palette-item[data-type=record]").get_attribute("class")
     assert "off-channel" not in page.locator(".palette-item[data-type=wait_for_reply]").get_attribute("class")

@@ -276,3 +276,20 @@ def test_a_field_for_calls_only_keeps_its_value_when_a_text_flow_saves_the_form(
     html = ed.htmx(f"/flows/{acme['flow'].id}/node-form", post).get_data(as_text=True)
     assert 'data-field="finish_on_key" hidden' in html and 'data-field="regex">' in html
     assert 'name="f.finish_on_key" value="*"' in html  # still posted with the form: saving keeps it
+
+
+def test_the_settings_form_shows_the_channels_first_in_words_and_only_their_settings(ed, acme):
+    fid = acme["flow"].id
+
+    def form(settings: dict) -> str:
+        return ed.htmx(f"/flows/{fid}/settings-form", {"settings": json.dumps(settings)}).get_data(as_text=True)
+
+    calls = form(acme["flow"].draft["settings"])
+    assert calls.index('name="f.channels"') < calls.index('name="f.voice"')  # the first choice of a flow
+    assert '<option value="voice+messaging" >Calls and texts</option>' in calls
+    assert 'data-field="voice">' in calls and 'data-field="inactivity_timeout" hidden' in calls
+    texts = form({**acme["flow"].draft["settings"], "channels": ["messaging"]})
+    assert 'data-field="voice" hidden' in texts and 'data-field="fallback_number" hidden' in texts
+    assert 'data-field="inactivity_timeout">' in texts and 'name="f.voice" value="Polly.Joanna"' in texts  # kept
+    both = form({**acme["flow"].draft["settings"], "channels": ["voice", "messaging"]})
+    assert " hidden" not in both.split('name="f.max_node_visits"')[0].split("<fieldset")[1]
