@@ -15,7 +15,6 @@ from services import dashboard as data
 from services.analytics_periods import PERIODS, ChartPeriod, PeriodError, resolve
 from services.call_log import zone_or_utc
 from services.clock import now
-from services.flow_console import flow_channels
 from web.context import page_auth
 from web.downloads import content_disposition, slug
 
@@ -236,10 +235,7 @@ def _context(scope: data.Scope, flow_page: bool, flows: list) -> dict[str, Any]:
 
 def _texts_only(flow: Flow | None) -> bool:
     """Whether the flow serves text conversations only (its page then counts conversations, not calls)."""
-    if flow is None:
-        return False
-    definition = flow.published_revision.definition if flow.published_revision is not None else flow.draft
-    return flow_channels(definition) == ("messaging",)
+    return flow is not None and flow.channels == ("messaging",)
 
 
 def _render(scope_flow: Flow | None, flow_page: bool):
