@@ -166,6 +166,20 @@ def test_a_text_conversation_may_end_after_its_last_text_but_not_after_a_failed_
     assert dead_ends(["voice"]) == dead_ends(["voice", "messaging"]) == {"outcomes.sent", "outcomes.failed"}
 
 
+def test_on_a_calls_and_texts_flow_each_warning_names_the_sessions_that_reach_its_node() -> None:
+    definition = flow(
+        node("m", "menu", MENU_PROPS, **{"1": "bye"}),
+        bye(),
+        node("t", "send_message", {"body": "Thanks for your text!"}),
+        channels=["voice", "messaging"],
+        messaging_start="t",
+    )
+    messages = {(i.node_id, i.field): i.message for i in validate(definition) if i.code == "dead_end"}
+    assert "the call hangs up there" in messages[("m", "outcomes.fallback")]
+    assert "the conversation ends there" in messages[("t", "outcomes.failed")]
+    assert ("t", "outcomes.sent") not in messages  # only texts reach it: its last text is the goodbye
+
+
 def test_warning_loop_that_never_waits() -> None:
     definition = flow(
         node("a", "say", {"prompt": "Spin"}, next="b"),
