@@ -176,6 +176,8 @@ class NodeType:
 
     type_name: ClassVar[str] = ""
     label: ClassVar[str] = ""
+    # the name on a flow that serves text conversations only, when `label` speaks of calls ("" : label)
+    messaging_label: ClassVar[str] = ""
     icon: ClassVar[str] = ""
     category: ClassVar[str] = ""
     description: ClassVar[str] = ""
@@ -270,6 +272,7 @@ class NodeType:
         return {
             "type": self.type_name,
             "label": self.label,
+            "messaging_label": self.messaging_label or self.label,
             "icon": self.icon,
             "category": self.category,
             "description": self.description,

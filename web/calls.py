@@ -78,7 +78,8 @@ def _node_labels(call) -> tuple[dict[str, str], dict[str, str]]:
     if definition is None and call.flow is not None:
         definition = call.flow.draft
     names = {n.get("id"): n.get("name") or n.get("id") for n in (definition or {}).get("nodes", [])}
-    types = {t["type"]: t["label"] for t in node_type_catalog()["types"]}
+    label = "messaging_label" if call.channel == "messaging" else "label"  # a conversation's End, not Hang up
+    types = {t["type"]: t[label] for t in node_type_catalog()["types"]}
     return names, types
 
 

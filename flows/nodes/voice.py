@@ -169,6 +169,7 @@ class Hangup(NodeType):
 
     type_name = "hangup"
     label = "Hang up"
+    messaging_label = "End conversation"
     icon = "phone-off"
     category = "Voice"
     description = "Say (or text) an optional goodbye and end the call or conversation."

@@ -78,6 +78,9 @@ def test_card_summaries_on_a_text_flow_speak_of_the_conversation_and_never_go_bl
     assert summary("pick") == "1 Sales · 2 Support"  # no prompt: the options
     assert summary("said") == "Thanks, we will text you back."
     assert summary("bye") == "Ends the conversation"
+    assert card(page, "bye").locator(".nc-type").text_content() == "End conversation"  # no phone to hang up
+    page.click("#tab-add")
+    assert page.locator(".palette-item[data-type=hangup]").inner_text() == "End conversation"
     assert summary("map") == "Media https://example.com/map.png"  # sent as a picture, not played
     assert page.locator(".nc-text.blank").count() == 0
     shot(page, "designer-text-flow-summaries")
@@ -87,6 +90,8 @@ def test_card_summaries_on_a_text_flow_speak_of_the_conversation_and_never_go_bl
     page.wait_for_function("() => document.querySelector(\".node-card[data-id=bye] .nc-text\").textContent"
                            " === 'Ends the call or conversation'")
     assert summary("map") == "♪ https://example.com/map.png"
+    assert card(page, "bye").locator(".nc-type").text_content() == "Hang up"
+    assert page.locator(".palette-item[data-type=hangup]").inner_text() == "Hang up"
     page.select_option("#settings-form select[name='f.channels']", "voice")
     page.wait_for_function("() => document.querySelector(\".node-card[data-id=bye] .nc-text\").textContent"
                            " === 'Ends the call'")

@@ -361,7 +361,8 @@ def test_the_calls_pages_show_a_conversation_with_its_messages(texting, make, cl
     texting.text("yes")  # the flow's Hang up closes the conversation: no one hung up a phone
     listing = client.get("/calls/?channel=messaging").get_data(as_text=True)
     assert "closed by the flow" in listing and "hangup" not in listing
-    assert "ended: closed by the flow" in client.get(f"/calls/{session.id}").get_data(as_text=True)
+    page = client.get(f"/calls/{session.id}").get_data(as_text=True)
+    assert "ended: closed by the flow" in page and '<span class="badge">End conversation</span>' in page
 
 
 def test_cli_message_simulate_plays_a_conversation_with_a_wait(world, runner):

@@ -255,7 +255,7 @@ def test_a_text_flow_form_shows_a_string_prompt_and_speaks_of_texts_and_conversa
     assert 'data-field="retries" hidden' not in html
     assert "— ends the conversation —" in html and "ends the call" not in html
     html = ed.htmx(f"/flows/{acme['flow'].id}/node-form", {**post, "node": json.dumps(hangup)}).get_data(as_text=True)
-    assert "This node ends the conversation." in html
+    assert "This node ends the conversation." in html and '<div class="nf-type">End conversation</div>' in html
 
     definition["settings"]["channels"] = ["voice", "messaging"]
     post = {"definition": json.dumps(definition), "node": json.dumps(menu)}

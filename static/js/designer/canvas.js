@@ -280,7 +280,7 @@ export class Canvas {
   cardHTML(node, hidden = false) {
     const info = this.model.type(node);
     const cat = info ? info.category.toLowerCase() : "unknown";
-    const label = info ? info.label : `Unknown type ${node.type}`;
+    const label = info ? this.model.typeLabel(info) : `Unknown type ${node.type}`;
     this.channelsDrawn = this.model.channels();
     const text = excerpt(node, info, this.channelsDrawn);
     const outcomes = this.model.outcomes(node);

@@ -36,6 +36,8 @@ function showChannels() {
   if (badge) badge.textContent = channels.length > 1 ? "Calls and texts" : CHANNEL_NAMES[channels[0]] || channels[0];
   for (const item of document.querySelectorAll(".palette-item[data-channels]")) {
     const fits = item.dataset.channels.split(" ").some((c) => channels.includes(c));
+    const info = model.types.get(item.dataset.type);
+    if (info) item.querySelector("span").textContent = model.typeLabel(info);
     item.classList.toggle("off-channel", !fits);
     item.title = fits ? item.title.replace(/ \(not for this flow's channels\)$/, "")
       : item.title.replace(/ \(not for this flow's channels\)$/, "") + " (not for this flow's channels)";
@@ -65,7 +67,8 @@ const act = {
     const placed = x === undefined;  // by click or Enter on the palette, not dropped where the user wants it
     if (placed) ({ x, y } = canvas.freeSpotForNew());
     const [patch, id] = E.addNode(model, type, x, y);
-    const label = `Add ${model.types.get(type)?.label || type}`;
+    const info = model.types.get(type);
+    const label = `Add ${info ? model.typeLabel(info) : type}`;
     act.do(patch, label, `add:${id}`);
     const spot = canvas.freeSpotFor(id);  // its real size is known once drawn: one undo step still
     if (spot) act.do(E.moveNodes({ [id]: spot }), label, `add:${id}`);
