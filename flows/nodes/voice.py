@@ -175,7 +175,8 @@ class Hangup(NodeType):
     description = "Say (or text) an optional goodbye and end the call or conversation."
     fields = (
         Field("say", "template", "Goodbye message", default=""),
-        Field("play", "url", "Or play", default=""),
+        Field("play", "url", "Or play / attach (URL)", default="",
+              help="An audio file a call plays, or a picture or file a text conversation receives."),
         Field("voice", "text", "Voice", default="", channels=("voice",)),
         Field("language", "text", "Language", default="", channels=("voice",)),
     )
