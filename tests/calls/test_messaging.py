@@ -369,7 +369,8 @@ def test_cli_message_simulate_plays_a_conversation_with_a_wait(world, runner):
     flow = world.flow(SURVEY, number=None)
     world.number(IVR_NUMBER, messaging_flow_id=flow.id)
     world.app.config.pop("PHONETREE_CLOCK")  # the command keeps its own clock
-    args = ["message", "simulate", "--number", IVR_NUMBER, "--from", CALLER, "--script", "hi,wait:700,hello again,1"]
+    script = "hi,wait:700,hello again,1,yes"
+    args = ["message", "simulate", "--number", IVR_NUMBER, "--from", CALLER, "--script", script]
     result = runner.invoke(args=args)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
@@ -381,6 +382,7 @@ def test_cli_message_simulate_plays_a_conversation_with_a_wait(world, runner):
         "> hello again",
     ]
     assert "> 1" in lines and lines.count("< Sure? Reply YES or NO") == 1
+    assert lines[-2].endswith("ended: completed.") and lines[-1].endswith("ended: closed by the flow.")
     sessions = db.session.scalars(select(CallSession).where(CallSession.channel == "messaging")).all()
     assert len(sessions) == 2 and sessions[0].end_reason == "completed"
     assert all(
