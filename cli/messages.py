@@ -27,6 +27,7 @@ from twilio.request_validator import RequestValidator
 
 from cli.calls import _credentials, _org_for
 from extensions import db
+from flows.state import end_reason_words
 from models import CallSession, Message, Organization, utcnow
 from services import messaging, timers
 from services.webhook_urls import webhook_url
@@ -163,7 +164,7 @@ def simulate(number: str, from_: str, script: str, org_slug: str | None, send: b
         session = db.session.get(CallSession, session_id)
         click.echo(
             f"Stored as conversation {session.id}: {session.step_count} steps, "
-            f"ended: {session.end_reason or '- (waiting)'}."
+            f"ended: {end_reason_words(session.end_reason, 'messaging') or '- (waiting)'}."
         )
     if not sessions:
         click.echo("No conversation: the number has no messaging flow (its auto-reply, if any, answered).")

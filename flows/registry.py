@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from flows.definition import Node
+from flows.definition import CHANNELS, Node
 from flows.issues import Issue
 
 if TYPE_CHECKING:
@@ -62,10 +62,15 @@ class Field:
     help: str = ""
     min: float | None = None
     max: float | None = None
+    # the channels the prop has an effect on (None: every channel of its node type); the designer
+    # hides it on a flow that serves none of them (a keypad's finish key in a text conversation)
+    channels: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in FIELD_KINDS:
             raise ValueError(f"unknown field kind {self.kind!r}")
+        if self.channels is not None and (not self.channels or set(self.channels) - set(CHANNELS)):
+            raise ValueError(f"field {self.name!r}: channels must be voice and/or messaging")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able description for the designer."""
@@ -82,6 +87,8 @@ class Field:
             data["min"] = self.min
         if self.max is not None:
             data["max"] = self.max
+        if self.channels is not None:
+            data["channels"] = list(self.channels)
         return data
 
 
@@ -131,13 +138,23 @@ class EnterSubflow:
 NodeResult = Route | Wait | Finish | EnterSubflow
 
 # A card summary slot: {field}, {field.key} (a key of an object prop, or of each item of a list
-# prop, joined with ", "), optionally |upper. See `NodeType.summary`.
-SUMMARY_SLOT_RE = re.compile(r"\{([a-z_][a-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?(\|upper)?\}")
+# prop, joined with ", "), {field.key+other} (several keys of each item of a list prop, joined
+# with a space, the items with " · ": "1 Sales · 2 Support"), optionally |upper. A prompt prop
+# given as a bare string is its ``say``. See `NodeType.summary`.
+SUMMARY_SLOT_RE = re.compile(
+    r"\{([a-z_][a-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*(?:\+[A-Za-z_][A-Za-z0-9_]*)*))?(\|upper)?\}"
+)
+SUMMARY_KEYS = {"text", "when", "channels"}
 
 
-def prompt_summary(field_name: str) -> tuple[str, str]:
-    """Card summary alternatives for a prompt field: what it says, else the audio it plays."""
-    return (f"{{{field_name}.say}}", f"♪ {{{field_name}.play}}")
+def prompt_summary(field_name: str) -> tuple[str | dict[str, Any], ...]:
+    """Card summary alternatives for a prompt field: what it says (or texts), else the audio it plays
+    (on a text-only flow, the media it sends)."""
+    return (
+        f"{{{field_name}.say}}",
+        {"channels": ["messaging"], "text": f"Media {{{field_name}.play}}"},
+        f"♪ {{{field_name}.play}}",
+    )
 
 
 @dataclass(frozen=True)
@@ -159,6 +176,8 @@ class NodeType:
 
     type_name: ClassVar[str] = ""
     label: ClassVar[str] = ""
+    # the name on a flow that serves text conversations only, when `label` speaks of calls ("" : label)
+    messaging_label: ClassVar[str] = ""
     icon: ClassVar[str] = ""
     category: ClassVar[str] = ""
     description: ClassVar[str] = ""
@@ -172,11 +191,15 @@ class NodeType:
     ends_call: ClassVar[bool] = False
     # outcomes after which ending the flow is natural (no dead-end warning when unwired)
     quiet_outcomes: ClassVar[tuple[str, ...]] = ()
+    # more such outcomes on a flow that serves text conversations only (no one is left on a line)
+    messaging_quiet_outcomes: ClassVar[tuple[str, ...]] = ()
     # what `rt.set_result` publishes as widgets.<node id>.<name> (the designer's variable picker)
     results: ClassVar[tuple[str, ...]] = ()
     # the card's one-line summary: alternatives tried in order, each a text with {slots} (see
-    # SUMMARY_SLOT_RE) or {"when": {field: value}, "text": ...}; the first whose conditions hold
-    # and whose slots are all non-empty (a prop, else its field default) is shown
+    # SUMMARY_SLOT_RE) or {"when": {field: value}, "channels": [...], "text": ...}; the first whose
+    # conditions hold and whose slots are all non-empty (a prop, else its field default) is shown.
+    # `channels` holds when the flow serves exactly those channels (settings.channels, calls when
+    # unset): "Ends the conversation" on a text-only flow, "Ends the call" on a voice one
     summary: ClassVar[tuple[str | dict[str, Any], ...]] = ()
     # props a node dropped on the canvas starts with (enough to show its ports)
     starter_props: ClassVar[dict[str, Any]] = {}
@@ -249,6 +272,7 @@ class NodeType:
         return {
             "type": self.type_name,
             "label": self.label,
+            "messaging_label": self.messaging_label or self.label,
             "icon": self.icon,
             "category": self.category,
             "description": self.description,
@@ -262,6 +286,7 @@ class NodeType:
             "starter_props": copy.deepcopy(self.starter_props),
             "ends_call": self.ends_call,
             "quiet_outcomes": list(self.quiet_outcomes),
+            "messaging_quiet_outcomes": list(self.messaging_quiet_outcomes),
             "palette": self.palette,
             "channels": list(self.channels),
         }
@@ -278,6 +303,13 @@ def _check_declarations(cls: type[NodeType]) -> None:
         when = alternative.get("when", {}) if isinstance(alternative, dict) else {}
         if not isinstance(text, str) or not isinstance(when, dict):
             raise ValueError(f"{cls.type_name}: a summary alternative needs a text (and a dict `when`)")
+        if isinstance(alternative, dict):
+            if set(alternative) - SUMMARY_KEYS:
+                raise ValueError(f"{cls.type_name}: a summary alternative has unknown keys "
+                                 f"{sorted(set(alternative) - SUMMARY_KEYS)}")
+            channels = alternative.get("channels", ["voice"])
+            if not isinstance(channels, list) or not channels or set(channels) - set(CHANNELS):
+                raise ValueError(f"{cls.type_name}: a summary alternative's channels are a list of {CHANNELS}")
         unknown = {m.group(1) for m in SUMMARY_SLOT_RE.finditer(text)} | set(when)
         if unknown - names:
             raise ValueError(f"{cls.type_name}: the summary names unknown fields {sorted(unknown - names)}")

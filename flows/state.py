@@ -35,6 +35,15 @@ END_REASONS: dict[str, str] = {
 # with Twilio's status: busy, no-answer, failed, canceled.)
 
 
+def end_reason_words(reason: str | None, channel: str | None = "voice") -> str:
+    """An end reason as pages show it: ``caller hangup``; a Hang up node closes a text conversation."""
+    if not reason:
+        return ""
+    if channel == "messaging" and reason == "hangup":
+        return "closed by the flow"
+    return reason.replace("_", " ")
+
+
 class Waiting(TypedDict, total=False):
     """The node a call waits at, the event kinds it accepts, and the turn that set it."""
 

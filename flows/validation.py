@@ -19,7 +19,7 @@ from typing import Any
 
 import networkx as nx
 
-from flows.channels import channel_issues
+from flows.channels import channel_issues, reached
 from flows.definition import NODE_ID_RE, DefinitionError, FlowDefinition, Node, gc_paused, load_definition
 from flows.field_checks import check_fields
 from flows.issues import Issue, error, warning
@@ -45,6 +45,16 @@ def has_errors(issues: list[Issue]) -> bool:
     return any(i.severity == "error" for i in issues)
 
 
+SESSION_WORDS = {("voice",): "call", ("messaging",): "conversation"}
+CONTACT_WORDS = {("voice",): "caller", ("messaging",): "contact"}
+# what an unconnected outcome ends, by the session words of its node
+DEAD_END_WORDS = {
+    "call": "the call hangs up there without a goodbye.",
+    "conversation": "the conversation ends there without a last message.",
+    "call or conversation": "the call hangs up (or the conversation ends) there without a goodbye.",
+}
+
+
 class _Validator:
     def __init__(self, definition: FlowDefinition) -> None:
         self.d = definition
@@ -54,11 +64,22 @@ class _Validator:
         self.types: dict[str, NodeType] = {}
         self.sets: dict[str, set[str]] = {}
         self.reads: dict[str, list[tuple[str, str]]] = {}
-        channels = set(definition.settings.channels)  # what an unconnected outcome ends, in the flow's words
-        self.dead_end = {
-            frozenset({"messaging"}): "the conversation ends there without a last message.",
-            frozenset({"voice", "messaging"}): "the call hangs up (or the conversation ends) there without a goodbye.",
-        }.get(frozenset(channels), "the call hangs up there without a goodbye.")
+        # the channels whose sessions reach each node (a node no start reaches: the flow's), for the
+        # words of its warnings: a call, a conversation, or either
+        self.reach: dict[str, tuple[str, ...]] = {}
+        for channel in definition.settings.channels:
+            for node_id in reached(definition, channel):
+                self.reach[node_id] = (*self.reach.get(node_id, ()), channel)
+
+    def _channels(self, node_id: str | None) -> tuple[str, ...]:
+        return self.reach.get(node_id or "") or self.d.settings.channels
+
+    def _session(self, node_id: str | None) -> str:
+        """What the node's sessions are called: a call, a conversation, or a call or conversation."""
+        return SESSION_WORDS.get(self._channels(node_id), "call or conversation")
+
+    def _contact(self, node_id: str | None) -> str:
+        return CONTACT_WORDS.get(self._channels(node_id), "caller or contact")
 
     def run(self) -> list[Issue]:
         self._nodes()
@@ -129,10 +150,14 @@ class _Validator:
                                              "it is never taken.", node.id, f"outcomes.{outcome}"))
         if not node_type.ends_call:
             faulty = _faulty_outcomes(node, node_type, errors) if errors else set()
+            session = self._session(node.id)
+            quiet = set(node_type.quiet_outcomes)
+            if session == "conversation":
+                quiet.update(node_type.messaging_quiet_outcomes)
             for outcome in outcomes:
-                if outcome not in node.outcomes and outcome not in node_type.quiet_outcomes and outcome not in faulty:
-                    self.warnings.append(warning("dead_end", f"Outcome {outcome!r} is not connected: {self.dead_end}",
-                                                 node.id, f"outcomes.{outcome}"))
+                if outcome not in node.outcomes and outcome not in quiet and outcome not in faulty:
+                    self.warnings.append(warning("dead_end", f"Outcome {outcome!r} is not connected: "
+                                                 f"{DEAD_END_WORDS[session]}", node.id, f"outcomes.{outcome}"))
 
     # -- graph ---------------------------------------------------------------------
     def _start(self) -> None:
@@ -174,7 +199,8 @@ class _Validator:
             back = next((o for o, t in first.outcomes.items() if t in comp), None)
             names = ", ".join(ordered[:6]) + (" ..." if len(ordered) > 6 else "")
             self.warnings.append(warning("loop_without_wait", f"The loop through {names} never waits for the "
-                                         "caller; the loop guard will end the call in the fallback.",
+                                         f"{self._contact(first.id)}; the loop guard will end the "
+                                         f"{self._session(first.id)} in the fallback.",
                                          first.id, f"outcomes.{back}" if back else None))
 
     def _read_before_set(self, reachable: set[str]) -> None:
@@ -260,7 +286,7 @@ class _Validator:
         by_id = self.d.nodes_by_id
         via = next((p for p in self.graph.pred[node.id] if p in must_out and not must_out[p] & mask), None)
         if via is None or node.id == self.d.start:
-            where = "when the call starts here"
+            where = f"when the {self._session(node.id)} starts here"
         else:
             where = f"on the path through '{by_id[via].name or via}'"
         return warning("maybe_unset", f"vars.{name} may be empty here: no node sets it {where}.", node.id, field)

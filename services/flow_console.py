@@ -25,7 +25,7 @@ from flows import Event, TurnContext, TurnResult, load_definition, run_turn
 from flows.definition import CHANNELS, DEFAULT_INACTIVITY_SECONDS
 from flows.formats import url_valid
 from flows.nodes.hours import holiday_dates, is_open
-from flows.state import end_of, end_session, expects, waiting_node, waiting_until
+from flows.state import end_of, end_reason_words, end_session, expects, waiting_node, waiting_until
 from flows.webhooks import webhook_path
 from services import messaging
 from services.console_speech import heard_from_twiml
@@ -331,8 +331,9 @@ def _record(run: dict, result: TurnResult, services: ConsoleServices, texting: b
     run["done"] = bool(result.done)
     if result.done:
         end = end_of(result.state)
-        what = "Conversation" if texting else "Call"
-        run["transcript"].append({"who": "system", "text": f"{what} ended ({end.get('reason', 'completed')})."})
+        what, channel = ("Conversation", "messaging") if texting else ("Call", "voice")
+        words = end_reason_words(end.get("reason") or "completed", channel)
+        run["transcript"].append({"who": "system", "text": f"{what} ended ({words})."})
     elif texting and waiting_until(result.state):
         wait = datetime.fromisoformat(str(waiting_until(result.state))) - at
         run["transcript"].append({"who": "system", "text": f"Waits up to {_duration(wait)} for a reply."})

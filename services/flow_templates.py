@@ -214,11 +214,64 @@ def _payment_line() -> dict:
     )
 
 
+def _text_line() -> dict:
+    definition = _flow(
+        "menu",
+        [
+            {
+                "id": "menu",
+                "type": "menu",
+                "name": "Welcome",
+                "props": {
+                    "prompt": "Thanks for texting us! Reply 1 for our opening hours, 2 to ask us a question.",
+                    "options": [
+                        {"digit": "1", "label": "Hours", "keywords": ["hours", "open"]},
+                        {"digit": "2", "label": "Question", "keywords": ["question", "help"]},
+                    ],
+                    "invalid_prompt": "Sorry, reply 1 or 2.",
+                    "retries": 1,
+                },
+                "outcomes": {"1": "hours", "2": "ask", "fallback": "bye"},
+            },
+            {
+                "id": "hours",
+                "type": "send_message",
+                "name": "Opening hours",
+                "props": {"body": "We are open nine to five, Monday to Friday."},
+                "outcomes": {"sent": "end", "failed": "end"},
+            },
+            {
+                "id": "ask",
+                "type": "wait_for_reply",
+                "name": "Question",
+                "props": {"prompt": "What would you like to ask? We will text you back.", "timeout": 3600},
+                "outcomes": {"replied": "thanks", "timeout": "end", "failed": "end"},
+            },
+            {
+                "id": "thanks",
+                "type": "hangup",
+                "name": "Thanks",
+                "props": {"say": "Thank you! Someone will text you back soon."},
+                "outcomes": {},
+            },
+            {"id": "bye", "type": "hangup", "name": "No choice", "props": {"say": "Text us again anytime."},
+             "outcomes": {}},
+            {"id": "end", "type": "hangup", "name": "End", "props": {}, "outcomes": {}},
+        ],
+        {"menu": (200, 40), "hours": (40, 240), "ask": (360, 240), "thanks": (360, 440), "bye": (680, 240),
+         "end": (40, 440)},
+    )
+    definition["settings"]["channels"] = ["messaging"]
+    return definition
+
+
 TEMPLATES = {
     "blank": ("Blank flow", "A greeting and a hang-up.", _blank),
     "main_menu": ("Main menu", "Business hours, a two-option menu, ticket lookup and voicemail.", _main_menu),
     "after_hours": ("After-hours voicemail", "Voicemail outside business hours.", _after_hours),
     "payment_line": ("Payment line", "Collect an account number and take a card payment.", _payment_line),
+    "text_line": ("Text conversation", "For texts: a reply-1-or-2 menu, opening hours, a question to answer.",
+                  _text_line),
 }
 
 

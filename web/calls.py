@@ -8,6 +8,7 @@ from flask import Blueprint, abort, g, render_template, request
 
 from extensions import db
 from flows.builtin import builtin_flow
+from flows.state import end_reason_words
 from models import Flow
 from models.base import parse_id
 from services.call_log import (
@@ -23,6 +24,7 @@ from services.call_log import (
 from web.context import page_auth
 
 bp = Blueprint("calls", __name__, url_prefix="/calls")
+bp.add_app_template_filter(end_reason_words, "end_reason")
 
 
 @bp.app_template_filter("in_zone")
@@ -76,7 +78,8 @@ def _node_labels(call) -> tuple[dict[str, str], dict[str, str]]:
     if definition is None and call.flow is not None:
         definition = call.flow.draft
     names = {n.get("id"): n.get("name") or n.get("id") for n in (definition or {}).get("nodes", [])}
-    types = {t["type"]: t["label"] for t in node_type_catalog()["types"]}
+    label = "messaging_label" if call.channel == "messaging" else "label"  # a conversation's End, not Hang up
+    types = {t["type"]: t[label] for t in node_type_catalog()["types"]}
     return names, types
 
 

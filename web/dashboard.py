@@ -233,6 +233,11 @@ def _context(scope: data.Scope, flow_page: bool, flows: list) -> dict[str, Any]:
     return context
 
 
+def _texts_only(flow: Flow | None) -> bool:
+    """Whether the flow serves text conversations only (its page then counts conversations, not calls)."""
+    return flow is not None and flow.channels == ("messaging",)
+
+
 def _render(scope_flow: Flow | None, flow_page: bool):
     numbers = list(db.session.scalars(PhoneNumber.for_org(g.org.id).order_by(PhoneNumber.phone_number)))
     flows = _flow_menu()
@@ -251,6 +256,7 @@ def _render(scope_flow: Flow | None, flow_page: bool):
             flows=flows,
             periods=PERIODS,
             args=request.args,
+            texts=_texts_only(scope_flow),
         ), 400
     context = _context(scope, flow_page, flows)
     revisions = []
@@ -270,6 +276,7 @@ def _render(scope_flow: Flow | None, flow_page: bool):
         page_flow=scope_flow,
         revisions=revisions,
         args=request.args,
+        texts=_texts_only(scope_flow),
         **context,
     )
 

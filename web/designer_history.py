@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from extensions import db
 from services import designer, flow_revisions
+from services.flow_console import flow_channels
 from web.context import can, page_auth
 from web.errors import ApiError
 from web.flows_pages import bp, flow_or_404
@@ -119,4 +120,5 @@ def render_settings_form(readonly: bool, **extra) -> str:
     if not isinstance(settings, dict):
         raise ApiError(400, "invalid_request", "The settings must be an object.")
     fields = form_fields({"id": "", "props": settings_props(settings)}, SETTINGS_TYPE, [])
-    return render_template("flows/_settings_form.html", fields=fields, readonly=readonly, **extra)
+    channels = list(flow_channels({"settings": settings}))
+    return render_template("flows/_settings_form.html", fields=fields, readonly=readonly, channels=channels, **extra)

@@ -18,6 +18,7 @@ from services import flow_revisions
 from services.accounts import time_zone_names
 from services.designer import flow_state, template_scope
 from services.designer_analytics import node_counts_for, period_choices
+from services.flow_console import flow_channels
 from services.webhook_urls import base_url
 from web.context import can, page_auth
 from web.errors import ApiError
@@ -214,6 +215,7 @@ def render_node_form(flows: list[dict[str, Any]], readonly: bool, **extra: Any) 
         flows=flows,
         readonly=readonly,
         changed=changed,
+        channels=list(flow_channels(definition)),
         **extra,
     )
 

@@ -17,6 +17,7 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from flows.nodes.hours import WEEKDAYS
+from flows.prompts import normalize_prompt
 from web.json_input import BodyError, parse_json
 
 ROW_KEYS: dict[str, tuple[str, ...]] = {
@@ -44,6 +45,8 @@ class FieldView:
     min: float | None = None
     max: float | None = None
     rows: list[dict[str, Any]] = field(default_factory=list)
+    channels: list[str] | None = None  # the channels the prop has an effect on (None: all)
+    choice_labels: dict[str, str] | None = None  # how a select shows its choices (None: as they are)
 
 
 def catalog_type(catalog: dict, type_name: str) -> dict | None:
@@ -85,6 +88,8 @@ def form_fields(node: dict, type_info: dict, issues: list[dict]) -> list[FieldVi
     views = []
     for spec in type_info["fields"]:
         value = props.get(spec["name"])
+        if spec["kind"] == "prompt" and isinstance(value, str):
+            value = normalize_prompt(value)  # a bare string is what it says
         view = FieldView(
             name=spec["name"],
             kind=spec["kind"],
@@ -97,6 +102,8 @@ def form_fields(node: dict, type_info: dict, issues: list[dict]) -> list[FieldVi
             errors=errors.get(spec["name"], []),
             min=spec.get("min"),
             max=spec.get("max"),
+            channels=spec.get("channels"),
+            choice_labels=spec.get("choice_labels"),
         )
         if spec["kind"] in ROW_KEYS:
             view.rows = _rows(spec["kind"], value)

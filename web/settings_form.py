@@ -11,6 +11,8 @@ from flows.definition import DEFAULT_INACTIVITY_SECONDS, DEFAULT_SETTINGS, FALLB
 
 # The channels choice as the form shows it; stored as settings.channels (a list), absent for calls only.
 CHANNEL_CHOICES = ("voice", "messaging", "voice+messaging")
+CHANNEL_LABELS = {"voice": "Calls", "messaging": "Texts", "voice+messaging": "Calls and texts"}
+VOICE, TEXTS = ["voice"], ["messaging"]  # the settings that act on calls only, or on text conversations only
 
 
 def _field(name: str, kind: str, label: str, default: Any = None, help: str = "", choices=None, **extra) -> dict:
@@ -31,8 +33,35 @@ SETTINGS_TYPE: dict[str, Any] = {
     "dynamic_outcomes": None,
     "outcomes": [],
     "fields": [
-        _field("voice", "text", "Voice", DEFAULT_SETTINGS["voice"], "Twilio voice, e.g. Polly.Joanna or alice."),
-        _field("language", "text", "Language", DEFAULT_SETTINGS["language"], "e.g. en-US, fr-FR."),
+        _field(
+            "channels",
+            "select",
+            "Channels",
+            "voice",
+            "Calls (voice), text conversations (messaging), or both.",
+            choices=CHANNEL_CHOICES,
+            choice_labels=CHANNEL_LABELS,
+        ),
+        _field(
+            "messaging_start",
+            "text",
+            "Texts start at (node id)",
+            "",
+            "When texts begin elsewhere than calls; empty: the start node (or branch on {{ trigger.channel }}).",
+            channels=TEXTS,
+        ),
+        _field(
+            "inactivity_timeout",
+            "number",
+            "Conversation ends after (seconds without a text)",
+            DEFAULT_INACTIVITY_SECONDS,
+            min=60,
+            max=MAX_INACTIVITY_SECONDS,
+            channels=TEXTS,
+        ),
+        _field("voice", "text", "Voice", DEFAULT_SETTINGS["voice"], "Twilio voice, e.g. Polly.Joanna or alice.",
+               channels=VOICE),
+        _field("language", "text", "Language", DEFAULT_SETTINGS["language"], "e.g. en-US, fr-FR.", channels=VOICE),
         _field(
             "timezone",
             "timezone",
@@ -43,32 +72,9 @@ SETTINGS_TYPE: dict[str, Any] = {
         _field("region", "text", "Phone region", DEFAULT_SETTINGS["region"], "Country for numbers without +code."),
         _field("fallback_action", "select", "When something goes wrong", "hangup", choices=FALLBACK_ACTIONS),
         _field("fallback_message", "text", "Apology", DEFAULT_SETTINGS["fallback"]["message"]),
-        _field("fallback_number", "phone", "Transfer to", "", "Only for the transfer fallback."),
+        _field("fallback_number", "phone", "Transfer to", "", "Only for the transfer fallback.", channels=VOICE),
         _field("max_steps_per_turn", "number", "Steps per turn (loop guard)", 50, min=1, max=1000),
         _field("max_node_visits", "number", "Visits of one node per call", 25, min=1, max=1000),
-        _field(
-            "channels",
-            "select",
-            "Channels",
-            "voice",
-            "Calls (voice), text conversations (messaging), or both.",
-            choices=CHANNEL_CHOICES,
-        ),
-        _field(
-            "messaging_start",
-            "text",
-            "Texts start at (node id)",
-            "",
-            "When texts begin elsewhere than calls; empty: the start node (or branch on {{ trigger.channel }}).",
-        ),
-        _field(
-            "inactivity_timeout",
-            "number",
-            "Conversation ends after (seconds without a text)",
-            DEFAULT_INACTIVITY_SECONDS,
-            min=60,
-            max=MAX_INACTIVITY_SECONDS,
-        ),
     ],
 }
 

@@ -27,6 +27,7 @@ _WORDS_RE = re.compile(r"[^\w*#]+", re.UNICODE)
 INVALID_PROMPT = {"say": "Sorry, that is not a valid choice."}
 SPEECH_MODEL_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 NO_INPUT_PROMPT = {"say": "Sorry, I didn't get that."}
+VOICE = ("voice",)  # the fields of a keypad or speech Gather: no effect on a text reply
 
 
 def _words(text: str) -> list[str]:
@@ -79,24 +80,25 @@ class Menu(NodeType):
     label = "Menu"
     icon = "keypad"
     category = "Input"
-    description = "Press 1 for ..., with retries, invalid-input and no-input prompts built in."
+    description = "Press (or reply) 1 for ..., with retries, invalid-input and no-input prompts built in."
     fields = (
-        Field("prompt", "prompt", "Prompt", required=True, help="What the caller hears before choosing."),
+        Field("prompt", "prompt", "Prompt", required=True,
+              help="What the caller hears (or the contact reads) before choosing."),
         Field("options", "options", "Options", required=True, default=[],
-              help="One per key; optional speech keywords route the same way."),
-        Field("timeout", "number", "Seconds to wait for a key", default=5, min=1, max=60),
+              help="One per key; optional keywords, spoken or in a text reply, route the same way."),
+        Field("timeout", "number", "Seconds to wait for a key", default=5, min=1, max=60, channels=VOICE),
         Field("retries", "number", "Retries", default=2, min=0, max=10,
               help="How many times the menu repeats after no or invalid input before it takes the fallback outcome."),
         Field("invalid_prompt", "prompt", "Invalid input prompt", default=INVALID_PROMPT),
         Field("no_input_prompt", "prompt", "No input prompt", default=NO_INPUT_PROMPT),
         Field("speech_language", "text", "Speech language", default="",
-              help="Language for speech keywords; the flow's language when empty."),
+              help="Language for speech keywords; the flow's language when empty.", channels=VOICE),
     )
     fixed_outcomes = ("fallback",)
     dynamic_outcomes: ClassVar[dict[str, str] | None] = {"field": "options", "key": "digit"}
     waits_for = ("input", "timeout")
     results = ("Digits", "SpeechResult", "Confidence", "choice", "attempts", "reason")
-    summary = prompt_summary("prompt")
+    summary = (*prompt_summary("prompt"), "{options.digit+label}")
     starter_props: ClassVar[dict[str, Any]] = {"options": [{"digit": "1", "label": ""}, {"digit": "2", "label": ""}]}
 
     def validate(self, node: Node) -> Iterable[Issue]:
@@ -217,24 +219,25 @@ class CollectInput(NodeType):
     label = "Collect input"
     icon = "form-input"
     category = "Input"
-    description = "Gather digits or speech, validate them, store the value in a variable."
+    description = "Gather digits, speech or a text reply, validate it, store the value in a variable."
     fields = (
         Field("prompt", "prompt", "Prompt", required=True),
         Field("variable", "text", "Store in variable", required=True,
               help="The value is kept as vars.<name>."),
-        Field("input", "select", "Input", default="dtmf", choices=("dtmf", "speech", "both")),
+        Field("input", "select", "Input", default="dtmf", choices=("dtmf", "speech", "both"), channels=VOICE),
         Field("num_digits", "number", "Number of digits", min=1, max=64,
-              help="Stop after this many keys; empty waits for the finish key."),
-        Field("finish_on_key", "digits", "Finish key", default="#"),
-        Field("timeout", "number", "Seconds to wait", default=5, min=1, max=60),
-        Field("speech_hints", "text", "Speech hints", default="", help="Comma-separated words or phrases."),
-        Field("speech_language", "text", "Speech language", default=""),
+              help="Stop after this many keys; empty waits for the finish key.", channels=VOICE),
+        Field("finish_on_key", "digits", "Finish key", default="#", channels=VOICE),
+        Field("timeout", "number", "Seconds to wait", default=5, min=1, max=60, channels=VOICE),
+        Field("speech_hints", "text", "Speech hints", default="", help="Comma-separated words or phrases.",
+              channels=VOICE),
+        Field("speech_language", "text", "Speech language", default="", channels=VOICE),
         Field("speech_timeout", "text", "Speech end timeout", default="auto",
-              help="'auto' or seconds of silence that end speech."),
+              help="'auto' or seconds of silence that end speech.", channels=VOICE),
         Field("speech_model", "text", "Speech model", default="",
               help="Twilio's speechModel, e.g. phone_call, numbers_and_commands, googlev2_telephony; "
-                   "empty: Twilio's default."),
-        Field("profanity_filter", "bool", "Mask profanity", default=True),
+                   "empty: Twilio's default.", channels=VOICE),
+        Field("profanity_filter", "bool", "Mask profanity", default=True, channels=VOICE),
         Field("min_length", "number", "Minimum length", min=0, max=1000),
         Field("max_length", "number", "Maximum length", min=1, max=1000),
         Field("digits_only", "bool", "Digits only", default=False),

@@ -89,6 +89,7 @@ class SendMessage(NodeType):
         MEDIA_FIELD,
     )
     fixed_outcomes = ("sent", "failed")
+    messaging_quiet_outcomes = ("sent",)  # a last text is the goodbye of a conversation
     results = ("status", "sid", "error")
     summary = ("{body}",)
 

@@ -22,11 +22,11 @@ class Say(NodeType):
     label = "Say / Play"
     icon = "speaker"
     category = "Voice"
-    description = "Speak text or play an audio file, then continue."
+    description = "Speak text or play an audio file (in a text conversation: send it), then continue."
     fields = (
         Field("prompt", "prompt", "Say or play", required=True),
-        Field("loop", "number", "Repeat", default=1, min=1, max=10),
-        Field("pause_after", "number", "Pause after (seconds)", default=0, min=0, max=60),
+        Field("loop", "number", "Repeat", default=1, min=1, max=10, channels=("voice",)),
+        Field("pause_after", "number", "Pause after (seconds)", default=0, min=0, max=60, channels=("voice",)),
     )
     fixed_outcomes = ("next",)
     summary = prompt_summary("prompt")
@@ -169,17 +169,25 @@ class Hangup(NodeType):
 
     type_name = "hangup"
     label = "Hang up"
+    messaging_label = "End conversation"
     icon = "phone-off"
     category = "Voice"
-    description = "Say an optional goodbye and end the call."
+    description = "Say (or text) an optional goodbye and end the call or conversation."
     fields = (
         Field("say", "template", "Goodbye message", default=""),
-        Field("play", "url", "Or play", default=""),
-        Field("voice", "text", "Voice", default=""),
-        Field("language", "text", "Language", default=""),
+        Field("play", "url", "Or play / attach (URL)", default="",
+              help="An audio file a call plays, or a picture or file a text conversation receives."),
+        Field("voice", "text", "Voice", default="", channels=("voice",)),
+        Field("language", "text", "Language", default="", channels=("voice",)),
     )
     ends_call = True
-    summary = ("{say}", "{play}", "Ends the call")
+    summary = (
+        "{say}",
+        "{play}",
+        {"channels": ["messaging"], "text": "Ends the conversation"},
+        {"channels": ["voice", "messaging"], "text": "Ends the call or conversation"},
+        "Ends the call",
+    )
     channels = ("voice", "messaging")
 
     def run(self, node: Node, rt: Runtime) -> NodeResult:

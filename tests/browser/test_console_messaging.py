@@ -56,7 +56,7 @@ def test_a_text_conversation_in_the_console_and_skipping_the_wait(page, live_ser
     page.wait_for_selector("#console .bubble-out >> text=Confirmed, 1.")
     link = page.locator("#console .bubble-out a.media-link")
     assert link.get_attribute("href") == "https://example.com/ticket.png"
-    page.wait_for_selector("#console .transcript >> text=Conversation ended (hangup).")
+    page.wait_for_selector("#console .transcript >> text=Conversation ended (closed by the flow).")
     shot(page, "designer-console-messaging")
 
     page.click("#console button:has-text('New conversation')")

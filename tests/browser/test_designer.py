@@ -588,6 +588,9 @@ def test_the_flow_channels_show_and_grey_the_palette(page, live_server, acme):
     page.select_option("#settings-form select[name='f.channels']", "messaging")
     page.wait_for_function("() => (window.phonetreeDesigner.model.settings.channels || []).join() === 'messaging'")
     assert page.locator("#flow-channels").inner_text() == "Texts"
+    page.wait_for_selector("#settings-form [data-field=voice]", state="hidden")  # a text flow has no voice
+    assert page.locator("#settings-form [data-field=inactivity_timeout]").is_visible()
+    assert page.evaluate("document.activeElement.name") == "f.channels"  # the reloaded form keeps the focus
     page.click("#tab-add")
     assert "off-channel" in page.locator(".palette-item[data-type=record]").get_attribute("class")
     assert "off-channel" not in page.locator(".palette-item[data-type=wait_for_reply]").get_attribute("class")
@@ -595,4 +598,77 @@ def test_the_flow_channels_show_and_grey_the_palette(page, live_server, acme):
     wait_saved(page)
     assert stored_draft(acme["menu"].id)["settings"]["channels"] == ["messaging"]
     shot(page, "designer-channels")
+    assert not page.js_errors
+
+
+def _inside(inner: dict, outer: dict) -> bool:
+    return (inner["x"] >= outer["x"] and inner["y"] >= outer["y"] and inner["x"] + inner["width"] <= outer["x"]
+            + outer["width"] and inner["y"] + inner["height"] <= outer["y"] + outer["height"])
+
+
+def test_a_text_conversation_from_its_starter_speaks_of_texts(page, live_server, acme):
+    login(page, live_server, "erin@example.com", PASSWORD)
+    page.goto(f"{live_server.url}/flows/")
+    page.click("button[data-open-dialog=new-flow-dialog]")
+    page.fill("#new-flow-dialog input[name=name]", "Texts for the front desk of the Acme Corporation")
+    page.check("#new-flow-dialog input[value=text_line]")
+    page.click("#new-flow-dialog button[type=submit]")
+    page.wait_for_selector("#designer[data-ready=true]")
+    assert page.locator("#flow-channels").inner_text() == "Texts"
+    assert card(page, "end").locator(".nc-text").text_content() == "Ends the conversation"
+    assert card(page, "menu").locator(".nc-text").text_content().startswith("Thanks for texting us!")
+    # the toolbar's badges and links sit side by side, none over another, all on the toolbar
+    boxes = [page.locator(s).bounding_box() for s in ("#flow-channels", "[data-published]", "#save-state",
+                                                         "#flow-state a:has-text('Dashboard')")]
+    toolbar = page.locator(".dz-toolbar").bounding_box()
+    assert all(_inside(b, toolbar) for b in boxes)
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"] or a["y"] + a["height"] <= b["y"]
+
+    wait_saved(page)
+    page.locator(".dz-toolbar button:has-text('Publish')").click()
+    assert page.locator("#publish-what").inner_text().startswith("New conversations with the flow's numbers")
+    page.click("#publish-dialog button:has-text('Cancel')")
+
+    page.click("#tab-add")
+    assert "off-channel" in page.locator(".palette-item[data-type=record]").get_attribute("class")
+    canvas = page.locator("#canvas").bounding_box()
+    for node_type, new_id in (("send_message", "send_message"), ("wait_for_reply", "wait_for_reply"),
+                              ("menu", "menu_2")):  # each added beside the last, brought into view
+        page.click("#tab-add")
+        page.locator(f".palette-item[data-type={node_type}]").click()
+        page.wait_for_selector(f"#node-form form[data-node-id={new_id}]")
+        assert _inside(card(page, new_id).bounding_box(), canvas), new_id
+    assert page.locator("#node-form [data-field=prompt] .seg label").all_inner_texts() == ["Text", "Media URL"]
+    assert not page.locator("#node-form [data-field=timeout]").is_visible()
+    shot(page, "designer-text-starter")
+    assert not page.js_errors
+
+
+def test_a_flow_whose_texts_start_elsewhere_badges_both_starts(page, live_server, acme):
+    from extensions import db
+    from services import flow_revisions as svc
+
+    flow = acme["blank"]
+    definition = stored_draft(flow.id)
+    definition["nodes"].append({"id": "texts", "type": "send_message", "name": "Text reply",
+                                "props": {"body": "Thanks for your text!"}, "outcomes": {"sent": "bye"}})
+    definition["settings"] |= {"channels": ["voice", "messaging"], "messaging_start": "texts"}
+    svc.save_draft(acme["org"], acme["erin"], flow, definition, flow.draft_version)
+    db.session.commit()
+    login(page, live_server, "erin@example.com", PASSWORD)
+    open_designer(page, live_server, flow.id)
+    assert page.locator("#flow-channels").inner_text() == "Calls and texts"
+    assert card(page, "hello").locator(".nc-start").inner_text() == "Calls start"
+    assert card(page, "texts").locator(".nc-start").inner_text() == "Texts start"
+    assert card(page, "texts").get_attribute("aria-label") == "Send message: Text reply (texts start)"
+    assert card(page, "bye").locator(".nc-text").inner_text() == "Ends the call or conversation"
+    shot(page, "designer-calls-and-texts-starts")
+    page.click("#tab-flow")
+    page.select_option("#settings-form select[name='f.channels']", "voice")  # calls only: one start again
+    page.wait_for_function(
+        "() => document.querySelector('.node-card[data-id=hello] .nc-start').textContent === 'Start'"
+    )
+    assert card(page, "texts").locator(".nc-start").count() == 0
     assert not page.js_errors

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.browser.test_designer import acme, card, js, open_designer, stored_draft, wait_saved
 from tests.designer.test_one_file_node import TYPE, stamp, stamped_flow
-from tests.plugins.browser import login
+from tests.plugins.browser import login, shot
 from tests.plugins.factories import PASSWORD
 
 __all__ = ["acme", "stamp"]  # fixtures used below
@@ -41,4 +41,65 @@ def test_the_canvas_draws_a_one_file_node_from_the_catalog(page, live_server, ac
     wait_saved(page)
     node = next(n for n in stored_draft(flow.id)["nodes"] if n["id"] == new_id)
     assert node["type"] == TYPE and node["props"] == {"label": "gold"}
+    assert not page.js_errors
+
+
+def text_flow() -> dict:
+    """A text conversation: a menu whose prompt is a plain string, one with options only, hang-ups."""
+    def node(node_id: str, type_: str, props: dict, **outcomes: str) -> dict:
+        return {"id": node_id, "type": type_, "props": props, "outcomes": outcomes}
+
+    nodes = [
+        node("ask", "menu", {"prompt": "Reply 1 for sales", "options": [{"digit": "1"}]}, **{"1": "pick"}),
+        node("pick", "menu", {"options": [{"digit": "1", "label": "Sales"}, {"digit": "2", "label": "Support"}]},
+             **{"1": "bye", "2": "said"}),
+        node("said", "hangup", {"say": "Thanks, we will text you back."}),
+        node("map", "say", {"prompt": {"play": "https://example.com/map.png"}}),
+        node("bye", "hangup", {}),
+    ]
+    return {"spec": "phonetree/1", "start": "ask", "settings": {"channels": ["messaging"]}, "nodes": nodes,
+            "ui": {"nodes": {n["id"]: {"x": 40 + 300 * (i % 2), "y": 200 * (i // 2)} for i, n in enumerate(nodes)}}}
+
+
+def test_card_summaries_on_a_text_flow_speak_of_the_conversation_and_never_go_blank(page, live_server, acme):
+    from extensions import db
+    from services import flow_revisions as svc
+
+    flow = acme["blank"]
+    svc.save_draft(acme["org"], acme["erin"], flow, text_flow(), flow.draft_version)
+    db.session.commit()
+    login(page, live_server, "erin@example.com", PASSWORD)
+    open_designer(page, live_server, flow.id)
+
+    def summary(node_id: str) -> str:
+        return card(page, node_id).locator(".nc-text").text_content()
+
+    assert summary("ask") == "Reply 1 for sales"  # a prompt given as a plain string
+    assert summary("pick") == "1 Sales · 2 Support"  # no prompt: the options
+    assert summary("said") == "Thanks, we will text you back."
+    assert summary("bye") == "Ends the conversation"
+    assert card(page, "bye").locator(".nc-type").text_content() == "End conversation"  # no phone to hang up
+    page.click("#tab-add")
+    assert page.locator(".palette-item[data-type=hangup]").inner_text() == "End conversation"
+    assert summary("map") == "Media https://example.com/map.png"  # sent as a picture, not played
+    assert page.locator(".nc-text.blank").count() == 0
+    shot(page, "designer-text-flow-summaries")
+
+    page.click("#tab-flow")
+    page.select_option("#settings-form select[name='f.channels']", "voice+messaging")
+    page.wait_for_function("() => document.querySelector(\".node-card[data-id=bye] .nc-text\").textContent"
+                           " === 'Ends the call or conversation'")
+    assert summary("map") == "♪ https://example.com/map.png"
+    assert card(page, "bye").locator(".nc-type").text_content() == "Hang up"
+    assert page.locator(".palette-item[data-type=hangup]").inner_text() == "Hang up"
+    page.select_option("#settings-form select[name='f.channels']", "voice")
+    page.wait_for_function("() => document.querySelector(\".node-card[data-id=bye] .nc-text\").textContent"
+                           " === 'Ends the call'")
+    page.click("[data-cmd=undo]")  # one undo step for the settings edits: texts only, and their wording, again
+    page.wait_for_function("() => document.querySelector(\".node-card[data-id=bye] .nc-text\").textContent"
+                           " === 'Ends the conversation'")
+
+    card(page, "ask").click()
+    page.wait_for_selector("#node-form form[data-node-id=ask]")
+    assert page.locator("#node-form textarea[name='f.prompt.text']").input_value() == "Reply 1 for sales"
     assert not page.js_errors

@@ -377,7 +377,8 @@ def test_stop_ends_the_conversation_opted_out_and_later_sends_fail_with_21610(wo
 def test_stop_as_the_first_text_opens_a_conversation_that_ends_at_once(texting):
     texting.text("UNSUBSCRIBE")
     (session,) = texting.sessions()
-    assert session.end_reason == "opted_out" and session.live_key is None and session.state["end"]["detail"] == "UNSUBSCRIBE"
+    assert session.end_reason == "opted_out" and session.live_key is None
+    assert session.state["end"]["detail"] == "UNSUBSCRIBE"
     assert texting.sent() == [] and db.session.scalar(select(func.count()).select_from(Timer)) == 0
     inbound = db.session.scalars(select(Message).where(Message.session_id == session.id)).all()
     assert [(m.direction, m.body) for m in inbound] == [("inbound", "UNSUBSCRIBE")]
@@ -596,19 +597,26 @@ def test_the_calls_pages_show_a_conversation_with_its_messages(texting, make, cl
     make.user("viewer@acme.example", "viewer", texting.world.org)
     make.login("viewer@acme.example")
     listing = client.get("/calls/?channel=messaging").get_data(as_text=True)
-    assert "1 call" in listing and ">text</span>" in listing
+    assert "1 conversation" in listing and ">text</span>" in listing
     assert "0 calls" in client.get("/calls/?channel=voice").get_data(as_text=True)
+    assert "1 call or conversation" in client.get("/calls/").get_data(as_text=True)
     page = client.get(f"/calls/{session.id}").get_data(as_text=True)
-    assert "Conversation with" in page and "Contact texted “1”" in page
+    assert "Conversation with" in page and "Contact texted “1”" in page and "waits for a reply" in page
     assert page.index("Hi! Reply 1 to confirm") < page.index("Sure? Reply YES or NO")
     assert "<strong>In</strong>" in page and "<strong>Out</strong>" in page
+    texting.text("yes")  # the flow's Hang up closes the conversation: no one hung up a phone
+    listing = client.get("/calls/?channel=messaging").get_data(as_text=True)
+    assert "closed by the flow" in listing and "hangup" not in listing
+    page = client.get(f"/calls/{session.id}").get_data(as_text=True)
+    assert "ended: closed by the flow" in page and '<span class="badge">End conversation</span>' in page
 
 
 def test_cli_message_simulate_plays_a_conversation_with_a_wait(world, runner):
     flow = world.flow(SURVEY, number=None)
     world.number(IVR_NUMBER, messaging_flow_id=flow.id)
     world.app.config.pop("PHONETREE_CLOCK")  # the command keeps its own clock
-    args = ["message", "simulate", "--number", IVR_NUMBER, "--from", CALLER, "--script", "hi,wait:700,hello again,1"]
+    script = "hi,wait:700,hello again,1,yes"
+    args = ["message", "simulate", "--number", IVR_NUMBER, "--from", CALLER, "--script", script]
     result = runner.invoke(args=args)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
@@ -620,6 +628,7 @@ def test_cli_message_simulate_plays_a_conversation_with_a_wait(world, runner):
         "> hello again",
     ]
     assert "> 1" in lines and lines.count("< Sure? Reply YES or NO") == 1
+    assert lines[-2].endswith("ended: completed.") and lines[-1].endswith("ended: closed by the flow.")
     sessions = db.session.scalars(select(CallSession).where(CallSession.channel == "messaging")).all()
     assert len(sessions) == 2 and sessions[0].end_reason == "completed"
     assert all(

@@ -171,3 +171,19 @@ def test_revision_diff_panel_names_the_changed_fields(dash, client):
     assert "<code>outcome 2</code></th><td><del>account</del></td><td><ins>—</ins>" in html
     page = client.get(f"/flows/{dash.flow.id}/dashboard/revisions/1").get_data(as_text=True)
     assert "<html" in page and "first revision, " in page
+
+
+def test_a_text_only_flows_dashboard_counts_conversations_and_no_hang_ups(dash, client):
+    from services.flow_templates import template_definition
+
+    texts = create_flow(dash.org, None, "Texts", template_definition("text_line"))
+    publish(dash.org, None, texts, "Texts only")
+    db.session.commit()
+    html = client.get(f"/flows/{texts.id}/dashboard?period=today").get_data(as_text=True)
+    assert "Text conversations over time" in html and "Conversations per hour" in html
+    assert _kpi(html, "calls") == 0 and 'data-kpi="abandoned"' not in html and "Where callers hung up" not in html
+    assert "of ended conversations" in html and "Conversations (CSV)" in html
+    shown = re.sub(r"<[^>]+>", " ", html).replace("All calls and conversations", "")  # the page's words
+    assert " calls" not in shown and "caller" not in shown
+    voice = client.get(f"/flows/{dash.flow.id}/dashboard?period=today").get_data(as_text=True)
+    assert "Calls per hour" in voice and 'data-kpi="abandoned"' in voice and "Where callers hung up" in voice

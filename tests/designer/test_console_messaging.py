@@ -92,7 +92,7 @@ def test_a_text_conversation_in_the_console(ed, texts):
     resp = _act(ed, texts, html, kind="text", text="Yes")
     html = resp.get_data(as_text=True)
     assert "Confirmed, 1." in html and 'href="https://example.com/ticket.png"' in html
-    assert "Conversation ended (hangup)." in html and 'name="text"' not in html
+    assert "Conversation ended (closed by the flow)." in html and 'name="text"' not in html
     event = json.loads(resp.headers["HX-Trigger"])["console-run"]
     assert [(s["node"], s["outcome"]) for s in event["path"]] == [
         ("ask", None),

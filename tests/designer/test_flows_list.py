@@ -53,6 +53,12 @@ def test_create_from_template_opens_the_designer(ed, acme):
     assert flow.draft["start"] == "account"
     plain = ed.post("/flows/", data={"name": "Blank one", "template": "blank"})
     assert plain.status_code == 303 and plain.headers["Location"].startswith("/flows/")
+    assert ed.htmx("/flows/", {"name": "Texts", "template": "text_line"}).status_code == 201
+    listing = ed.get("/flows/").get_data(as_text=True)
+    assert "Text conversation</strong>" in listing  # the starter offered in the New flow dialog
+    texts_row = listing[listing.index(">Texts</a>"):].split("</tr>")[0]
+    assert 'title="The channels this flow serves">Texts</span>' in texts_row
+    assert "The channels this flow serves" not in listing[listing.index(">Payments</a>"):].split("</tr>")[0]
 
 
 def test_create_with_bad_input_says_what_is_wrong(ed, acme):

@@ -271,3 +271,59 @@ def test_the_request_start_of_a_flow_serving_both_channels_shows_how_to_choose(e
     texts_only = _channel_flow(text, channels=("messaging",))
     html = _form(ed, acme, text, definition=json.dumps(texts_only)).get_data(as_text=True)
     assert "It texts <code>to</code> first" in html and "&#34;channel&#34;" not in html
+
+
+def test_a_text_flow_form_shows_a_string_prompt_and_speaks_of_texts_and_conversations(ed, acme):
+    definition = json.loads(json.dumps(acme["flow"].draft))
+    definition["settings"]["channels"] = ["messaging"]
+    menu = {**_menu(acme), "props": {**_menu(acme)["props"], "prompt": "Reply 1 for sales"}}
+    hangup = {"id": "bye", "type": "hangup", "props": {}, "outcomes": {}}
+    definition["nodes"] = [menu if n["id"] == "main" else n for n in definition["nodes"]] + [hangup]
+    post = {"definition": json.dumps(definition)}
+
+    html = ed.htmx(f"/flows/{acme['flow'].id}/node-form", {**post, "node": json.dumps(menu)}).get_data(as_text=True)
+    assert ">Reply 1 for sales</textarea>" in html  # a bare string prompt is what it says
+    assert "> Text</label>" in html and "> Media URL</label>" in html and 'placeholder="reply keywords"' in html
+    # what only a call uses stays in the form (its value is kept) but hidden: voice, keypad timeout
+    assert '<details class="nf-more" hidden' in html and 'data-field="timeout" hidden' in html
+    assert 'data-field="retries" hidden' not in html
+    assert "— ends the conversation —" in html and "ends the call" not in html
+    html = ed.htmx(f"/flows/{acme['flow'].id}/node-form", {**post, "node": json.dumps(hangup)}).get_data(as_text=True)
+    assert "This node ends the conversation." in html and '<div class="nf-type">End conversation</div>' in html
+
+    definition["settings"]["channels"] = ["voice", "messaging"]
+    post = {"definition": json.dumps(definition), "node": json.dumps(menu)}
+    html = ed.htmx(f"/flows/{acme['flow'].id}/node-form", post).get_data(as_text=True)
+    assert "> Say</label>" in html and "— ends the call or conversation —" in html
+    assert " hidden" not in html.split('data-field="speech_language"')[0].rsplit("<div", 1)[-1]
+    assert '<details class="nf-more" hidden' not in html and 'data-field="timeout" hidden' not in html
+
+
+def test_a_field_for_calls_only_keeps_its_value_when_a_text_flow_saves_the_form(ed, acme):
+    info = next(t for t in node_type_catalog()["types"] if t["type"] == "collect_input")
+    assert next(f for f in info["fields"] if f["name"] == "finish_on_key")["channels"] == ["voice"]
+    assert "channels" not in next(f for f in info["fields"] if f["name"] == "regex")
+    node = {"id": "ask", "type": "collect_input", "props": {"prompt": "Your order number?", "variable": "order",
+                                                            "finish_on_key": "*", "profanity_filter": False}}
+    definition = {**acme["flow"].draft, "settings": {"channels": ["messaging"]}}
+    post = {"definition": json.dumps(definition), "node": json.dumps(node)}
+    html = ed.htmx(f"/flows/{acme['flow'].id}/node-form", post).get_data(as_text=True)
+    assert 'data-field="finish_on_key" hidden' in html and 'data-field="regex">' in html
+    assert 'name="f.finish_on_key" value="*"' in html  # still posted with the form: saving keeps it
+
+
+def test_the_settings_form_shows_the_channels_first_in_words_and_only_their_settings(ed, acme):
+    fid = acme["flow"].id
+
+    def form(settings: dict) -> str:
+        return ed.htmx(f"/flows/{fid}/settings-form", {"settings": json.dumps(settings)}).get_data(as_text=True)
+
+    calls = form(acme["flow"].draft["settings"])
+    assert calls.index('name="f.channels"') < calls.index('name="f.voice"')  # the first choice of a flow
+    assert '<option value="voice+messaging" >Calls and texts</option>' in calls
+    assert 'data-field="voice">' in calls and 'data-field="inactivity_timeout" hidden' in calls
+    texts = form({**acme["flow"].draft["settings"], "channels": ["messaging"]})
+    assert 'data-field="voice" hidden' in texts and 'data-field="fallback_number" hidden' in texts
+    assert 'data-field="inactivity_timeout">' in texts and 'name="f.voice" value="Polly.Joanna"' in texts  # kept
+    both = form({**acme["flow"].draft["settings"], "channels": ["voice", "messaging"]})
+    assert " hidden" not in both.split('name="f.max_node_visits"')[0].split("<fieldset")[1]

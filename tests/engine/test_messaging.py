@@ -134,7 +134,7 @@ def test_a_refused_text_of_a_node_without_a_failed_outcome_ends_the_conversation
     chat.send("start", **MESSAGE)
     chat.services.sms_error = Stopped("Attempt to send to unsubscribed recipient")
     with caplog.at_level("INFO", logger="phonetree.flows"):
-        result = chat.send("input", Body="STOP")
+        result = chat.send("input", Body="maybe")  # opted out elsewhere: the retry is refused
     assert result.done and chat.state["end"] == {"reason": "not_sent", "node": "m", "turn": 2, "detail": "21610"}
     assert [(s.node_id, s.event, s.detail) for s in result.steps] == [("m", "input", {"not_sent": "21610"})]
     assert [r.levelname for r in caplog.records if r.levelno >= 30] == []  # no traceback: not a fault
@@ -364,3 +364,23 @@ def test_a_messaging_flow_made_here_exports_to_studio_and_back() -> None:
     assert again["type"] == "wait_for_reply" and again["props"]["timeout"] == 90
     thanks = next(n for n in back["nodes"] if n["id"] == "thanks")
     assert thanks["props"]["body"] == "Thanks {{ widgets.ask.inbound.Body }}"
+
+
+def test_the_text_conversation_starter_answers_by_keyword_and_takes_a_question() -> None:
+    from services.flow_templates import template_definition
+
+    definition = load_definition(template_definition("text_line"))
+    assert validate(definition) == []
+    chat = Chat(definition)
+    chat.send("start", **MESSAGE)
+    chat.send("input", Body="Hours?")
+    assert chat.texts() == [
+        "Thanks for texting us! Reply 1 for our opening hours, 2 to ask us a question.",
+        "We are open nine to five, Monday to Friday.",
+    ]
+    assert chat.state["end"]["node"] == "end"
+    chat = Chat(definition)
+    chat.send("start", **MESSAGE)
+    assert outcomes(chat.send("input", Body="2"))[0] == ("menu", "2")
+    chat.send("input", Body="Do you deliver?")
+    assert chat.texts()[-1] == "Thank you! Someone will text you back soon." and chat.state["end"]["node"] == "thanks"

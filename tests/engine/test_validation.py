@@ -136,6 +136,50 @@ def test_warnings_unreachable_dead_end_and_unknown_outcome() -> None:
     assert not any(code == "dead_end" and n in ("bye", "vm", "rec") for code, n, _ in found)
 
 
+@pytest.mark.parametrize(
+    ("channels", "dead_end", "loop"),
+    [
+        (["voice"], "the call hangs up there", "never waits for the caller; the loop guard will end the call"),
+        (["messaging"], "the conversation ends there",
+         "never waits for the contact; the loop guard will end the conversation"),
+        (["voice", "messaging"], "the call hangs up (or the conversation ends) there",
+         "never waits for the caller or contact; the loop guard will end the call or conversation"),
+    ],
+)
+def test_warnings_speak_of_the_flows_channels(channels: list[str], dead_end: str, loop: str) -> None:
+    definition = flow(
+        node("m", "menu", MENU_PROPS, **{"1": "a"}),
+        node("a", "say", {"prompt": "Spin"}, next="b"),
+        node("b", "set_variables", {"assignments": [{"name": "x", "value": "{{ vars.y }}"}]}, next="a"),
+        channels=channels,
+    )
+    messages = {i.code: i.message for i in validate(definition)}
+    assert dead_end in messages["dead_end"] and loop in messages["loop_without_wait"]
+
+
+def test_a_text_conversation_may_end_after_its_last_text_but_not_after_a_failed_one() -> None:
+    def dead_ends(channels: list[str]) -> set[str | None]:
+        definition = flow(node("t", "send_message", {"body": "Your code is 1234."}), channels=channels)
+        return {i.field for i in validate(definition) if i.code == "dead_end"}
+
+    assert dead_ends(["messaging"]) == {"outcomes.failed"}
+    assert dead_ends(["voice"]) == dead_ends(["voice", "messaging"]) == {"outcomes.sent", "outcomes.failed"}
+
+
+def test_on_a_calls_and_texts_flow_each_warning_names_the_sessions_that_reach_its_node() -> None:
+    definition = flow(
+        node("m", "menu", MENU_PROPS, **{"1": "bye"}),
+        bye(),
+        node("t", "send_message", {"body": "Thanks for your text!"}),
+        channels=["voice", "messaging"],
+        messaging_start="t",
+    )
+    messages = {(i.node_id, i.field): i.message for i in validate(definition) if i.code == "dead_end"}
+    assert "the call hangs up there" in messages[("m", "outcomes.fallback")]
+    assert "the conversation ends there" in messages[("t", "outcomes.failed")]
+    assert ("t", "outcomes.sent") not in messages  # only texts reach it: its last text is the goodbye
+
+
 def test_warning_loop_that_never_waits() -> None:
     definition = flow(
         node("a", "say", {"prompt": "Spin"}, next="b"),

@@ -34,7 +34,7 @@ def test_create_from_template_list_and_get(client, editor):
     assert got["issues"] == [] and got["has_unpublished_changes"] is True
 
 
-@pytest.mark.parametrize("template", ["main_menu", "after_hours", "blank"])
+@pytest.mark.parametrize("template", ["main_menu", "after_hours", "blank", "text_line"])
 def test_starter_templates_keep_the_orgs_time(client, editor, template):
     org, _, headers = editor
     org.timezone = "Europe/Paris"
@@ -43,7 +43,7 @@ def test_starter_templates_keep_the_orgs_time(client, editor, template):
     assert definition["settings"]["timezone"] == "Europe/Paris"
     hours = [n for n in definition["nodes"] if n["type"] == "business_hours"]
     assert all(n["props"]["timezone"] == "Europe/Paris" for n in hours)
-    assert bool(hours) == (template != "blank")
+    assert bool(hours) == (template not in ("blank", "text_line"))
 
 
 @pytest.mark.parametrize(
@@ -398,3 +398,10 @@ def test_a_made_up_name_is_shortened_at_a_word_with_an_ellipsis():
     assert len(short) <= 200 and short.endswith("…") and words.startswith(short[:-1])
     assert short[-2] != " " and words[len(short) - 1] == " "  # cut between words, not inside one
     assert svc.shorten("Front desk", 200) == "Front desk"
+
+
+def test_the_text_conversation_starter_serves_texts_and_validates_clean(client, editor):
+    _, _, headers = editor
+    created = _create(client, headers, template="text_line")
+    assert created["definition"]["settings"]["channels"] == ["messaging"] and created["channels"] == ["messaging"]
+    assert client.get(f"/api/flows/{created['id']}", headers=headers).get_json()["issues"] == []

@@ -208,7 +208,8 @@ def test_the_routing_form_sets_the_numbers_messaging_flow(phone, flow, admin_ses
     db.session.expire_all()
     row = db.session.get(PhoneNumber, bought["phoneId"])
     assert (row.flow_id, row.messaging_flow_id) == (flow.id, texts.id)
-    assert "SMS flow" in phone.client.get("/numbers").get_data(as_text=True)
+    listing = phone.client.get("/numbers").get_data(as_text=True)
+    assert "SMS flow" in listing and f'Texts: <a class="ellipsis" title="{texts.name}"' in listing  # both flows named
     _post(phone, f"/numbers/{bought['phoneId']}/routing", admin_session, {"mode": "ivr", "flow_id": flow.id})
     db.session.expire_all()
     assert db.session.get(PhoneNumber, bought["phoneId"]).messaging_flow_id == texts.id  # no picker: kept

@@ -4,7 +4,7 @@
 // transformed for zoom and pan. While dragging, frames are batched with requestAnimationFrame
 // and only the wires touching the moved cards are redrawn.
 
-import { clone } from "./model.js";
+import { clone, same } from "./model.js";
 import { CardIndex, pathD, roughRoute, route, simplify } from "./router.js";
 
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
@@ -24,26 +24,35 @@ const CARD_MIN = 240, CARD_MAX = 720;
 const MIN_ZOOM = 0.02;  // far enough out for Fit to show a flow of a few thousand nodes
 
 // A card's one-line summary from its node type's declared `summary` (flows/registry.py): the first
-// alternative whose `when` holds and whose {slots} all have a value (a prop, else its field default).
-const SLOT = /\{([a-z_][a-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?(\|upper)?\}/g;
+// alternative whose `when` (props) and `channels` (exactly the flow's channels) hold and whose
+// {slots} all have a value (a prop, else its field default; a prompt given as a string is its say).
+const SLOT = /\{([a-z_][a-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*(?:\+[A-Za-z_][A-Za-z0-9_]*)*))?(\|upper)?\}/g;
 const blank = (v) => v === undefined || v === null || v === "";
 
 function propValue(node, info, name) {
-  const v = (node.props || {})[name];
-  if (!blank(v)) return v;
   const field = info.fields.find((f) => f.name === name);
-  return field ? field.default : undefined;
+  let v = (node.props || {})[name];
+  if (blank(v)) v = field ? field.default : undefined;
+  return field && field.kind === "prompt" && typeof v === "string" ? { say: v } : v;
 }
 
 function slotText(value, key) {
+  const keys = key ? key.split("+") : [];
+  if (keys.length > 1) {  // several keys of each item: "1 Sales · 2 Support"
+    const items = Array.isArray(value) ? value : [];
+    return items.map((item) => keys.map((k) => slotText(item && item[k])).filter(Boolean).join(" ")).filter(Boolean).join(" · ");
+  }
   if (key) value = Array.isArray(value) ? value.map((item) => item && item[key]) : (value && typeof value === "object" ? value[key] : undefined);
   if (Array.isArray(value)) return value.filter((v) => !blank(v) && typeof v !== "object").join(", ");
   return blank(value) || typeof value === "object" ? "" : String(value);
 }
 
-function excerpt(node, info) {
+const sameChannels = (a, b) => a.length === b.length && a.every((c) => b.includes(c));
+
+function excerpt(node, info, channels = ["voice"]) {
   for (const alt of (info && info.summary) || []) {
-    const { text, when = {} } = typeof alt === "string" ? { text: alt } : alt;
+    const { text, when = {}, channels: only } = typeof alt === "string" ? { text: alt } : alt;
+    if (only && !sameChannels(only, channels)) continue;
     if (Object.entries(when).some(([name, want]) => propValue(node, info, name) !== want)) continue;
     let complete = true;
     const out = text.replace(SLOT, (_, name, key, upper) => {
@@ -227,6 +236,16 @@ export class Canvas {
     this.applyView();
   }
 
+  // Bring a card into view (centred) when any of it is outside the canvas: a node added from the
+  // palette beside the selection may land below the visible area.
+  reveal(id) {
+    const c = this.cards.get(id), p = this.posOf(id);
+    if (!c || !p) return;
+    const r = this.root.getBoundingClientRect(), { x, y, k } = this.view;
+    const left = x + p.x * k, top = y + p.y * k;
+    if (left < 0 || top < 0 || left + c.w * k > r.width || top + c.h * k > r.height) this.centerOn(id);
+  }
+
   // Where a new card goes: `at` if free, else beside the one selected card, else the middle of
   // the view; moved to the nearest spot where it overlaps no card.
   freeSpotForNew(at = null, w = 240, h = 132) {
@@ -261,8 +280,9 @@ export class Canvas {
   cardHTML(node, hidden = false) {
     const info = this.model.type(node);
     const cat = info ? info.category.toLowerCase() : "unknown";
-    const label = info ? info.label : `Unknown type ${node.type}`;
-    const text = excerpt(node, info);
+    const label = info ? this.model.typeLabel(info) : `Unknown type ${node.type}`;
+    this.channelsDrawn = this.model.channels();
+    const text = excerpt(node, info, this.channelsDrawn);
     const outcomes = this.model.outcomes(node);
     const width = Math.round(Math.min(CARD_MAX, Math.max(CARD_MIN, 26 + outcomes.reduce((w, o) => w + chipWidth(this.model.outcomeLabel(node, o)) + 5, 0))));
     const ports = outcomes.map((o) => {
@@ -270,16 +290,25 @@ export class Canvas {
       const stale = this.model.staleOutcome(node, o) ? " stale" : "";
       return `<span class="port${wired}${stale}" data-outcome="${esc(o)}" title="${esc(this.model.outcomeLabel(node, o))}: ${node.outcomes[o] ? `to ${esc(node.outcomes[o])}; drag to reconnect` : "not connected; drag onto a node to connect"}"><span class="port-label">${esc(this.model.outcomeLabel(node, o))}</span><span class="port-count"></span></span>`;
     }).join("");
-    const start = this.model.start === node.id ? '<span class="nc-start">Start</span>' : "";
+    const starts = this.startsOf(node.id);
+    const start = starts ? `<span class="nc-start">${starts}</span>` : "";
     const name = node.name || node.id;
     return `<div class="node-card cat-${esc(cat)}" data-id="${esc(node.id)}" data-name="${esc(name)}" data-w="${width}"${hidden ? " hidden" : ""} tabindex="0" role="button" aria-roledescription="node"
-      aria-label="${esc(label)}: ${esc(name)}${this.model.start === node.id ? " (start)" : ""}">
+      aria-label="${esc(label)}: ${esc(name)}${starts ? ` (${starts.toLowerCase()})` : ""}">
       <div class="nc-head"><span class="nc-icon"><svg class="icon" aria-hidden="true"><use href="${this.icons}#i-${esc(info ? info.icon : "square")}"></use></svg></span>
         <span class="nc-type">${esc(label)}</span>${start}<span class="nc-issue" hidden></span></div>
       <div class="nc-name">${esc(name)}</div>
-      ${text ? `<div class="nc-text">${esc(text)}</div>` : '<div class="nc-text empty">—</div>'}
+      ${text ? `<div class="nc-text">${esc(text)}</div>` : '<div class="nc-text blank">—</div>'}
       <div class="nc-stats" hidden></div>
       <div class="nc-ports">${ports}</div></div>`;
+  }
+
+  // The start badge of a card: "Start", or on a flow whose texts begin elsewhere (settings.messaging_start)
+  // "Calls start" and "Texts start"; "" for any other card.
+  startsOf(id) {
+    const texts = this.model.channels().includes("messaging") ? this.model.settings.messaging_start : null;
+    if (!texts || texts === this.model.start) return this.model.start === id ? "Start" : "";
+    return this.model.start === id ? "Calls start" : texts === id ? "Texts start" : "";
   }
 
   measure(id, el) {
@@ -337,7 +366,8 @@ export class Canvas {
     box.hidden = !this.stats;
     const heat = this.stats ? hangupHeat(s) : null;
     for (let level = 0; level < HEAT_LEVELS.length; level++) c.el.classList.toggle(`heat-${level}`, heat !== null && heat.level === level);
-    box.textContent = this.stats ? `${s ? s.visits : 0} visits${heat && heat.hangups ? ` · ${heat.hangups} hung up (${heat.percent}%)` : ""}` : "";
+    const visits = s ? s.visits : 0;
+    box.textContent = this.stats ? `${visits} visit${visits === 1 ? "" : "s"}${heat && heat.hangups ? ` · ${heat.hangups} hung up (${heat.percent}%)` : ""}` : "";
     box.title = heat && heat.hangups ? `${heat.hangups} of ${s.visits} callers hung up here (${heat.percent}%)` : "";
     for (const [o, port] of c.ports) {
       const n = s && s.outcomes ? s.outcomes[o] || 0 : 0;
@@ -701,9 +731,12 @@ export class Canvas {
   // Update the view after a patch was applied to the model (an edit, an undo or a redo).
   patched(patch) {
     const touched = new Set(Object.keys(patch.nodes || {}));
-    if ("start" in patch) {
+    if (!same(this.model.channels(), this.channelsDrawn)) {  // summaries may name the channel
+      for (const id of this.cards.keys()) touched.add(id);
+    }
+    if ("settings" in patch || "start" in patch) {  // the start badges follow start and messaging_start
       for (const id of this.cards.keys()) if (this.cards.get(id).el.querySelector(".nc-start")) touched.add(id);
-      if (this.model.start) touched.add(this.model.start);
+      for (const id of [this.model.start, this.model.settings.messaging_start]) if (id && this.model.nodes.has(id)) touched.add(id);
     }
     for (const id of touched) this.renderNode(id);
     for (const id of Object.keys(patch.pos || {})) this.place(id);

@@ -31,11 +31,13 @@ const history = new History(model, (patch) => {
 // types that work on none of them are greyed (still draggable: a flow may gain a channel later).
 const CHANNEL_NAMES = { voice: "Calls", messaging: "Texts" };
 function showChannels() {
-  const channels = (model.settings && model.settings.channels) || ["voice"];
+  const channels = model.channels();
   const badge = $("#flow-channels");
   if (badge) badge.textContent = channels.length > 1 ? "Calls and texts" : CHANNEL_NAMES[channels[0]] || channels[0];
   for (const item of document.querySelectorAll(".palette-item[data-channels]")) {
     const fits = item.dataset.channels.split(" ").some((c) => channels.includes(c));
+    const info = model.types.get(item.dataset.type);
+    if (info) item.querySelector("span").textContent = model.typeLabel(info);
     item.classList.toggle("off-channel", !fits);
     item.title = fits ? item.title.replace(/ \(not for this flow's channels\)$/, "")
       : item.title.replace(/ \(not for this flow's channels\)$/, "") + " (not for this flow's channels)";
@@ -62,12 +64,15 @@ const act = {
   // A node from the palette: where it was dropped, else in free space beside the selection or
   // near the middle of the view, never on another card.
   addNode(type, x, y) {
-    if (x === undefined) ({ x, y } = canvas.freeSpotForNew());
+    const placed = x === undefined;  // by click or Enter on the palette, not dropped where the user wants it
+    if (placed) ({ x, y } = canvas.freeSpotForNew());
     const [patch, id] = E.addNode(model, type, x, y);
-    const label = `Add ${model.types.get(type)?.label || type}`;
+    const info = model.types.get(type);
+    const label = `Add ${info ? model.typeLabel(info) : type}`;
     act.do(patch, label, `add:${id}`);
     const spot = canvas.freeSpotFor(id);  // its real size is known once drawn: one undo step still
     if (spot) act.do(E.moveNodes({ [id]: spot }), label, `add:${id}`);
+    if (placed) canvas.reveal(id);
     canvas.setSelection([id]);
     canvas.cards.get(id)?.el.focus({ preventScroll: true });
     panel.show("edit");
@@ -205,7 +210,10 @@ async function toggleAnalytics(period) {
   if (!resp.ok) { toast(stats.error?.message || "No analytics."); return; }
   canvas.setStats(stats);
   legend.hidden = false;
-  legend.textContent = `${stats.label}: ${stats.calls} call${stats.calls === 1 ? "" : "s"} · visits per node, calls per outcome · hang-ups:`;
+  const texts = sessionWords();
+  legend.textContent = `${stats.label}: ${stats.calls} ${stats.calls === 1 ? texts.one : texts.many} · visits per node, ${texts.many} per outcome`;
+  if (texts.one === "conversation") return;  // no one hangs up a text conversation: no heat to explain
+  legend.append(" · hang-ups:");
   for (const [level, text] of [[1, "under 15%"], [2, "15%+"], [3, "30%+"], [4, "50%+"]]) {
     const key = document.createElement("span");
     key.className = `heat-key heat-${level}`;
@@ -214,9 +222,19 @@ async function toggleAnalytics(period) {
   }
 }
 
+// What the flow's sessions are called, from its channels: calls, conversations, or both.
+function sessionWords() {
+  const channels = model.channels();
+  if (channels.length > 1) return { one: "call or conversation", many: "calls and conversations" };
+  return channels[0] === "messaging" ? { one: "conversation", many: "conversations" } : { one: "call", many: "calls" };
+}
+
 async function openPublish() {
   await saver.flush();
   const dlg = $("#publish-dialog");
+  const words = sessionWords();
+  $("#publish-what").textContent = words.one === "call" ? "Calls to the flow's numbers will run this version. Calls already in progress keep theirs."
+    : `New ${words.many} with the flow's numbers will run this version; those already going keep theirs.`;
   const warnings = panel.issues.filter((i) => i.severity === "warning").length;
   $("#publish-summary").textContent = warnings ? `${warnings} warning${warnings > 1 ? "s" : ""} (see Problems) — publishing is allowed.` : "No warnings.";
   dlg.showModal();

@@ -47,6 +47,18 @@ export class FlowModel {
     this.notes = new Map((ui.notes || []).filter((n) => n && n.id).map((n) => [String(n.id), clone(n)]));
   }
 
+  // The channels the flow serves (settings.channels): calls when unset.
+  channels() {
+    const channels = this.settings && this.settings.channels;
+    return Array.isArray(channels) && channels.length ? [...channels] : ["voice"];
+  }
+
+  // A node type's name on this flow: its messaging_label on a flow of texts only (Hang up: End conversation).
+  typeLabel(info) {
+    const channels = this.channels();
+    return channels.length === 1 && channels[0] === "messaging" ? info.messaging_label || info.label : info.label;
+  }
+
   toJSON() {
     const nodes = this.order.map((id) => this.nodes.get(id));
     const positions = {};

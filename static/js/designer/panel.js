@@ -259,8 +259,13 @@ export class Panel {
       err.hidden = !body.error;
       err.textContent = body.error || "";
       if (!body.error && !same(body.settings, this.model.settings)) {
+        const channelsChanged = !same(body.settings.channels, this.model.settings.channels);
         this.settingsShown = JSON.stringify(body.settings);
         this.actions.updateSettings(body.settings);
+        if (channelsChanged) {  // the form shows the settings of the flow's channels only
+          await this.loadSettings();
+          this.settingsBox.querySelector("select[name='f.channels']")?.focus();
+        }
       }
     };
     for (const type of ["input", "change"]) {
