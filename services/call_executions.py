@@ -47,7 +47,7 @@ from flows.executions import (
 from flows.formats import to_e164
 from flows.nodes.outbound import NOT_CONNECTED
 from flows.nodes.outbound import TYPE_NAME as OUTBOUND_CALL
-from flows.state import waiting_node
+from flows.state import end_of, waiting_node
 from flows.webhooks import InboundWebhook
 from models import CallSession, CallStep, Flow, FlowExecution, Message, Organization, OrgRef, PhoneNumber, new_uid
 from services.call_events import call_status
@@ -63,6 +63,7 @@ from services.webhook_params import flag, parse_turn
 from services.webhook_urls import webhook_url
 from upstream.errors import SecretsUnreadable, UpstreamError
 from upstream.provider_cache import get_provider
+from upstream.twilio_errors import HUMAN
 
 log = logging.getLogger("phonetree.executions")
 
@@ -228,6 +229,19 @@ def _start_conversation(
     log.info("execution %s of flow %s for org %s: a text conversation with %s", session_id, flow.id, org.slug, to)
     session = db.session.get(CallSession, session_id)
     db.session.refresh(session)
+    summary = execution_summary(session)
+    if summary["status"] == "failed":  # its first text refused, as a refused call is: 502, the execution kept
+        error = summary["error"]
+        log.warning("execution %s for org %s: Twilio refused its first text (%s)", session_id, org.slug, error["code"])
+        raise ExecutionError(
+            502,
+            "upstream_error",
+            f"Twilio refused the execution's first text: {error['message']}",
+            {
+                "upstream": {"code": error["code"], "status": None, "message": error["message"]},
+                "execution": summary,
+            },
+        )
     return session
 
 
@@ -364,6 +378,65 @@ def _iso(dt) -> str | None:
     return dt.isoformat().replace("+00:00", "Z") if dt else None
 
 
+NOT_DELIVERED = ("failed", "undelivered")  # an outbound Message refused by Twilio, or reported not delivered
+
+
+@dataclass
+class Texts:
+    """What became of a conversation's outbound texts: how many Twilio took, and the last one it
+    refused (or reported undelivered), with its code and node."""
+
+    accepted: int = 0
+    refused: int = 0
+    code: str | None = None
+    node_id: str | None = None
+
+
+def _texts(session_ids: list[str]) -> dict[str, Texts]:
+    """The outbound texts of these conversations (one query), by session id."""
+    found: dict[str, Texts] = {}
+    if not session_ids:
+        return found
+    rows = db.session.execute(
+        select(Message.session_id, Message.status, Message.error_code, Message.node_id)
+        .where(Message.session_id.in_(session_ids), Message.direction == "outbound")
+        .order_by(Message.id)
+    )
+    for session_id, status, code, node_id in rows:
+        texts = found.setdefault(session_id, Texts())
+        if status in NOT_DELIVERED:
+            texts.refused, texts.code, texts.node_id = texts.refused + 1, code, node_id
+        else:
+            texts.accepted += 1
+    return found
+
+
+def _refusal(code: str | None, node_id: str | None) -> dict[str, Any]:
+    """A refused text as an execution's ``error``: the shape of a refused call's (Twilio's code, a sentence)."""
+    number = int(code) if code and code.isdigit() else None
+    human = HUMAN.get(number) if number is not None else None
+    message = human or "The text could not be sent."
+    if code:
+        message += f" (Twilio error {code})"
+    return {"code": number if number is not None else code, "status": None, "message": message,
+            "vendor_message": None, "node_id": node_id or None}
+
+
+def conversation_status(session: CallSession, texts: Texts | None) -> tuple[str, dict[str, Any] | None]:
+    """A text conversation's execution status and error: ``in_progress`` while it is live;
+    ``failed`` when it ended because a text was refused (``not_sent``) or ended with none of its
+    texts taken by Twilio (the contact opted out earlier, an invalid number: its ``error`` says
+    which); else ``completed`` (``end_reason`` says how: the flow ended, ``expired``,
+    ``opted_out`` ...)."""
+    if session.ended_at is None:
+        return "in_progress", None
+    texts = texts or Texts()
+    if session.end_reason == "not_sent" or (texts.refused and not texts.accepted):
+        code = texts.code or str(end_of(session.state).get("detail") or "") or None
+        return "failed", _refusal(code, texts.node_id or end_of(session.state).get("node"))
+    return "completed", None
+
+
 def execution_status(session: CallSession) -> str:
     """``queued`` until the call is answered (or ends), then the session's status."""
     if session.status == "in_progress" and session.turn == 0 and session.ended_at is None:
@@ -371,24 +444,31 @@ def execution_status(session: CallSession) -> str:
     return session.status
 
 
-def execution_summary(session: CallSession, execution: FlowExecution | None = None) -> dict[str, Any]:
-    """An execution as the API lists it."""
+def execution_summary(
+    session: CallSession, execution: FlowExecution | None = None, texts: Texts | None = None
+) -> dict[str, Any]:
+    """An execution as the API lists it (`texts`: its conversation's, when the caller read them)."""
     execution = execution or db.session.get(FlowExecution, session.id)
-    texts = session.channel == "messaging"  # a conversation's session is from its contact
+    messaging = session.channel == "messaging"  # a conversation's session is from its contact
+    status, error = execution_status(session), execution.error if execution else None
+    if messaging:
+        texts = texts if texts is not None else _texts([session.id]).get(session.id)
+        status, refused = conversation_status(session, texts)
+        error = error or refused
     return {
         "id": session.id,
         "flow_id": session.flow_id,
-        "channel": "messaging" if texts else "voice",
-        "status": execution_status(session),
-        "to": session.from_number if texts else session.to_number,
-        "from": session.to_number if texts else session.from_number,
-        "call_sid": None if texts or session.call_sid.startswith("pending-") else session.call_sid,
+        "channel": "messaging" if messaging else "voice",
+        "status": status,
+        "to": session.from_number if messaging else session.to_number,
+        "from": session.to_number if messaging else session.from_number,
+        "call_sid": None if messaging or session.call_sid.startswith("pending-") else session.call_sid,
         "parameters": execution.parameters if execution else {},
         "started_at": _iso(session.started_at),
         "ended_at": _iso(session.ended_at),
         "end_reason": session.end_reason,
         "current_node": session.current_node,
-        "error": execution.error if execution else None,
+        "error": error,
     }
 
 
@@ -401,7 +481,8 @@ def list_executions(org: OrgRef, flow_id: int, limit: int = PAGE_SIZE) -> list[d
         .order_by(CallSession.started_at.desc(), CallSession.id.desc())
         .limit(max(1, min(limit, 200)))
     ).all()
-    return [execution_summary(session, execution) for session, execution in rows]
+    texts = _texts([session.id for session, _ in rows if session.channel == "messaging"])
+    return [execution_summary(session, execution, texts.get(session.id, Texts())) for session, execution in rows]
 
 
 def execution_detail(org: OrgRef, execution_id: str) -> dict[str, Any] | None:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from extensions import db
-from models import CallSession, Flow
+from models import CallSession, Flow, FlowExecution
 from tests.calls.conftest import BASE, IVR_NUMBER, definition, node
 from tests.calls.test_executions import CUSTOMER, both_channels_flow, detail, path, start
 from tests.calls.test_messaging import SHARED, Texting, _web_service
@@ -209,3 +209,105 @@ def test_a_texts_only_flow_asked_for_a_call_is_refused(reminders):
     assert db.session.scalars(select(CallSession)).all() == []
     named = start(reminders.world, reminders.flow, channel="messaging", **REMIND)
     assert named.status_code == 201 and named.get_json()["channel"] == "messaging"
+
+
+# ---------------------------------------------------------------- status of a text conversation's execution
+
+CONFIRM = definition(
+    node(
+        "ask",
+        "menu",
+        {"prompt": "Hi {{ flow.data.name }}! Reply 1 to confirm.", "retries": 2, "options": [{"digit": "1"}]},
+        **{"1": "ok"},
+    ),
+    node("ok", "hangup", {"say": "Confirmed."}),
+    channels=["messaging"],
+)
+
+
+def listed(world, flow) -> dict[str, dict]:
+    resp = world.client.get(f"/api/flows/{flow.id}/executions", headers=world.editor)
+    assert resp.status_code == 200, resp.get_json()
+    return {e["id"]: e for e in resp.get_json()["executions"]}
+
+
+def test_a_first_text_refused_for_an_invalid_number_fails_the_execution_and_says_why(executions):
+    """A Menu has no failed outcome: its prompt refused (21211) ends the conversation ``not_sent``; the
+    execution is ``failed`` with Twilio's code, answered 502 as a refused call is, and kept."""
+    flow = executions.world.flow(CONFIRM, number=None)
+    resp = start(executions.world, flow, to="+15005550001", name="Ada")  # Twilio's "invalid number"
+    assert resp.status_code == 502, resp.get_json()
+    answer = resp.get_json()
+    assert answer["error"]["code"] == "upstream_error" and answer["upstream"]["code"] == 21211
+    assert "not valid" in answer["error"]["message"]
+    execution = answer["execution"]
+    assert execution["status"] == "failed" and execution["end_reason"] == "not_sent"
+    assert execution["error"]["code"] == 21211 and execution["error"]["node_id"] == "ask"
+    assert execution["error"]["message"] == "The 'to' phone number is not valid. (Twilio error 21211)"
+    got = detail(executions.world, execution["id"])
+    assert got["status"] == "failed" and got["error"] == execution["error"] and got["ended_at"]
+    assert [(m["direction"], m["status"]) for m in got["messages"]] == [("outbound", "failed")]
+    assert listed(executions.world, flow)[execution["id"]]["status"] == "failed"
+    assert executions.fake.state.messages == {} and executions.sessions("+15005550001")[0].live_key is None
+
+
+def test_a_first_text_to_a_contact_who_opted_out_fails_the_execution(reminders):
+    """The reminder's wait_for_reply has a failed outcome the export leaves unwired: the flow ends at
+    once, having reached no one. The execution is ``failed`` with 21610, not ``completed``."""
+    reminders.fake.state.opt_outs.add((CUSTOMER, IVR_NUMBER))  # the contact texted STOP to the number earlier
+    resp = start(reminders.world, reminders.flow, **REMIND)
+    assert resp.status_code == 502, resp.get_json()
+    answer = resp.get_json()
+    assert answer["upstream"]["code"] == 21610
+    execution = answer["execution"]
+    assert execution["status"] == "failed" and execution["error"]["code"] == 21610
+    assert execution["error"]["message"].startswith("The recipient has replied STOP")
+    assert execution["parameters"] == REMIND and execution["channel"] == "messaging"
+    got = detail(reminders.world, execution["id"])
+    assert got["status"] == "failed" and got["error"]["code"] == 21610
+    assert ("send_remind", "enter", "failed") in path(got)
+    assert listed(reminders.world, reminders.flow)[execution["id"]]["status"] == "failed"
+    reminders.fake.state.opt_outs.discard((CUSTOMER, IVR_NUMBER))  # they texted START: a new execution reaches them
+    again = start(reminders.world, reminders.flow, **REMIND)
+    assert again.status_code == 201 and again.get_json()["status"] == "in_progress"
+    assert again.get_json()["error"] is None
+
+
+def test_an_execution_whose_contact_texts_stop_at_the_first_reply_is_kept_listed_and_completed(executions):
+    flow = executions.world.flow(CONFIRM, number=None)
+    resp = start(executions.world, flow, name="Ada")
+    assert resp.status_code == 201 and resp.get_json()["status"] == "in_progress"
+    execution_id = resp.get_json()["id"]
+    executions.text("STOP", from_=CUSTOMER)
+    got = detail(executions.world, execution_id)
+    assert got["status"] == "completed" and got["end_reason"] == "opted_out" and got["error"] is None
+    assert got["parameters"] == {"name": "Ada"}
+    assert [(m["direction"], m["body"]) for m in got["messages"]] == [
+        ("outbound", "Hi Ada! Reply 1 to confirm."),
+        ("inbound", "STOP"),
+    ]
+    assert db.session.get(FlowExecution, execution_id).flow_id == flow.id
+    shown = listed(executions.world, flow)[execution_id]
+    assert shown["status"] == "completed" and shown["end_reason"] == "opted_out"
+
+
+def test_each_end_of_a_conversation_is_its_executions_status(executions):
+    """``completed`` (hangup), ``expired`` and ``not_sent`` after a first text that was taken."""
+    flow = executions.world.flow(CONFIRM, number=None)
+    ids = {}
+    for to in ("+14155550101", "+14155550102", "+14155550103"):
+        resp = start(executions.world, flow, to=to, name="Ada")
+        assert resp.status_code == 201, resp.get_json()
+        ids[to] = resp.get_json()["id"]
+    executions.text("1", from_="+14155550101")  # confirmed: the Hang up closes it
+    executions.fake.state.opt_outs.add(("+14155550103", IVR_NUMBER))  # opted out elsewhere: the retry is refused
+    executions.text("maybe", from_="+14155550103")
+    executions.wait(25 * 3600)  # the last one expires
+    shown = listed(executions.world, flow)
+    got = {to: (shown[i]["status"], shown[i]["end_reason"], (shown[i]["error"] or {}).get("code"))
+           for to, i in ids.items()}
+    assert got == {
+        "+14155550101": ("completed", "hangup", None),
+        "+14155550102": ("completed", "expired", None),
+        "+14155550103": ("failed", "not_sent", 21610),
+    }

@@ -18,6 +18,8 @@ from .state import FakeTwilioState
 # Messages
 TO_REQUIRED, FROM_REQUIRED, BODY_REQUIRED = 21604, 21603, 21602
 INVALID_TO = 21211
+# Twilio's test credentials' "invalid number" (a possible E.164 number that Twilio refuses with 21211)
+INVALID_NUMBER = "+15005550001"
 UNSUBSCRIBED = 21610
 # Twilio's default opt-out and opt-in keywords (Advanced Opt-Out off)
 STOP_WORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit"})
@@ -62,7 +64,7 @@ def send_message(state: FakeTwilioState, account_sid: str, form: MultiDict[str, 
     body, media = form.get("Body", ""), form.getlist("MediaUrl")
     if not to:
         raise bad_request(TO_REQUIRED, "A 'To' phone number is required.")
-    if not is_e164(to.removeprefix("whatsapp:")):
+    if not is_e164(to.removeprefix("whatsapp:")) or to.removeprefix("whatsapp:") == INVALID_NUMBER:
         raise bad_request(INVALID_TO, f"Invalid 'To' Phone Number: {to}")
     if not from_ and not service:
         raise bad_request(FROM_REQUIRED, "A 'From' phone number is required.")
