@@ -2,7 +2,8 @@
 
 The call runs through the app's own webhooks with the caller simulator over the test client,
 each request signed with the org's Twilio auth token exactly as Twilio signs it, so it takes
-the same path (signature check, flow, step log) as a real call and is stored like one.
+the same path (signature check, flow, step log) as a real call and is stored like one, marked
+``simulated``: labelled on the calls pages, counted in no analytics (``--at`` may date it anywhere).
 """
 
 from __future__ import annotations
@@ -116,7 +117,20 @@ def call_moment(at: str, tz_name: str | None, org: Organization) -> datetime:
 
 @contextmanager
 def _clock_from(start: datetime | None) -> Iterator[None]:
-    """Run the call on a clock that starts at `start` and then moves with real time (none: as it is)."""
+    """Run the call as a simulation (``PHONETREE_SIMULATION``: its session is ``simulated``), on a
+    clock that starts at `start` and then moves with real time (none: as it is)."""
+    config = current_app.config
+    simulating = config.get("PHONETREE_SIMULATION")
+    config["PHONETREE_SIMULATION"] = True
+    try:
+        with _moved_clock(start):
+            yield
+    finally:
+        config["PHONETREE_SIMULATION"] = simulating
+
+
+@contextmanager
+def _moved_clock(start: datetime | None) -> Iterator[None]:
     if start is None:
         yield
         return
@@ -231,7 +245,9 @@ def simulate(
     click.echo(transcript.text(include_requests=show_requests))
     session = db.session.scalar(select(CallSession).where(CallSession.call_sid == sim.call_sid))
     if session is not None:
-        click.echo(f"Stored as call {session.id}: {session.step_count} steps, ended: {session.end_reason or '-'}.")
+        click.echo(
+            f"Stored as simulated call {session.id}: {session.step_count} steps, ended: {session.end_reason or '-'}."
+        )
     if transcript.errors:
         sys.exit(1)
 

@@ -6,6 +6,12 @@ messaging session, step log) and is stored like any conversation. ``wait:<second
 conversation's clock (the app's ``PHONETREE_CLOCK``) on and fires the durable timers due by then
 as the timer worker would (`services.timers.run_due`: a reply timeout, the inactivity expiry).
 The flow's replies are recorded, not sent, unless ``--send``.
+
+The conversation is **simulated** (``PHONETREE_SIMULATION``): its sessions are marked
+``simulated``, labelled on the calls pages and counted in no analytics rollup, rebuild, dashboard
+or export, since a ``wait:`` dates what follows in the future. A conversation the script leaves
+waiting is ended (``simulation_ended``) with its timers: no simulated conversation stays live to
+catch the contact's real texts, and no timer of it waits in the future.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from extensions import db
 from flows.state import end_reason_words
 from models import CallSession, Message, Organization, utcnow
 from services import messaging, timers
+from services.call_store import lock_row
 from services.webhook_urls import webhook_url
 
 message_cli = AppGroup("message", help="Simulate text conversations through Phonetree's webhooks.")
@@ -56,8 +63,9 @@ class _Clock:
 @contextmanager
 def _configured(clock: _Clock, send: bool) -> Iterator[None]:
     config = current_app.config
-    saved = {k: config.get(k) for k in ("PHONETREE_CLOCK", "PHONETREE_MESSAGES_DRY_RUN")}
+    saved = {k: config.get(k) for k in ("PHONETREE_CLOCK", "PHONETREE_MESSAGES_DRY_RUN", "PHONETREE_SIMULATION")}
     config["PHONETREE_CLOCK"], config["PHONETREE_MESSAGES_DRY_RUN"] = clock, not send
+    config["PHONETREE_SIMULATION"] = True
     try:
         yield
     finally:
@@ -85,6 +93,17 @@ def _wait(org: Organization, number: str, contact: str, clock: _Clock, seconds: 
     if after is None:
         return ["the conversation expired" if _ended(session_id) == "expired" else "the reply timeout fired"]
     return ["the reply timeout fired"] if after.turn != turn else []
+
+
+def _close(org: Organization, session_id: str) -> bool:
+    """End the conversation if the script left it waiting (``simulation_ended``, its timers dropped)."""
+    db.session.rollback()
+    row = lock_row(org.id, "id", session_id)
+    if row is None or row.ended_at is not None:
+        db.session.rollback()
+        return False
+    messaging.expire(org, row, "simulation_ended")
+    return True
 
 
 def _ended(session_id: str) -> str | None:
@@ -160,12 +179,14 @@ def simulate(number: str, from_: str, script: str, org_slug: str | None, send: b
                         seen.add(row.id)
                         code = f" (error {row.error_code})" if row.error_code else ""
                         click.echo(f"< {row.body}{code}" if row.status != "failed" else f"< not sent: {row.body}{code}")
+        closed = [session_id for session_id in sessions if _close(org, session_id)]
     for session_id in sessions:
         session = db.session.get(CallSession, session_id)
-        click.echo(
-            f"Stored as conversation {session.id}: {session.step_count} steps, "
-            f"ended: {end_reason_words(session.end_reason, 'messaging') or '- (waiting)'}."
-        )
+        db.session.refresh(session)
+        ended = end_reason_words(session.end_reason, "messaging")
+        if session.id in closed:
+            ended = "left waiting by the script, ended by the simulation"
+        click.echo(f"Stored as simulated conversation {session.id}: {session.step_count} steps, ended: {ended}.")
     if not sessions:
         click.echo("No conversation: the number has no messaging flow (its auto-reply, if any, answered).")
     if failed:

@@ -30,6 +30,7 @@ END_REASONS: dict[str, str] = {
     "opted_out": "the contact texted an opt-out keyword (STOP, UNSUBSCRIBE ...): Twilio sends them nothing more",
     "not_sent": "a text conversation could not go on: a text of a node with no failed outcome (a menu's prompt, "
     "a retry) was refused (21610: the contact replied STOP; 21211: not a valid number ...)",
+    "simulation_ended": "`message simulate` ended the simulated conversation its script left waiting",
 }
 # (A built-in flow's call that ends with its Dial, Enqueue or AI stream ends ``answered``, or
 # with Twilio's status: busy, no-answer, failed, canceled.)

@@ -6,7 +6,8 @@ or `rebuild` recounts a range from the stored calls and steps (``flask analytics
 
 - every rollup row of a call is keyed by the UTC hour the call **started** (`CallScope`), its
   flow (0: a built-in flow's call), revision (0: a test user's call on the draft) and number
-  (0: none);
+  (0: none); a simulated session (``call_session.simulated``: played by ``call simulate`` or
+  ``message simulate``, on a clock of its own) counts in none;
 - a node's ``outcome = ''`` row: ``n`` counts its visits (``enter`` steps), ``hangups`` its
   ``hangup`` steps (the caller hung up while the call waited there: the final status callback
   logs one), and the **dwell** of each visit: from the visit's ``enter`` step to the call's next
@@ -293,9 +294,12 @@ def turn_deltas(
 ) -> Deltas:
     """The rollups of one turn: `steps` are its new step rows (``at`` a time or ISO text);
     `end_reason` is set when this turn sets the call's end reason (then `state` names the end node).
-    `call` is the locked `CallRow`, whose ``visit`` (its last ``enter`` step) the lock read."""
-    scope = CallScope.of(call)
+    `call` is the locked `CallRow`, whose ``visit`` (its last ``enter`` step) the lock read.
+    A simulated session (`call simulate`, `message simulate`) counts nothing."""
     deltas = Deltas()
+    if call.simulated:
+        return deltas
+    scope = CallScope.of(call)
     if opens:
         deltas.started(scope)
     tuples = _tuples(steps)
@@ -342,7 +346,7 @@ def _sessions(since: datetime | None, org_id: int | None, batch: int) -> Iterato
         cs.end_reason,
         end_node,
         cs.step_count,
-    ).order_by(cs.started_at, cs.id)
+    ).where(cs.simulated.is_(False)).order_by(cs.started_at, cs.id)
     if since is not None:
         query = query.where(cs.started_at >= since)
     if org_id is not None:

@@ -24,7 +24,7 @@ from models import CallSession, CallTurn, OrgRef, new_uid
 from services import analytics_rollup
 from services.call_scrub import scrub_json
 from services.call_store import CallRow, insert_session, lock_row, persist_turn
-from services.clock import now
+from services.clock import now, simulating
 
 log = logging.getLogger("phonetree.calls")
 
@@ -113,6 +113,8 @@ def start_call(
     """
     at = now()
     values = {"id": new_uid(), "org_id": org.id, "call_sid": call_sid, "state": {}, "started_at": at, "updated_at": at}
+    if simulating():  # `call simulate`: labelled, and counted in no analytics
+        values["simulated"] = True
     try:
         row = insert_session({**values, **fields})
     except IntegrityError:  # this CallSid already has a session: a retried or concurrent start

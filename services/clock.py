@@ -1,4 +1,4 @@
-"""The clock of the call runtime: real time, or a test's clock."""
+"""The clock of the call runtime: real time, or a test's clock (and whether it plays a simulation)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,13 @@ from datetime import datetime
 from flask import current_app
 
 from models import utcnow
+
+
+def simulating() -> bool:
+    """Whether the runtime plays a simulation (``app.config["PHONETREE_SIMULATION"]``, set by the
+    ``call simulate`` and ``message simulate`` commands with their clock): the sessions it starts
+    are ``simulated``, labelled on the calls pages and left out of analytics and exports."""
+    return bool(current_app.config.get("PHONETREE_SIMULATION"))
 
 
 def now() -> datetime:

@@ -391,6 +391,7 @@ def calls_csv(scope: Scope) -> Iterator[str]:
     )
     where = [
         CallSession.org_id == scope.org.id,
+        CallSession.simulated.is_(False),  # as in the rollups the dashboard shows
         CallSession.started_at >= period.start,
         CallSession.started_at < period.end,
     ]

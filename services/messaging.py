@@ -66,7 +66,7 @@ from services.call_flow import EXECUTION_DIRECTION, compiled, from_result, sessi
 from services.call_scrub import scrub
 from services.call_store import CallRow, insert_inbound_message, insert_session, lock_row, update_session
 from services.call_turns import TurnOutput, apply_turn
-from services.clock import now
+from services.clock import now, simulating
 from services.flow_revisions import definition_for_caller, published_definition
 from services.webhook_answers import TWIML, WebhookAnswer, empty_answer
 from upstream.provider import Provider
@@ -226,18 +226,19 @@ def _expired(org: OrgRef, session: CallRow) -> bool:
     return _expiry(org, session) <= now()
 
 
-def expire(org: OrgRef, session: CallRow) -> None:
-    """End a live session that saw no message for the flow's inactivity limit (reason ``expired``)."""
+def expire(org: OrgRef, session: CallRow, reason: str = "expired") -> None:
+    """End a live session that saw no message for the flow's inactivity limit (reason ``expired``;
+    ``simulation_ended``: `message simulate` closes the one its script left waiting)."""
     at = now()
-    ended = end_session(session.state, "expired", turn=session.turn)
+    ended = end_session(session.state, reason, turn=session.turn)
     update_session(
-        session.id, state=ended, live_key=None, ended_at=at, status="completed", end_reason="expired", updated_at=at
+        session.id, state=ended, live_key=None, ended_at=at, status="completed", end_reason=reason, updated_at=at
     )
     _drop_timers(session.id, session.state)
     if analytics_rollup.enabled() and session.end_reason is None:  # counted as `analytics rebuild` counts it
-        analytics_rollup.write(analytics_rollup.status_deltas(session, None, "expired", ended))
+        analytics_rollup.write(analytics_rollup.status_deltas(session, None, reason, ended))
     db.session.commit()
-    log.info("messaging session %s of org %s expired", session.id, org.slug)
+    log.info("messaging session %s of org %s ended: %s", session.id, org.slug, reason)
 
 
 def _insert_conversation(
@@ -275,6 +276,7 @@ def _insert_conversation(
             "from_number": contact[:64],
             "to_number": number[:64],
             "direction": direction,
+            "simulated": simulating(),  # `message simulate`: labelled, and counted in no analytics
         }
     )
 

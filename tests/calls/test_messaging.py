@@ -636,6 +636,58 @@ def test_cli_message_simulate_plays_a_conversation_with_a_wait(world, runner):
     )
 
 
+def test_cli_message_simulate_leaves_nothing_in_the_future_where_it_counts(world, runner, client, make):
+    """``wait:90000`` dates what follows 25 hours ahead: the conversation is marked simulated and
+    labelled, counted in no rollup (live or rebuilt), dashboard export or list of real traffic, and
+    the one the script leaves waiting is ended with its timers (nothing live, nothing pending)."""
+    from models.analytics import CallRollup, NodeRollup
+    from models.base import utcnow
+    from services.analytics_rollup import rebuild
+
+    flow = world.flow(SURVEY, number=None)
+    world.number(IVR_NUMBER, messaging_flow_id=flow.id)
+    world.app.config.pop("PHONETREE_CLOCK")  # the command keeps its own clock
+    script = "hi,1,wait:90000,hi again"  # the menu waits: the first conversation expires; the second waits
+    result = runner.invoke(args=["message", "simulate", "--number", IVR_NUMBER, "--from", CALLER, "--script", script])
+    assert result.exit_code == 0, result.output
+    assert "… 90000 s pass; the conversation expired" in result.output
+    assert result.output.splitlines()[-1].endswith("ended: left waiting by the script, ended by the simulation.")
+    assert "config" not in result.output and world.app.config.get("PHONETREE_SIMULATION") in (None, False)
+    sessions = db.session.scalars(select(CallSession).order_by(CallSession.started_at)).all()
+    assert [(s.simulated, s.end_reason, s.live_key) for s in sessions] == [
+        (True, "expired", None),
+        (True, "simulation_ended", None),
+    ]
+    later = utcnow() + timedelta(hours=20)
+    assert sessions[1].started_at > later  # the simulation's own rows are dated ahead ...
+    assert world.count(Timer) == 0  # ... but nothing waits on them
+    assert world.count(CallRollup) == 0 and world.count(NodeRollup) == 0  # and nothing counts them
+    rebuild()
+    db.session.expire_all()
+    assert world.count(CallRollup) == 0 and world.count(NodeRollup) == 0
+    make.user("viewer@acme.example", "viewer", world.org)
+    make.login("viewer@acme.example")
+    csv = client.get("/dashboard/calls.csv?period=today", buffered=True).get_data(as_text=True)
+    assert sessions[0].id not in csv
+    sessions[0].simulated = False  # the same conversation, were it real, would be exported and counted
+    db.session.commit()
+    assert sessions[0].id in client.get("/dashboard/calls.csv?period=today", buffered=True).get_data(as_text=True)
+    rebuild()
+    db.session.expire_all()
+    assert world.count(CallRollup) > 0
+    sessions[0].simulated = True
+    db.session.commit()
+    rebuild()
+    db.session.expire_all()
+    assert world.count(CallRollup) == 0
+    listing = client.get("/calls/").get_data(as_text=True)
+    assert listing.count(">simulated</span>") == 2
+    page = client.get(f"/calls/{sessions[1].id}").get_data(as_text=True)
+    assert ">simulated</span>" in page and "simulation ended" in page
+    texting_now = [m for m in db.session.scalars(select(Message)) if m.session_id == sessions[1].id]
+    assert texting_now and all(m.created_at > later for m in texting_now)
+
+
 def test_cli_message_simulate_refuses_a_script_that_texts_nothing(world, runner):
     flow = world.flow(SURVEY, number=None)
     world.number(IVR_NUMBER, messaging_flow_id=flow.id)

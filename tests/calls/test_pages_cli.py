@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from extensions import db
 from models import CallSession, Flow
+from models.analytics import CallRollup, NodeRollup
 from sim import DialResult, PayResult, Press, RecordAudio
 from tests.calls.conftest import IVR_NUMBER
 from tests.calls.flows import acme
@@ -137,7 +138,8 @@ def test_cli_simulate_prints_the_transcript_and_stores_the_call(world, runner):
     assert "Caller hears: Press 1 for sales, 2 to pay, 3 to hold." in result.output
     assert "Caller presses: 7" in result.output and "Sorry, that is not a valid choice." in result.output
     session = db.session.scalar(select(CallSession))
-    assert session.from_number == "+15551234567" and f"Stored as call {session.id}" in result.output
+    assert session.from_number == "+15551234567" and f"Stored as simulated call {session.id}" in result.output
+    assert session.simulated is True and world.count(CallRollup) == 0 and world.count(NodeRollup) == 0
     assert world.path(session)[:4] == [
         ("main", "enter", None),
         ("main", "input", None),
@@ -173,7 +175,7 @@ def test_cli_simulate_at_fixes_the_calls_clock_in_the_orgs_time_zone(world, runn
     def hours_outcome(*extra):
         result = runner.invoke(args=["call", "simulate", "--number", IVR_NUMBER, "--script", "1,hangup", *extra])
         assert result.exit_code == 0, result.output
-        stored = re.search(r"Stored as call (\w+):", result.output).group(1)
+        stored = re.search(r"Stored as simulated call (\w+):", result.output).group(1)
         session = db.session.scalar(select(CallSession).where(CallSession.id == stored))
         return result.output, dict((n, o) for n, e, o in world.path(session) if n == "hours")["hours"]
 
