@@ -11,7 +11,8 @@ The conversation is **simulated** (``PHONETREE_SIMULATION``): its sessions are m
 ``simulated``, labelled on the calls pages and counted in no analytics rollup, rebuild, dashboard
 or export, since a ``wait:`` dates what follows in the future. A conversation the script leaves
 waiting is ended (``simulation_ended``) with its timers: no simulated conversation stays live to
-catch the contact's real texts, and no timer of it waits in the future.
+catch the contact's real texts, and no timer of it waits in the future. A contact with a live real
+conversation with the number is refused (the script's texts would join it).
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def _close(org: Organization, session_id: str) -> bool:
     """End the conversation if the script left it waiting (``simulation_ended``, its timers dropped)."""
     db.session.rollback()
     row = lock_row(org.id, "id", session_id)
-    if row is None or row.ended_at is not None:
+    if row is None or row.ended_at is not None or not row.simulated:
         db.session.rollback()
         return False
     messaging.expire(org, row, "simulation_ended")
@@ -138,6 +139,11 @@ def simulate(number: str, from_: str, script: str, org_slug: str | None, send: b
     clock, failed, seen = _Clock(), False, set()
     sessions: list[str] = []
     items = _script(script)
+    live = _live(org, number, from_)
+    if live is not None and not live.simulated:  # the texts would join a real conversation
+        raise click.ClickException(
+            f"{from_} has a live conversation with {number} (not a simulation); simulate with another --from."
+        )
     with _configured(clock, send):
         for item in items:
             if item.startswith("wait:"):

@@ -688,6 +688,17 @@ def test_cli_message_simulate_leaves_nothing_in_the_future_where_it_counts(world
     assert texting_now and all(m.created_at > later for m in texting_now)
 
 
+def test_cli_message_simulate_refuses_a_contact_in_a_real_conversation(texting, runner):
+    texting.text("hi")  # a real conversation, waiting for the contact's reply
+    (real,) = texting.sessions()
+    args = ["message", "simulate", "--number", texting.number, "--from", CALLER, "--script", "1"]
+    result = runner.invoke(args=args)
+    assert result.exit_code == 1 and "has a live conversation" in result.output and "another --from" in result.output
+    db.session.expire_all()
+    (session,) = texting.sessions()
+    assert session.id == real.id and session.live_key and session.turn == real.turn and not session.simulated
+
+
 def test_cli_message_simulate_refuses_a_script_that_texts_nothing(world, runner):
     flow = world.flow(SURVEY, number=None)
     world.number(IVR_NUMBER, messaging_flow_id=flow.id)
