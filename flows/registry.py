@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from flows.definition import CHANNELS, Node
+from flows.formats import DURATION_UNITS
 from flows.issues import Issue
 
 if TYPE_CHECKING:
@@ -65,10 +66,20 @@ class Field:
     # the channels the prop has an effect on (None: every channel of its node type); the designer
     # hides it on a flow that serves none of them (a keypad's finish key in a text conversation)
     channels: tuple[str, ...] | None = None
+    # a number field that is a duration: its unit ("s" or "ms", `flows.formats.DURATION_UNITS`), so
+    # a value out of range is told in words a user reads ("between 1 second and 7 days (604800 s)")
+    unit: str | None = None
+    # the words a text field's placeholder shows for its default, by the one channel the flow
+    # serves ({"messaging": "the contact"}); the stored default stays as declared
+    placeholders: dict[str, str] | None = field(default=None, hash=False)
 
     def __post_init__(self) -> None:
         if self.kind not in FIELD_KINDS:
             raise ValueError(f"unknown field kind {self.kind!r}")
+        if self.unit is not None and (self.kind != "number" or self.unit not in DURATION_UNITS):
+            raise ValueError(f"field {self.name!r}: unit is for a number field, one of {sorted(DURATION_UNITS)}")
+        if self.placeholders is not None and set(self.placeholders) - set(CHANNELS):
+            raise ValueError(f"field {self.name!r}: placeholders are keyed by channel")
         if self.channels is not None and (not self.channels or set(self.channels) - set(CHANNELS)):
             raise ValueError(f"field {self.name!r}: channels must be voice and/or messaging")
 
@@ -89,6 +100,10 @@ class Field:
             data["max"] = self.max
         if self.channels is not None:
             data["channels"] = list(self.channels)
+        if self.unit is not None:
+            data["unit"] = self.unit
+        if self.placeholders is not None:
+            data["placeholders"] = dict(self.placeholders)
         return data
 
 
