@@ -195,6 +195,9 @@ class NodeType:
     messaging_label: ClassVar[str] = ""
     icon: ClassVar[str] = ""
     category: ClassVar[str] = ""
+    # the palette group on a flow that serves text conversations only, when `category` speaks of
+    # calls ("" : category): Say and Hang up send texts there, so they sit under "Messages"
+    messaging_category: ClassVar[str] = ""
     description: ClassVar[str] = ""
     fields: ClassVar[tuple[Field, ...]] = ()
     fixed_outcomes: ClassVar[tuple[str, ...]] = ()
@@ -297,6 +300,7 @@ class NodeType:
             "waits": bool(self.waits_for),
             "waits_for": list(self.waits_for),
             "results": list(self.results),
+            "messaging_category": self.messaging_category or self.category,
             "summary": copy.deepcopy(list(self.summary)),
             "starter_props": copy.deepcopy(self.starter_props),
             "ends_call": self.ends_call,
@@ -358,7 +362,7 @@ def get_node_type(type_name: str) -> NodeType | None:
     return NODE_TYPES.get(type_name)
 
 
-CATEGORY_ORDER = ("Voice", "Input", "Logic", "Connect", "Integrations", "Payments", "AI", "Built-in")
+CATEGORY_ORDER = ("Messages", "Voice", "Input", "Logic", "Connect", "Integrations", "Payments", "AI", "Built-in")
 
 
 def node_type_catalog() -> dict[str, Any]:
@@ -373,7 +377,8 @@ def node_type_catalog() -> dict[str, Any]:
             t.type_name,
         ),
     )
-    extra = sorted({t.category for t in types} - set(CATEGORY_ORDER))
+    named = {t.category for t in types} | {t.messaging_category for t in types if t.messaging_category}
+    extra = sorted(named - set(CATEGORY_ORDER))
     return {
         "field_kinds": dict(FIELD_KINDS),
         "branch_operators": [{"name": k, "label": v[0], "needs_value": v[1]} for k, v in OPERATORS.items()],

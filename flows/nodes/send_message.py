@@ -81,6 +81,7 @@ class SendMessage(NodeType):
     label = "Send message"
     icon = "message"
     category = "Integrations"
+    messaging_category = "Messages"
     description = "Text the contact a link, a confirmation, a picture ... on a call or in a conversation."
     channels = ("voice", "messaging")
     fields = (

@@ -20,8 +20,10 @@ class Say(NodeType):
 
     type_name = "say"
     label = "Say / Play"
+    messaging_label = "Send text"  # on a text flow its prompt is texted to the contact (`add_prompt`)
     icon = "speaker"
     category = "Voice"
+    messaging_category = "Messages"
     description = "Speak text or play an audio file (in a text conversation: send it), then continue."
     fields = (
         Field("prompt", "prompt", "Say or play", required=True),
@@ -173,6 +175,7 @@ class Hangup(NodeType):
     messaging_label = "End conversation"
     icon = "phone-off"
     category = "Voice"
+    messaging_category = "Messages"
     description = "Say (or text) an optional goodbye and end the call or conversation."
     fields = (
         Field("say", "template", "Goodbye message", default=""),

@@ -119,6 +119,18 @@ def test_field_kinds_are_checked() -> None:
         Field("x", "colour", "X")
 
 
+def test_a_text_flow_palette_groups_the_nodes_that_text_under_messages() -> None:
+    catalog = node_type_catalog()
+    by_type = {t["type"]: t for t in catalog["types"]}
+    assert catalog["categories"][:2] == ["Messages", "Voice"]
+    texting = {t for t, entry in by_type.items() if entry["messaging_category"] == "Messages"}
+    assert texting == {"say", "hangup", "send_message"}
+    assert (by_type["say"]["category"], by_type["say"]["messaging_label"]) == ("Voice", "Send text")
+    assert by_type["record"]["messaging_category"] == "Voice"  # voice only: stays (greyed) under Voice
+    assert by_type["menu"]["messaging_category"] == by_type["menu"]["category"] == "Input"
+    assert all(t["category"] != "Messages" for t in catalog["types"])  # a call flow's palette has no such group
+
+
 def test_duration_fields_say_their_range_in_words() -> None:
     from flows.formats import duration_range
 
