@@ -278,6 +278,12 @@ class NodeType:
         return ()
 
     def run(self, node: Node, rt: Runtime) -> NodeResult:
+    def reply_words(self, node: Node) -> Iterable[tuple[str, str]]:
+        """(field path, text) of each text reply that takes one of the node's outcomes when it is the
+        whole message (a menu option's keyword): validation warns, on a flow whose texts reach the
+        node, about one Twilio takes as an opt-out (`flows.opt_out`)."""
+        return ()
+
         """Enter the node."""
         raise NotImplementedError(f"node type {self.type_name} cannot run")
 

@@ -131,6 +131,15 @@ class Menu(NodeType):
             ):
                 yield error("invalid_keywords", "Keywords must be a list of words.", node.id, f"{path}.keywords")
 
+    def reply_words(self, node: Node) -> Iterable[tuple[str, str]]:
+        """Each option's keywords (in a text reply, one alone chooses the option)."""
+        options = node.props.get("options")
+        for i, option in enumerate(options if isinstance(options, list) else []):
+            keywords = option.get("keywords") if isinstance(option, dict) else None
+            for keyword in keywords if isinstance(keywords, list) else []:
+                if isinstance(keyword, str):
+                    yield f"options[{i}].keywords", keyword
+
     def _options(self, node: Node) -> list[dict[str, Any]]:
         return [o for o in self.prop(node, "options") or [] if isinstance(o, dict) and o.get("digit")]
 
