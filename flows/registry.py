@@ -211,7 +211,8 @@ class NodeType:
     quiet_outcomes: ClassVar[tuple[str, ...]] = ()
     # more such outcomes on a flow that serves text conversations only (no one is left on a line)
     messaging_quiet_outcomes: ClassVar[tuple[str, ...]] = ()
-    # what `rt.set_result` publishes as widgets.<node id>.<name> (the designer's variable picker)
+    # what `rt.set_result` publishes as widgets.<node id>.<name> (the designer's variable picker); a
+    # dotted name is a key inside one (inbound.Body)
     results: ClassVar[tuple[str, ...]] = ()
     # the card's one-line summary: alternatives tried in order, each a text with {slots} (see
     # SUMMARY_SLOT_RE) or {"when": {field: value}, "channels": [...], "text": ...}; the first whose
@@ -277,13 +278,13 @@ class NodeType:
         """Names of flow variables this node sets (for read-before-set warnings)."""
         return ()
 
-    def run(self, node: Node, rt: Runtime) -> NodeResult:
     def reply_words(self, node: Node) -> Iterable[tuple[str, str]]:
         """(field path, text) of each text reply that takes one of the node's outcomes when it is the
         whole message (a menu option's keyword): validation warns, on a flow whose texts reach the
         node, about one Twilio takes as an opt-out (`flows.opt_out`)."""
         return ()
 
+    def run(self, node: Node, rt: Runtime) -> NodeResult:
         """Enter the node."""
         raise NotImplementedError(f"node type {self.type_name} cannot run")
 
@@ -299,6 +300,7 @@ class NodeType:
             "messaging_label": self.messaging_label or self.label,
             "icon": self.icon,
             "category": self.category,
+            "messaging_category": self.messaging_category or self.category,
             "description": self.description,
             "fields": [f.to_dict() for f in self.fields],
             "outcomes": list(self.fixed_outcomes),
@@ -306,7 +308,6 @@ class NodeType:
             "waits": bool(self.waits_for),
             "waits_for": list(self.waits_for),
             "results": list(self.results),
-            "messaging_category": self.messaging_category or self.category,
             "summary": copy.deepcopy(list(self.summary)),
             "starter_props": copy.deepcopy(self.starter_props),
             "ends_call": self.ends_call,

@@ -69,7 +69,8 @@ class WaitForReply(NodeType):
     )
     fixed_outcomes = ("replied", "timeout", "failed")
     waits_for = ("input", "timeout")
-    results = ("inbound", "status", "sid", "error")
+    results = ("inbound.Body", "inbound.From", "inbound.MediaUrl0", "inbound.media", "inbound", "status", "sid",
+               "error")
     summary = ("{prompt}",)
 
     def validate(self, node: Node) -> Iterable[Issue]:
