@@ -3,9 +3,8 @@ durations and opt-out keywords explained, and how a request starts it."""
 
 from __future__ import annotations
 
-from tests.browser.test_designer import acme, card, open_designer
-from tests.plugins.browser import login, shot
-from tests.plugins.factories import PASSWORD
+from tests.browser.test_designer import acme, card, open_draft
+from tests.plugins.browser import shot
 
 __all__ = ["acme"]  # fixture used below
 
@@ -38,14 +37,7 @@ def groups(page) -> dict[str, list[str]]:
 
 
 def test_a_text_flows_palette_groups_what_texts_under_messages_and_regroups_with_the_channels(page, live_server, acme):
-    from extensions import db
-    from services import flow_revisions as svc
-
-    flow = acme["blank"]
-    svc.save_draft(acme["org"], acme["erin"], flow, conversation(), flow.draft_version)
-    db.session.commit()
-    login(page, live_server, "erin@example.com", PASSWORD)
-    open_designer(page, live_server, flow.id)
+    open_draft(page, live_server, acme, conversation())
     page.click("#tab-add")
     shown = groups(page)
     assert list(shown)[:2] == ["Messages", "Voice"]
@@ -68,14 +60,7 @@ def test_a_text_flows_palette_groups_what_texts_under_messages_and_regroups_with
 
 
 def test_a_text_flows_forms_speak_of_the_conversation(page, live_server, acme):
-    from extensions import db
-    from services import flow_revisions as svc
-
-    flow = acme["blank"]
-    svc.save_draft(acme["org"], acme["erin"], flow, conversation(), flow.draft_version)
-    db.session.commit()
-    login(page, live_server, "erin@example.com", PASSWORD)
-    open_designer(page, live_server, flow.id)
+    open_draft(page, live_server, acme, conversation())
 
     card(page, "ask").click()  # the start: a request texts `to` first
     page.wait_for_selector("#node-form form[data-node-id=ask]")
