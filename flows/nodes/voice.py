@@ -26,12 +26,13 @@ class Say(NodeType):
     messaging_category = "Messages"
     description = "Speak text or play an audio file (in a text conversation: send it), then continue."
     fields = (
-        Field("prompt", "prompt", "Say or play", required=True),
+        Field("prompt", "prompt", "Message", required=True),
         Field("loop", "number", "Repeat", default=1, min=1, max=10, channels=("voice",)),
         Field("pause_after", "number", "Pause after (seconds)", default=0, min=0, max=60, channels=("voice",),
               unit="s"),
     )
     fixed_outcomes = ("next",)
+    messaging_quiet_outcomes = ("next",)  # as Send message's sent: a last text is the conversation's goodbye
     summary = prompt_summary("prompt")
     channels = ("voice", "messaging")  # in a messaging session the prompt is sent as a message
 

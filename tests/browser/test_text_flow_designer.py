@@ -46,6 +46,15 @@ def test_a_text_flows_palette_groups_what_texts_under_messages_and_regroups_with
     assert page.locator(".palette-group[data-category=Voice] .palette-item.off-channel").count() == 2
     assert "Send message" not in shown["Integrations"]
     shot(page, "designer-text-flow-palette")
+    page.click(".palette-item[data-type=say]")  # Send text: its form speaks of a message, not of a voice
+    page.wait_for_selector("#node-form form[data-node-id=say]")
+    assert page.locator("#node-form .nf-type").inner_text() == "Send text"
+    assert page.locator("#node-form [data-field=prompt] .nf-label").text_content().startswith("Message")
+    assert page.locator("#node-form [data-field=loop]").is_hidden()
+    assert page.locator(".node-card[data-id=say] .nc-type").text_content() == "Send text"
+    assert page.input_value("#node-form input[name=name]") == "Send text"  # named as the palette names it
+    shot(page, "designer-text-flow-send-text-form")
+    page.click("#tab-add")
 
     page.click("#tab-flow")
     page.select_option("#settings-form select[name='f.channels']", "voice")

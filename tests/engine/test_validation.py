@@ -164,6 +164,8 @@ def test_a_text_conversation_may_end_after_its_last_text_but_not_after_a_failed_
 
     assert dead_ends(["messaging"]) == {"outcomes.failed"}
     assert dead_ends(["voice"]) == dead_ends(["voice", "messaging"]) == {"outcomes.sent", "outcomes.failed"}
+    said = flow(node("t", "say", {"prompt": "See you!"}), channels=["messaging"])  # Send text: texted as well
+    assert not [i for i in validate(said) if i.code == "dead_end"]
 
 
 def test_on_a_calls_and_texts_flow_each_warning_names_the_sessions_that_reach_its_node() -> None:
