@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from flows.formats import (
     DIGIT_KEYS,
     alphanumeric_sender,
+    duration_range,
     is_template,
     messaging_service_sid,
     phone_valid,
@@ -44,6 +45,15 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def number_range(spec: Field) -> str:
+    """The range of a number field in words: a duration's in its units (`duration_range`)."""
+    if spec.unit is not None:
+        return duration_range(spec.min, spec.max, spec.unit)
+    if spec.min is not None and spec.max is not None:
+        return f"between {spec.min:g} and {spec.max:g}"
+    return f"at least {spec.min:g}" if spec.min is not None else f"at most {spec.max:g}"
+
+
 def check_field(node: Node, spec: Field, value: Any) -> Iterable[Issue]:
     """Issues for one prop value according to its field kind."""
     name, kind = spec.name, spec.kind
@@ -58,7 +68,7 @@ def check_field(node: Node, spec: Field, value: Any) -> Iterable[Issue]:
         if not _is_number(value):
             yield bad("invalid_type", f"{spec.label} must be a number.")
         elif (spec.min is not None and value < spec.min) or (spec.max is not None and value > spec.max):
-            yield bad("out_of_range", f"{spec.label} must be between {spec.min:g} and {spec.max:g}.")
+            yield bad("out_of_range", f"{spec.label} must be {number_range(spec)}.")
     elif kind == "bool" and not isinstance(value, bool):
         yield bad("invalid_type", f"{spec.label} must be true or false.")
     elif kind == "select" and value not in (spec.choices or ()):

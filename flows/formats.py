@@ -109,3 +109,44 @@ def messaging_service_sid(text: str) -> bool:
 def alphanumeric_sender(text: str) -> bool:
     """True for a text that Twilio accepts as an alphanumeric sender ID."""
     return bool(ALPHANUMERIC_SENDER_RE.match(text.strip()))
+
+
+
+# Duration units a number field may declare (`flows.registry.Field.unit`), in seconds each.
+DURATION_UNITS = {"s": 1.0, "ms": 0.001}
+_SPANS = ((86400, "day"), (3600, "hour"), (60, "minute"))
+
+
+def _figure(value: float) -> str:
+    return f"{value:.15g}"
+
+
+def duration_words(seconds: float) -> str:
+    """A duration as a person reads it: ``7 days``, ``10 minutes``, ``90 seconds``, ``1 second``
+    (the largest unit that holds it whole; a minute or less stays in seconds)."""
+    for size, name in _SPANS:
+        if seconds > 60 and seconds % size == 0:
+            count = int(seconds // size)
+            return f"{count} {name}{'s' if count != 1 else ''}"
+    return f"{_figure(seconds)} second{'' if seconds == 1 else 's'}"
+
+
+def duration_range(low: float | None, high: float | None, unit: str = "s") -> str:
+    """A duration field's range in words, with the figures as typed in brackets where they read
+    otherwise: ``between 1 second and 7 days (604800 s)``, ``between 1 and 60 seconds``,
+    ``between 2 and 10 seconds (2000 to 10000 ms)``, ``at most 5 seconds``."""
+    scale = DURATION_UNITS[unit]
+    bounds = [(b, duration_words(b * scale)) for b in (low, high) if b is not None]
+    if not bounds:
+        return "any length"
+    in_seconds = all(words.endswith(("second", "seconds")) for _, words in bounds)
+    if len(bounds) == 1:
+        text = f"at {'least' if low is not None else 'most'} {bounds[0][1]}"
+    elif in_seconds:
+        text = f"between {_figure(low * scale)} and {bounds[1][1]}"
+    else:
+        text = f"between {bounds[0][1]} and {bounds[1][1]}"
+    if unit != "s":
+        return f"{text} ({' to '.join(_figure(b) for b, _ in bounds)} {unit})"
+    renamed = [_figure(b) for b, words in bounds if not words.endswith(("second", "seconds"))]
+    return f"{text} ({' to '.join(renamed)} s)" if renamed else text

@@ -9,6 +9,7 @@ without running the waiting node (its retry prompt would only be refused); see `
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,3 +24,12 @@ def opt_out_keyword(params: Mapping[str, Any]) -> str | None:
     if str(params.get("OptOutType") or "").strip().upper() == "STOP":
         return body[:32] or "STOP"
     return body if body in OPT_OUT_KEYWORDS else None
+
+
+def opt_out_word(text: str) -> str | None:
+    """The opt-out keyword `text` is as a whole reply (upper case), or None: what a menu keyword or
+    an expected reply can never be, since Twilio opts the contact out before the flow sees it.
+    Case and accents do not count (a menu matches ``Stóp`` as ``stop``)."""
+    decomposed = unicodedata.normalize("NFKD", str(text).strip())
+    word = "".join(c for c in decomposed if not unicodedata.combining(c)).upper()
+    return word if word in OPT_OUT_KEYWORDS else None

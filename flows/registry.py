@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from flows.definition import CHANNELS, Node
+from flows.formats import DURATION_UNITS
 from flows.issues import Issue
 
 if TYPE_CHECKING:
@@ -65,10 +66,20 @@ class Field:
     # the channels the prop has an effect on (None: every channel of its node type); the designer
     # hides it on a flow that serves none of them (a keypad's finish key in a text conversation)
     channels: tuple[str, ...] | None = None
+    # a number field that is a duration: its unit ("s" or "ms", `flows.formats.DURATION_UNITS`), so
+    # a value out of range is told in words a user reads ("between 1 second and 7 days (604800 s)")
+    unit: str | None = None
+    # the words a text field's placeholder shows for its default, by the one channel the flow
+    # serves ({"messaging": "the contact"}); the stored default stays as declared
+    placeholders: dict[str, str] | None = field(default=None, hash=False)
 
     def __post_init__(self) -> None:
         if self.kind not in FIELD_KINDS:
             raise ValueError(f"unknown field kind {self.kind!r}")
+        if self.unit is not None and (self.kind != "number" or self.unit not in DURATION_UNITS):
+            raise ValueError(f"field {self.name!r}: unit is for a number field, one of {sorted(DURATION_UNITS)}")
+        if self.placeholders is not None and set(self.placeholders) - set(CHANNELS):
+            raise ValueError(f"field {self.name!r}: placeholders are keyed by channel")
         if self.channels is not None and (not self.channels or set(self.channels) - set(CHANNELS)):
             raise ValueError(f"field {self.name!r}: channels must be voice and/or messaging")
 
@@ -89,6 +100,10 @@ class Field:
             data["max"] = self.max
         if self.channels is not None:
             data["channels"] = list(self.channels)
+        if self.unit is not None:
+            data["unit"] = self.unit
+        if self.placeholders is not None:
+            data["placeholders"] = dict(self.placeholders)
         return data
 
 
@@ -180,6 +195,9 @@ class NodeType:
     messaging_label: ClassVar[str] = ""
     icon: ClassVar[str] = ""
     category: ClassVar[str] = ""
+    # the palette group on a flow that serves text conversations only, when `category` speaks of
+    # calls ("" : category): Say and Hang up send texts there, so they sit under "Messages"
+    messaging_category: ClassVar[str] = ""
     description: ClassVar[str] = ""
     fields: ClassVar[tuple[Field, ...]] = ()
     fixed_outcomes: ClassVar[tuple[str, ...]] = ()
@@ -193,7 +211,8 @@ class NodeType:
     quiet_outcomes: ClassVar[tuple[str, ...]] = ()
     # more such outcomes on a flow that serves text conversations only (no one is left on a line)
     messaging_quiet_outcomes: ClassVar[tuple[str, ...]] = ()
-    # what `rt.set_result` publishes as widgets.<node id>.<name> (the designer's variable picker)
+    # what `rt.set_result` publishes as widgets.<node id>.<name> (the designer's variable picker); a
+    # dotted name is a key inside one (inbound.Body)
     results: ClassVar[tuple[str, ...]] = ()
     # the card's one-line summary: alternatives tried in order, each a text with {slots} (see
     # SUMMARY_SLOT_RE) or {"when": {field: value}, "channels": [...], "text": ...}; the first whose
@@ -259,6 +278,12 @@ class NodeType:
         """Names of flow variables this node sets (for read-before-set warnings)."""
         return ()
 
+    def reply_words(self, node: Node) -> Iterable[tuple[str, str]]:
+        """(field path, text) of each text reply that takes one of the node's outcomes when it is the
+        whole message (a menu option's keyword): validation warns, on a flow whose texts reach the
+        node, about one Twilio takes as an opt-out (`flows.opt_out`)."""
+        return ()
+
     def run(self, node: Node, rt: Runtime) -> NodeResult:
         """Enter the node."""
         raise NotImplementedError(f"node type {self.type_name} cannot run")
@@ -275,6 +300,7 @@ class NodeType:
             "messaging_label": self.messaging_label or self.label,
             "icon": self.icon,
             "category": self.category,
+            "messaging_category": self.messaging_category or self.category,
             "description": self.description,
             "fields": [f.to_dict() for f in self.fields],
             "outcomes": list(self.fixed_outcomes),
@@ -343,7 +369,7 @@ def get_node_type(type_name: str) -> NodeType | None:
     return NODE_TYPES.get(type_name)
 
 
-CATEGORY_ORDER = ("Voice", "Input", "Logic", "Connect", "Integrations", "Payments", "AI", "Built-in")
+CATEGORY_ORDER = ("Messages", "Voice", "Input", "Logic", "Connect", "Integrations", "Payments", "AI", "Built-in")
 
 
 def node_type_catalog() -> dict[str, Any]:
@@ -358,7 +384,8 @@ def node_type_catalog() -> dict[str, Any]:
             t.type_name,
         ),
     )
-    extra = sorted({t.category for t in types} - set(CATEGORY_ORDER))
+    named = {t.category for t in types} | {t.messaging_category for t in types if t.messaging_category}
+    extra = sorted(named - set(CATEGORY_ORDER))
     return {
         "field_kinds": dict(FIELD_KINDS),
         "branch_operators": [{"name": k, "label": v[0], "needs_value": v[1]} for k, v in OPERATORS.items()],

@@ -456,6 +456,35 @@ def call_context(call: Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
+# The session's names a template may use, by the channel whose sessions have them (`build_context`
+# makes them): the designer offers those of the flow's channels. (name, what it holds, channels)
+SESSION_NAMES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("call.from", "the caller's number", ("voice",)),
+    ("call.to", "the number they called", ("voice",)),
+    ("call.sid", "Twilio's CallSid", ("voice",)),
+    ("call.from_city", "the caller's city, when Twilio knows it", ("voice",)),
+    ("call.from_country", "the caller's country", ("voice",)),
+    ("call.caller_name", "caller name (CNAM), when enabled", ("voice",)),
+    ("trigger.message.Body", "the text that began the conversation", ("messaging",)),
+    ("trigger.message.From", "the contact's number, as they texted", ("messaging",)),
+    ("trigger.message.To", "the number they texted", ("messaging",)),
+    ("contact.channel.address", "the other party's number: the caller or the contact", ("voice", "messaging")),
+    ("flow.channel.address", "this flow's number in the call or conversation", ("voice", "messaging")),
+    ("trigger.channel", "voice or messaging: which kind of session this is", ("voice", "messaging")),
+)
+
+
+def session_names(channels: tuple[str, ...] | list[str]) -> list[tuple[str, str]]:
+    """(name, what it holds) of the `SESSION_NAMES` a flow serving `channels` can use; ``trigger.channel``
+    only where it can tell two channels apart."""
+    served = set(channels)
+    return [
+        (name, what)
+        for name, what, where in SESSION_NAMES
+        if served & set(where) and (name != "trigger.channel" or len(served) > 1)
+    ]
+
+
 def build_context(
     call: Mapping[str, Any],
     variables: Mapping[str, Any],

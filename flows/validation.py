@@ -23,6 +23,7 @@ from flows.channels import channel_issues, reached
 from flows.definition import NODE_ID_RE, DefinitionError, FlowDefinition, Node, gc_paused, load_definition
 from flows.field_checks import check_fields
 from flows.issues import Issue, error, warning
+from flows.opt_out import opt_out_word
 from flows.registry import NODE_TYPES, NodeType
 from flows.templating import analyze
 
@@ -139,6 +140,8 @@ class _Validator:
             reads.extend((field, name) for name in info.reads)
         if reads:
             self.reads[node.id] = reads
+        if "messaging" in self._channels(node.id):
+            self._opt_out_words(node, node_type)
         sets = set(node_type.sets_variables(node))
         if sets:
             self.sets[node.id] = sets
@@ -158,6 +161,18 @@ class _Validator:
                 if outcome not in node.outcomes and outcome not in quiet and outcome not in faulty:
                     self.warnings.append(warning("dead_end", f"Outcome {outcome!r} is not connected: "
                                                  f"{DEAD_END_WORDS[session]}", node.id, f"outcomes.{outcome}"))
+
+    def _opt_out_words(self, node: Node, node_type: NodeType) -> None:
+        """A reply the node waits for that Twilio takes as an opt-out never reaches the flow."""
+        for path, text in node_type.reply_words(node):
+            word = opt_out_word(text)
+            if word is not None:
+                self.warnings.append(warning(
+                    "opt_out_keyword",
+                    f"{text.strip()!r} is one of Twilio's opt-out words: a contact who replies {word} is "
+                    "unsubscribed from this number's texts and the conversation ends (opted out), so that "
+                    "reply never gets here. Use another word, or a phrase (Twilio acts on the word alone).",
+                    node.id, path))
 
     # -- graph ---------------------------------------------------------------------
     def _start(self) -> None:

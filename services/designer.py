@@ -10,17 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flows import NODE_TYPES, DefinitionError, load_definition
+from flows.definition import CHANNELS
+from flows.templating import session_names
 from models import Flow, FlowRevision, Organization
 from services import flow_revisions
-
-CALL_FIELDS = (
-    ("call.from", "the caller's number"),
-    ("call.to", "the number they called"),
-    ("call.sid", "Twilio's CallSid"),
-    ("call.from_city", "the caller's city, when Twilio knows it"),
-    ("call.from_country", "the caller's country"),
-    ("call.caller_name", "caller name (CNAM), when enabled"),
-)
 
 
 @dataclass
@@ -29,7 +22,8 @@ class Scope:
 
     variables: list[dict[str, str]] = field(default_factory=list)
     widgets: list[dict[str, Any]] = field(default_factory=list)
-    call: tuple[tuple[str, str], ...] = CALL_FIELDS
+    # the session's own names, those of the flow's channels (`flows.templating.session_names`)
+    call: list[tuple[str, str]] = field(default_factory=lambda: session_names(("voice",)))
 
 
 def _nodes(definition: dict) -> list[dict]:
@@ -76,7 +70,9 @@ def results_of(node: dict) -> tuple[str, ...]:
 def template_scope(definition: dict, node_id: str) -> Scope:
     """The variables and node results a template in `node_id` can use."""
     by_id = {n["id"]: n for n in _nodes(definition)}
-    scope = Scope()
+    settings = definition.get("settings") if isinstance(definition.get("settings"), dict) else {}
+    channels = [c for c in settings.get("channels") or () if c in CHANNELS] or ["voice"]
+    scope = Scope(call=session_names(channels))
     seen_vars: set[str] = set()
     for upstream_id in upstream(definition, node_id):
         node = by_id.get(upstream_id)

@@ -47,6 +47,7 @@ class FieldView:
     rows: list[dict[str, Any]] = field(default_factory=list)
     channels: list[str] | None = None  # the channels the prop has an effect on (None: all)
     choice_labels: dict[str, str] | None = None  # how a select shows its choices (None: as they are)
+    placeholders: dict[str, str] | None = None  # the default in words, by the one channel a flow serves
 
 
 def catalog_type(catalog: dict, type_name: str) -> dict | None:
@@ -104,6 +105,7 @@ def form_fields(node: dict, type_info: dict, issues: list[dict]) -> list[FieldVi
             max=spec.get("max"),
             channels=spec.get("channels"),
             choice_labels=spec.get("choice_labels"),
+            placeholders=spec.get("placeholders"),
         )
         if spec["kind"] in ROW_KEYS:
             view.rows = _rows(spec["kind"], value)

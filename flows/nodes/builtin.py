@@ -57,7 +57,7 @@ class RingUsers(NodeType):
     icon = "phone-call"
     category = CATEGORY
     description = "Ring the softphones of the users assigned to the number; on to voicemail when nobody answers."
-    fields = (Field("timeout", "number", "Ring for (seconds)", default=25, min=5, max=600),)
+    fields = (Field("timeout", "number", "Ring for (seconds)", default=25, min=5, max=600, unit="s"),)
     fixed_outcomes = ("no_answer", "busy", "failed", "canceled")
     waits_for = DIAL_ENDS
     results = ("status",)
@@ -98,7 +98,7 @@ class TakeMessage(NodeType):
     fields = (
         Field("greeting", "template", "Greeting", default="",
               help="Empty: the organisation's voicemail greeting."),
-        Field("max_length", "number", "Longest message (seconds)", default=120, min=5, max=3600),
+        Field("max_length", "number", "Longest message (seconds)", default=120, min=5, max=3600, unit="s"),
     )
     waits_for = ("recording",)
     ends_call = True
@@ -149,7 +149,7 @@ class ConnectCall(NodeType):
         Field("caller_id", "template", "Caller ID", default=""),
         Field("needs_caller_id", "bool", "A number needs a caller ID", default=False),
         Field("queues", "bool", "May connect to a queue", default=False),
-        Field("timeout", "number", "Ring for (seconds)", default=30, min=5, max=600),
+        Field("timeout", "number", "Ring for (seconds)", default=30, min=5, max=600, unit="s"),
         Field("answer_on_bridge", "bool", "Ring back until answered", default=False),
         Field("on_invalid", "select", "When the target is not valid", default="apologise",
               choices=("apologise", "end", "fallback")),

@@ -47,7 +47,7 @@ class RunFunction(NodeType):
             default={},
             help="Posted form-encoded (the Function's event); values are templates.",
         ),
-        Field("timeout", "number", "Timeout (seconds)", default=5, min=0.5, max=5),
+        Field("timeout", "number", "Timeout (seconds)", default=5, min=0.5, max=5, unit="s"),
     )
     fixed_outcomes = ("success", "failed")
     results = ("status_code", "body", "parsed", "error")

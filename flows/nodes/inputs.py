@@ -86,7 +86,7 @@ class Menu(NodeType):
               help="What the caller hears (or the contact reads) before choosing."),
         Field("options", "options", "Options", required=True, default=[],
               help="One per key; optional keywords, spoken or in a text reply, route the same way."),
-        Field("timeout", "number", "Seconds to wait for a key", default=5, min=1, max=60, channels=VOICE),
+        Field("timeout", "number", "Seconds to wait for a key", default=5, min=1, max=60, channels=VOICE, unit="s"),
         Field("retries", "number", "Retries", default=2, min=0, max=10,
               help="How many times the menu repeats after no or invalid input before it takes the fallback outcome."),
         Field("invalid_prompt", "prompt", "Invalid input prompt", default=INVALID_PROMPT),
@@ -130,6 +130,15 @@ class Menu(NodeType):
                 not isinstance(keywords, list) or not all(isinstance(k, str) and k.strip() for k in keywords)
             ):
                 yield error("invalid_keywords", "Keywords must be a list of words.", node.id, f"{path}.keywords")
+
+    def reply_words(self, node: Node) -> Iterable[tuple[str, str]]:
+        """Each option's keywords (in a text reply, one alone chooses the option)."""
+        options = node.props.get("options")
+        for i, option in enumerate(options if isinstance(options, list) else []):
+            keywords = option.get("keywords") if isinstance(option, dict) else None
+            for keyword in keywords if isinstance(keywords, list) else []:
+                if isinstance(keyword, str):
+                    yield f"options[{i}].keywords", keyword
 
     def _options(self, node: Node) -> list[dict[str, Any]]:
         return [o for o in self.prop(node, "options") or [] if isinstance(o, dict) and o.get("digit")]
@@ -228,7 +237,7 @@ class CollectInput(NodeType):
         Field("num_digits", "number", "Number of digits", min=1, max=64,
               help="Stop after this many keys; empty waits for the finish key.", channels=VOICE),
         Field("finish_on_key", "digits", "Finish key", default="#", channels=VOICE),
-        Field("timeout", "number", "Seconds to wait", default=5, min=1, max=60, channels=VOICE),
+        Field("timeout", "number", "Seconds to wait", default=5, min=1, max=60, channels=VOICE, unit="s"),
         Field("speech_hints", "text", "Speech hints", default="", help="Comma-separated words or phrases.",
               channels=VOICE),
         Field("speech_language", "text", "Speech language", default="", channels=VOICE),

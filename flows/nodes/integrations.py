@@ -52,7 +52,7 @@ class HttpRequest(NodeType):
         Field("headers", "key_values", "Headers", default={}),
         Field("content_type", "select", "Body type", default="application/json", choices=CONTENT_TYPES),
         Field("body", "template", "Body", default=""),
-        Field("timeout", "number", "Timeout (seconds)", default=5, min=0.5, max=5),
+        Field("timeout", "number", "Timeout (seconds)", default=5, min=0.5, max=5, unit="s"),
         Field("variables", "key_values", "Save to variables", default={},
               help="variable name -> path in the JSON answer, e.g. customer.name"),
     )

@@ -133,7 +133,7 @@ class OutboundCall(NodeType):
     fields = (
         Field("to", "phone", "To", default="", help="Informative: the request's to is dialled."),
         Field("from", "phone", "From", default="", help="Informative: the call comes from the request's from."),
-        Field("timeout", "number", "Ring for (seconds)", default=60, min=5, max=600),
+        Field("timeout", "number", "Ring for (seconds)", default=60, min=5, max=600, unit="s"),
         Field(
             "machine_detection",
             "select",
@@ -143,10 +143,11 @@ class OutboundCall(NodeType):
             help="Enable: as soon as it is known; DetectMessageEnd: after the greeting's beep.",
         ),
         Field("async_amd", "bool", "Detect while the call goes on (async)", default=False),
-        Field("machine_detection_timeout", "number", "Detection time limit (seconds)", default=30, min=3, max=59),
-        Field("speech_threshold", "number", "Speech threshold (ms)", min=1000, max=6000),
-        Field("speech_end_threshold", "number", "Speech end threshold (ms)", min=500, max=5000),
-        Field("silence_timeout", "number", "Silence timeout (ms)", min=2000, max=10000),
+        Field("machine_detection_timeout", "number", "Detection time limit (seconds)", default=30, min=3, max=59,
+              unit="s"),
+        Field("speech_threshold", "number", "Speech threshold (ms)", min=1000, max=6000, unit="ms"),
+        Field("speech_end_threshold", "number", "Speech end threshold (ms)", min=500, max=5000, unit="ms"),
+        Field("silence_timeout", "number", "Silence timeout (ms)", min=2000, max=10000, unit="ms"),
     )
     fixed_outcomes = ("answered", "busy", "no_answer", "failed")
     quiet_outcomes = ("busy", "no_answer", "failed")

@@ -101,7 +101,7 @@ class Pay(NodeType):
         Field("valid_card_types", "text", "Card types", default="visa mastercard amex",
               help="Space-separated: " + " ".join(CARD_TYPES) + " (Studio's master-card is mastercard)"),
         Field("max_attempts", "number", "Attempts", default=1, min=1, max=3),
-        Field("timeout", "number", "Seconds to wait per entry", default=5, min=1, max=60),
+        Field("timeout", "number", "Seconds to wait per entry", default=5, min=1, max=60, unit="s"),
         Field("postal_code", "bool", "Ask postal code", default=False),
         Field("security_code", "bool", "Ask security code", default=True),
         Field("language", "text", "Language", default=""),

@@ -62,6 +62,7 @@ class TwimlRedirect(NodeType):
             default=MAX_TIMEOUT,
             min=0,
             max=MAX_TIMEOUT,
+            unit="s",
             help="A later return takes the timeout outcome; 0: the call does not come back.",
         ),
     )

@@ -66,6 +66,7 @@ SENDER_FIELD = Field(
     "sender",
     "From",
     default="{{ call.to }}",
+    placeholders={"voice": "the number called", "messaging": "this number"},
     help="A number you own (the flow's number by default), a Messaging Service SID (MG...), or an alphanumeric "
     "sender ID (refused in some countries, and no reply can come back).",
 )
@@ -80,10 +81,12 @@ class SendMessage(NodeType):
     label = "Send message"
     icon = "message"
     category = "Integrations"
+    messaging_category = "Messages"
     description = "Text the contact a link, a confirmation, a picture ... on a call or in a conversation."
     channels = ("voice", "messaging")
     fields = (
-        Field("to", "phone", "To", default="{{ call.from }}"),
+        Field("to", "phone", "To", default="{{ call.from }}",
+              placeholders={"voice": "the caller", "messaging": "the contact"}),
         SENDER_FIELD,
         Field("body", "template", "Message", required=True),
         MEDIA_FIELD,

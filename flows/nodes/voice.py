@@ -20,15 +20,19 @@ class Say(NodeType):
 
     type_name = "say"
     label = "Say / Play"
+    messaging_label = "Send text"  # on a text flow its prompt is texted to the contact (`add_prompt`)
     icon = "speaker"
     category = "Voice"
+    messaging_category = "Messages"
     description = "Speak text or play an audio file (in a text conversation: send it), then continue."
     fields = (
-        Field("prompt", "prompt", "Say or play", required=True),
+        Field("prompt", "prompt", "Message", required=True),
         Field("loop", "number", "Repeat", default=1, min=1, max=10, channels=("voice",)),
-        Field("pause_after", "number", "Pause after (seconds)", default=0, min=0, max=60, channels=("voice",)),
+        Field("pause_after", "number", "Pause after (seconds)", default=0, min=0, max=60, channels=("voice",),
+              unit="s"),
     )
     fixed_outcomes = ("next",)
+    messaging_quiet_outcomes = ("next",)  # as Send message's sent: a last text is the conversation's goodbye
     summary = prompt_summary("prompt")
     channels = ("voice", "messaging")  # in a messaging session the prompt is sent as a message
 
@@ -90,8 +94,8 @@ class Record(NodeType):
     fields = (
         Field("prompt", "prompt", "Prompt", default=None),
         Field("play_beep", "bool", "Beep", default=True),
-        Field("max_length", "number", "Maximum length (seconds)", default=120, min=1, max=14400),
-        Field("timeout", "number", "Silence that ends it (seconds)", default=5, min=0, max=60),
+        Field("max_length", "number", "Maximum length (seconds)", default=120, min=1, max=14400, unit="s"),
+        Field("timeout", "number", "Silence that ends it (seconds)", default=5, min=0, max=60, unit="s"),
         Field("finish_on_key", "digits", "Finish keys", default="1234567890*#"),
         Field("trim", "select", "Trim silence", default="trim-silence", choices=("trim-silence", "do-not-trim")),
         Field("transcribe", "bool", "Transcribe", default=False),
@@ -137,8 +141,8 @@ class Voicemail(NodeType):
     fields = (
         Field("prompt", "prompt", "Greeting", default={"say": "Please leave a message after the beep."}),
         Field("thank_you", "prompt", "Thank-you", default={"say": "Thank you. Goodbye."}),
-        Field("max_length", "number", "Maximum length (seconds)", default=120, min=1, max=14400),
-        Field("timeout", "number", "Silence that ends it (seconds)", default=5, min=0, max=60),
+        Field("max_length", "number", "Maximum length (seconds)", default=120, min=1, max=14400, unit="s"),
+        Field("timeout", "number", "Silence that ends it (seconds)", default=5, min=0, max=60, unit="s"),
         Field("finish_on_key", "digits", "Finish keys", default="#"),
         Field("transcribe", "bool", "Transcribe", default=True),
         Field("play_beep", "bool", "Beep", default=True),
@@ -172,6 +176,7 @@ class Hangup(NodeType):
     messaging_label = "End conversation"
     icon = "phone-off"
     category = "Voice"
+    messaging_category = "Messages"
     description = "Say (or text) an optional goodbye and end the call or conversation."
     fields = (
         Field("say", "template", "Goodbye message", default=""),

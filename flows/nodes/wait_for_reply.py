@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from flows.definition import Node
+from flows.formats import duration_range
 from flows.issues import Issue, error
 from flows.nodes.send_message import MEDIA_FIELD, SENDER_FIELD, send
 from flows.registry import Field, NodeResult, NodeType, Route, Wait, register
@@ -64,11 +65,12 @@ class WaitForReply(NodeType):
         Field("prompt", "template", "Message", required=True),
         MEDIA_FIELD,
         SENDER_FIELD,
-        Field("timeout", "number", "Wait (seconds)", default=DEFAULT_TIMEOUT, min=1, max=MAX_TIMEOUT),
+        Field("timeout", "number", "Wait (seconds)", default=DEFAULT_TIMEOUT, min=1, max=MAX_TIMEOUT, unit="s"),
     )
     fixed_outcomes = ("replied", "timeout", "failed")
     waits_for = ("input", "timeout")
-    results = ("inbound", "status", "sid", "error")
+    results = ("inbound.Body", "inbound.From", "inbound.MediaUrl0", "inbound.media", "inbound", "status", "sid",
+               "error")
     summary = ("{prompt}",)
 
     def validate(self, node: Node) -> Iterable[Issue]:
@@ -78,7 +80,7 @@ class WaitForReply(NodeType):
         if isinstance(value, str):
             yield error(
                 "invalid_type",
-                f"The wait must be a number of seconds from 1 to {MAX_TIMEOUT} (7 days), not the text "
+                f"The wait must be a number of seconds, {duration_range(1, MAX_TIMEOUT)}, not the text "
                 f"{value[:20]!r}.",
                 node.id,
                 "timeout",

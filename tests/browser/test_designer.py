@@ -36,6 +36,19 @@ def open_designer(page, server, flow_id: int, query: str = "") -> None:
     page.wait_for_selector("#designer[data-ready=true]")
 
 
+def open_draft(page, server, acme, definition: dict) -> int:
+    """Save `definition` as the draft of acme's blank flow, sign Erin in and open it; the flow's id."""
+    from extensions import db
+    from services import flow_revisions as svc
+
+    flow = acme["blank"]
+    svc.save_draft(acme["org"], acme["erin"], flow, definition, flow.draft_version)
+    db.session.commit()
+    login(page, server, "erin@example.com", PASSWORD)
+    open_designer(page, server, flow.id)
+    return flow.id
+
+
 def card(page, node_id: str):
     return page.locator(f".node-card[data-id='{node_id}']")
 

@@ -3,23 +3,15 @@ the catalog alone: palette item, icon, card summary, starter props, form and por
 
 from __future__ import annotations
 
-from tests.browser.test_designer import acme, card, js, open_designer, stored_draft, wait_saved
+from tests.browser.test_designer import acme, card, js, open_draft, stored_draft, wait_saved
 from tests.designer.test_one_file_node import TYPE, stamp, stamped_flow
-from tests.plugins.browser import login, shot
-from tests.plugins.factories import PASSWORD
+from tests.plugins.browser import shot
 
 __all__ = ["acme", "stamp"]  # fixtures used below
 
 
 def test_the_canvas_draws_a_one_file_node_from_the_catalog(page, live_server, acme, stamp):
-    from extensions import db
-    from services import flow_revisions as svc
-
-    flow = acme["blank"]
-    svc.save_draft(acme["org"], acme["erin"], flow, stamped_flow(), flow.draft_version)
-    db.session.commit()
-    login(page, live_server, "erin@example.com", PASSWORD)
-    open_designer(page, live_server, flow.id)
+    flow_id = open_draft(page, live_server, acme, stamped_flow())
     assert card(page, "stamp").locator(".nc-type").text_content() == "Stamp"
     assert card(page, "stamp").locator(".nc-text").text_content() == "Stamp vip {{ call.from }}"
     assert card(page, "stamp").locator("use").get_attribute("href").endswith("#i-flag")
@@ -39,7 +31,7 @@ def test_the_canvas_draws_a_one_file_node_from_the_catalog(page, live_server, ac
         f"() => document.querySelector(\".node-card[data-id={new_id}] .nc-text\").textContent === 'Stamp gold'"
     )
     wait_saved(page)
-    node = next(n for n in stored_draft(flow.id)["nodes"] if n["id"] == new_id)
+    node = next(n for n in stored_draft(flow_id)["nodes"] if n["id"] == new_id)
     assert node["type"] == TYPE and node["props"] == {"label": "gold"}
     assert not page.js_errors
 
@@ -62,14 +54,7 @@ def text_flow() -> dict:
 
 
 def test_card_summaries_on_a_text_flow_speak_of_the_conversation_and_never_go_blank(page, live_server, acme):
-    from extensions import db
-    from services import flow_revisions as svc
-
-    flow = acme["blank"]
-    svc.save_draft(acme["org"], acme["erin"], flow, text_flow(), flow.draft_version)
-    db.session.commit()
-    login(page, live_server, "erin@example.com", PASSWORD)
-    open_designer(page, live_server, flow.id)
+    open_draft(page, live_server, acme, text_flow())
 
     def summary(node_id: str) -> str:
         return card(page, node_id).locator(".nc-text").text_content()

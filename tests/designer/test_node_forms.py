@@ -1,6 +1,7 @@
 """Node property forms: rendered from the catalog's fields, parsed back into typed props."""
 
 import json
+import re
 
 from werkzeug.datastructures import MultiDict
 
@@ -327,3 +328,33 @@ def test_the_settings_form_shows_the_channels_first_in_words_and_only_their_sett
     assert 'data-field="inactivity_timeout">' in texts and 'name="f.voice" value="Polly.Joanna"' in texts  # kept
     both = form({**acme["flow"].draft["settings"], "channels": ["voice", "messaging"]})
     assert " hidden" not in both.split('name="f.max_node_visits"')[0].split("<fieldset")[1]
+
+
+def test_a_text_flow_form_offers_a_conversations_names_and_its_senders_in_words(ed, acme):
+    ask = {"id": "ask", "type": "wait_for_reply", "props": {"prompt": "Order number?"}, "outcomes": {"replied": "t"}}
+    text = {"id": "t", "type": "send_message", "props": {"body": "Got it"}, "outcomes": {}}
+    definition = {**acme["flow"].draft, "start": "ask", "nodes": [ask, text], "settings": {"channels": ["messaging"]}}
+
+    def form(channels: list[str]) -> str:
+        post = {"definition": json.dumps({**definition, "settings": {"channels": channels}}), "node": json.dumps(text)}
+        return ed.htmx(f"/flows/{acme['flow'].id}/node-form", post).get_data(as_text=True)
+
+    html = form(["messaging"])
+    chips = re.findall(r'data-insert="([^"]+)"', html)
+    assert chips[:5] == ["trigger.message.Body", "trigger.message.From", "trigger.message.To",
+                         "contact.channel.address", "flow.channel.address"]
+    assert not any(c.startswith("call.") for c in chips) and "trigger.channel" not in chips
+    assert "widgets.ask.inbound.Body" in chips and "widgets.ask.inbound.media" in chips  # the reply upstream
+    assert '<div class="scope-title">Conversation</div>' in html
+    assert 'name="f.to" value="" placeholder="the contact"' in html
+    assert 'name="f.from" value="" placeholder="this number"' in html
+
+    html = form(["voice"])
+    assert 'data-insert="call.caller_name"' in html and 'data-insert="trigger.message.Body"' not in html
+    assert 'placeholder="the caller"' in html and 'placeholder="the number called"' in html
+    html = form(["voice", "messaging"])  # either session: the default as it is stored, which works on both
+    assert 'data-insert="trigger.channel"' in html and 'data-insert="call.from"' in html
+    assert 'name="f.to" value="" placeholder="{{ call.from }}"' in html
+
+    parsed = parse_node(text, catalog_type(node_type_catalog(), "send_message"), MultiDict({"f.body": "Got it"}))
+    assert "to" not in parsed["props"] and "from" not in parsed["props"]  # an empty field keeps the stored default

@@ -117,3 +117,37 @@ def test_a_new_type_is_one_class(echo_type: type[NodeType]) -> None:
 def test_field_kinds_are_checked() -> None:
     with pytest.raises(ValueError):
         Field("x", "colour", "X")
+
+
+def test_a_text_flow_palette_groups_the_nodes_that_text_under_messages() -> None:
+    catalog = node_type_catalog()
+    by_type = {t["type"]: t for t in catalog["types"]}
+    assert catalog["categories"][:2] == ["Messages", "Voice"]
+    texting = {t for t, entry in by_type.items() if entry["messaging_category"] == "Messages"}
+    assert texting == {"say", "hangup", "send_message"}
+    assert (by_type["say"]["category"], by_type["say"]["messaging_label"]) == ("Voice", "Send text")
+    assert by_type["record"]["messaging_category"] == "Voice"  # voice only: stays (greyed) under Voice
+    assert by_type["menu"]["messaging_category"] == by_type["menu"]["category"] == "Input"
+    assert all(t["category"] != "Messages" for t in catalog["types"])  # a call flow's palette has no such group
+
+
+def test_duration_fields_say_their_range_in_words() -> None:
+    from flows.formats import duration_range
+
+    assert duration_range(1, 604800) == "between 1 second and 7 days (604800 s)"
+    assert duration_range(1, 60) == "between 1 and 60 seconds"
+    assert duration_range(5, 600) == "between 5 seconds and 10 minutes (600 s)"
+    assert duration_range(120, 14400) == "between 2 minutes and 4 hours (120 to 14400 s)"
+    assert duration_range(2000, 10000, "ms") == "between 2 and 10 seconds (2000 to 10000 ms)"
+    assert duration_range(None, 5) == "at most 5 seconds"
+    durations = {(t["type"], f["name"]) for t in node_type_catalog()["types"] for f in t["fields"] if f.get("unit")}
+    seconds = {(t["type"], f["name"]) for t in node_type_catalog()["types"] for f in t["fields"]
+               if f["kind"] == "number" and re.search(r"second|ring for|\(ms\)", f["label"], re.I)}
+    assert durations == seconds and ("wait_for_reply", "timeout") in durations
+    dial = node("d", "outbound_call", {"to": "+15550001", "silence_timeout": 1})
+    issues = validate(flow(node("r", "record", {"max_length": 20000}), dial))
+    messages = {i.field: i.message for i in issues if i.code == "out_of_range"}
+    assert messages == {"max_length": "Maximum length (seconds) must be between 1 second and 4 hours (14400 s).",
+                        "silence_timeout": "Silence timeout (ms) must be between 2 and 10 seconds (2000 to 10000 ms)."}
+    with pytest.raises(ValueError, match="unit is for a number field"):
+        Field("x", "text", "X", unit="s")

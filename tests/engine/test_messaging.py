@@ -83,10 +83,13 @@ def test_a_wait_outside_1_s_to_7_days_or_given_as_text_is_one_clear_error() -> N
 
     assert timeout_issues(3600) == timeout_issues(7 * 24 * 3600) == []
     for value in (0, 7 * 24 * 3600 + 1):
-        assert timeout_issues(value) == [("error", "out_of_range", "Wait (seconds) must be between 1 and 604800.")]
+        assert timeout_issues(value) == [
+            ("error", "out_of_range", "Wait (seconds) must be between 1 second and 7 days (604800 s).")
+        ]
     for value in ("abc", "3600"):  # one issue, not "must be a number" beside "must be a whole number"
         [(severity, code, message)] = timeout_issues(value)
         assert (severity, code) == ("error", "invalid_type") and f"not the text {value!r}" in message
+        assert "between 1 second and 7 days (604800 s)" in message
 
 
 def test_menu_over_messaging_matches_digits_and_keywords_without_case_or_accents() -> None:

@@ -138,3 +138,23 @@ def test_budget_leaves_ordinary_loops_alone() -> None:
     assert render("{{ vars['items'] | join(',') | length }}", ctx) == str(len(",".join(map(str, range(2000)))))
     assert render("{{ '{:>6}'.format(42) }}|{{ '%5.1f' % 3.14159 }}|{{ 'ab' | center(6) }}", ctx) == \
         "    42|  3.1|  ab  "
+
+
+def test_the_session_names_offered_per_channel_are_the_ones_build_context_makes() -> None:
+    from flows.templating import SESSION_NAMES, session_names
+
+    call = {"CallSid": "CA1", "From": "+15550001", "To": "+15550002", "FromCity": "Paris", "FromCountry": "FR",
+            "CallerName": "ADA", "Direction": "inbound"}
+    text = {"MessageSid": "SM1", "From": "+15550001", "To": "+15550002", "Body": "hi"}
+    for channel, params in (("voice", call), ("messaging", text)):
+        context = build_context(params, {}, {}, channel=channel)
+        for name, _, channels in SESSION_NAMES:
+            if channel in channels:
+                assert render(f"{{{{ {name} }}}}", context), (channel, name)
+    texts = [name for name, _ in session_names(["messaging"])]
+    assert texts == ["trigger.message.Body", "trigger.message.From", "trigger.message.To",
+                     "contact.channel.address", "flow.channel.address"]
+    calls = [name for name, _ in session_names(["voice"])]
+    assert "call.caller_name" in calls and "trigger.message.Body" not in calls and "trigger.channel" not in calls
+    both = [name for name, _ in session_names(["voice", "messaging"])]
+    assert set(both) == set(calls) | set(texts) | {"trigger.channel"}

@@ -164,6 +164,8 @@ def test_a_text_conversation_may_end_after_its_last_text_but_not_after_a_failed_
 
     assert dead_ends(["messaging"]) == {"outcomes.failed"}
     assert dead_ends(["voice"]) == dead_ends(["voice", "messaging"]) == {"outcomes.sent", "outcomes.failed"}
+    said = flow(node("t", "say", {"prompt": "See you!"}), channels=["messaging"])  # Send text: texted as well
+    assert not [i for i in validate(said) if i.code == "dead_end"]
 
 
 def test_on_a_calls_and_texts_flow_each_warning_names_the_sessions_that_reach_its_node() -> None:
@@ -277,3 +279,33 @@ def test_one_menu_mistake_is_one_problem(options, message) -> None:
 def test_a_menu_without_options_is_one_error_not_two() -> None:
     definition = flow(node("m", "menu", {"prompt": "Press 1", "options": []}, fallback="bye"), bye())
     assert [i.message for i in validate(definition) if i.node_id == "m"] == ["A menu needs at least one option."]
+
+
+def test_a_menu_keyword_twilio_takes_as_an_opt_out_is_a_warning_where_texts_reach_it() -> None:
+    options = [
+        {"digit": "1", "label": "Yes", "keywords": ["yes", "Stop please"]},  # a phrase: Twilio acts on the word alone
+        {"digit": "2", "label": "Cancel", "keywords": [" Cancel ", "QUIT", "stóp"]},
+        {"digit": "3", "label": "Help", "keywords": ["help", "start"]},  # not opt-out words
+    ]
+
+    def opt_outs(channels: list[str], **settings) -> list[tuple[str | None, str]]:
+        definition = flow(
+            node("m", "menu", {"prompt": "Reply 1, 2 or 3", "options": options}, **dict.fromkeys("123", "bye")),
+            bye(),
+            channels=channels,
+            **settings,
+        )
+        found = [i for i in validate(definition) if i.code == "opt_out_keyword"]
+        assert all(i.severity == "warning" for i in found)  # advice: the flow still publishes
+        return [(i.field, i.message) for i in found]
+
+    found = opt_outs(["messaging"])
+    assert [field for field, _ in found] == ["options[1].keywords"] * 3
+    assert found[0][1].startswith("'Cancel' is one of Twilio's opt-out words: a contact who replies CANCEL is "
+                                  "unsubscribed")
+    assert "conversation ends (opted out)" in found[0][1] and "Use another word" in found[0][1]
+    assert "replies QUIT" in found[1][1] and "replies STOP" in found[2][1]  # any case, any accent
+    assert opt_outs(["voice"]) == []  # a spoken "cancel" is just a word
+    assert len(opt_outs(["voice", "messaging"])) == 3  # texts reach it too
+    texts_elsewhere = opt_outs(["voice", "messaging"], messaging_start="bye")
+    assert texts_elsewhere == []  # only calls reach the menu

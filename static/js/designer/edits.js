@@ -8,7 +8,7 @@ export const snap = (v) => Math.round(v / GRID) * GRID;
 export function addNode(model, type, x, y) {
   const info = model.types.get(type);
   const id = model.uniqueId(type);
-  const node = { id, type, name: info ? info.label : type, props: clone((info && info.starter_props) || {}), outcomes: {} };
+  const node = { id, type, name: info ? model.typeLabel(info) : type, props: clone((info && info.starter_props) || {}), outcomes: {} };
   const patch = { nodes: { [id]: node }, pos: { [id]: { x: snap(x), y: snap(y) } } };
   if (!model.start || !model.nodes.has(model.start)) patch.start = id;
   return [patch, id];

@@ -28,12 +28,20 @@ const history = new History(model, (patch) => {
 });
 
 // The flow's channels (settings.channels, calls when unset): named in the toolbar; palette node
-// types that work on none of them are greyed (still draggable: a flow may gain a channel later).
+// types that work on none of them are greyed (still draggable: a flow may gain a channel later),
+// and each item is named and grouped as the node type says for these channels (typeLabel, typeCategory).
 const CHANNEL_NAMES = { voice: "Calls", messaging: "Texts" };
 function showChannels() {
   const channels = model.channels();
   const badge = $("#flow-channels");
   if (badge) badge.textContent = channels.length > 1 ? "Calls and texts" : CHANNEL_NAMES[channels[0]] || channels[0];
+  const groups = new Map([...document.querySelectorAll(".palette-group[data-category]")].map((g) => [g.dataset.category, g]));
+  for (const info of data.catalog.types) {  // catalog order: by category, then type name
+    const item = document.querySelector(`.palette-item[data-type="${CSS.escape(info.type)}"]`);
+    const group = groups.get(model.typeCategory(info));
+    if (item && group) group.append(item);  // every item, so each group keeps catalog order
+  }
+  for (const group of groups.values()) group.hidden = !group.querySelector(".palette-item");
   for (const item of document.querySelectorAll(".palette-item[data-channels]")) {
     const fits = item.dataset.channels.split(" ").some((c) => channels.includes(c));
     const info = model.types.get(item.dataset.type);

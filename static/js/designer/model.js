@@ -53,10 +53,20 @@ export class FlowModel {
     return Array.isArray(channels) && channels.length ? [...channels] : ["voice"];
   }
 
+  // True when the flow serves text conversations only (no call to speak of).
+  textsOnly() {
+    const channels = this.channels();
+    return channels.length === 1 && channels[0] === "messaging";
+  }
+
   // A node type's name on this flow: its messaging_label on a flow of texts only (Hang up: End conversation).
   typeLabel(info) {
-    const channels = this.channels();
-    return channels.length === 1 && channels[0] === "messaging" ? info.messaging_label || info.label : info.label;
+    return this.textsOnly() ? info.messaging_label || info.label : info.label;
+  }
+
+  // A node type's palette group on this flow: its messaging_category on a flow of texts only (Say: Messages).
+  typeCategory(info) {
+    return this.textsOnly() ? info.messaging_category || info.category : info.category;
   }
 
   toJSON() {
