@@ -65,8 +65,8 @@ SENDER_FIELD = Field(
     "from",
     "sender",
     "From",
-    default="{{ call.to }}",
-    placeholders={"voice": "the number called", "messaging": "this number"},
+    default="{{ flow.channel.address }}",  # the flow's own number, whoever called or texted whom
+    placeholders={"voice": "the flow's number", "messaging": "this number"},
     help="A number you own (the flow's number by default), a Messaging Service SID (MG...), or an alphanumeric "
     "sender ID (refused in some countries, and no reply can come back).",
 )
@@ -85,7 +85,7 @@ class SendMessage(NodeType):
     description = "Text the contact a link, a confirmation, a picture ... on a call or in a conversation."
     channels = ("voice", "messaging")
     fields = (
-        Field("to", "phone", "To", default="{{ call.from }}",
+        Field("to", "phone", "To", default="{{ contact.channel.address }}",  # the caller, or the one the flow called
               placeholders={"voice": "the caller", "messaging": "the contact"}),
         SENDER_FIELD,
         Field("body", "template", "Message", required=True),

@@ -16,18 +16,24 @@ if TYPE_CHECKING:
 Widgets = list[dict[str, Any]]
 
 
+# What Studio's own defaults are: the flow's number and the contact's (the engine's defaults; a
+# flow saved before they were these names held the inbound-only {{ call.to }} / {{ call.from }})
+FLOW_SENDERS = frozenset({FLOW_ADDRESS, "{{call.to}}"})
+CONTACTS = frozenset({CONTACT_ADDRESS, "{{call.from}}"})
+
+
 def _from(cx: Exporter, node: Node) -> str:
-    from_ = str(node.props.get("from") or "{{ call.to }}")
-    return FLOW_ADDRESS if from_.replace(" ", "") == "{{call.to}}" else cx.liquid(from_)
+    from_ = str(node.props.get("from") or FLOW_ADDRESS)
+    return FLOW_ADDRESS if from_.replace(" ", "") in FLOW_SENDERS else cx.liquid(from_)
 
 
 def build_send_message(cx: Exporter, node: Node) -> Widgets:
     """send_message → send-message."""
     p = node.props
-    to = p.get("to") or "{{ call.from }}"
+    to = p.get("to") or CONTACT_ADDRESS
     props = {
         "from": _from(cx, node),
-        "to": CONTACT_ADDRESS if to.replace(" ", "") == "{{call.from}}" else cx.liquid(to),
+        "to": CONTACT_ADDRESS if to.replace(" ", "") in CONTACTS else cx.liquid(to),
         "body": cx.liquid(p.get("body", "")),
     }
     if p.get("media_url"):

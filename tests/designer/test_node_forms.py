@@ -351,10 +351,10 @@ def test_a_text_flow_form_offers_a_conversations_names_and_its_senders_in_words(
 
     html = form(["voice"])
     assert 'data-insert="call.caller_name"' in html and 'data-insert="trigger.message.Body"' not in html
-    assert 'placeholder="the caller"' in html and 'placeholder="the number called"' in html
+    assert 'placeholder="the caller"' in html and "placeholder=\"the flow&#39;s number\"" in html
     html = form(["voice", "messaging"])  # either session: the default as it is stored, which works on both
     assert 'data-insert="trigger.channel"' in html and 'data-insert="call.from"' in html
-    assert 'name="f.to" value="" placeholder="{{ call.from }}"' in html
+    assert 'name="f.to" value="" placeholder="{{ contact.channel.address }}"' in html
 
     parsed = parse_node(text, catalog_type(node_type_catalog(), "send_message"), MultiDict({"f.body": "Got it"}))
     assert "to" not in parsed["props"] and "from" not in parsed["props"]  # an empty field keeps the stored default

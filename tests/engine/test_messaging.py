@@ -387,3 +387,14 @@ def test_the_text_conversation_starter_answers_by_keyword_and_takes_a_question()
     assert outcomes(chat.send("input", Body="2"))[0] == ("menu", "2")
     chat.send("input", Body="Do you deliver?")
     assert chat.texts()[-1] == "Thank you! Someone will text you back soon." and chat.state["end"]["node"] == "thanks"
+
+
+def test_send_message_defaults_to_the_contact_from_the_flows_number_on_a_call_the_flow_placed_too() -> None:
+    """On a call an execution placed, Twilio's From is the flow's number and To the contact: the
+    defaults are the contact's and the flow's addresses, not the inbound-only call.from / call.to."""
+    texts = flow(node("t", "send_message", {"body": "Here is the link"}, sent="bye"), node("bye", "hangup", {}))
+    for direction, call_from, call_to in (("inbound", CONTACT, NUMBER), ("outbound-api", NUMBER, CONTACT)):
+        services = FakeServices()
+        call = {"CallSid": "CA" + "2" * 32, "From": call_from, "To": call_to, "Direction": direction}
+        run_turn(texts, None, Event("start", {}), make_ctx(services, call=call))
+        assert [args[:2] for name, args in services.calls if name == "send_message"] == [(CONTACT, NUMBER)], direction
