@@ -87,8 +87,12 @@ def _wait(org: Organization, number: str, contact: str, clock: _Clock, seconds: 
     before = _live(org, number, contact)
     session_id, turn = (before.id, before.turn) if before is not None else (None, None)
     db.session.rollback()  # the timers fire in contexts of their own: hold no transaction open
-    fired = timers.run_due(current_app._get_current_object())
-    if not fired or session_id is None:
+    if session_id is None:
+        return []
+    # only this conversation's timers: the app's clock is moved on, and every other session's
+    # timers must keep waiting for their real time (another org's, a real contact's)
+    fired = timers.run_due(current_app._get_current_object(), where=messaging.session_timers([session_id]))
+    if not fired:
         return []
     after = _live(org, number, contact)
     if after is None:
@@ -144,48 +148,51 @@ def simulate(number: str, from_: str, script: str, org_slug: str | None, send: b
         raise click.ClickException(
             f"{from_} has a live conversation with {number} (not a simulation); simulate with another --from."
         )
+    closed: list[str] = []
     with _configured(clock, send):
-        for item in items:
-            if item.startswith("wait:"):
-                seconds = item.removeprefix("wait:")
-                click.echo(
-                    f"… {seconds} s pass" + "".join(f"; {f}" for f in _wait(org, number, from_, clock, int(seconds)))
-                )
-            else:
-                sid = "SM" + uuid.uuid4().hex
-                form = {
-                    "MessageSid": sid,
-                    "SmsSid": sid,
-                    "AccountSid": account_sid,
-                    "From": from_,
-                    "To": number,
-                    "Body": item,
-                    "NumMedia": "0",
-                }
-                signature = RequestValidator(token).compute_signature(url, form)
-                parts = urlsplit(url)
-                response = client.post(
-                    f"{parts.path}?{parts.query}", data=form, headers={"X-Twilio-Signature": signature}
-                )
-                click.echo(f"> {item}")
-                if response.status_code != 200:
-                    click.echo(f"! the webhook answered {response.status_code}")
-                    failed = True
-            live = _live(org, number, from_)
-            if live is not None and live.id not in sessions:
-                sessions.append(live.id)
-            for session_id in sessions:
-                rows = db.session.scalars(
-                    select(Message)
-                    .where(Message.session_id == session_id, Message.direction == "outbound")
-                    .order_by(Message.id)
-                )
-                for row in rows:
-                    if row.id not in seen:
-                        seen.add(row.id)
-                        code = f" (error {row.error_code})" if row.error_code else ""
-                        click.echo(f"< {row.body}{code}" if row.status != "failed" else f"< not sent: {row.body}{code}")
-        closed = [session_id for session_id in sessions if _close(org, session_id)]
+        try:
+            for item in items:
+                if item.startswith("wait:"):
+                    seconds = item.removeprefix("wait:")
+                    what = _wait(org, number, from_, clock, int(seconds))
+                    click.echo(f"… {seconds} s pass" + "".join(f"; {f}" for f in what))
+                else:
+                    sid = "SM" + uuid.uuid4().hex
+                    form = {
+                        "MessageSid": sid,
+                        "SmsSid": sid,
+                        "AccountSid": account_sid,
+                        "From": from_,
+                        "To": number,
+                        "Body": item,
+                        "NumMedia": "0",
+                    }
+                    signature = RequestValidator(token).compute_signature(url, form)
+                    parts = urlsplit(url)
+                    response = client.post(
+                        f"{parts.path}?{parts.query}", data=form, headers={"X-Twilio-Signature": signature}
+                    )
+                    click.echo(f"> {item}")
+                    if response.status_code != 200:
+                        click.echo(f"! the webhook answered {response.status_code}")
+                        failed = True
+                live = _live(org, number, from_)
+                if live is not None and live.id not in sessions:
+                    sessions.append(live.id)
+                for session_id in sessions:
+                    rows = db.session.scalars(
+                        select(Message)
+                        .where(Message.session_id == session_id, Message.direction == "outbound")
+                        .order_by(Message.id)
+                    )
+                    for row in rows:
+                        if row.id not in seen:
+                            seen.add(row.id)
+                            code = f" (error {row.error_code})" if row.error_code else ""
+                            sent = "< " if row.status != "failed" else "< not sent: "
+                            click.echo(f"{sent}{row.body}{code}")
+        finally:  # a script that fails half-way leaves no simulated conversation waiting for real texts
+            closed = [session_id for session_id in sessions if _close(org, session_id)]
     for session_id in sessions:
         session = db.session.get(CallSession, session_id)
         db.session.refresh(session)

@@ -29,8 +29,8 @@ from services.call_flow import find_number, number_route, plan_flow, plan_resume
 from services.call_log import node_counts
 from services.call_turns import Compute, StartPlan, continue_call, start_call
 from services.call_voice import plan_outbound, plan_ring, plan_ring_client
-from services.messaging import inbound_message, message_status
-from services.webhook_answers import TWIML, WebhookAnswer, answer_twiml, empty_answer, org_fallback_twiml
+from services.messaging import inbound_message, message_status, unavailable
+from services.webhook_answers import WebhookAnswer, answer_twiml, empty_answer, org_fallback_twiml
 from services.webhook_params import parse_turn
 from upstream.provider import Provider
 
@@ -150,7 +150,7 @@ def _failure_answer(org: OrgRef, hook: InboundWebhook) -> WebhookAnswer:
     if hook.webhook.kind == "callback":
         return empty_answer()
     if hook.webhook.kind == "messaging":
-        return 200, TWIML, '<?xml version="1.0" encoding="UTF-8"?><Response />'
+        return unavailable()
     try:
         return answer_twiml(org_fallback_twiml(org, "internal error"))
     except Exception:  # noqa: BLE001

@@ -226,7 +226,7 @@ def _text_line() -> dict:
                     "prompt": "Thanks for texting us! Reply 1 for our opening hours, 2 to ask us a question.",
                     "options": [
                         {"digit": "1", "label": "Hours", "keywords": ["hours", "open"]},
-                        {"digit": "2", "label": "Question", "keywords": ["question", "help"]},
+                        {"digit": "2", "label": "Question", "keywords": ["question", "ask"]},
                     ],
                     "invalid_prompt": "Sorry, reply 1 or 2.",
                     "retries": 1,

@@ -36,12 +36,12 @@ in and out are `Message` rows on the session; outbound delivery comes back on ``
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.exc import IntegrityError
 from twilio.twiml.messaging_response import MessagingResponse
 
@@ -59,7 +59,7 @@ from flows import (
 )
 from flows.executions import for_request
 from flows.state import end_of, end_session, waiting_node, waiting_turn, waiting_until
-from models import Flow, FlowExecution, Message, Organization, OrgRef, PhoneNumber, new_uid
+from models import Flow, FlowExecution, Message, Organization, OrgRef, PhoneNumber, Timer, new_uid
 from services import analytics_rollup, timers
 from services.call_events import inbound_sms
 from services.call_flow import EXECUTION_DIRECTION, compiled, from_result, session_definition, turn_context
@@ -114,6 +114,20 @@ def schedule_timer(kind: str, key: str, payload: dict[str, Any], fire_at: dateti
     """The one place the messaging runtime asks for a timer (in the caller's transaction). An
     expiry, hours away, queues no wake-up: the worker's sweep fires it (seconds late at most)."""
     timers.schedule(kind, key, payload, fire_at, wake=kind != SESSION_EXPIRY)
+
+
+def session_timers(session_ids: Collection[str]) -> ColumnElement[bool]:
+    """The durable timers of these conversations: their expiry (keyed by the session's id) and their
+    reply timeouts (``{id}:{wait turn}``); for firing one simulation's timers only."""
+    keys = [or_(Timer.key == sid, Timer.key.startswith(f"{sid}:", autoescape=True)) for sid in session_ids]
+    return and_(Timer.kind.in_((REPLY_TIMEOUT, SESSION_EXPIRY)), or_(false(), *keys))
+
+
+def unavailable() -> WebhookAnswer:
+    """The answer to a text that could not be handled (the database is down, the turn failed): a
+    503, so Twilio posts it to the number's fallback URL (or retries it, which changes nothing
+    twice: the inbound MessageSid is the retry record), its body still empty TwiML."""
+    return 503, TWIML, EMPTY_TWIML
 
 
 def cancel_timer(kind: str, key: str) -> None:

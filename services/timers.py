@@ -53,7 +53,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import event, select, update
+from sqlalchemy import ColumnElement, event, select, update
 from sqlalchemy.orm import Session
 
 from db_raw import RawStatement
@@ -227,11 +227,14 @@ def lease_for(app: Flask) -> timedelta:
     return timedelta(seconds=float(app.config.get("TIMER_LEASE_SECONDS", 120)))
 
 
-def claim(app: Flask, limit: int = CLAIM_BATCH) -> list[Claimed]:
-    """Lease up to ``limit`` due timers to this caller (committed), oldest first."""
+def claim(app: Flask, limit: int = CLAIM_BATCH, where: ColumnElement[bool] | None = None) -> list[Claimed]:
+    """Lease up to ``limit`` due timers to this caller (committed), oldest first; `where`: only
+    those timers (a condition on `Timer`, e.g. one session's: `messaging.session_timers`)."""
     with app.app_context():
         at = clock_now()
         due = (Timer.state.in_(("pending", "running")), Timer.available_at <= at)
+        if where is not None:
+            due = (*due, where)
         candidates = select(Timer.id).where(*due).order_by(Timer.available_at).limit(limit)
         if db.session.get_bind().dialect.name == "postgresql":
             candidates = candidates.with_for_update(skip_locked=True)
@@ -253,11 +256,12 @@ def claim(app: Flask, limit: int = CLAIM_BATCH) -> list[Claimed]:
     return [Claimed(r.id, r.kind, r.key, dict(r.payload or {}), token, r.attempts) for r in rows]
 
 
-def run_due(app: Flask, limit: int | None = None) -> int:
-    """Claim and fire due timers until none is left (or ``limit`` were fired); how many fired."""
+def run_due(app: Flask, limit: int | None = None, where: ColumnElement[bool] | None = None) -> int:
+    """Claim and fire due timers (only those `where` selects, when given) until none is left (or
+    ``limit`` were fired); how many fired."""
     fired = 0
     while limit is None or fired < limit:
-        batch = claim(app, CLAIM_BATCH if limit is None else min(CLAIM_BATCH, limit - fired))
+        batch = claim(app, CLAIM_BATCH if limit is None else min(CLAIM_BATCH, limit - fired), where)
         if not batch:
             break
         for timer in batch:

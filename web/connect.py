@@ -23,7 +23,7 @@ from extensions import csrf, db
 from flows.twiml import goodbye_twiml
 from flows.webhooks import MESSAGING_SERVICES, SERVICE_IDS, VENDOR, VOICE_SERVICES, WEBHOOK_PREFIX
 from services.call_webhooks import handle_webhook
-from services.messaging import EMPTY_TWIML as EMPTY_MESSAGING
+from services.messaging import unavailable
 from upstream.errors import SecretsUnreadable
 from upstream.twilio_fields import clean_webhook_fields
 from upstream.webhook_orgs import webhook_org
@@ -97,7 +97,8 @@ def _verified(service_id: str, slug: str | None, fields: MultiDict) -> tuple[Any
             if service_id in VOICE_SERVICES:  # Twilio would read a 5xx to the caller as "an application error"
                 return None, None, Response(goodbye_twiml(), status=200, content_type="text/xml; charset=utf-8")
             if service_id in MESSAGING_SERVICES:  # a 503 sends the text to the number's fallback URL (or a retry)
-                return None, None, Response(EMPTY_MESSAGING, status=503, content_type="text/xml; charset=utf-8")
+                status, content_type, body = unavailable()
+                return None, None, Response(body, status=status, content_type=content_type)
             return None, None, json_error(503, "unavailable", "Phonetree cannot reach its database; Twilio will retry.")
         if org is None:
             return None, None, _forbidden("unknown org", service_id, slug)

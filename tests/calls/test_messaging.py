@@ -699,6 +699,43 @@ def test_cli_message_simulate_refuses_a_contact_in_a_real_conversation(texting, 
     assert session.id == real.id and session.live_key and session.turn == real.turn and not session.simulated
 
 
+def test_cli_message_simulate_fires_only_its_own_timers(texting, runner):
+    """``wait:`` moves the command's clock on: the timers of every other conversation (a real
+    contact's reply timeout and expiry) keep waiting for their real time."""
+    texting.text("hi")  # a real conversation waits for the contact's reply, its timeout 600 s away
+    (real,) = texting.sessions()
+    pending = {(t.kind, t.key) for t in db.session.scalars(select(Timer))}
+    assert ("reply-timeout", f"{real.id}:1") in pending and ("session-expiry", real.id) in pending
+    args = ["message", "simulate", "--number", texting.number, "--from", OTHER, "--script", "hi,wait:90000"]
+    result = runner.invoke(args=args)
+    assert result.exit_code == 0 and "the reply timeout fired" in result.output, result.output
+    db.session.expire_all()
+    (session,) = texting.sessions()
+    assert session.live_key and session.ended_at is None and session.turn == real.turn and not session.simulated
+    assert {(t.kind, t.key) for t in db.session.scalars(select(Timer))} == pending
+    assert texting.sent() == ["Hi! Reply 1 to confirm, 2 to cancel."]  # no timeout text went to the real contact
+
+
+def test_a_text_whose_turn_fails_answers_503_with_twiml(texting, monkeypatch, caplog):
+    """The database went away mid-turn (or anything failed): a 503, so Twilio posts the text to the
+    number's fallback URL or retries it (the inbound MessageSid makes a retry count once)."""
+    from sqlalchemy.exc import OperationalError
+
+    import services.call_webhooks
+
+    def down(*args, **kwargs):
+        raise OperationalError("UPDATE call_session", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(services.call_webhooks, "inbound_message", down)
+    form = {"MessageSid": "SM" + "8" * 32, "AccountSid": TWILIO_FAKE_ACCOUNT_SID, "From": CALLER,
+            "To": texting.number, "Body": "hi"}
+    with caplog.at_level("ERROR"):
+        resp = post(texting.client, f"{BASE}/sms?orgid=acme", form)
+    assert resp.status_code == 503 and resp.content_type.startswith("text/xml")
+    assert resp.get_data(as_text=True).endswith("<Response />")
+    assert texting.sessions() == [] and texting.sent() == []
+
+
 def test_cli_message_simulate_refuses_a_script_that_texts_nothing(world, runner):
     flow = world.flow(SURVEY, number=None)
     world.number(IVR_NUMBER, messaging_flow_id=flow.id)
