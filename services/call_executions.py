@@ -413,13 +413,14 @@ def _texts(session_ids: list[str]) -> dict[str, Texts]:
 
 def _refusal(code: str | None, node_id: str | None) -> dict[str, Any]:
     """A refused text as an execution's ``error``: the shape of a refused call's (Twilio's code, a sentence)."""
-    number = int(code) if code and code.isdigit() else None
+    number = int(code) if code and code.isdigit() else None  # else not Twilio's: an error of ours, said as it is
     human = HUMAN.get(number) if number is not None else None
     message = human or "The text could not be sent."
-    if code:
-        message += f" (Twilio error {code})"
-    return {"code": number if number is not None else code, "status": None, "message": message,
-            "vendor_message": None, "node_id": node_id or None}
+    if number is not None:
+        message += f" (Twilio error {number})"
+    elif code:
+        message += f" ({code})"
+    return {"code": number, "status": None, "message": message, "vendor_message": None, "node_id": node_id or None}
 
 
 def conversation_status(session: CallSession, texts: Texts | None) -> tuple[str, dict[str, Any] | None]:

@@ -21,10 +21,12 @@ INBOUND_SID = "direction = 'inbound' AND sid IS NOT NULL"
 def upgrade():
     # A retried webhook stored twice before this index (two racing retries could both pass the old
     # look-up): keep the first row of each (org, MessageSid), so the unique index can be built.
+    # (EXISTS, by the sid index: a NOT IN over every inbound row would not scale on PostgreSQL.)
     op.execute(
         sa.text(
-            f"DELETE FROM message WHERE {INBOUND_SID} AND id NOT IN "
-            f"(SELECT MIN(id) FROM message WHERE {INBOUND_SID} GROUP BY org_id, sid)"
+            "DELETE FROM message WHERE direction = 'inbound' AND sid IS NOT NULL AND EXISTS ("
+            "SELECT 1 FROM message earlier WHERE earlier.sid = message.sid AND earlier.org_id = message.org_id "
+            "AND earlier.direction = 'inbound' AND earlier.id < message.id)"
         )
     )
     with op.batch_alter_table('message', schema=None) as batch_op:

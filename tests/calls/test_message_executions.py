@@ -311,3 +311,11 @@ def test_each_end_of_a_conversation_is_its_executions_status(executions):
         "+14155550102": ("completed", "expired", None),
         "+14155550103": ("failed", "not_sent", 21610),
     }
+
+
+def test_a_refusal_names_twilio_only_for_twilio_codes():
+    from services.call_executions import _refusal
+
+    assert _refusal("21211", "t")["code"] == 21211 and "(Twilio error 21211)" in _refusal("21211", "t")["message"]
+    ours = _refusal("RuntimeError: this organisation has no Twilio integration", "t")
+    assert ours["code"] is None and "Twilio error" not in ours["message"] and "no Twilio integration" in ours["message"]
