@@ -148,7 +148,6 @@ def simulate(number: str, from_: str, script: str, org_slug: str | None, send: b
         raise click.ClickException(
             f"{from_} has a live conversation with {number} (not a simulation); simulate with another --from."
         )
-    closed: list[str] = []
     with _configured(clock, send):
         try:
             for item in items:
